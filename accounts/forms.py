@@ -1,0 +1,74 @@
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import CustomerProfile
+from .validators import is_legal_entity_bin
+
+
+class SignupForm(AllauthSignupForm):
+    consent = forms.BooleanField(
+        required=True,
+        error_messages={"required": _("We cannot open an account without this consent.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["consent"].label = format_html(
+            _('I consent to the processing of my personal data under the <a href="{}">Privacy Policy</a>.'),
+            reverse("offer:current", kwargs={"kind": "privacy"}),
+        )
+
+    def save(self, request):
+        from . import services
+
+        user = super().save(request)
+        services.consent_record(user=user, request=request)
+        return user
+
+
+class CustomerProfileForm(forms.ModelForm):
+    class Meta:
+        model = CustomerProfile
+        fields = [
+            "kind", "name", "iin_bin", "signatory_name", "signatory_basis", "address",
+            "postal_address", "phone", "is_resident", "country",
+        ]
+        widgets = {
+            "kind": forms.RadioSelect,
+            "address": forms.Textarea(attrs={"rows": 2}),
+            "postal_address": forms.Textarea(attrs={"rows": 2}),
+            "iin_bin": forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 12,
+                                              "autocomplete": "off"}),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        }
+
+    def clean_iin_bin(self):
+        return (self.cleaned_data.get("iin_bin") or "").strip()
+
+    def clean_country(self):
+        return (self.cleaned_data.get("country") or "").strip().upper()
+
+    def clean(self):
+        data = super().clean()
+        kind, number = data.get("kind"), data.get("iin_bin")
+        if kind and number and len(number) == 12 and "iin_bin" not in self.errors:
+            if kind == CustomerProfile.Kind.LEGAL_ENTITY and not is_legal_entity_bin(number):
+                self.add_error("iin_bin", _("This looks like an individual's IIN; a legal entity has a BIN."))
+            if kind == CustomerProfile.Kind.INDIVIDUAL and is_legal_entity_bin(number):
+                self.add_error("iin_bin", _("This looks like a company's BIN; an individual has an IIN."))
+        if kind == CustomerProfile.Kind.LEGAL_ENTITY:
+            for field in ("signatory_name", "signatory_basis"):
+                if not data.get(field):
+                    self.add_error(field, _("Required for a legal entity."))
+        country = data.get("country")
+        if country is not None:
+            if len(country) != 2 or not country.isalpha():
+                self.add_error("country", _("Use the two-letter country code, for example KZ."))
+            elif data.get("is_resident") and country != "KZ":
+                self.add_error("country", _("A resident of Kazakhstan has country KZ."))
+            elif data.get("is_resident") is False and country == "KZ":
+                self.add_error("country", _("Choose the country of a non-resident (not KZ)."))
+        return data

@@ -1,0 +1,29 @@
+"""Gateway adapters, chosen by settings.PAYMENT_GATEWAY."""
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .base import (  # noqa: F401
+    ChargeResult,
+    ChargeStatus,
+    Gateway,
+    GatewayError,
+    HostedPayment,
+    Notification,
+    PaymentRequest,
+    RefundResult,
+    SignatureError,
+)
+
+_ADAPTERS = {
+    "sandbox": "billing.gateways.sandbox.SandboxGateway",
+}
+
+
+def get_gateway(name: str | None = None) -> Gateway:
+    name = name or settings.PAYMENT_GATEWAY
+    try:
+        path = _ADAPTERS[name]
+    except KeyError:
+        raise GatewayError(f"unknown payment gateway {name!r}") from None
+    return import_string(path)()

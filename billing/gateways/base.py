@@ -1,0 +1,104 @@
+"""The payment gateway interface. No card data ever passes through the portal: the
+customer types the card on the gateway's hosted page; we keep only its token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class GatewayError(Exception):
+    """A transport or protocol failure: the outcome is UNKNOWN (resolve by lookup)."""
+
+
+class SignatureError(Exception):
+    """An incoming notification failed verification."""
+
+
+class ChargeStatus(StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"
+    PENDING = "pending"  # the gateway has not decided yet
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class HostedPayment:
+    redirect_url: str
+    gateway_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    status: ChargeStatus
+    gateway_ref: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    paid_at: datetime | None = None
+    card_token: str | None = None
+    card_mask: str = ""
+    failure_code: str = ""
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    approved: bool
+    gateway_ref: str | None = None
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A verified, parsed notification. `kind` is one of payment.succeeded,
+    payment.failed, refund.succeeded, check, other."""
+
+    event_id: str
+    kind: str
+    invoice_id: str | None
+    charge: ChargeResult | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    invoice_id: str  # our Payment.public_id
+    amount_minor: int
+    currency: str
+    description: str
+    customer_ref: str
+    customer_email: str
+    return_url: str
+    idempotency_key: str
+
+
+class Gateway:
+    """What every adapter implements. Each outbound call has a timeout, a retry
+    policy where it is safe, and sends our idempotency key."""
+
+    name: str = ""
+    # The HTTP answer for an accepted notification (some gateways demand a body).
+    ack_content_type = "application/json"
+
+    def start_hosted_payment(self, request: PaymentRequest) -> HostedPayment:
+        raise NotImplementedError
+
+    def charge_token(self, request: PaymentRequest, *, token: str) -> ChargeResult:
+        raise NotImplementedError
+
+    def refund(self, *, gateway_ref: str, amount_minor: int, currency: str,
+               idempotency_key: str) -> RefundResult:
+        raise NotImplementedError
+
+    def lookup(self, *, invoice_id: str) -> ChargeResult:
+        """The true status of our payment at the gateway (reconciliation)."""
+        raise NotImplementedError
+
+    def parse_notification(self, *, body: bytes, headers: dict[str, str]) -> Notification:
+        """Verify the signature over the raw body (constant time) and parse.
+        Raises SignatureError when the notification is not authentic."""
+        raise NotImplementedError
+
+    def ack_body(self, notification: Notification | None, *, accepted: bool, code: int = 0) -> bytes:
+        return b'{"ok": true}' if accepted else b'{"ok": false}'

@@ -1,0 +1,252 @@
+"""The built-in sandbox gateway: behaves like a hosted payment page so everything runs
+offline. It keeps its own ledger (SandboxTransaction) and talks to the portal only as a
+real gateway would: a redirect to its page, a redirect back, and a signed
+server-to-server notification.
+
+Test cards (typed on the sandbox page):
+  4242 4242 4242 4242  approved; renewals with its token are approved
+  4000 0000 0000 0002  declined (insufficient funds)
+  4000 0000 0000 0341  approved now; later charges of its token are declined
+  4000 0000 0000 0077  approved after a delay (SANDBOX_DELAYED_APPROVAL_SECONDS)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .base import (
+    ChargeResult,
+    ChargeStatus,
+    Gateway,
+    HostedPayment,
+    Notification,
+    PaymentRequest,
+    RefundResult,
+    SignatureError,
+)
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+
+CARD_APPROVE = "4242424242424242"
+CARD_DECLINE = "4000000000000002"
+CARD_DECLINE_RENEWALS = "4000000000000341"
+CARD_DELAYED = "4000000000000077"
+TEST_CARDS = {
+    CARD_APPROVE: "approve",
+    CARD_DECLINE: "decline",
+    CARD_DECLINE_RENEWALS: "approve, decline renewals",
+    CARD_DELAYED: "approve after a delay",
+}
+DECLINE_CODE = "insufficient_funds"
+DECLINE_MESSAGE = "Insufficient funds"
+
+
+def sign(body: bytes, secret: str | None = None) -> str:
+    key = (secret if secret is not None else settings.SANDBOX_WEBHOOK_SECRET).encode()
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _ledger():
+    from billing.models import SandboxTransaction
+
+    return SandboxTransaction
+
+
+def _result(txn) -> ChargeResult:
+    Txn = _ledger()
+    if txn is None:
+        return ChargeResult(status=ChargeStatus.NOT_FOUND)
+    status = {
+        Txn.Status.APPROVED: ChargeStatus.APPROVED,
+        Txn.Status.DECLINED: ChargeStatus.DECLINED,
+    }.get(txn.status, ChargeStatus.PENDING)
+    return ChargeResult(
+        status=status,
+        gateway_ref=str(txn.id),
+        amount_minor=txn.amount_minor,
+        currency=txn.currency,
+        paid_at=txn.decided_at if status == ChargeStatus.APPROVED else None,
+        card_token=txn.token or None,
+        card_mask=f"•••• {txn.card_last4}" if txn.card_last4 else "",
+        failure_code=DECLINE_CODE if status == ChargeStatus.DECLINED else "",
+        failure_message=txn.reason if status == ChargeStatus.DECLINED else "",
+    )
+
+
+def notification_body(txn, *, event_id: str | None = None) -> bytes:
+    result = _result(txn)
+    kind = {
+        ChargeStatus.APPROVED: "refund.succeeded" if txn.kind == "refund" else "payment.succeeded",
+        ChargeStatus.DECLINED: "payment.failed",
+    }[result.status]
+    payload = {
+        "event_id": event_id or f"evt_{uuid.uuid4().hex}",
+        "type": kind,
+        "created": timezone.now().isoformat(),
+        "invoice_id": txn.invoice_id,
+        "transaction_id": str(txn.id),
+        "amount_minor": txn.amount_minor,
+        "currency": txn.currency,
+        "card_token": txn.token or None,
+        "card_mask": result.card_mask,
+        "paid_at": result.paid_at.isoformat() if result.paid_at else None,
+        "reason_code": result.failure_code,
+        "reason": result.failure_message,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def decide_hosted(txn_id, card_number: str) -> None:
+    """The customer submitted a card on the sandbox page: decide and notify."""
+    Txn = _ledger()
+    card = "".join(ch for ch in card_number if ch.isdigit())
+    with transaction.atomic():
+        txn = Txn.objects.select_for_update().get(pk=txn_id)
+        if txn.status != Txn.Status.AWAITING_CARD:
+            return
+        txn.card_last4 = card[-4:] if len(card) >= 4 else ""
+        behaviour = TEST_CARDS.get(card, "decline" if card else "decline")
+        if behaviour == "decline":
+            txn.status, txn.reason, txn.decided_at = Txn.Status.DECLINED, DECLINE_MESSAGE, timezone.now()
+        elif behaviour == "approve after a delay":
+            txn.status = Txn.Status.PROCESSING
+            txn.token = f"sbx_tok_{secrets.token_hex(12)}"
+        else:
+            txn.status, txn.decided_at = Txn.Status.APPROVED, timezone.now()
+            txn.token = f"sbx_tok_{secrets.token_hex(12)}"
+        txn.save()
+        from billing import tasks
+
+        if txn.status == Txn.Status.PROCESSING:
+            transaction.on_commit(
+                lambda: tasks.sandbox_delayed_approve.apply_async(
+                    args=[str(txn.id)], countdown=settings.SANDBOX_DELAYED_APPROVAL_SECONDS
+                )
+            )
+        else:
+            transaction.on_commit(lambda: tasks.sandbox_notify.delay(str(txn.id)))
+
+
+def approve_delayed(txn_id) -> None:
+    Txn = _ledger()
+    with transaction.atomic():
+        txn = Txn.objects.select_for_update().get(pk=txn_id)
+        if txn.status != Txn.Status.PROCESSING:
+            return
+        txn.status, txn.decided_at = Txn.Status.APPROVED, timezone.now()
+        txn.save()
+        from billing import tasks
+
+        transaction.on_commit(lambda: tasks.sandbox_notify.delay(str(txn.id)))
+
+
+class SandboxGateway(Gateway):
+    name = "sandbox"
+
+    def _simulated_latency(self):
+        latency = getattr(settings, "SANDBOX_LATENCY_MS", 0)
+        if latency:
+            time.sleep(latency / 1000)
+
+    def start_hosted_payment(self, request: PaymentRequest) -> HostedPayment:
+        Txn = _ledger()
+        txn, _ = Txn.objects.get_or_create(
+            idempotency_key=f"hosted:{request.idempotency_key}",
+            defaults={
+                "kind": Txn.Kind.HOSTED,
+                "invoice_id": request.invoice_id,
+                "amount_minor": request.amount_minor,
+                "currency": request.currency,
+                "description": request.description[:255],
+                "return_url": request.return_url,
+                "status": Txn.Status.AWAITING_CARD,
+            },
+        )
+        url = settings.SITE_URL + reverse("billing:sandbox_page", kwargs={"txn_id": txn.id})
+        return HostedPayment(redirect_url=url, gateway_ref=str(txn.id))
+
+    def charge_token(self, request: PaymentRequest, *, token: str) -> ChargeResult:
+        Txn = _ledger()
+        self._simulated_latency()
+        origin = Txn.objects.filter(token=token).order_by("created_at").first()
+        declines = origin is None or origin.card_last4 == CARD_DECLINE_RENEWALS[-4:]
+        try:
+            with transaction.atomic():
+                txn = Txn.objects.create(
+                    kind=Txn.Kind.TOKEN_CHARGE,
+                    idempotency_key=f"charge:{request.idempotency_key}",
+                    invoice_id=request.invoice_id,
+                    amount_minor=request.amount_minor,
+                    currency=request.currency,
+                    description=request.description[:255],
+                    card_last4=origin.card_last4 if origin else "",
+                    token=token,
+                    status=Txn.Status.DECLINED if declines else Txn.Status.APPROVED,
+                    reason=DECLINE_MESSAGE if declines else "",
+                    decided_at=timezone.now(),
+                )
+        except IntegrityError:  # the same idempotency key: the first answer, again
+            txn = Txn.objects.get(idempotency_key=f"charge:{request.idempotency_key}")
+        return _result(txn)
+
+    def refund(self, *, gateway_ref, amount_minor, currency, idempotency_key) -> RefundResult:
+        Txn = _ledger()
+        self._simulated_latency()
+        parent = Txn.objects.filter(pk=gateway_ref).first()
+        if parent is None or parent.status != Txn.Status.APPROVED:
+            return RefundResult(approved=False, failure_message="original payment not found")
+        txn, _ = Txn.objects.get_or_create(
+            idempotency_key=f"refund:{idempotency_key}",
+            defaults={
+                "kind": Txn.Kind.REFUND, "invoice_id": parent.invoice_id, "parent": parent,
+                "amount_minor": amount_minor, "currency": currency,
+                "status": Txn.Status.APPROVED, "decided_at": timezone.now(),
+            },
+        )
+        return RefundResult(approved=txn.status == Txn.Status.APPROVED, gateway_ref=str(txn.id))
+
+    def lookup(self, *, invoice_id: str) -> ChargeResult:
+        Txn = _ledger()
+        txns = list(
+            Txn.objects.filter(invoice_id=invoice_id).exclude(kind=Txn.Kind.REFUND).order_by("-created_at")
+        )
+        approved = next((t for t in txns if t.status == Txn.Status.APPROVED), None)
+        return _result(approved or (txns[0] if txns else None))
+
+    def parse_notification(self, *, body: bytes, headers: dict[str, str]) -> Notification:
+        given = headers.get(SIGNATURE_HEADER.lower(), "")
+        secret = settings.SANDBOX_WEBHOOK_SECRET
+        if not given or not secret or not hmac.compare_digest(given, sign(body, secret)):
+            raise SignatureError("missing or invalid sandbox signature")
+        try:
+            data = json.loads(body)
+            event_id, kind = str(data["event_id"]), str(data["type"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SignatureError(f"signed but malformed notification: {exc}") from exc
+        charge = None
+        if kind in ("payment.succeeded", "payment.failed"):
+            charge = ChargeResult(
+                status=ChargeStatus.APPROVED if kind == "payment.succeeded" else ChargeStatus.DECLINED,
+                gateway_ref=data.get("transaction_id"),
+                amount_minor=data.get("amount_minor"),
+                currency=data.get("currency"),
+                paid_at=parse_datetime(data["paid_at"]) if data.get("paid_at") else None,
+                card_token=data.get("card_token"),
+                card_mask=data.get("card_mask") or "",
+                failure_code=data.get("reason_code") or "",
+                failure_message=data.get("reason") or "",
+            )
+        return Notification(
+            event_id=event_id, kind=kind, invoice_id=data.get("invoice_id"), charge=charge, raw=data
+        )

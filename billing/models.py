@@ -1,0 +1,188 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from soldee.money import format_money
+
+
+class Payment(models.Model):
+    """One attempt to take money. Money fields are written by billing.services only."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting payment")
+        PROCESSING = "processing", _("Charging")  # a gateway call is in flight
+        SUCCEEDED = "succeeded", _("Paid")
+        FAILED = "failed", _("Declined")
+        EXPIRED = "expired", _("Abandoned")
+
+    class Method(models.TextChoices):
+        CARD = "card", _("Card")
+        SAVED_CARD = "saved_card", _("Saved card")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+    )
+    purpose = models.CharField(max_length=48, help_text="Who handles the settled payment.")
+    purpose_ref = models.CharField(max_length=64, blank=True)
+    description = models.CharField(max_length=255)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="KZT")
+    # What the amount is worth in tenge, and how it was converted (clause 6.2).
+    kzt_amount_minor = models.BigIntegerField()
+    exchange_rate = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    exchange_rate_date = models.DateField(null=True, blank=True)
+    exchange_rate_source = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.CARD)
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    gateway = models.CharField(max_length=32)
+    gateway_ref = models.CharField(max_length=128, null=True, blank=True)
+    payment_method = models.ForeignKey(
+        "PaymentMethod", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    card_mask = models.CharField(max_length=32, blank=True)
+    pinned_documents = models.JSONField(
+        default=list, blank=True,
+        help_text="The legal document versions shown at checkout: [{id, kind, label, sha256}].",
+    )
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    refunded_minor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_minor__gte=0)
+                & models.Q(refunded_minor__lte=models.F("amount_minor")),
+                name="payment_refunded_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="succeeded") | models.Q(paid_at__isnull=False),
+                name="payment_succeeded_has_paid_at",
+            ),
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_ref"],
+                condition=models.Q(gateway_ref__isnull=False),
+                name="payment_unique_gateway_ref",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+
+    def __str__(self):
+        return f"{self.public_id} {self.amount_display} {self.status}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount_minor, self.currency)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == self.Status.SUCCEEDED
+
+    @property
+    def refundable_minor(self) -> int:
+        return self.amount_minor - self.refunded_minor if self.is_paid else 0
+
+
+class PaymentMethod(models.Model):
+    """A reusable card token from the gateway (never card data) for renewals."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_methods"
+    )
+    gateway = models.CharField(max_length=32)
+    token = models.CharField(max_length=255)
+    card_mask = models.CharField(max_length=32, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "token"], name="paymentmethod_unique_token"),
+        ]
+        verbose_name = _("saved card")
+        verbose_name_plural = _("saved cards")
+
+    def __str__(self):
+        return self.card_mask or self.token[:8]
+
+
+class IncomingNotification(models.Model):
+    """The webhook inbox: every verified notification, stored raw, once."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
+
+    gateway = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=64)
+    body = models.TextField()
+    headers = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="notification_unique_event"),
+        ]
+        ordering = ["-received_at"]
+        verbose_name = _("incoming notification")
+        verbose_name_plural = _("webhook inbox")
+
+    def __str__(self):
+        return f"{self.gateway}:{self.event_id} {self.event_type}"
+
+
+class SandboxTransaction(models.Model):
+    """The sandbox gateway's OWN ledger (it plays a remote gateway; the portal reads it
+    only through the gateway adapter, as it would a real gateway's API)."""
+
+    class Kind(models.TextChoices):
+        HOSTED = "hosted", "Hosted payment"
+        TOKEN_CHARGE = "token_charge", "Token charge"
+        REFUND = "refund", "Refund"
+
+    class Status(models.TextChoices):
+        AWAITING_CARD = "awaiting_card", "Awaiting card"
+        PROCESSING = "processing", "Processing"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    invoice_id = models.CharField(max_length=64, db_index=True)
+    idempotency_key = models.CharField(max_length=160, unique=True)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=255, blank=True)
+    return_url = models.URLField(max_length=500, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    token = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "sandbox gateway transaction"

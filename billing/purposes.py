@@ -1,0 +1,29 @@
+"""What a settled (or failed) payment means is decided by the app that asked for it.
+
+`billing` knows nothing about subscriptions: an app registers handlers for its payment
+purposes in its AppConfig.ready(), and billing.services calls them inside the
+settlement transaction. A small explicit registry, not Django signals.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PurposeHandlers:
+    on_settled: Callable  # (*, payment) -> None, inside the settlement transaction
+    on_failed: Callable | None = None  # (*, payment) -> None
+
+
+_registry: dict[str, PurposeHandlers] = {}
+
+
+def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None) -> None:
+    _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed)
+
+
+def handlers_for(purpose: str) -> PurposeHandlers:
+    try:
+        return _registry[purpose]
+    except KeyError:
+        raise LookupError(f"no handler registered for payment purpose {purpose!r}") from None

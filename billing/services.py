@@ -1,0 +1,279 @@
+"""Every write to a payment goes through here: one transaction each, rows locked in the
+fixed order (customer → payment → subscription via the purpose handler), an event row,
+side effects after commit. Gateway calls happen outside any transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.conf import settings
+from django.utils import timezone
+
+from soldee import events
+from soldee.models import Event
+from soldee.money import format_money  # noqa: F401  (re-exported for views)
+
+from . import purposes
+from .gateways import ChargeResult, ChargeStatus, Notification, PaymentRequest, get_gateway
+from .models import IncomingNotification, Payment, PaymentMethod
+
+log = logging.getLogger(__name__)
+
+SETTLEABLE = {
+    Payment.Status.PENDING,
+    Payment.Status.PROCESSING,
+    Payment.Status.FAILED,  # the customer may try again on the same hosted page
+    Payment.Status.EXPIRED,  # a late approval still means money was taken: settle it
+}
+
+
+class PaymentMismatch(Exception):
+    """The gateway reports an amount or currency that is not what we asked for."""
+
+
+@dataclass(frozen=True)
+class Conversion:
+    amount_minor: int
+    currency: str
+    kzt_amount_minor: int
+    rate: object = None
+    rate_date: object = None
+    source: str = ""
+
+
+def _lock_customer(customer_id: int) -> None:
+    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+
+
+def payment_create(
+    *,
+    customer,
+    purpose: str,
+    purpose_ref: str,
+    description: str,
+    conversion: Conversion,
+    idempotency_key: str,
+    pinned_documents: list[dict] | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+    method: str = Payment.Method.CARD,
+    payment_method: PaymentMethod | None = None,
+    status: str = Payment.Status.PENDING,
+) -> tuple[Payment, bool]:
+    """Record the intent to take money. The same idempotency key returns the same
+    payment (a double click never makes a second charge). Returns (payment, created)."""
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                customer=customer,
+                purpose=purpose,
+                purpose_ref=purpose_ref,
+                description=description[:255],
+                amount_minor=conversion.amount_minor,
+                currency=conversion.currency,
+                kzt_amount_minor=conversion.kzt_amount_minor,
+                exchange_rate=conversion.rate,
+                exchange_rate_date=conversion.rate_date,
+                exchange_rate_source=conversion.source,
+                idempotency_key=idempotency_key,
+                gateway=settings.PAYMENT_GATEWAY if method != Payment.Method.BANK_TRANSFER else "bank",
+                pinned_documents=pinned_documents or [],
+                client_ip=client_ip,
+                user_agent=user_agent[:1000],
+                method=method,
+                payment_method=payment_method,
+                status=status,
+            )
+            events.record(
+                verb="payment.created", subject=payment, customer=customer,
+                actor=customer if method == Payment.Method.CARD else None,
+                actor_kind=Event.ActorKind.CUSTOMER if method == Payment.Method.CARD else Event.ActorKind.SYSTEM,
+                data={"amount_minor": payment.amount_minor, "currency": payment.currency,
+                      "purpose": purpose, "documents": [d.get("label") for d in payment.pinned_documents]},
+            )
+    except IntegrityError:
+        return Payment.objects.get(idempotency_key=idempotency_key), False
+    return payment, True
+
+
+def payment_request(payment: Payment) -> PaymentRequest:
+    return PaymentRequest(
+        invoice_id=str(payment.public_id),
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        description=payment.description,
+        customer_ref=str(payment.customer.public_id),
+        customer_email=payment.customer.email,
+        return_url=settings.SITE_URL + reverse("billing:return", kwargs={"public_id": payment.public_id}),
+        idempotency_key=payment.idempotency_key,
+    )
+
+
+def payment_hosted_url(*, payment: Payment) -> str:
+    """Where to send the customer to pay. Idempotent at the gateway (our key)."""
+    return get_gateway(payment.gateway).start_hosted_payment(payment_request(payment)).redirect_url
+
+
+def payment_settle(*, public_id, charge: ChargeResult, source: str) -> tuple[Payment, bool]:
+    """The gateway says the money is taken. Idempotent: a second call changes nothing.
+    Returns (payment, newly_settled)."""
+    customer_id = Payment.objects.values_list("customer_id", flat=True).get(public_id=public_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        payment = Payment.objects.select_for_update().get(public_id=public_id)
+        if payment.status == Payment.Status.SUCCEEDED:
+            return payment, False
+        if payment.status not in SETTLEABLE:
+            raise ValueError(f"payment {payment.public_id} cannot be settled from {payment.status}")
+        if charge.amount_minor is not None and (
+            charge.amount_minor != payment.amount_minor or (charge.currency or payment.currency) != payment.currency
+        ):
+            raise PaymentMismatch(
+                f"gateway reports {charge.amount_minor} {charge.currency}, "
+                f"we asked {payment.amount_minor} {payment.currency}"
+            )
+        previous = payment.status
+        payment.status = Payment.Status.SUCCEEDED
+        payment.paid_at = charge.paid_at or timezone.now()
+        if charge.gateway_ref:
+            payment.gateway_ref = charge.gateway_ref
+        payment.card_mask = charge.card_mask or payment.card_mask
+        payment.failure_code = payment.failure_message = ""
+        if charge.card_token and payment.payment_method_id is None:
+            payment.payment_method = _payment_method_save(
+                customer=payment.customer, gateway=payment.gateway,
+                token=charge.card_token, card_mask=charge.card_mask,
+            )
+        payment.save()
+        events.record(
+            verb="payment.succeeded", subject=payment, customer=payment.customer,
+            actor_kind=Event.ActorKind.GATEWAY,
+            data={"amount_minor": payment.amount_minor, "currency": payment.currency,
+                  "gateway_ref": payment.gateway_ref, "paid_at": payment.paid_at.isoformat(),
+                  "from": previous, "source": source},
+        )
+        purposes.handlers_for(payment.purpose).on_settled(payment=payment)
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.receipt_email.delay(payment.pk))
+    return payment, True
+
+
+def payment_fail(*, public_id, charge: ChargeResult, source: str) -> tuple[Payment, bool]:
+    """The gateway declined. A decline never overrides a success (stale or reordered
+    notifications change nothing). Returns (payment, newly_failed)."""
+    customer_id = Payment.objects.values_list("customer_id", flat=True).get(public_id=public_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        payment = Payment.objects.select_for_update().get(public_id=public_id)
+        if payment.status not in (Payment.Status.PENDING, Payment.Status.PROCESSING):
+            return payment, False
+        payment.status = Payment.Status.FAILED
+        payment.failed_at = timezone.now()
+        payment.failure_code = charge.failure_code[:64]
+        payment.failure_message = charge.failure_message[:255]
+        if charge.gateway_ref and not payment.gateway_ref:
+            payment.gateway_ref = charge.gateway_ref
+        payment.save()
+        events.record(
+            verb="payment.failed", subject=payment, customer=payment.customer,
+            actor_kind=Event.ActorKind.GATEWAY,
+            data={"code": payment.failure_code, "message": payment.failure_message, "source": source},
+        )
+        handler = purposes.handlers_for(payment.purpose).on_failed
+        if handler:
+            handler(payment=payment)
+    return payment, True
+
+
+def payment_apply_result(*, public_id, charge: ChargeResult, source: str) -> Payment:
+    """Apply what the gateway says (notification, redirect look-up, reconciliation)."""
+    if charge.status == ChargeStatus.APPROVED:
+        return payment_settle(public_id=public_id, charge=charge, source=source)[0]
+    if charge.status == ChargeStatus.DECLINED:
+        return payment_fail(public_id=public_id, charge=charge, source=source)[0]
+    return Payment.objects.get(public_id=public_id)
+
+
+def payment_refresh_from_gateway(*, payment: Payment, source: str = "lookup") -> Payment:
+    """Ask the gateway for the true status (customer came back before the webhook)."""
+    if payment.status == Payment.Status.SUCCEEDED or payment.method == Payment.Method.BANK_TRANSFER:
+        return payment
+    charge = get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id))
+    return payment_apply_result(public_id=payment.public_id, charge=charge, source=source)
+
+
+def payment_expire(*, payment_id: int) -> bool:
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update(skip_locked=True).filter(
+            pk=payment_id, status=Payment.Status.PENDING
+        ).first()
+        if payment is None:
+            return False
+        payment.status = Payment.Status.EXPIRED
+        payment.save(update_fields=["status", "updated_at"])
+        events.record(verb="payment.expired", subject=payment, customer=payment.customer)
+    return True
+
+
+def _payment_method_save(*, customer, gateway: str, token: str, card_mask: str) -> PaymentMethod:
+    method, created = PaymentMethod.objects.get_or_create(
+        gateway=gateway, token=token, defaults={"customer": customer, "card_mask": card_mask}
+    )
+    if created:
+        # The newest card replaces the older ones for renewals.
+        PaymentMethod.objects.filter(customer=customer, is_active=True).exclude(pk=method.pk).update(
+            is_active=False
+        )
+        events.record(verb="card.saved", subject=method, customer=customer,
+                      actor_kind=Event.ActorKind.GATEWAY, data={"card_mask": card_mask})
+    return method
+
+
+# --- The webhook inbox ---------------------------------------------------------------
+
+def notification_store(*, gateway: str, notification: Notification, body: bytes,
+                       headers: dict) -> tuple[IncomingNotification, bool]:
+    """Store a verified notification once (unique gateway + event id). Committed on
+    its own, before processing, so a crash in processing loses nothing."""
+    try:
+        with transaction.atomic():
+            row = IncomingNotification.objects.create(
+                gateway=gateway, event_id=notification.event_id, event_type=notification.kind,
+                body=body.decode("utf-8", "replace"), headers=headers,
+            )
+        return row, True
+    except IntegrityError:
+        return IncomingNotification.objects.get(gateway=gateway, event_id=notification.event_id), False
+
+
+def notification_process(*, inbox_id: int, notification: Notification) -> str:
+    """Apply a stored notification exactly once; concurrent duplicates wait on the row
+    lock and then see it processed."""
+    with transaction.atomic():
+        row = IncomingNotification.objects.select_for_update().get(pk=inbox_id)
+        if row.outcome in (IncomingNotification.Outcome.PROCESSED, IncomingNotification.Outcome.IGNORED):
+            return row.outcome
+        outcome = IncomingNotification.Outcome.IGNORED
+        if notification.charge and notification.invoice_id and Payment.objects.filter(
+            public_id=notification.invoice_id
+        ).exists():
+            payment_apply_result(
+                public_id=notification.invoice_id, charge=notification.charge,
+                source=f"notification:{row.event_id}",
+            )
+            outcome = IncomingNotification.Outcome.PROCESSED
+        row.outcome = outcome
+        row.processed_at = timezone.now()
+        row.save(update_fields=["outcome", "processed_at"])
+    return outcome
+
+
+def notification_mark_failed(*, inbox_id: int, error: str) -> None:
+    IncomingNotification.objects.filter(pk=inbox_id).exclude(
+        outcome=IncomingNotification.Outcome.PROCESSED
+    ).update(outcome=IncomingNotification.Outcome.FAILED, error=error[:2000])

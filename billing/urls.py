@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("webhooks/<slug:gateway_name>/", views.webhook, name="webhook"),
+    path("payments/<uuid:public_id>/return/", views.payment_return, name="return"),
+    path("sandbox-gateway/pay/<uuid:txn_id>/", views.sandbox_page, name="sandbox_page"),
+]

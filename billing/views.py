@@ -1,0 +1,82 @@
+import logging
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import services
+from .gateways import GatewayError, SignatureError, get_gateway
+from .gateways import sandbox as sandbox_gateway
+from .models import Payment, SandboxTransaction
+
+log = logging.getLogger(__name__)
+
+
+@csrf_exempt  # gateways cannot send our CSRF token; the HMAC signature authenticates
+@require_POST
+def webhook(request, gateway_name: str):
+    try:
+        gateway = get_gateway(gateway_name)
+    except GatewayError:
+        raise Http404 from None
+    body = request.body
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        notification = gateway.parse_notification(body=body, headers=headers)
+    except SignatureError as exc:
+        log.warning(
+            "refused %s notification from %s: %s", gateway_name,
+            request.META.get("REMOTE_ADDR"), exc,
+        )
+        return HttpResponseBadRequest(b"invalid signature", content_type="text/plain")
+    row, _created = services.notification_store(
+        gateway=gateway_name, notification=notification, body=body,
+        headers={k: v for k, v in headers.items() if k in ("content-type", "user-agent")},
+    )
+    try:
+        services.notification_process(inbox_id=row.pk, notification=notification)
+    except Exception as exc:  # stored; the gateway retries, and staff see the error
+        log.exception("processing notification %s failed", row)
+        services.notification_mark_failed(inbox_id=row.pk, error=repr(exc))
+        return HttpResponse(gateway.ack_body(notification, accepted=False), status=500,
+                            content_type=gateway.ack_content_type)
+    return HttpResponse(gateway.ack_body(notification, accepted=True),
+                        content_type=gateway.ack_content_type)
+
+
+@login_required
+def payment_return(request, public_id):
+    """The customer is back from the hosted page. The redirect may come before the
+    notification: ask the gateway for the true status (same services, same end state)."""
+    payment = get_object_or_404(Payment, public_id=public_id, customer=request.user)
+    try:
+        payment = services.payment_refresh_from_gateway(payment=payment, source="return")
+    except GatewayError:
+        log.warning("status look-up for %s failed; waiting for the notification", payment)
+    return render(request, "billing/payment_return.html", {"payment": payment})
+
+
+class SandboxCardForm(forms.Form):
+    card_number = forms.CharField(label=_("Card number"), max_length=23)
+
+
+def sandbox_page(request, txn_id):
+    """The sandbox gateway's hosted page (it stands in for the gateway's own site)."""
+    if get_gateway().name != "sandbox":
+        raise Http404
+    txn = get_object_or_404(SandboxTransaction, pk=txn_id, kind=SandboxTransaction.Kind.HOSTED)
+    if request.method == "POST" and txn.status == SandboxTransaction.Status.AWAITING_CARD:
+        form = SandboxCardForm(request.POST)
+        if form.is_valid():
+            sandbox_gateway.decide_hosted(txn.pk, form.cleaned_data["card_number"])
+            return redirect(txn.return_url)
+    else:
+        form = SandboxCardForm(initial={"card_number": "4242 4242 4242 4242"})
+    return render(request, "billing/sandbox_page.html", {
+        "txn": txn, "form": form, "test_cards": sandbox_gateway.TEST_CARDS,
+        "amount": services.format_money(txn.amount_minor, txn.currency),
+    })

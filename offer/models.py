@@ -1,0 +1,140 @@
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from soldee.models import AppendOnlyError, AppendOnlyModel
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class LegalDocument(models.Model):
+    """One version of a published legal text. A published version never changes:
+    an amendment is a new row (offer clause 11)."""
+
+    class Kind(models.TextChoices):
+        OFFER = "offer", _("Public Offer")
+        PRIVACY = "privacy", _("Privacy Policy")
+        TERMS = "terms", _("Terms of Use")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    kind = models.CharField(_("document"), max_length=16, choices=Kind.choices)
+    label = models.SlugField(
+        _("version label"), max_length=32, help_text=_("For example 2025-11-01; part of the URL.")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    effective_date = models.DateField(_("effective date"))
+    body = models.TextField(_("text"))
+    sha256 = models.CharField(_("SHA-256 of the text"), max_length=64, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    IMMUTABLE_FIELDS = ("kind", "label", "title", "effective_date", "body", "sha256")
+
+    class Meta:
+        ordering = ["kind", "-effective_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "label"], name="legaldocument_unique_label"),
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(published_at__isnull=False),
+                name="legaldocument_published_has_time",
+            ),
+        ]
+        verbose_name = _("legal document version")
+        verbose_name_plural = _("legal document versions")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.label}"
+
+    def save(self, *args, **kwargs):
+        self.sha256 = sha256_of(self.body)
+        if not self._state.adding:
+            stored = type(self).objects.filter(pk=self.pk).values(*self.IMMUTABLE_FIELDS, "status").first()
+            if stored and stored["status"] == self.Status.PUBLISHED:
+                changed = [f for f in self.IMMUTABLE_FIELDS if stored[f] != getattr(self, f)]
+                if changed or self.status != self.Status.PUBLISHED:
+                    raise AppendOnlyError(f"published document {self} cannot change ({changed})")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.status == self.Status.PUBLISHED:
+            raise AppendOnlyError("published documents are never deleted")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    def get_absolute_url(self):
+        return reverse("offer:version", kwargs={"kind": self.kind, "label": self.label})
+
+
+class Acceptance(AppendOnlyModel):
+    """Evidence that the Customer accepted the offer (clauses 1, 2.3, 5.3): written only by
+    a successful payment, never edited or deleted."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", _("Acceptance by payment")
+        CONTINUED_USE = "continued_use", _("Acceptance of amendments by continued use")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAYMENT)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="acceptances"
+    )
+    payment = models.OneToOneField(
+        "billing.Payment", on_delete=models.PROTECT, related_name="acceptance"
+    )
+    plan_code = models.CharField(max_length=32)
+    plan_name = models.CharField(max_length=200)
+    price_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    documents = models.ManyToManyField(
+        LegalDocument, through="AcceptedDocument", related_name="acceptances"
+    )
+    customer_snapshot = models.JSONField(
+        default=dict, help_text="The customer's profile as it was at acceptance."
+    )
+    payment_reference = models.CharField(max_length=128)
+    accepted_at = models.DateTimeField(help_text="The moment of payment (clause 2.3).")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+        verbose_name = _("acceptance")
+        verbose_name_plural = _("acceptances")
+
+    def __str__(self):
+        return f"{self.customer} {self.plan_code} {self.accepted_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def offer_document(self):
+        return next(
+            (d.document for d in self.accepted_documents.all() if d.kind == LegalDocument.Kind.OFFER),
+            None,
+        )
+
+
+class AcceptedDocument(AppendOnlyModel):
+    acceptance = models.ForeignKey(
+        Acceptance, on_delete=models.PROTECT, related_name="accepted_documents"
+    )
+    document = models.ForeignKey(LegalDocument, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=LegalDocument.Kind.choices)
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["acceptance", "kind"], name="accepteddocument_one_per_kind"
+            )
+        ]

@@ -1,0 +1,51 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from soldee.money import format_money
+
+
+class PlanQuerySet(models.QuerySet):
+    def for_sale(self):
+        return self.filter(is_active=True).order_by("display_order", "price_minor")
+
+
+class Plan(models.Model):
+    """A plan on the pricing page (clause 6.1). Prices are data; a change never touches
+    anything already paid (payments and acceptances copy the amount)."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    features = models.JSONField(
+        _("features and limits"), default=list, blank=True,
+        help_text=_('A list of short lines, e.g. ["1 AI agent", "1 000 dialogues a month"].'),
+    )
+    price_minor = models.BigIntegerField(
+        _("price, tiyn"), help_text=_("Price for 30 days in KZT minor units (1 ₸ = 100).")
+    )
+    currency = models.CharField(max_length=3, default="KZT", editable=False)
+    is_active = models.BooleanField(
+        _("on sale"), default=True,
+        help_text=_("Archived plans stay on existing subscriptions but leave the pricing page."),
+    )
+    display_order = models.PositiveIntegerField(_("display order"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_order", "price_minor"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price_minor__gt=0), name="plan_price_positive"),
+            models.CheckConstraint(condition=models.Q(currency="KZT"), name="plan_price_in_kzt"),
+        ]
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def price_display(self) -> str:
+        return format_money(self.price_minor, self.currency)

@@ -1,0 +1,45 @@
+"""Customer e-mail: rendered in the customer's language from templates/<name>.txt
+(+ .html when present), sent once per idempotency key."""
+
+import logging
+
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import translation
+
+log = logging.getLogger(__name__)
+
+
+def send_customer_email(*, user, template: str, context: dict, idempotency_key: str | None = None,
+                        to: list[str] | None = None) -> bool:
+    """Send `template` to the user. Returns False if this key was already sent
+    (task redelivery never doubles an e-mail while the cache remembers it)."""
+    if idempotency_key and not cache.add(f"email-sent:{idempotency_key}", 1, timeout=7 * 24 * 3600):
+        return False
+    with translation.override(getattr(user, "language", None) or "ru"):
+        from django.conf import settings
+
+        from .provider import provider_details
+
+        ctx = {"user": user, "provider": provider_details(), "SITE_URL": settings.SITE_URL, **context}
+        subject = render_to_string(f"{template}_subject.txt", ctx).strip()
+        text = render_to_string(f"{template}.txt", ctx)
+        try:
+            html = render_to_string(f"{template}.html", ctx)
+        except TemplateDoesNotExist:
+            html = None
+    message = EmailMultiAlternatives(subject=subject, body=text, to=to or [user.email])
+    if html:
+        message.attach_alternative(html, "text/html")
+    message.send()
+    return True
+
+
+def send_staff_alert(*, subject: str, body: str) -> None:
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    send_mail(subject=f"[Soldee staff] {subject}", message=body, from_email=None,
+              recipient_list=settings.STAFF_ALERT_EMAILS)

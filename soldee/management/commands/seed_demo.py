@@ -1,0 +1,52 @@
+"""Demo data for the embedded mode, loaded idempotently: plans, the legal documents
+and a staff login (printed)."""
+
+import os
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from allauth.account.models import EmailAddress
+
+from offer.services import seed_initial_documents
+from plans.models import Plan
+
+DEMO_PLANS = [
+    {"code": "start", "name": "Start", "price_minor": 2_990_000, "display_order": 1,
+     "description": "One AI sales agent for a small team.",
+     "features": ["1 AI agent", "1 000 dialogues a month", "WhatsApp and Instagram", "E-mail support"]},
+    {"code": "business", "name": "Business", "price_minor": 7_990_000, "display_order": 2,
+     "description": "For a sales department with several channels.",
+     "features": ["3 AI agents", "5 000 dialogues a month", "CRM integration", "Priority support"]},
+    {"code": "pro", "name": "Pro", "price_minor": 19_990_000, "display_order": 3,
+     "description": "For companies with high lead volume.",
+     "features": ["10 AI agents", "25 000 dialogues a month", "Custom scenarios", "Dedicated manager"]},
+]
+
+STAFF_EMAIL = os.environ.get("SOLDEE_DEMO_STAFF_EMAIL", "staff@soldee.local")
+STAFF_PASSWORD = os.environ.get("SOLDEE_DEMO_STAFF_PASSWORD", "soldee-staff-demo")
+
+
+class Command(BaseCommand):
+    help = "Load demo plans, the initial legal documents and a staff user (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-staff", action="store_true", help="Do not create the staff user.")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        docs = seed_initial_documents()
+        for data in DEMO_PLANS:
+            Plan.objects.get_or_create(code=data["code"], defaults=data)
+        self.stdout.write(f"Legal documents: {len(docs)} new; plans: {Plan.objects.count()} in the catalog.")
+        if options["no_staff"]:
+            return
+        User = get_user_model()
+        user = User.objects.filter(email=STAFF_EMAIL).first()
+        if user is None:
+            user = User.objects.create_superuser(email=STAFF_EMAIL, password=STAFF_PASSWORD)
+            EmailAddress.objects.create(user=user, email=STAFF_EMAIL, verified=True, primary=True)
+        self.stdout.write(self.style.SUCCESS(
+            f"Staff login for /admin/: {STAFF_EMAIL} / {STAFF_PASSWORD}"
+        ))

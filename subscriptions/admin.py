@@ -1,0 +1,74 @@
+from django.contrib import admin, messages
+
+from soldee.admin import ReadOnlyAdminMixin
+
+from . import services
+from .models import AccessGrant, AgentPlatformKey, Subscription, Term
+
+
+class TermInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Term
+    fields = ("number", "starts_at", "ends_at", "plan", "payment")
+    extra = 0
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("customer", "plan", "status", "auto_renew", "current_period_start", "current_period_end")
+    list_filter = ("status", "auto_renew", "plan")
+    search_fields = ("customer__email", "customer__profile__name")
+    inlines = [TermInline]
+    list_select_related = ("customer", "plan")
+    actions = ["renewal_off", "renewal_on"]
+
+    def _set(self, request, queryset, on):
+        for sub in queryset:
+            try:
+                services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user)
+            except services.CheckoutRefused as exc:
+                self.message_user(request, f"{sub}: {exc}", level=messages.ERROR)
+        self.message_user(request, "Done.")
+
+    @admin.action(description="Turn automatic renewal off")
+    def renewal_off(self, request, queryset):
+        self._set(request, queryset, False)
+
+    @admin.action(description="Turn automatic renewal on")
+    def renewal_on(self, request, queryset):
+        self._set(request, queryset, True)
+
+
+class BreachFilter(admin.SimpleListFilter):
+    title = "30-minute deadline"
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [("missed", "Missed (flagged)"), ("ok", "Met")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "missed":
+            return queryset.filter(breached_at__isnull=False)
+        if self.value() == "ok":
+            return queryset.filter(breached_at__isnull=True)
+        return queryset
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("customer", "term", "status", "requested_at", "deadline_at", "granted_at", "breached_at", "attempts")
+    list_filter = ("status", BreachFilter)
+    search_fields = ("customer__email",)
+    list_select_related = ("customer", "term")
+
+
+@admin.register(AgentPlatformKey)
+class AgentPlatformKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "is_active", "created_at")
+    fields = ("name", "is_active")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = AgentPlatformKey.issue(obj.name)
+        obj.pk = key.pk
+        self.message_user(request, f"New key (shown once, copy it now): {raw}", level=messages.WARNING)

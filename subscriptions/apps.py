@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SubscriptionsConfig(AppConfig):
+    name = "subscriptions"
+    verbose_name = _("Subscriptions")
+
+    def ready(self):
+        from billing import purposes
+
+        from . import services
+
+        purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid)

@@ -1,0 +1,157 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+LIVE_STATUSES = ("active", "past_due")
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        ENDED = "ended", _("Ended")
+
+    class EndReason(models.TextChoices):
+        CANCELLED = "cancelled", _("Renewal was turned off")
+        LAPSED = "lapsed", _("Renewal payment failed")
+        REFUNDED = "refunded", _("Refunded")
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    auto_renew = models.BooleanField(_("automatic renewal"), default=True)
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(status__in=LIVE_STATUSES),
+                name="subscription_one_live_per_customer",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(current_period_end__gt=models.F("current_period_start")),
+                name="subscription_period_positive",
+            ),
+        ]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+
+    def __str__(self):
+        return f"{self.customer} · {self.plan} · {self.get_status_display()}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def entitled_at(self, moment=None) -> bool:
+        moment = moment or timezone.now()
+        return self.is_live and self.current_period_start <= moment < self.current_period_end
+
+
+class Term(models.Model):
+    """One paid term: 30 calendar days from its payment (clause 6.3)."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="terms")
+    payment = models.OneToOneField("billing.Payment", on_delete=models.PROTECT, related_name="term")
+    plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "starts_at"], name="term_unique_start"),
+            models.UniqueConstraint(fields=["subscription", "number"], name="term_unique_number"),
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="term_positive"),
+        ]
+        verbose_name = _("paid term")
+        verbose_name_plural = _("paid terms")
+
+    def __str__(self):
+        return f"{self.subscription_id} #{self.number} {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+
+class AccessGrant(models.Model):
+    """Access to the AI agent for one paid term (clauses 4.1, 4.2, 5.2)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being provisioned")
+        GRANTED = "granted", _("Granted")
+        REVOKED = "revoked", _("Revoked")
+
+    term = models.OneToOneField(Term, on_delete=models.PROTECT, related_name="access_grant")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_grants"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(help_text="The moment of payment.")
+    deadline_at = models.DateTimeField(help_text="Payment + 30 minutes (clause 5.2).")
+    granted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the 30-minute deadline was found missed."
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    platform_ref = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["status", "deadline_at"])]
+        verbose_name = _("access grant")
+        verbose_name_plural = _("access grants")
+
+    def __str__(self):
+        return f"{self.customer} term {self.term_id}: {self.status}"
+
+    @property
+    def granted_on_time(self) -> bool | None:
+        if self.granted_at is None:
+            return None
+        return self.granted_at <= self.deadline_at
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"access-grant:{self.pk}"
+
+
+class AgentPlatformKey(models.Model):
+    """An API key the AI agent platform uses to ask the entitlement endpoint.
+    Only the SHA-256 of the key is stored."""
+
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("agent platform API key")
+        verbose_name_plural = _("agent platform API keys")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, name: str) -> tuple["AgentPlatformKey", str]:
+        raw = "sk_agent_" + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, key_hash=cls.hash(raw), prefix=raw[:12]), raw

@@ -1,0 +1,241 @@
+"""Subscription state changes: checkout, the paid term, renewal switch, access.
+Each function is one transaction, locks customer → subscription, records an event and
+defers side effects to on_commit."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import services as billing
+from billing.models import Payment
+from offer import services as offer_services
+from offer.models import LegalDocument
+from plans.models import Plan
+from soldee import events
+from soldee.models import Event
+
+from . import agent_platform
+from .models import LIVE_STATUSES, AccessGrant, Subscription, Term
+from .terms import term_end
+
+log = logging.getLogger(__name__)
+
+PURPOSE_CHECKOUT = "subscription.checkout"
+
+
+class CheckoutRefused(Exception):
+    """A checkout that must not go ahead; the message is shown to the customer."""
+
+
+def _lock_customer(customer_id: int) -> None:
+    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+
+
+def live_subscription(customer) -> Subscription | None:
+    return (
+        Subscription.objects.filter(customer=customer, status__in=LIVE_STATUSES)
+        .select_related("plan").first()
+    )
+
+
+# --- Checkout ----------------------------------------------------------------------
+
+def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
+                   client_ip: str | None, user_agent: str) -> Payment:
+    """Create (or find, for the same checkout token) the pending payment that pins the
+    plan, the amount and the document versions the customer was shown."""
+    if not hasattr(customer, "profile"):
+        raise CheckoutRefused(_("Please fill in your customer details first."))
+    if not plan.is_active:
+        raise CheckoutRefused(_("This plan is no longer on sale."))
+    if live_subscription(customer) is not None:
+        raise CheckoutRefused(
+            _("You already have an active subscription. You can buy a new plan when it ends.")
+        )
+    in_force = offer_services.documents_in_force()
+    if sorted(document_ids) != sorted(d.pk for d in in_force.values()):
+        raise CheckoutRefused(
+            _("The legal documents were updated while you were reading them. Please review them again.")
+        )
+    conversion = billing.Conversion(
+        amount_minor=plan.price_minor, currency=plan.currency, kzt_amount_minor=plan.price_minor
+    )
+    payment, _created = billing.payment_create(
+        customer=customer,
+        purpose=PURPOSE_CHECKOUT,
+        purpose_ref=plan.code,
+        description=f"Soldee — {plan.name}, 30 days",
+        conversion=conversion,
+        idempotency_key=f"checkout:{customer.pk}:{token}",
+        pinned_documents=[offer_services.pin(d) for d in in_force.values()],
+        client_ip=client_ip,
+        user_agent=user_agent,
+    )
+    return payment
+
+
+def term_start_paid(*, payment: Payment) -> Term | None:
+    """The handler billing calls when a checkout payment settles (inside its
+    transaction, customer and payment already locked): the agreement is concluded
+    (acceptance), the subscription starts, access is provisioned."""
+    plan = Plan.objects.get(code=payment.purpose_ref)
+    if live_subscription(payment.customer) is not None:
+        # Two checkouts paid in parallel: keep the money visible, let staff refund it.
+        events.record(verb="payment.duplicate_purchase", subject=payment, customer=payment.customer,
+                      data={"plan": plan.code})
+        transaction.on_commit(lambda: _alert_duplicate(payment.pk))
+        return None
+    acceptance = offer_services.acceptance_record(
+        payment=payment, plan_code=plan.code, plan_name=plan.name, price_minor=payment.amount_minor,
+        currency=payment.currency,
+    )
+    starts_at = payment.paid_at
+    subscription = Subscription.objects.create(
+        customer=payment.customer, plan=plan, status=Subscription.Status.ACTIVE, auto_renew=True,
+        current_period_start=starts_at, current_period_end=term_end(starts_at),
+    )
+    term = _term_create(subscription=subscription, payment=payment, plan=plan, starts_at=starts_at, number=1)
+    events.record(verb="subscription.started", subject=subscription, customer=payment.customer,
+                  data={"plan": plan.code, "term_start": term.starts_at.isoformat(),
+                        "term_end": term.ends_at.isoformat(), "acceptance": acceptance.pk,
+                        "payment": str(payment.public_id)})
+    return term
+
+
+def _term_create(*, subscription, payment, plan, starts_at, number) -> Term:
+    term = Term.objects.create(subscription=subscription, payment=payment, plan=plan, number=number,
+                               starts_at=starts_at, ends_at=term_end(starts_at))
+    grant = AccessGrant.objects.create(
+        term=term, customer=subscription.customer, requested_at=payment.paid_at,
+        deadline_at=payment.paid_at + timezone.timedelta(minutes=settings.ACCESS_GRANT_DEADLINE_MINUTES),
+    )
+    events.record(verb="term.started", subject=term, customer=subscription.customer,
+                  data={"number": number, "starts_at": term.starts_at.isoformat(),
+                        "ends_at": term.ends_at.isoformat()})
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.access_grant.delay(grant.pk))
+    return term
+
+
+def _alert_duplicate(payment_id: int) -> None:
+    from soldee.emails import send_staff_alert
+
+    send_staff_alert(subject="Duplicate purchase needs a refund",
+                     body=f"Payment {payment_id} was paid while the customer already had a live subscription.")
+
+
+# --- Cancellation (clause 6.5) -------------------------------------------------------
+
+def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscription:
+    with transaction.atomic():
+        customer_id = Subscription.objects.values_list("customer_id", flat=True).get(pk=subscription_id)
+        _lock_customer(customer_id)
+        subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if not subscription.is_live or subscription.current_period_end <= timezone.now():
+            raise CheckoutRefused(_("This subscription has ended; renewal can no longer be changed."))
+        if subscription.auto_renew == on:
+            return subscription
+        subscription.auto_renew = on
+        subscription.save(update_fields=["auto_renew", "updated_at"])
+        staff = by is not None and by.pk != subscription.customer_id
+        events.record(
+            verb="subscription.renewal_resumed" if on else "subscription.renewal_cancelled",
+            subject=subscription, customer=subscription.customer, actor=by,
+            actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
+            data={"access_until": subscription.current_period_end.isoformat()},
+        )
+        from . import tasks
+
+        template = "emails/renewal_resumed" if on else "emails/renewal_cancelled"
+        transaction.on_commit(lambda: tasks.subscription_email.delay(subscription.pk, template))
+    return subscription
+
+
+# --- Access to the AI agent (clauses 4, 5.2) -----------------------------------------
+
+def access_provision(*, grant_id: int) -> AccessGrant:
+    """Grant access for a term: tell the platform (outside any transaction), then
+    record the grant. Raises PlatformError for the task to retry."""
+    grant = AccessGrant.objects.select_related("term__plan", "customer").get(pk=grant_id)
+    if grant.status != AccessGrant.Status.PENDING:
+        return grant
+    AccessGrant.objects.filter(pk=grant.pk).update(attempts=grant.attempts + 1)
+    reference = "local"
+    if agent_platform.is_configured():
+        try:
+            reference = agent_platform.send(
+                action="grant", customer_ref=str(grant.customer.public_id),
+                plan_code=grant.term.plan.code, until=grant.term.ends_at.isoformat(),
+                idempotency_key=grant.idempotency_key,
+            )
+        except agent_platform.PlatformError as exc:
+            AccessGrant.objects.filter(pk=grant.pk).update(last_error=str(exc)[:2000])
+            raise
+    return access_mark_granted(grant_id=grant.pk, platform_ref=reference or "platform")
+
+
+def access_mark_granted(*, grant_id: int, platform_ref: str) -> AccessGrant:
+    with transaction.atomic():
+        grant = AccessGrant.objects.select_for_update().get(pk=grant_id)
+        if grant.status != AccessGrant.Status.PENDING:
+            return grant
+        grant.status = AccessGrant.Status.GRANTED
+        grant.granted_at = timezone.now()
+        grant.platform_ref = platform_ref
+        grant.last_error = ""
+        grant.save()
+        events.record(verb="access.granted", subject=grant, customer=grant.customer,
+                      data={"term": grant.term_id, "granted_at": grant.granted_at.isoformat(),
+                            "on_time": grant.granted_on_time,
+                            "minutes_after_payment": round(
+                                (grant.granted_at - grant.requested_at).total_seconds() / 60, 1)})
+    return grant
+
+
+def access_flag_breach(*, grant_id: int) -> bool:
+    """The 30-minute deadline passed without access: record the breach (it grounds a
+    refund under clause 7) and alert staff. Once per grant."""
+    with transaction.atomic():
+        grant = AccessGrant.objects.select_for_update().get(pk=grant_id)
+        if grant.breached_at is not None:
+            return False
+        now = timezone.now()
+        late = (grant.status == AccessGrant.Status.PENDING and grant.deadline_at < now) or (
+            grant.granted_at is not None and grant.granted_at > grant.deadline_at
+        )
+        if not late:
+            return False
+        grant.breached_at = now
+        grant.save(update_fields=["breached_at"])
+        events.record(verb="access.deadline_missed", subject=grant, customer=grant.customer,
+                      data={"deadline_at": grant.deadline_at.isoformat(), "status": grant.status})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.access_breach_alert.delay(grant.pk))
+    return True
+
+
+def entitlement(customer) -> dict:
+    """What the agent platform asks: is this customer entitled now, to which plan, until when."""
+    now = timezone.now()
+    subscription = live_subscription(customer)
+    term = None
+    if subscription is not None:
+        term = (
+            Term.objects.filter(subscription=subscription, starts_at__lte=now, ends_at__gt=now,
+                                access_grant__status=AccessGrant.Status.GRANTED)
+            .select_related("plan").order_by("-starts_at").first()
+        )
+    return {
+        "customer": str(customer.public_id),
+        "entitled": term is not None,
+        "plan": term.plan.code if term else None,
+        "until": subscription.current_period_end.isoformat() if term else None,
+    }

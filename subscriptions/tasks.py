@@ -1,0 +1,61 @@
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from soldee.emails import send_customer_email, send_staff_alert
+
+from . import agent_platform, services
+from .models import AccessGrant, Subscription
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=10, acks_late=True)
+def access_grant(self, grant_id: int) -> None:
+    """Provision access right after payment; retried with backoff (5 s .. ~5 min) so
+    a short platform outage still ends well inside the 30-minute promise."""
+    try:
+        services.access_provision(grant_id=grant_id)
+    except agent_platform.PlatformError as exc:
+        raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
+
+
+@shared_task
+def access_grant_sweep() -> int:
+    """Grants still pending a minute after payment (lost task, worker died): try again."""
+    cutoff = timezone.now() - timezone.timedelta(minutes=1)
+    ids = list(AccessGrant.objects.filter(status=AccessGrant.Status.PENDING, requested_at__lt=cutoff)
+               .values_list("pk", flat=True)[:500])
+    for pk in ids:
+        access_grant.delay(pk)
+    return len(ids)
+
+
+@shared_task
+def access_deadline_sweep() -> int:
+    """Flag every grant whose 30-minute deadline passed without access (clause 5.2)."""
+    now = timezone.now()
+    ids = list(
+        AccessGrant.objects.filter(breached_at__isnull=True, status=AccessGrant.Status.PENDING,
+                                   deadline_at__lt=now).values_list("pk", flat=True)[:1000]
+    )
+    return sum(services.access_flag_breach(grant_id=pk) for pk in ids)
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def access_breach_alert(self, grant_id: int) -> None:
+    grant = AccessGrant.objects.select_related("customer", "term").get(pk=grant_id)
+    send_staff_alert(
+        subject=f"Access not granted within 30 minutes: {grant.customer.email}",
+        body=(f"Access grant {grant.pk} for term {grant.term_id} was due at "
+              f"{grant.deadline_at:%Y-%m-%d %H:%M %Z} and is {grant.status}. "
+              "The payment is refundable under clause 7 of the offer."),
+    )
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
+def subscription_email(self, subscription_id: int, template: str) -> None:
+    subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
+    send_customer_email(user=subscription.customer, template=template,
+                        context={"subscription": subscription})

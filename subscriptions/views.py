@@ -1,0 +1,123 @@
+import secrets
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from accounts.services import client_ip
+from billing import services as billing
+from billing.gateways import GatewayError
+from plans.models import Plan
+
+from . import selectors, services
+from .models import AgentPlatformKey, Subscription
+
+
+class CheckoutForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    documents = forms.CharField(widget=forms.HiddenInput, max_length=200)
+    accept = forms.BooleanField(
+        required=True,
+        label=gettext_lazy(
+            "I have read and accept the Public Offer, the Privacy Policy and the Terms of Use "
+            "in the versions linked above, and I understand that my payment is my acceptance."
+        ),
+        error_messages={"required": gettext_lazy("Please confirm that you accept the documents.")},
+    )
+
+    def document_ids(self) -> list[int]:
+        try:
+            return [int(x) for x in self.cleaned_data["documents"].split(",") if x]
+        except ValueError:
+            return []
+
+
+@login_required
+def checkout(request, plan_code):
+    plan = get_object_or_404(Plan, code=plan_code)
+    if not hasattr(request.user, "profile"):
+        messages.info(request, _("Before the purchase, please tell us who the customer is."))
+        return redirect(reverse("accounts:profile") + "?" + urlencode({"next": request.path}))
+    in_force = services.offer_services.documents_in_force()
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if form.is_valid():
+            try:
+                payment = services.checkout_start(
+                    customer=request.user, plan=plan, document_ids=form.document_ids(),
+                    token=form.cleaned_data["token"], client_ip=client_ip(request),
+                    user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                )
+            except services.CheckoutRefused as exc:
+                messages.error(request, str(exc))
+                return redirect("subscriptions:checkout", plan_code=plan.code)
+            if payment.status != payment.Status.PENDING:  # the same checkout, already decided
+                return redirect("billing:return", public_id=payment.public_id)
+            try:
+                return HttpResponseRedirect(billing.payment_hosted_url(payment=payment))
+            except GatewayError:
+                messages.error(request, _("The payment service is not answering. Please try again in a minute."))
+                return redirect("subscriptions:checkout", plan_code=plan.code)
+    else:
+        form = CheckoutForm(initial={
+            "token": secrets.token_urlsafe(16),
+            "documents": ",".join(str(d.pk) for d in in_force.values()),
+        })
+    live = services.live_subscription(request.user)
+    return render(request, "subscriptions/checkout.html", {
+        "plan": plan, "form": form, "documents": in_force, "live": live,
+        "profile": request.user.profile,
+    })
+
+
+@login_required
+def account(request):
+    return render(request, "subscriptions/account.html", selectors.account_overview(request.user))
+
+
+class RenewalForm(forms.Form):
+    on = forms.TypedChoiceField(choices=[("1", "on"), ("0", "off")], coerce=lambda v: v == "1")
+
+
+@login_required
+def renewal(request, subscription_id):
+    subscription = get_object_or_404(Subscription, pk=subscription_id, customer=request.user)
+    if request.method == "POST":
+        form = RenewalForm(request.POST)
+        if form.is_valid():
+            on = form.cleaned_data["on"]
+            try:
+                services.subscription_set_auto_renew(subscription_id=subscription.pk, on=on, by=request.user)
+            except services.CheckoutRefused as exc:
+                messages.error(request, str(exc))
+            else:
+                if on:
+                    messages.success(request, _("Automatic renewal is on again."))
+                else:
+                    messages.success(request, _("Automatic renewal is off. Your access continues until the end of the paid term."))
+            return redirect("subscriptions:account")
+    want_on = request.GET.get("on") == "1"
+    return render(request, "subscriptions/renewal_confirm.html",
+                  {"subscription": subscription, "want_on": want_on})
+
+
+@require_GET
+def entitlement_api(request, customer_ref):
+    """For the AI agent platform: `Authorization: Bearer <key>`."""
+    auth = request.headers.get("Authorization", "")
+    raw = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    if not raw or not AgentPlatformKey.objects.filter(key_hash=AgentPlatformKey.hash(raw), is_active=True).exists():
+        return JsonResponse({"error": "invalid API key"}, status=401)
+    from django.contrib.auth import get_user_model
+
+    customer = get_user_model().objects.filter(public_id=customer_ref).first()
+    if customer is None:
+        raise Http404
+    return JsonResponse(services.entitlement(customer))
