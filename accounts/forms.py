@@ -34,7 +34,7 @@ class CustomerProfileForm(forms.ModelForm):
         model = CustomerProfile
         fields = [
             "kind", "name", "iin_bin", "signatory_name", "signatory_basis", "address",
-            "postal_address", "phone", "is_resident", "country",
+            "postal_address", "phone", "is_resident", "country", "payment_currency",
         ]
         widgets = {
             "kind": forms.RadioSelect,

@@ -88,6 +88,10 @@ class CustomerProfile(models.Model):
         _("country"), max_length=2, default="KZ",
         help_text=_("ISO country code, for example KZ, RU, US."),
     )
+    payment_currency = models.CharField(
+        _("payment currency"), max_length=3, default="KZT",
+        help_text=_("Non-residents pay the KZT price converted at the National Bank of Kazakhstan rate."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,6 +115,7 @@ class CustomerProfile(models.Model):
             "phone": self.phone,
             "is_resident": self.is_resident,
             "country": self.country,
+            "payment_currency": self.payment_currency,
             "email": self.user.email,
         }
 

@@ -186,3 +186,34 @@ class SandboxTransaction(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "sandbox gateway transaction"
+
+
+class ExchangeRate(models.Model):
+    """An official National Bank of Kazakhstan rate: tenge per `quant` units (clause 6.2)."""
+
+    class Source(models.TextChoices):
+        NBK = "nbk", _("National Bank of Kazakhstan feed")
+        MANUAL = "manual", _("Entered by staff")
+
+    currency = models.CharField(max_length=3)
+    rate_date = models.DateField(help_text="The date the National Bank set the rate for.")
+    kzt_per_unit = models.DecimalField(max_digits=18, decimal_places=6,
+                                       help_text="Tenge for ONE unit of the currency.")
+    quant = models.PositiveIntegerField(default=1, help_text="As published: tenge per `quant` units.")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.NBK)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why staff entered it by hand.")
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-rate_date", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "rate_date"], name="exchangerate_unique_day"),
+            models.CheckConstraint(condition=models.Q(kzt_per_unit__gt=0), name="exchangerate_positive"),
+        ]
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
+
+    def __str__(self):
+        return f"{self.rate_date} {self.currency} = {self.kzt_per_unit} KZT"

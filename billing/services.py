@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.conf import settings
 from django.utils import timezone
 
 from soldee import events
@@ -277,3 +277,44 @@ def notification_mark_failed(*, inbox_id: int, error: str) -> None:
     IncomingNotification.objects.filter(pk=inbox_id).exclude(
         outcome=IncomingNotification.Outcome.PROCESSED
     ).update(outcome=IncomingNotification.Outcome.FAILED, error=error[:2000])
+
+
+# --- Refunds (the decision lives in `refunds`; billing moves the money) --------------
+
+class RefundRefused(Exception):
+    pass
+
+
+def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_key: str) -> str:
+    """Send a refund to the gateway (NO transaction open: call after committing the
+    intent) and return the gateway's refund reference. The gateway de-duplicates on
+    `idempotency_key`, so a retry after a crash or timeout never refunds twice.
+    Raises GatewayError when the outcome is unknown, RefundRefused on a refusal."""
+    payment = Payment.objects.get(pk=payment_id)
+    if not payment.is_paid or not payment.gateway_ref:
+        raise RefundRefused("only a settled gateway payment can be refunded")
+    result = get_gateway(payment.gateway).refund(
+        gateway_ref=payment.gateway_ref, amount_minor=amount_minor, currency=payment.currency,
+        idempotency_key=idempotency_key,
+    )
+    if not result.approved:
+        raise RefundRefused(result.failure_message or "the gateway refused the refund")
+    return result.gateway_ref or ""
+
+
+def payment_refund_record(*, payment_id: int, amount_minor: int, gateway_ref: str,
+                          refund_key: str, by=None) -> Payment:
+    """Record money returned on a payment. Call inside the refund's own transaction
+    (after locking the customer); the CHECK constraint keeps refunded <= paid."""
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    if amount_minor <= 0 or amount_minor > payment.refundable_minor:
+        raise RefundRefused(
+            f"refund of {amount_minor} exceeds what is refundable ({payment.refundable_minor})"
+        )
+    payment.refunded_minor += amount_minor
+    payment.save(update_fields=["refunded_minor", "updated_at"])
+    events.record(verb="payment.refunded", subject=payment, customer=payment.customer, actor=by,
+                  actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                  data={"amount_minor": amount_minor, "refunded_minor": payment.refunded_minor,
+                        "gateway_ref": gateway_ref, "refund_key": refund_key})
+    return payment

@@ -13,6 +13,7 @@ urlpatterns = [
     path("profile/", include("accounts.urls")),
     path("legal/", include("offer.urls")),
     path("billing/", include("billing.urls")),
+    path("refunds/", include("refunds.urls")),
     path("api/", include("subscriptions.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import exchange
 from billing import services as billing
 from billing.models import Payment
 from offer import services as offer_services
-from offer.models import LegalDocument
 from plans.models import Plan
 from soldee import events
 from soldee.models import Event
@@ -63,9 +63,7 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
         raise CheckoutRefused(
             _("The legal documents were updated while you were reading them. Please review them again.")
         )
-    conversion = billing.Conversion(
-        amount_minor=plan.price_minor, currency=plan.currency, kzt_amount_minor=plan.price_minor
-    )
+    conversion = exchange.conversion_for(customer=customer, kzt_amount_minor=plan.price_minor)
     payment, _created = billing.payment_create(
         customer=customer,
         purpose=PURPOSE_CHECKOUT,
@@ -239,3 +237,36 @@ def entitlement(customer) -> dict:
         "plan": term.plan.code if term else None,
         "until": subscription.current_period_end.isoformat() if term else None,
     }
+
+
+def subscription_end(*, subscription_id: int, reason: str, by=None) -> Subscription:
+    """End a subscription now (a full refund, a lapse): access for its current term is
+    revoked. Call inside a transaction that has locked the customer."""
+    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    if not subscription.is_live:
+        return subscription
+    now = timezone.now()
+    subscription.status = Subscription.Status.ENDED
+    subscription.end_reason = reason
+    subscription.ended_at = now
+    subscription.auto_renew = False
+    if subscription.current_period_end > now:
+        subscription.current_period_end = max(now, subscription.current_period_start + timezone.timedelta(seconds=1))
+    subscription.save()
+    events.record(verb="subscription.ended", subject=subscription, customer=subscription.customer,
+                  actor=by, actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                  data={"reason": reason})
+    grants = list(AccessGrant.objects.select_for_update().filter(
+        term__subscription=subscription, status__in=[AccessGrant.Status.PENDING, AccessGrant.Status.GRANTED]))
+    for grant in grants:
+        grant.status = AccessGrant.Status.REVOKED
+        grant.revoked_at = now
+        grant.save(update_fields=["status", "revoked_at"])
+        events.record(verb="access.revoked", subject=grant, customer=subscription.customer,
+                      data={"reason": reason})
+    if grants:
+        from . import tasks
+
+        ids = [g.pk for g in grants]
+        transaction.on_commit(lambda: [tasks.access_revoke_notify.delay(pk) for pk in ids])
+    return subscription

@@ -59,3 +59,17 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
     send_customer_email(user=subscription.customer, template=template,
                         context={"subscription": subscription})
+
+
+@shared_task(bind=True, max_retries=10, acks_late=True)
+def access_revoke_notify(self, grant_id: int) -> None:
+    """Tell the agent platform that access for a term is revoked (retried with backoff)."""
+    grant = AccessGrant.objects.select_related("customer", "term__plan").get(pk=grant_id)
+    if not agent_platform.is_configured():
+        return
+    try:
+        agent_platform.send(action="revoke", customer_ref=str(grant.customer.public_id),
+                            plan_code=grant.term.plan.code, until=None,
+                            idempotency_key=f"access-revoke:{grant.pk}")
+    except agent_platform.PlatformError as exc:
+        raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc

@@ -3,11 +3,10 @@ and a staff login (printed)."""
 
 import os
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-
-from allauth.account.models import EmailAddress
 
 from offer.services import seed_initial_documents
 from plans.models import Plan
