@@ -104,3 +104,52 @@ def pytest_configure(config):
     # Tests never talk to a real broker unless a test asks for Redis explicitly.
     if not os.environ.get("CELERY_BROKER_URL"):
         settings.CELERY_BROKER_URL = "memory://"
+
+
+class EnqueuedTasks:
+    """Tasks sent during a test, recorded instead of going to a broker. Arguments are
+    JSON round-tripped (as the real serializer would) and run only when a test says so."""
+
+    def __init__(self):
+        self.calls = []
+
+    def names(self):
+        return [name for name, _args, _kwargs in self.calls]
+
+    def run(self, name: str | None = None) -> int:
+        import json
+
+        from celery import current_app
+
+        ran = 0
+        while True:
+            pending = [c for c in self.calls if name is None or c[0] == name]
+            if not pending:
+                return ran
+            call = pending[0]
+            self.calls.remove(call)
+            task_name, args, kwargs = call
+            args, kwargs = json.loads(json.dumps(args)), json.loads(json.dumps(kwargs))
+            result = current_app.tasks[task_name].apply(args=args, kwargs=kwargs)
+            if result.failed() and not isinstance(result.result, Exception.__class__):
+                raise result.result
+            ran += 1
+
+
+@pytest.fixture(autouse=True)
+def enqueued(request, monkeypatch):
+    """Every task sent in a test lands here (tests marked `redis` use a real broker)."""
+    tasks = EnqueuedTasks()
+    if request.node.get_closest_marker("redis"):
+        yield tasks
+        return
+    from celery.app.task import Task
+
+    def fake_apply_async(self, args=None, kwargs=None, **options):
+        import json
+
+        json.dumps([args or [], kwargs or {}])  # must be serialisable
+        tasks.calls.append((self.name, list(args or []), dict(kwargs or {})))
+
+    monkeypatch.setattr(Task, "apply_async", fake_apply_async)
+    yield tasks

@@ -1,0 +1,197 @@
+"""Reads for refunds: the customer's own objects, and the evaluation of a refund ground
+from the portal's records (a recommendation for staff; staff decide)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Payment
+from soldee.models import Event
+
+from .models import CalendarException, ErrorReport, Refund, RefundRequest
+
+# --- The business-day exceptions provider (registered in apps.ready) ------------------
+
+
+def calendar_exceptions() -> tuple[list[date], list[date]]:
+    """``(extra_days_off, extra_working_days)`` as staff entered them."""
+    rows = list(CalendarException.objects.values_list("date", "kind"))
+    off = [d for d, kind in rows if kind == CalendarException.Kind.DAY_OFF]
+    working = [d for d, kind in rows if kind == CalendarException.Kind.WORKING_DAY]
+    return off, working
+
+
+# --- Customer pages -------------------------------------------------------------------
+
+
+def refundable_payments(customer) -> QuerySet[Payment]:
+    """The customer's own paid payments with money left to refund."""
+    return (Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED)
+            .filter(refunded_minor__lt=F("amount_minor"))
+            .order_by("-paid_at"))
+
+
+def customer_overview(customer) -> dict:
+    return {
+        "requests": RefundRequest.objects.filter(customer=customer).select_related("payment", "refund")[:100],
+        "reports": ErrorReport.objects.filter(customer=customer)[:100],
+        "payments": refundable_payments(customer)[:50],
+    }
+
+
+def events_for(*subjects) -> QuerySet[Event]:
+    q = Q(pk__in=[])
+    for subject in subjects:
+        if subject is not None:
+            q |= Q(subject_type=subject._meta.label_lower, subject_id=str(subject.pk))
+    return Event.objects.filter(q).select_related("actor").order_by("created_at", "id")
+
+
+def reserved_minor(payment_id: int) -> int:
+    """Money promised by approved refunds not yet recorded on the payment."""
+    return Refund.objects.filter(
+        payment_id=payment_id, status__in=[Refund.Status.PENDING, Refund.Status.EXECUTING]
+    ).aggregate(total=Sum("amount_minor"))["total"] or 0
+
+
+# --- Evaluation of a ground (clause 7) ------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    eligible: bool
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"eligible": self.eligible, "reasons": self.reasons, "evidence": self.evidence}
+
+
+def _dt(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else "—"
+
+
+def _term_and_grant(payment: Payment):
+    # A missing one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
+    term = getattr(payment, "term", None)
+    grant = getattr(term, "access_grant", None) if term is not None else None
+    return term, grant
+
+
+def _payment_evidence(payment: Payment, term, grant) -> list[str]:
+    lines = [_("Payment %(ref)s: %(amount)s paid at %(paid)s, refunded so far %(refunded)s.") % {
+        "ref": payment.public_id, "amount": payment.amount_display, "paid": _dt(payment.paid_at),
+        "refunded": payment.refunded_minor}]
+    if term is None:
+        lines.append(_("No paid term was started for this payment."))
+    else:
+        lines.append(_("Paid term #%(n)s: %(start)s – %(end)s.") % {
+            "n": term.number, "start": _dt(term.starts_at), "end": _dt(term.ends_at)})
+    if grant is None:
+        if term is not None:
+            lines.append(_("No access grant exists for this term."))
+    else:
+        lines.append(_("Access grant: status %(status)s, due %(due)s, granted %(granted)s, "
+                       "breach flagged %(breach)s.") % {
+            "status": grant.status, "due": _dt(grant.deadline_at), "granted": _dt(grant.granted_at),
+            "breach": _dt(grant.breached_at)})
+    return lines
+
+
+def _no_access(payment, term, grant, now) -> tuple[bool, list[str]]:
+    if grant is None or grant.granted_at is None:
+        if grant is not None and grant.deadline_at > now and grant.status == grant.Status.PENDING:
+            return False, [_("Access is still being provisioned; the 30-minute deadline (%(due)s) "
+                             "has not passed yet.") % {"due": _dt(grant.deadline_at)}]
+        return True, [_("No access was ever granted for this payment's term.")]
+    return False, [_("Access was granted at %(at)s. Under clause 7 the service is deemed rendered "
+                     "at that moment.") % {"at": _dt(grant.granted_at)}]
+
+
+def _late(payment, term, grant, now) -> tuple[bool, list[str]]:
+    reasons, eligible = [], False
+    if grant is None:
+        if term is None:
+            return False, [_("No paid term exists for this payment, so no provision deadline applies; "
+                             "see the 'access not granted' ground.")]
+        return True, [_("No access grant was recorded for this term.")]
+    if grant.breached_at is not None:
+        eligible = True
+        reasons.append(_("A provisioning breach was recorded at %(at)s.") % {"at": _dt(grant.breached_at)})
+    if grant.granted_at is not None and grant.granted_at > grant.deadline_at:
+        eligible = True
+        minutes = round((grant.granted_at - grant.requested_at).total_seconds() / 60)
+        reasons.append(_("Access was granted %(m)s minutes after payment, later than the 30 minutes "
+                         "promised (clause 5.2).") % {"m": minutes})
+    elif grant.granted_at is None and grant.deadline_at < now and not eligible:
+        eligible = True
+        reasons.append(_("Access has not been granted and the 30-minute deadline (%(due)s) has passed.")
+                       % {"due": _dt(grant.deadline_at)})
+    if not eligible:
+        if grant.granted_at is not None:
+            reasons.append(_("Access was granted at %(at)s, within 30 minutes of payment.")
+                           % {"at": _dt(grant.granted_at)})
+        else:
+            reasons.append(_("The 30-minute deadline (%(due)s) has not passed yet.")
+                           % {"due": _dt(grant.deadline_at)})
+    return eligible, reasons
+
+
+def term_error_reports(payment: Payment, term) -> QuerySet[ErrorReport]:
+    if term is None:
+        return ErrorReport.objects.none()
+    return ErrorReport.objects.filter(customer_id=payment.customer_id, reported_at__gte=term.starts_at,
+                                      reported_at__lt=term.ends_at).order_by("reported_at")
+
+
+def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[str]]:
+    if term is None:
+        return False, [_("No paid term exists for this payment.")], []
+    reports = list(term_error_reports(payment, term))
+    evidence, qualifying = [], []
+    for r in reports:
+        evidence.append(_("Report #%(id)s of %(at)s: %(status)s; deadline %(due)s; resolved %(res)s.") % {
+            "id": r.pk, "at": _dt(r.reported_at), "status": r.get_status_display(),
+            "due": _dt(r.deadline_at), "res": _dt(r.resolved_at)})
+        if r.confirmed_at is None:
+            continue
+        if r.resolved_at is None and now > r.deadline_at:
+            qualifying.append(_("Critical error #%(id)s is still unresolved after its deadline %(due)s.")
+                              % {"id": r.pk, "due": _dt(r.deadline_at)})
+        elif r.resolved_at is not None and r.resolved_at > r.deadline_at:
+            qualifying.append(_("Critical error #%(id)s was resolved at %(res)s, after its deadline %(due)s.")
+                              % {"id": r.pk, "res": _dt(r.resolved_at), "due": _dt(r.deadline_at)})
+    if qualifying:
+        return True, qualifying, evidence
+    if not reports:
+        return False, [_("No critical-error report was filed during this term.")], evidence
+    if not any(r.confirmed_at for r in reports):
+        return False, [_("No report filed during this term was confirmed as a critical error.")], evidence
+    return False, [_("Every confirmed critical error of this term was resolved by its deadline, "
+                     "or its deadline has not passed yet.")], evidence
+
+
+def evaluate(*, payment: Payment, ground: str, now=None) -> Evaluation:
+    """Does the portal's own record support *ground* for *payment*? A recommendation."""
+    now = now or timezone.now()
+    term, grant = _term_and_grant(payment)
+    evidence = _payment_evidence(payment, term, grant)
+    if payment.status != Payment.Status.SUCCEEDED:
+        return Evaluation(False, [_("The payment did not succeed; nothing was charged.")], evidence)
+    if payment.refundable_minor <= 0:
+        return Evaluation(False, [_("The payment has already been refunded in full.")], evidence)
+    if ground == RefundRequest.Ground.NO_ACCESS:
+        eligible, reasons = _no_access(payment, term, grant, now)
+    elif ground == RefundRequest.Ground.LATE:
+        eligible, reasons = _late(payment, term, grant, now)
+    elif ground == RefundRequest.Ground.CRITICAL_ERROR:
+        eligible, reasons, more = _critical_error(payment, term, grant, now)
+        evidence += more
+    else:
+        raise ValueError(f"unknown ground {ground!r}")
+    return Evaluation(eligible, reasons, evidence)
