@@ -17,6 +17,7 @@ EMAIL = "new.customer@example.kz"
 PASSWORD = "correct-horse-battery-9"
 VALID_IIN = "900101300017"
 BAD_IIN = "123456789012"
+TYPO_IIN = "900101300018"  # VALID_IIN with the last digit wrong
 
 
 @pytest.fixture
@@ -87,8 +88,9 @@ def test_signup_verify_profile(page, site, seeded, shot):
     page.locator("input[name=phone]").fill("+7 701 123 45 67")
     page.locator("main form button[type=submit]").click()
 
-    field = page.locator("#field-iin_bin")
-    expect(field.locator(".errorlist")).to_contain_text("check digit")
+    errors = page.locator("#field-iin_bin .errorlist")
+    expect(errors).to_be_visible()
+    expect(errors).not_to_be_empty()
     expect(page.get_by_text("Please correct the errors below.")).to_be_visible()
     # What was typed is kept.
     expect(page.locator("input[name=name]")).to_have_value("Aigerim Nurlanova")
@@ -98,6 +100,14 @@ def test_signup_verify_profile(page, site, seeded, shot):
     expect(page.locator("input[name=iin_bin]")).to_have_value(BAD_IIN)
     assert not CustomerProfile.objects.exists()
     shot(page, "profile-invalid-iin")
+
+    # An individual's IIN with a typo in it: the check digit catches it.
+    page.locator("input[name=iin_bin]").fill(TYPO_IIN)
+    page.locator("main form button[type=submit]").click()
+    expect(errors).to_contain_text("check digit")
+    expect(page.locator("input[name=name]")).to_have_value("Aigerim Nurlanova")
+    assert not CustomerProfile.objects.exists()
+    shot(page, "profile-iin-typo")
 
     page.locator("input[name=iin_bin]").fill(VALID_IIN)
     page.locator("main form button[type=submit]").click()
