@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class RefundsConfig(AppConfig):
     name = "refunds"
     verbose_name = _("Refunds")
+
+    def ready(self):
+        from soldee import business_days
+
+        from .selectors import calendar_exceptions
+
+        # Staff-entered days off and transferred working days override the `holidays`
+        # package in every deadline the portal computes.
+        business_days.set_exceptions_provider(calendar_exceptions)

@@ -50,6 +50,10 @@ def require_redis():
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Tests talk plain http to the test client and the live server, in any mode.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PAYMENT_GATEWAY = "sandbox"
     settings.SANDBOX_WEBHOOK_SECRET = "test-webhook-secret"

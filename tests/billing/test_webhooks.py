@@ -174,3 +174,36 @@ def test_a_notification_with_another_amount_is_stored_but_not_applied(client, pa
     assert row.outcome == IncomingNotification.Outcome.FAILED and "PaymentMismatch" in row.error
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PENDING
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_deliveries_on_postgres_end_in_one_of_everything(
+    require_postgres, customer, plan, documents, enqueued
+):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    payment = start_checkout(None, customer, plan, documents)
+    txn = pay_on_sandbox(payment)
+    body = notification(txn, event_id="evt_race")
+    barrier = threading.Barrier(10)
+    codes = []
+
+    def deliver():
+        try:
+            barrier.wait()
+            codes.append(post_webhook(Client(), body).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 10
+    assert _counts() == (1, 1, 1, 1, 1)
+    assert enqueued.names().count("billing.tasks.receipt_email") == 1

@@ -1,0 +1,45 @@
+"""The daily import of the National Bank of Kazakhstan's official rates (clause 6.2).
+
+Imported by billing/tasks.py so Celery's autodiscovery registers the task under the
+name `billing.rate_tasks.nbk_rates_import`."""
+
+import logging
+from datetime import date
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import exchange, nbk
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30 * 60, acks_late=True)
+def nbk_rates_import(self, on_iso: str | None = None) -> str:
+    """Import the rates of `on_iso` (default: today in Almaty). Network trouble is
+    retried every 30 minutes (the client already retried a few times); a refusal
+    (malformed answer, absurd values) is not retried. Either way staff are alerted and
+    nothing is half-imported. Idempotent: safe to run again the same day."""
+    on = date.fromisoformat(on_iso) if on_iso else timezone.localdate()
+    try:
+        result = exchange.rates_import_from_feed(on=on)
+    except nbk.FeedUnavailable as exc:
+        if self.request.retries < self.max_retries:
+            # Pin the date: a retry after midnight still imports the day it was asked for.
+            raise self.retry(exc=exc, args=[on.isoformat()])
+        exchange.alert_staff(subject=f"NBK rates for {on:%d.%m.%Y} not imported",
+                             body=f"{exc}\n\nThe feed did not answer after {self.max_retries} retries. "
+                                  "Import them with `manage.py import_rates`, or enter them in the admin.")
+        return "unavailable"
+    except (nbk.FeedMalformed, exchange.ImportRefused) as exc:
+        exchange.alert_staff(subject=f"NBK rates for {on:%d.%m.%Y} refused",
+                             body=f"{exc}\n\nNothing was imported for this date. Check the feed, then run "
+                                  "`manage.py import_rates` (--allow-jump --reason … for a real jump) "
+                                  "or enter the rate by hand in the admin.")
+        return "refused"
+    log.info("NBK rates for %s:\n%s", on, result.summary())
+    if result.missing:
+        exchange.alert_staff(subject=f"No usable NBK rate for {on:%d.%m.%Y}: {', '.join(result.missing)}",
+                             body=result.summary() + "\n\nNon-residents paying in these currencies cannot "
+                                                     "check out or renew until a rate is imported or entered.")
+    return "no-data" if result.no_data else "imported"

@@ -1,0 +1,360 @@
+"""Refund and critical-error state changes (clause 7 of the offer). Each function is one
+transaction, locks rows in the fixed order customer → subscription → payment → refund,
+records an event and defers e-mail and gateway work to on_commit. The gateway is called
+only from refund_execute, with no transaction open."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import services as billing
+from billing.gateways import GatewayError
+from billing.models import Payment
+from soldee import business_days, events
+from soldee.models import Event
+from soldee.money import format_money
+from subscriptions.models import Subscription, Term
+from subscriptions.services import subscription_end
+
+from . import selectors
+from .models import CalendarException, ErrorReport, Refund, RefundRequest, _attachment_path
+
+log = logging.getLogger(__name__)
+
+
+class RefundError(Exception):
+    """A refund or report action that must not go ahead; the message is shown to the user."""
+
+
+def _lock_customer(customer_id: int) -> None:
+    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+
+
+def _email(template: str, model: str, pk: int) -> None:
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.customer_email.delay(template, model, pk))
+
+
+def _staff_alert(subject: str, body: str) -> None:
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.staff_alert.delay(subject, body))
+
+
+# --- Critical-error reports ------------------------------------------------------------
+
+def error_report_create(*, customer, what_fails: str, since, severity: str, attachment=None) -> ErrorReport:
+    """File a report. Day 0 is the Almaty date of the report; the deadline is the end of
+    the 5th Kazakhstan business day after it (soldee.business_days)."""
+    stored_name, original_name = "", ""
+    if attachment is not None:
+        # Written before the transaction: storage may be remote, and a transaction never
+        # waits on I/O. A rolled-back report leaves an orphan file, never a lost one.
+        stored_name = default_storage.save(_attachment_path(None, attachment.name), attachment)
+        original_name = attachment.name[:200]
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_customer(customer.pk)
+        report = ErrorReport.objects.create(
+            customer=customer, what_fails=what_fails, since=since, severity=severity,
+            attachment=stored_name, attachment_name=original_name, reported_at=now,
+            deadline_at=business_days.deadline_after(now),
+        )
+        events.record(verb="error_report.created", subject=report, customer=customer, actor=customer,
+                      actor_kind=Event.ActorKind.CUSTOMER,
+                      data={"severity": severity, "since": since.isoformat(),
+                            "deadline_at": report.deadline_at.isoformat(),
+                            "attachment": original_name})
+        _email("emails/error_report_received", "error_report", report.pk)
+        _staff_alert(f"Critical-error report #{report.pk} from {customer.email}",
+                     f"Severity: {severity}. Resolve by {report.deadline_at:%Y-%m-%d %H:%M %Z}.\n\n{what_fails}")
+    return report
+
+
+def error_report_triage(*, report_id: int, by, critical: bool, reason: str) -> ErrorReport:
+    """Staff confirm a report as critical or not, with a reason. An open report, or one
+    judged not critical, can be (re)triaged; a confirmed or resolved one cannot."""
+    if not reason.strip():
+        raise RefundError(_("Give a reason."))
+    customer_id = ErrorReport.objects.values_list("customer_id", flat=True).get(pk=report_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        report = ErrorReport.objects.select_for_update().get(pk=report_id)
+        allowed = {ErrorReport.Status.OPEN} | ({ErrorReport.Status.NOT_CRITICAL} if critical else set())
+        if report.status not in allowed:
+            raise RefundError(_("Report #%(id)s is already %(status)s.")
+                              % {"id": report.pk, "status": report.get_status_display()})
+        now = timezone.now()
+        report.status = ErrorReport.Status.CONFIRMED if critical else ErrorReport.Status.NOT_CRITICAL
+        report.confirmed_at = now if critical else None
+        report.triage_reason, report.triaged_at, report.triaged_by = reason.strip(), now, by
+        report.save()
+        events.record(verb="error_report.confirmed" if critical else "error_report.not_critical",
+                      subject=report, customer=report.customer, actor=by, actor_kind=Event.ActorKind.STAFF,
+                      data={"reason": report.triage_reason, "deadline_at": report.deadline_at.isoformat()})
+        _email("emails/error_report_confirmed" if critical else "emails/error_report_not_critical",
+               "error_report", report.pk)
+    return report
+
+
+def error_report_resolve(*, report_id: int, by, note: str) -> ErrorReport:
+    if not note.strip():
+        raise RefundError(_("Describe the resolution."))
+    customer_id = ErrorReport.objects.values_list("customer_id", flat=True).get(pk=report_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        report = ErrorReport.objects.select_for_update().get(pk=report_id)
+        if report.status == ErrorReport.Status.RESOLVED:
+            raise RefundError(_("Report #%(id)s is already resolved.") % {"id": report.pk})
+        report.status = ErrorReport.Status.RESOLVED
+        report.resolved_at, report.resolution_note, report.resolved_by = timezone.now(), note.strip(), by
+        report.save()
+        events.record(verb="error_report.resolved", subject=report, customer=report.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF,
+                      data={"note": report.resolution_note, "deadline_at": report.deadline_at.isoformat(),
+                            "on_time": report.resolved_at <= report.deadline_at})
+        _email("emails/error_report_resolved", "error_report", report.pk)
+    return report
+
+
+def calendar_exception_changed(*, exception: CalendarException, by, removed: bool = False) -> int:
+    """Staff saved or removed a calendar exception (the row is already written). Record
+    it and move the deadlines of reports still running over that date. Returns how many
+    deadlines moved."""
+    moved = 0
+    with transaction.atomic():
+        events.record(verb="calendar.exception_removed" if removed else "calendar.exception_saved",
+                      subject=exception, actor=by, actor_kind=Event.ActorKind.STAFF,
+                      data={"date": exception.date.isoformat(), "kind": exception.kind, "note": exception.note})
+        calendar = business_days.default_calendar()
+        for report in ErrorReport.objects.select_for_update().filter(deadline_at__gte=timezone.now()):
+            if timezone.localtime(report.reported_at, business_days.ALMATY).date() >= exception.date:
+                continue  # the change is on or before day 0: it cannot move this deadline
+            deadline = calendar.deadline_after(report.reported_at)
+            if deadline != report.deadline_at:
+                events.record(verb="error_report.deadline_changed", subject=report, customer=report.customer,
+                              actor=by, actor_kind=Event.ActorKind.STAFF,
+                              data={"from": report.deadline_at.isoformat(), "to": deadline.isoformat(),
+                                    "calendar_date": exception.date.isoformat()})
+                report.deadline_at = deadline
+                report.save(update_fields=["deadline_at"])
+                moved += 1
+    return moved
+
+
+# --- Refund requests -------------------------------------------------------------------
+
+def refund_request_create(*, customer, payment_id: int, ground: str, explanation: str) -> RefundRequest:
+    """The customer asks to refund one of their own payments on one of clause 7's grounds.
+    One open request per payment (a unique constraint)."""
+    if ground not in RefundRequest.Ground.values:
+        raise RefundError(_("Choose one of the grounds listed in clause 7 of the offer."))
+    with transaction.atomic():
+        _lock_customer(customer.pk)
+        payment = Payment.objects.select_for_update().get(pk=payment_id, customer=customer)
+        if payment.status != Payment.Status.SUCCEEDED:
+            raise RefundError(_("Only a completed payment can be refunded."))
+        if payment.refundable_minor - selectors.reserved_minor(payment.pk) <= 0:
+            raise RefundError(_("This payment has already been refunded in full."))
+        evaluation = selectors.evaluate(payment=payment, ground=ground)
+        try:
+            with transaction.atomic():
+                request = RefundRequest.objects.create(
+                    customer=customer, payment=payment, ground=ground, explanation=explanation.strip(),
+                    eligible=evaluation.eligible, evaluation=evaluation.as_dict(), evaluated_at=timezone.now(),
+                )
+        except IntegrityError:
+            raise RefundError(_("You already have an open refund request for this payment.")) from None
+        events.record(verb="refund_request.created", subject=request, customer=customer, actor=customer,
+                      actor_kind=Event.ActorKind.CUSTOMER,
+                      data={"payment": str(payment.public_id), "ground": ground,
+                            "eligible_by_records": evaluation.eligible})
+        _email("emails/refund_request_received", "refund_request", request.pk)
+        _staff_alert(f"Refund request #{request.pk} from {customer.email}",
+                     f"Ground: {ground}. Eligible by records: {evaluation.eligible}.\n"
+                     + "\n".join(evaluation.reasons))
+    return request
+
+
+def refund_request_reevaluate(*, request_id: int) -> RefundRequest:
+    """Refresh the recommendation of an open request (records change: deadlines pass)."""
+    with transaction.atomic():
+        request = RefundRequest.objects.select_for_update().select_related("payment").get(pk=request_id)
+        if request.status != RefundRequest.Status.OPEN:
+            return request
+        evaluation = selectors.evaluate(payment=request.payment, ground=request.ground)
+        request.eligible, request.evaluation = evaluation.eligible, evaluation.as_dict()
+        request.evaluated_at = timezone.now()
+        request.save(update_fields=["eligible", "evaluation", "evaluated_at"])
+    return request
+
+
+def refund_request_approve(*, request_id: int, by, amount_minor: int | None = None, note: str = "") -> Refund:
+    """Approve in full (amount None) or in part. Records the refund intent (pending, with
+    its idempotency key) in this transaction; the gateway is called after commit."""
+    customer_id, payment_id = RefundRequest.objects.values_list("customer_id", "payment_id").get(pk=request_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        request = RefundRequest.objects.select_for_update().get(pk=request_id)
+        if request.status != RefundRequest.Status.OPEN:
+            raise RefundError(_("Refund request #%(id)s is already %(status)s.")
+                              % {"id": request.pk, "status": request.get_status_display()})
+        available = payment.refundable_minor - selectors.reserved_minor(payment.pk)
+        amount = available if amount_minor is None else int(amount_minor)
+        if available <= 0:
+            raise RefundError(_("Nothing is left to refund on this payment."))
+        if amount <= 0 or amount > available:
+            raise RefundError(_("The amount must be more than zero and at most %(max)s, what was paid "
+                                "and not yet refunded.") % {"max": format_money(available, payment.currency)})
+        now = timezone.now()
+        request.status, request.decided_at, request.decided_by = RefundRequest.Status.APPROVED, now, by
+        request.decision_reason = note.strip()
+        request.save()
+        try:
+            with transaction.atomic():
+                refund = Refund.objects.create(
+                    request=request, payment=payment, customer_id=customer_id, amount_minor=amount,
+                    # Full: after it (and the refunds already approved) nothing is left.
+                    currency=payment.currency, is_full=amount == available,
+                    idempotency_key=f"refund:{payment.public_id}:{request.pk}", approved_by=by,
+                )
+        except IntegrityError:
+            raise RefundError(_("Refund request #%(id)s is already approved.") % {"id": request.pk}) from None
+        events.record(verb="refund_request.approved", subject=request, customer=request.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF,
+                      data={"amount_minor": amount, "currency": payment.currency, "full": refund.is_full,
+                            "note": request.decision_reason, "eligible_by_records": request.eligible})
+        events.record(verb="refund.created", subject=refund, customer=request.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF,
+                      data={"amount_minor": amount, "payment": str(payment.public_id),
+                            "idempotency_key": refund.idempotency_key})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.refund_execute.delay(refund.pk))
+        _email("emails/refund_approved", "refund_request", request.pk)
+    return refund
+
+
+def refund_request_reject(*, request_id: int, by, reason: str) -> RefundRequest:
+    if not reason.strip():
+        raise RefundError(_("Give a reason for the rejection."))
+    customer_id = RefundRequest.objects.values_list("customer_id", flat=True).get(pk=request_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        request = RefundRequest.objects.select_for_update().get(pk=request_id)
+        if request.status != RefundRequest.Status.OPEN:
+            raise RefundError(_("Refund request #%(id)s is already %(status)s.")
+                              % {"id": request.pk, "status": request.get_status_display()})
+        request.status, request.decided_at, request.decided_by = RefundRequest.Status.REJECTED, timezone.now(), by
+        request.decision_reason = reason.strip()
+        request.save()
+        events.record(verb="refund_request.rejected", subject=request, customer=request.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF,
+                      data={"reason": request.decision_reason, "eligible_by_records": request.eligible})
+        _email("emails/refund_rejected", "refund_request", request.pk)
+    return request
+
+
+# --- Executing a refund exactly once ----------------------------------------------------
+
+def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        allowed = {Refund.Status.PENDING, Refund.Status.EXECUTING}
+        if retry_failed:
+            allowed.add(Refund.Status.FAILED)
+        if refund.status not in allowed:
+            return None
+        previous = refund.status
+        refund.status = Refund.Status.EXECUTING
+        refund.attempts += 1
+        refund.save(update_fields=["status", "attempts", "updated_at"])
+        events.record(verb="refund.executing", subject=refund, customer=refund.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                      data={"attempt": refund.attempts, "from": previous})
+    return refund
+
+
+def _refund_fail(*, refund: Refund, error: str) -> None:
+    """Inside the caller's transaction, refund row locked."""
+    refund.status, refund.last_error = Refund.Status.FAILED, error[:2000]
+    refund.save(update_fields=["status", "last_error", "updated_at"])
+    events.record(verb="refund.failed", subject=refund, customer=refund.customer,
+                  actor_kind=Event.ActorKind.GATEWAY, data={"error": refund.last_error})
+    _staff_alert(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
+
+
+def _refund_record(*, refund_id: int, gateway_ref: str) -> Refund:
+    refund = Refund.objects.get(pk=refund_id)
+    term = Term.objects.filter(payment_id=refund.payment_id).first()
+    with transaction.atomic():
+        _lock_customer(refund.customer_id)
+        if term is not None:
+            Subscription.objects.select_for_update().filter(pk=term.subscription_id).first()
+        Payment.objects.select_for_update().filter(pk=refund.payment_id).first()
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund  # a concurrent execution recorded it first
+        try:
+            with transaction.atomic():
+                payment = billing.payment_refund_record(
+                    payment_id=refund.payment_id, amount_minor=refund.amount_minor, gateway_ref=gateway_ref,
+                    refund_key=refund.idempotency_key, by=refund.approved_by,
+                )
+        except (billing.RefundRefused, IntegrityError) as exc:
+            # The gateway returned money the books cannot take: staff must look.
+            _refund_fail(refund=refund, error=f"gateway refunded ({gateway_ref}) but recording failed: {exc}")
+            return refund
+        refund.status, refund.gateway_ref, refund.succeeded_at = Refund.Status.SUCCEEDED, gateway_ref, timezone.now()
+        refund.last_error = ""
+        refund.save()
+        events.record(verb="refund.succeeded", subject=refund, customer=refund.customer,
+                      actor_kind=Event.ActorKind.GATEWAY,
+                      data={"amount_minor": refund.amount_minor, "gateway_ref": gateway_ref,
+                            "refunded_minor": payment.refunded_minor, "full": refund.is_full})
+        fully_refunded = payment.refunded_minor >= payment.amount_minor
+        latest_term = term is not None and not Term.objects.filter(
+            subscription_id=term.subscription_id, starts_at__gt=term.starts_at).exists()
+        if (refund.is_full or fully_refunded) and latest_term:
+            subscription_end(subscription_id=term.subscription_id, reason=Subscription.EndReason.REFUNDED,
+                             by=refund.approved_by)
+        _email("emails/refund_completed", "refund", refund.pk)
+    return refund
+
+
+def refund_execute(*, refund_id: int, by=None, retry_failed: bool = False) -> Refund:
+    """Claim the refund (pending → executing), call the gateway with NO transaction open,
+    then record the result. Safe to run twice or concurrently: the gateway de-duplicates
+    on the refund's idempotency key and the result is recorded once, under the row lock.
+    Raises GatewayError when the outcome is unknown (the refund stays executing and is
+    retried by the task, the sweeper or staff)."""
+    refund = _refund_claim(refund_id=refund_id, by=by, retry_failed=retry_failed)
+    if refund is None:
+        return Refund.objects.get(pk=refund_id)
+    try:
+        gateway_ref = billing.payment_refund_execute(
+            payment_id=refund.payment_id, amount_minor=refund.amount_minor,
+            idempotency_key=refund.idempotency_key,
+        )
+    except GatewayError as exc:
+        Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000])
+        with transaction.atomic():
+            events.record(verb="refund.gateway_error", subject=refund, customer=refund.customer,
+                          actor_kind=Event.ActorKind.GATEWAY,
+                          data={"attempt": refund.attempts, "error": str(exc)[:500]})
+        raise
+    except billing.RefundRefused as exc:
+        with transaction.atomic():
+            refund = Refund.objects.select_for_update().get(pk=refund.pk)
+            if refund.status == Refund.Status.EXECUTING:
+                _refund_fail(refund=refund, error=str(exc))
+        return refund
+    return _refund_record(refund_id=refund.pk, gateway_ref=gateway_ref)

@@ -1,0 +1,89 @@
+"""Customer pages: own refund requests and critical-error reports. Another customer's
+objects are a 404, never a 403 (their existence is not disclosed)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Payment
+
+from . import selectors, services
+from .forms import ErrorReportForm, RefundRequestForm
+from .models import ErrorReport, RefundRequest
+
+
+@login_required
+def index(request):
+    return render(request, "refunds/index.html", selectors.customer_overview(request.user))
+
+
+@login_required
+def error_report_create(request):
+    if request.method == "POST":
+        form = ErrorReportForm(request.POST, request.FILES)
+        if form.is_valid():
+            report = services.error_report_create(
+                customer=request.user, what_fails=form.cleaned_data["what_fails"],
+                since=form.cleaned_data["since"], severity=form.cleaned_data["severity"],
+                attachment=form.cleaned_data["attachment"],
+            )
+            messages.success(request, _("Your report is registered. We will resolve a critical error by %(date)s.")
+                             % {"date": formats.date_format(timezone.localtime(report.deadline_at),
+                                                            "DATETIME_FORMAT")})
+            return redirect("refunds:error_report_detail", pk=report.pk)
+    else:
+        form = ErrorReportForm()
+    return render(request, "refunds/error_report_form.html", {"form": form})
+
+
+@login_required
+def error_report_detail(request, pk):
+    report = get_object_or_404(ErrorReport, pk=pk, customer=request.user)
+    return render(request, "refunds/error_report_detail.html",
+                  {"report": report, "events": selectors.events_for(report)})
+
+
+@login_required
+def error_report_attachment(request, pk):
+    report = get_object_or_404(ErrorReport, pk=pk, customer=request.user)
+    if not report.attachment or not default_storage.exists(report.attachment.name):
+        raise Http404
+    return FileResponse(default_storage.open(report.attachment.name, "rb"), as_attachment=True,
+                        filename=report.attachment_name or "attachment")
+
+
+@login_required
+def request_create(request, public_id):
+    payment = get_object_or_404(Payment, public_id=public_id, customer=request.user,
+                                status=Payment.Status.SUCCEEDED)
+    if request.method == "POST":
+        form = RefundRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                refund_request = services.refund_request_create(
+                    customer=request.user, payment_id=payment.pk, ground=form.cleaned_data["ground"],
+                    explanation=form.cleaned_data["explanation"],
+                )
+            except services.RefundError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Your refund request is registered. We will e-mail you the decision."))
+                return redirect("refunds:request_detail", pk=refund_request.pk)
+    else:
+        form = RefundRequestForm()
+    return render(request, "refunds/request_form.html", {"form": form, "payment": payment})
+
+
+@login_required
+def request_detail(request, pk):
+    refund_request = get_object_or_404(RefundRequest.objects.select_related("payment"), pk=pk,
+                                       customer=request.user)
+    refund = getattr(refund_request, "refund", None)
+    return render(request, "refunds/request_detail.html", {
+        "refund_request": refund_request, "refund": refund,
+        "events": selectors.events_for(refund_request, refund),
+    })
