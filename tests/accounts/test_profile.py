@@ -1,0 +1,65 @@
+import pytest
+
+from accounts.models import CustomerProfile, PersonalDataConsent
+from soldee.models import Event
+
+pytestmark = pytest.mark.django_db
+
+VALID = {"kind": "individual", "name": "Aigerim Sarsenova", "iin_bin": "900101300017",
+         "address": "Almaty, Abay ave. 10", "phone": "+7 701 111 22 33", "is_resident": "on",
+         "country": "KZ", "payment_currency": "KZT"}
+
+
+def test_a_bad_iin_rerenders_with_a_field_error_and_keeps_the_input(client, user_without_profile):
+    client.force_login(user_without_profile)
+    response = client.post("/profile/", {**VALID, "iin_bin": "900101300018"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "fails the IIN/BIN check digit" in body
+    assert 'value="Aigerim Sarsenova"' in body
+    assert not CustomerProfile.objects.exists()
+
+
+def test_a_legal_entity_needs_a_bin_and_a_signatory(client, user_without_profile):
+    client.force_login(user_without_profile)
+    data = {**VALID, "kind": "legal_entity", "name": "Example LLP"}
+    response = client.post("/profile/", data, HTTP_ACCEPT_LANGUAGE="en")
+    errors = response.context["form"].errors
+    assert "iin_bin" in errors and "signatory_name" in errors and "signatory_basis" in errors
+    data.update(iin_bin="250640004728", signatory_name="A. Director", signatory_basis="Charter")
+    response = client.post("/profile/", data)
+    assert response.status_code == 302
+    assert CustomerProfile.objects.get().kind == "legal_entity"
+
+
+def test_residency_and_country_must_agree(client, user_without_profile):
+    client.force_login(user_without_profile)
+    response = client.post("/profile/", {**VALID, "country": "RU"})
+    assert "country" in response.context["form"].errors
+    response = client.post("/profile/", {**{k: v for k, v in VALID.items() if k != "is_resident"}, "country": "KZ"})
+    assert "country" in response.context["form"].errors
+
+
+def test_saving_the_profile_records_an_event_and_returns_to_next(client, user_without_profile):
+    client.force_login(user_without_profile)
+    response = client.post("/profile/?next=/account/checkout/start/", VALID)
+    assert response["Location"] == "/account/checkout/start/"
+    assert Event.objects.filter(verb="profile.created", customer=user_without_profile).exists()
+    response = client.post("/profile/?next=https://evil.example/", VALID)
+    assert response["Location"] == "/account/"
+
+
+def test_signup_requires_and_records_consent(client, documents):
+    from django.core import mail
+
+    data = {"email": "new@example.kz", "password1": "a-long-pass-phrase-7", "password2": "a-long-pass-phrase-7"}
+    response = client.post("/accounts/signup/", data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "consent" in response.context["form"].errors
+    response = client.post("/accounts/signup/", {**data, "consent": "on"}, REMOTE_ADDR="10.1.2.3")
+    assert response.status_code == 302
+    consent = PersonalDataConsent.objects.get()
+    assert consent.user.email == "new@example.kz"
+    assert consent.policy == documents["privacy"] and consent.ip_address == "10.1.2.3"
+    assert len(mail.outbox) == 1  # the verification e-mail
+    # mandatory verification: no access before the e-mail is confirmed
+    assert client.get("/account/").status_code == 302
