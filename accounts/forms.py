@@ -5,7 +5,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import CustomerProfile
-from .validators import is_legal_entity_bin
+from .validators import is_legal_entity_bin, is_valid_iin_bin
 
 
 class SignupForm(AllauthSignupForm):
@@ -45,6 +45,10 @@ class CustomerProfileForm(forms.ModelForm):
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = CustomerProfile.Kind.choices
+
     def clean_iin_bin(self):
         return (self.cleaned_data.get("iin_bin") or "").strip()
 
@@ -54,7 +58,7 @@ class CustomerProfileForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         kind, number = data.get("kind"), data.get("iin_bin")
-        if kind and number and len(number) == 12 and "iin_bin" not in self.errors:
+        if kind and number and is_valid_iin_bin(number) and "iin_bin" not in self.errors:
             if kind == CustomerProfile.Kind.LEGAL_ENTITY and not is_legal_entity_bin(number):
                 self.add_error("iin_bin", _("This looks like an individual's IIN; a legal entity has a BIN."))
             if kind == CustomerProfile.Kind.INDIVIDUAL and is_legal_entity_bin(number):

@@ -225,7 +225,7 @@ class ImportResult:
             for currency, rate in self.fallback.items():
                 lines.append(
                     _("%(currency)s: using the latest earlier rate, %(rate)s KZT of %(date)s (%(source)s).")
-                    % {"currency": currency, "rate": format_rate(rate.kzt_per_unit), "date": _d(rate.rate_date),
+                    % {"currency": currency, "rate": _plain(rate.kzt_per_unit), "date": _d(rate.rate_date),
                        "source": rate.source} if rate else
                     _("%(currency)s: NO usable rate — non-residents paying in %(currency)s cannot check out.")
                     % {"currency": currency})
@@ -237,9 +237,17 @@ class ImportResult:
             for r in rows:
                 lines.append(_("%(date)s %(currency)s: %(published)s KZT per %(quant)s = %(rate)s KZT per 1 (%(verb)s)")
                              % {"date": _d(r.rate_date), "currency": r.currency,
-                                "published": format_rate(r.kzt_per_unit * r.quant), "quant": r.quant,
-                                "rate": format_rate(r.kzt_per_unit), "verb": verb})
+                                "published": _plain(r.kzt_per_unit * r.quant), "quant": r.quant,
+                                "rate": _plain(r.kzt_per_unit), "verb": verb})
         return "\n".join(lines)
+
+
+def _plain(value: Decimal) -> str:
+    """A rate for staff messages and logs: 521.18, 0.0433 (no locale, at least 2 places)."""
+    value = Decimal(value).normalize()
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return f"{value:f}"
 
 
 def _d(day: date | None) -> str:
@@ -305,8 +313,8 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
         if previous and not allow_jump and _jump(per_unit, previous.kzt_per_unit) > _max_jump():
             problems.append(
                 _("%(currency)s moved from %(old)s (%(old_date)s) to %(new)s: more than %(max)s%%.")
-                % {"currency": currency, "old": format_rate(previous.kzt_per_unit), "old_date": _d(previous.rate_date),
-                   "new": format_rate(per_unit), "max": _max_jump() * 100})
+                % {"currency": currency, "old": _plain(previous.kzt_per_unit), "old_date": _d(previous.rate_date),
+                   "new": _plain(per_unit), "max": _max_jump() * 100})
             continue
         wanted[currency] = (item, per_unit)
     if problems:
@@ -332,8 +340,8 @@ def _store(*, day, wanted, requested, allow_jump, reason, actor):
     stored = {r.currency: r for r in ExchangeRate.objects.filter(rate_date=day, currency__in=list(wanted))}
     conflicts = [
         _("%(currency)s is already stored for %(date)s as %(stored)s (%(source)s), the feed now says %(new)s.")
-        % {"currency": c, "date": _d(day), "stored": format_rate(stored[c].kzt_per_unit),
-           "source": stored[c].source, "new": format_rate(per_unit)}
+        % {"currency": c, "date": _d(day), "stored": _plain(stored[c].kzt_per_unit),
+           "source": stored[c].source, "new": _plain(per_unit)}
         for c, (_item, per_unit) in wanted.items() if c in stored and stored[c].kzt_per_unit != per_unit
     ]
     if conflicts:

@@ -1,0 +1,278 @@
+"""Staff review: thin actions that call refunds.services and report with message_user."""
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from billing.gateways import GatewayError
+from soldee.admin import ReadOnlyAdminMixin
+
+from . import selectors, services
+from .models import CalendarException, ErrorReport, Refund, RefundRequest
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason / note (sent to the customer)"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class ApproveForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount to refund"), required=False, min_value=Decimal("0.01"), decimal_places=2,
+        help_text=_("In the payment's currency (e.g. 14950 for 14 950 ₸). Leave blank for a full refund "
+                    "of everything paid and not yet refunded. A partial amount is for one request at a time."),
+    )
+    reason = forms.CharField(label=_("Note to the customer (optional)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    scaled = amount.scaleb(get_currency_precision(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+class StaffActionsMixin:
+    """An admin action that first asks for a form (a reason, an amount), then applies."""
+
+    def has_decide_permission(self, request):
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    def _form_action(self, request, queryset, *, form_class, title, apply):
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for obj in queryset:
+                try:
+                    result = apply(obj, form.cleaned_data)
+                except (services.RefundError, ValueError) as exc:
+                    self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
+                else:
+                    self.message_user(request, f"#{obj.pk}: {result}", level=messages.SUCCESS)
+            return None
+        return TemplateResponse(request, "refunds/admin/action_form.html", {
+            **self.admin_site.each_context(request),
+            "title": title, "form": form, "queryset": queryset, "opts": self.model._meta,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+
+def timeline_html(*subjects):
+    rows = selectors.events_for(*subjects)
+    if not rows:
+        return "—"
+    return format_html("<ul>{}</ul>", format_html_join(
+        "", "<li>{} · <strong>{}</strong> · {} {}</li>",
+        ((e.created_at.strftime("%Y-%m-%d %H:%M:%S %Z"), e.verb, e.actor or e.get_actor_kind_display(),
+          e.data or "") for e in rows)))
+
+
+@admin.register(CalendarException)
+class CalendarExceptionAdmin(admin.ModelAdmin):
+    list_display = ("date", "kind", "note", "updated_at")
+    list_filter = ("kind",)
+    date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        moved = services.calendar_exception_changed(exception=obj, by=request.user)
+        if moved:
+            self.message_user(request, f"{moved} running error-report deadline(s) moved.", level=messages.WARNING)
+
+    def delete_model(self, request, obj):
+        pk = obj.pk
+        super().delete_model(request, obj)
+        obj.pk = pk
+        services.calendar_exception_changed(exception=obj, by=request.user, removed=True)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(ErrorReport)
+class ErrorReportAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "customer", "reported_at", "severity", "status", "deadline_at", "resolved_at", "overdue")
+    list_filter = ("status", "severity")
+    search_fields = ("customer__email", "what_fails")
+    list_select_related = ("customer",)
+    date_hierarchy = "reported_at"
+    readonly_fields = ("customer", "status", "severity", "what_fails", "since", "attachment_link", "reported_at",
+                       "deadline_at", "confirmed_at", "triage_reason", "triaged_at", "triaged_by",
+                       "resolved_at", "resolution_note", "resolved_by", "timeline")
+    fields = readonly_fields
+    actions = ["confirm_critical", "mark_not_critical", "mark_resolved"]
+
+    @admin.display(boolean=True, description=_("missed deadline"))
+    def overdue(self, obj):
+        return obj.missed_deadline
+
+    @admin.display(description=_("attachment"))
+    def attachment_link(self, obj):
+        if not obj.attachment:
+            return "—"
+        url = reverse("admin:refunds_errorreport_attachment", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.attachment_name or "attachment")
+
+    @admin.display(description=_("timeline"))
+    def timeline(self, obj):
+        return timeline_html(obj)
+
+    def get_urls(self):
+        return [path("<int:pk>/attachment/", self.admin_site.admin_view(self.attachment_view),
+                     name="refunds_errorreport_attachment"), *super().get_urls()]
+
+    def attachment_view(self, request, pk):
+        report = ErrorReport.objects.filter(pk=pk).first()
+        if report is None or not report.attachment or not self.has_view_permission(request, report) \
+                or not default_storage.exists(report.attachment.name):
+            raise Http404
+        return FileResponse(default_storage.open(report.attachment.name, "rb"), as_attachment=True,
+                            filename=report.attachment_name or "attachment")
+
+    @admin.action(description=_("Confirm as critical (with a reason)"), permissions=["decide"])
+    def confirm_critical(self, request, queryset):
+        return self._form_action(
+            request, queryset, form_class=ReasonForm, title=_("Confirm as critical"),
+            apply=lambda r, data: services.error_report_triage(
+                report_id=r.pk, by=request.user, critical=True, reason=data["reason"]).get_status_display())
+
+    @admin.action(description=_("Not critical (with a reason)"), permissions=["decide"])
+    def mark_not_critical(self, request, queryset):
+        return self._form_action(
+            request, queryset, form_class=ReasonForm, title=_("Not a critical error"),
+            apply=lambda r, data: services.error_report_triage(
+                report_id=r.pk, by=request.user, critical=False, reason=data["reason"]).get_status_display())
+
+    @admin.action(description=_("Mark resolved (with a note)"), permissions=["decide"])
+    def mark_resolved(self, request, queryset):
+        return self._form_action(
+            request, queryset, form_class=ReasonForm, title=_("Mark resolved"),
+            apply=lambda r, data: services.error_report_resolve(
+                report_id=r.pk, by=request.user, note=data["reason"]).get_status_display())
+
+
+class RefundInline(ReadOnlyAdminMixin, admin.StackedInline):
+    model = Refund
+    fields = ("amount_minor", "currency", "is_full", "status", "idempotency_key", "gateway_ref", "attempts",
+              "last_error", "approved_by", "created_at", "succeeded_at")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "customer", "payment_amount", "ground", "eligible", "status", "refund_status", "created_at")
+    list_filter = ("status", "ground", "eligible")
+    search_fields = ("customer__email", "payment__public_id")
+    list_select_related = ("customer", "payment", "refund")
+    readonly_fields = ("customer", "payment_link", "ground", "explanation", "status", "eligible", "recommendation",
+                       "evaluated_at", "current_evaluation", "created_at", "decided_at", "decided_by",
+                       "decision_reason", "timeline")
+    fields = readonly_fields
+    inlines = [RefundInline]
+    actions = ["approve", "reject", "reevaluate"]
+
+    @admin.display(description=_("amount paid"))
+    def payment_amount(self, obj):
+        return obj.payment.amount_display
+
+    @admin.display(description=_("refund"))
+    def refund_status(self, obj):
+        refund = getattr(obj, "refund", None)
+        return f"{refund.amount_display} {refund.get_status_display()}" if refund else "—"
+
+    @admin.display(description=_("payment"))
+    def payment_link(self, obj):
+        p = obj.payment
+        return format_html("{} · {} · paid {} · refunded {} · {}", p.public_id, p.amount_display,
+                           p.paid_at, p.refunded_minor, p.get_status_display())
+
+    @staticmethod
+    def _evaluation_html(ev: dict):
+        return format_html(
+            "<p><strong>{}</strong></p><ul>{}</ul><p>{}</p><ul>{}</ul>",
+            _("Eligible by records") if ev.get("eligible") else _("Not eligible by records"),
+            format_html_join("", "<li>{}</li>", ((r,) for r in ev.get("reasons", []))),
+            _("Evidence:"),
+            format_html_join("", "<li>{}</li>", ((e,) for e in ev.get("evidence", []))),
+        )
+
+    @admin.display(description=_("recommendation (stored)"))
+    def recommendation(self, obj):
+        return self._evaluation_html(obj.evaluation or {})
+
+    @admin.display(description=_("evaluation from records now"))
+    def current_evaluation(self, obj):
+        return self._evaluation_html(selectors.evaluate(payment=obj.payment, ground=obj.ground).as_dict())
+
+    @admin.display(description=_("timeline"))
+    def timeline(self, obj):
+        payment = obj.payment
+        term = getattr(payment, "term", None)
+        grant = getattr(term, "access_grant", None) if term else None
+        reports = list(selectors.term_error_reports(payment, term))
+        return timeline_html(payment, term, grant, *reports, obj, getattr(obj, "refund", None))
+
+    @admin.action(description=_("Approve (full, or a partial amount)"), permissions=["decide"])
+    def approve(self, request, queryset):
+        def apply(req, data):
+            amount = None
+            if data["amount"] is not None:
+                if queryset.count() > 1:
+                    raise ValueError(_("A partial amount can be given for one request at a time."))
+                amount = to_minor(data["amount"], req.payment.currency)
+            refund = services.refund_request_approve(request_id=req.pk, by=request.user, amount_minor=amount,
+                                                     note=data["reason"] or "")
+            return _("approved, refund of %(amount)s queued") % {"amount": refund.amount_display}
+        return self._form_action(request, queryset, form_class=ApproveForm, title=_("Approve refund"), apply=apply)
+
+    @admin.action(description=_("Reject (with a reason)"), permissions=["decide"])
+    def reject(self, request, queryset):
+        return self._form_action(
+            request, queryset, form_class=ReasonForm, title=_("Reject refund request"),
+            apply=lambda req, data: services.refund_request_reject(
+                request_id=req.pk, by=request.user, reason=data["reason"]).get_status_display())
+
+    @admin.action(description=_("Re-evaluate from records"), permissions=["decide"])
+    def reevaluate(self, request, queryset):
+        for req in queryset:
+            services.refund_request_reevaluate(request_id=req.pk)
+        self.message_user(request, _("Re-evaluated."))
+
+
+@admin.register(Refund)
+class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "customer", "amount_display", "is_full", "status", "attempts", "created_at", "succeeded_at")
+    list_filter = ("status", "is_full")
+    search_fields = ("customer__email", "idempotency_key", "gateway_ref")
+    list_select_related = ("customer",)
+    readonly_fields = ("request", "payment", "customer", "amount_minor", "currency", "is_full", "status",
+                       "idempotency_key", "gateway_ref", "attempts", "last_error", "approved_by", "created_at",
+                       "succeeded_at", "timeline")
+    fields = readonly_fields
+    actions = ["retry"]
+
+    @admin.display(description=_("timeline"))
+    def timeline(self, obj):
+        return timeline_html(obj)
+
+    @admin.action(description=_("Retry sending to the payment gateway"), permissions=["decide"])
+    def retry(self, request, queryset):
+        for refund in queryset:
+            try:
+                done = services.refund_execute(refund_id=refund.pk, by=request.user, retry_failed=True)
+            except GatewayError as exc:
+                self.message_user(request, f"#{refund.pk}: {exc}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"#{refund.pk}: {done.get_status_display()}")

@@ -1,0 +1,90 @@
+"""The daily Celery task: imports, retries network trouble, alerts staff, never half-imports."""
+
+from datetime import date
+
+import httpx
+import pytest
+import respx
+import time_machine
+from django.core import mail
+
+from billing import rate_tasks
+from billing.models import ExchangeRate
+from tests.exchange.exchange_helpers import FEED, feed_file, make_rate
+
+pytestmark = pytest.mark.django_db
+
+
+@respx.mock
+@time_machine.travel("2026-11-24 00:10 +05:00", tick=False)
+def test_imports_todays_rates_in_almaty():
+    route = respx.get(FEED, params={"fdate": "24.11.2026"}).mock(
+        return_value=httpx.Response(200, content=feed_file("nbk_2026-11-24.xml")))
+
+    assert rate_tasks.nbk_rates_import() == "imported"
+    assert route.called
+    assert ExchangeRate.objects.filter(rate_date=date(2026, 11, 24)).count() == 3
+    assert mail.outbox == []
+
+
+@respx.mock
+def test_network_trouble_is_retried_for_the_same_date_without_alerting():
+    respx.get(FEED).mock(side_effect=httpx.ConnectTimeout("slow"))
+
+    result = rate_tasks.nbk_rates_import.apply(args=["2026-11-24"])
+
+    assert result.state == "RETRY"
+    assert mail.outbox == []
+    assert ExchangeRate.objects.count() == 0
+
+
+@respx.mock
+def test_after_the_last_retry_staff_are_alerted():
+    respx.get(FEED).mock(side_effect=httpx.ConnectTimeout("slow"))
+
+    result = rate_tasks.nbk_rates_import.apply(args=["2026-11-24"], retries=rate_tasks.nbk_rates_import.max_retries)
+
+    assert result.get() == "unavailable"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "[Soldee staff] NBK rates for 24.11.2026 not imported"
+    assert "ConnectTimeout" in mail.outbox[0].body
+
+
+@respx.mock
+@pytest.mark.parametrize(("name", "why"), [
+    ("nbk_truncated.xml", "not well-formed XML"),
+    ("nbk_zero_rub.xml", "RUB has an absurd rate"),
+])
+def test_a_malformed_or_absurd_answer_alerts_staff_at_once_and_imports_nothing(name, why):
+    respx.get(FEED).mock(return_value=httpx.Response(200, content=feed_file(name)))
+
+    assert rate_tasks.nbk_rates_import("2026-11-24") == "refused"
+
+    assert ExchangeRate.objects.count() == 0
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "[Soldee staff] NBK rates for 24.11.2026 refused"
+    assert why in mail.outbox[0].body
+    # The next run the same day does not repeat the same alert.
+    rate_tasks.nbk_rates_import("2026-11-24")
+    assert len(mail.outbox) == 1
+
+
+@respx.mock
+def test_a_no_data_date_with_a_recent_earlier_rate_is_quiet():
+    for currency, value in (("USD", "521.18"), ("EUR", "603.45"), ("RUB", "6.62")):
+        make_rate(currency, date(2026, 11, 20), value)
+    respx.get(FEED).mock(return_value=httpx.Response(200, content=feed_file("nbk_no_data.xml")))
+
+    assert rate_tasks.nbk_rates_import("2026-11-22") == "no-data"
+    assert mail.outbox == []
+
+
+@respx.mock
+def test_a_no_data_date_without_a_usable_rate_alerts_staff():
+    make_rate("USD", date(2026, 11, 20), "521.18")
+    make_rate("EUR", date(2026, 11, 1), "603.45")  # older than 7 days
+    respx.get(FEED).mock(return_value=httpx.Response(200, content=feed_file("nbk_no_data.xml")))
+
+    assert rate_tasks.nbk_rates_import("2026-11-22") == "no-data"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "[Soldee staff] No usable NBK rate for 22.11.2026: EUR, RUB"

@@ -1,0 +1,40 @@
+"""A real Celery worker on Redis runs the post-payment work (PostgreSQL + Redis)."""
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+
+from billing.gateways import ChargeResult, ChargeStatus
+from billing.services import payment_settle
+from soldee.celery import app
+from subscriptions.models import AccessGrant
+from subscriptions.services import checkout_start
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_paid_checkout_gets_access_and_a_receipt_through_a_real_worker(
+    require_postgres, require_redis, customer, plan, documents, settings
+):
+    settings.CELERY_BROKER_URL = app.conf.broker_url
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10):
+        payment = checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents.values()],
+                                 token="worker", client_ip=None, user_agent="")
+        payment_settle(public_id=payment.public_id, source="test", charge=ChargeResult(
+            status=ChargeStatus.APPROVED, amount_minor=payment.amount_minor, currency="KZT"))
+        grant = AccessGrant.objects.get(term__payment=payment)
+        assert wait_for(lambda: AccessGrant.objects.get(pk=grant.pk).status == "granted"), "access not granted"
+        assert wait_for(lambda: len(mail.outbox) == 1), "no receipt e-mail"
+    grant.refresh_from_db()
+    assert grant.granted_on_time
