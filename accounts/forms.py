@@ -4,6 +4,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from billing.exchange import currency_choices, offered_currencies
+
 from .models import CustomerProfile
 from .validators import is_legal_entity_bin, is_valid_iin_bin
 
@@ -48,6 +50,10 @@ class CustomerProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = CustomerProfile.Kind.choices
+        self.fields["payment_currency"] = forms.ChoiceField(
+            label=_("payment currency"), choices=currency_choices(), required=False,
+            help_text=_("Non-residents pay the tenge price converted at the National Bank of Kazakhstan rate of the payment date."),
+        )
 
     def clean_iin_bin(self):
         return (self.cleaned_data.get("iin_bin") or "").strip()
@@ -67,6 +73,10 @@ class CustomerProfileForm(forms.ModelForm):
             for field in ("signatory_name", "signatory_basis"):
                 if not data.get(field):
                     self.add_error(field, _("Required for a legal entity."))
+        if data.get("is_resident"):
+            data["payment_currency"] = "KZT"
+        elif data.get("is_resident") is False and data.get("payment_currency") not in offered_currencies():
+            self.add_error("payment_currency", _("Choose the currency you will pay in."))
         country = data.get("country")
         if country is not None:
             if len(country) != 2 or not country.isalpha():

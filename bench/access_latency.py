@@ -40,6 +40,8 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", "--no-staff", verbosity=0)
+    from django.contrib.auth import get_user_model
+
     from accounts.models import CustomerProfile
     from billing.gateways import ChargeResult, ChargeStatus
     from billing.services import payment_settle
@@ -47,7 +49,6 @@ def main() -> int:
     from plans.models import Plan
     from subscriptions.models import AccessGrant
     from subscriptions.services import checkout_start
-    from django.contrib.auth import get_user_model
 
     plan = Plan.objects.get(code="start")
     doc_ids = [d.pk for d in documents_in_force().values()]

@@ -2,12 +2,14 @@ from django.contrib import admin
 
 from soldee.admin import ReadOnlyAdminMixin
 
+from . import admin_rates  # noqa: F401  (ExchangeRateAdmin)
 from .models import IncomingNotification, Payment, PaymentMethod, SandboxTransaction
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "amount_display", "status", "method", "purpose",
+                    "kzt_amount_minor", "exchange_rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
     list_filter = ("status", "method", "purpose", "gateway", "currency")
     search_fields = ("public_id", "gateway_ref", "customer__email", "idempotency_key")

@@ -220,25 +220,20 @@ class ImportResult:
     def summary(self) -> str:
         lines = []
         if self.no_data:
-            lines.append(_("No rates published for %(date)s (the feed says: %(info)s).")
-                         % {"date": _d(self.requested), "info": self.info or "—"})
+            lines.append(f"No rates published for {_d(self.requested)} (the feed says: {self.info or '—'}).")
             for currency, rate in self.fallback.items():
                 lines.append(
-                    _("%(currency)s: using the latest earlier rate, %(rate)s KZT of %(date)s (%(source)s).")
-                    % {"currency": currency, "rate": _plain(rate.kzt_per_unit), "date": _d(rate.rate_date),
-                       "source": rate.source} if rate else
-                    _("%(currency)s: NO usable rate — non-residents paying in %(currency)s cannot check out.")
-                    % {"currency": currency})
+                    f"{currency}: using the latest earlier rate, {_plain(rate.kzt_per_unit)} KZT of "
+                    f"{_d(rate.rate_date)} ({rate.source})." if rate else
+                    f"{currency}: NO usable rate — non-residents paying in {currency} cannot check out.")
             return "\n".join(lines)
         if self.requested and self.rate_date != self.requested:
-            lines.append(_("No rates published for %(requested)s; the feed answered with the rates of %(date)s.")
-                         % {"requested": _d(self.requested), "date": _d(self.rate_date)})
-        for verb, rows in ((_("imported"), self.created), (_("already stored"), self.unchanged)):
+            lines.append(f"No rates published for {_d(self.requested)}; "
+                         f"the feed answered with the rates of {_d(self.rate_date)}.")
+        for verb, rows in (("imported", self.created), ("already stored", self.unchanged)):
             for r in rows:
-                lines.append(_("%(date)s %(currency)s: %(published)s KZT per %(quant)s = %(rate)s KZT per 1 (%(verb)s)")
-                             % {"date": _d(r.rate_date), "currency": r.currency,
-                                "published": _plain(r.kzt_per_unit * r.quant), "quant": r.quant,
-                                "rate": _plain(r.kzt_per_unit), "verb": verb})
+                lines.append(f"{_d(r.rate_date)} {r.currency}: {_plain(r.kzt_per_unit * r.quant)} KZT per "
+                             f"{r.quant} = {_plain(r.kzt_per_unit)} KZT per 1 ({verb})")
         return "\n".join(lines)
 
 
@@ -282,14 +277,13 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
     if not answer.has_rates:
         day = requested or answer.rate_date
         if day is None:
-            raise ImportRefused(_("The feed has no rates (%(info)s) and no date was given.") % {"info": answer.info})
+            raise ImportRefused(f"The feed has no rates ({answer.info}) and no date was given.")
         result.fallback = {c: rate_on(currency=c, on=day) for c in offered}
         return result
     if requested and answer.rate_date > requested:
-        raise ImportRefused(_("Asked for the rates of %(requested)s, the feed answered with those of %(date)s.")
-                            % {"requested": _d(requested), "date": _d(answer.rate_date)})
+        raise ImportRefused(f"Asked for the rates of {_d(requested)}, the feed answered with those of {_d(answer.rate_date)}.")
     if allow_jump and not reason.strip():
-        raise ImportRefused(_("Accepting a jump over the threshold needs a reason."))
+        raise ImportRefused("Accepting a jump over the threshold needs a reason.")
 
     day = answer.rate_date
     result.rate_date = day
@@ -298,28 +292,23 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
     for currency in offered:
         item = answer.rates.get(currency)
         if item is None:
-            problems.append(_("%(currency)s is missing from the feed.") % {"currency": currency})
+            problems.append(f"{currency} is missing from the feed.")
             continue
         if item.published <= 0:
-            problems.append(_("%(currency)s has an absurd rate: %(value)s.") % {"currency": currency,
-                                                                              "value": item.published})
+            problems.append(f"{currency} has an absurd rate: {item.published}.")
             continue
         per_unit = _per_unit(item.published, item.quant)
         if per_unit <= 0:
-            problems.append(_("%(currency)s: %(value)s per %(quant)s is too small to store.")
-                            % {"currency": currency, "value": item.published, "quant": item.quant})
+            problems.append(f"{currency}: {item.published} per {item.quant} is too small to store.")
             continue
         previous = _previous(currency, day)
         if previous and not allow_jump and _jump(per_unit, previous.kzt_per_unit) > _max_jump():
-            problems.append(
-                _("%(currency)s moved from %(old)s (%(old_date)s) to %(new)s: more than %(max)s%%.")
-                % {"currency": currency, "old": _plain(previous.kzt_per_unit), "old_date": _d(previous.rate_date),
-                   "new": _plain(per_unit), "max": _max_jump() * 100})
+            problems.append(f"{currency} moved from {_plain(previous.kzt_per_unit)} ({_d(previous.rate_date)}) "
+                            f"to {_plain(per_unit)}: more than {_max_jump():.0%}.")
             continue
         wanted[currency] = (item, per_unit)
     if problems:
-        raise ImportRefused(_("Rates of %(date)s not imported: %(problems)s")
-                            % {"date": _d(day), "problems": " ".join(problems)})
+        raise ImportRefused(f"Rates of {_d(day)} not imported: {' '.join(problems)}")
 
     for _attempt in range(2):  # a concurrent import of the same date wins the insert race once
         try:
@@ -330,7 +319,7 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
         except IntegrityError:
             continue
     else:
-        raise ImportRefused(_("Rates of %(date)s could not be stored (concurrent writes).") % {"date": _d(day)})
+        raise ImportRefused(f"Rates of {_d(day)} could not be stored (concurrent writes).")
     result.created, result.unchanged = created, unchanged
     result.fallback = {c: rate_on(currency=c, on=requested or day) for c in offered}
     return result
@@ -339,9 +328,8 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
 def _store(*, day, wanted, requested, allow_jump, reason, actor):
     stored = {r.currency: r for r in ExchangeRate.objects.filter(rate_date=day, currency__in=list(wanted))}
     conflicts = [
-        _("%(currency)s is already stored for %(date)s as %(stored)s (%(source)s), the feed now says %(new)s.")
-        % {"currency": c, "date": _d(day), "stored": _plain(stored[c].kzt_per_unit),
-           "source": stored[c].source, "new": _plain(per_unit)}
+        f"{c} is already stored for {_d(day)} as {_plain(stored[c].kzt_per_unit)} ({stored[c].source}), "
+        f"the feed now says {_plain(per_unit)}."
         for c, (_item, per_unit) in wanted.items() if c in stored and stored[c].kzt_per_unit != per_unit
     ]
     if conflicts:

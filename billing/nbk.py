@@ -31,7 +31,6 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +97,18 @@ def parse(body: bytes) -> FeedAnswer:
     from xml.etree import ElementTree as ET
 
     if not body or not body.strip():
-        raise FeedMalformed(_("The feed answered with an empty body."))
+        raise FeedMalformed("The feed answered with an empty body.")
     if len(body) > MAX_BODY_BYTES:
-        raise FeedMalformed(_("The feed's answer is implausibly large (%(size)s bytes).") % {"size": len(body)})
+        raise FeedMalformed(f"The feed's answer is implausibly large ({len(body)} bytes).")
     if b"<!DOCTYPE" in body[:2048].upper() or b"<!ENTITY" in body.upper():
         # The feed never declares a DTD; an HTML error page or an entity bomb does.
-        raise FeedMalformed(_("The feed's answer is not the rates XML (it declares a DTD)."))
+        raise FeedMalformed("The feed's answer is not the rates XML (it declares a DTD).")
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
-        raise FeedMalformed(_("The feed's answer is not well-formed XML: %(error)s") % {"error": exc})
+        raise FeedMalformed(f"The feed's answer is not well-formed XML: {exc}")
     if root.tag != "rates":
-        raise FeedMalformed(_("The feed's answer has <%(tag)s> where <rates> was expected.") % {"tag": root.tag})
+        raise FeedMalformed(f"The feed's answer has <{root.tag}> where <rates> was expected.")
 
     raw_date = _text(root, "date")
     rate_date = None
@@ -117,34 +116,33 @@ def parse(body: bytes) -> FeedAnswer:
         try:
             rate_date = parse_feed_date(raw_date)
         except ValueError:
-            raise FeedMalformed(_("The feed's <date> is not DD.MM.YYYY: %(value)r") % {"value": raw_date})
+            raise FeedMalformed(f"The feed's <date> is not DD.MM.YYYY: {raw_date!r}")
 
     items = root.findall("item")
     info = root.find("info")
     if not items:
         if info is not None:
             return FeedAnswer(rate_date=rate_date, info=" ".join((info.text or "").split()))
-        raise FeedMalformed(_("The feed's answer has neither rates (<item>) nor a notice (<info>)."))
+        raise FeedMalformed("The feed's answer has neither rates (<item>) nor a notice (<info>).")
     if rate_date is None:
-        raise FeedMalformed(_("The feed's answer has rates but no <date>."))
+        raise FeedMalformed("The feed's answer has rates but no <date>.")
 
     rates: dict[str, FeedRate] = {}
     for position, item in enumerate(items, start=1):
         code = _text(item, "title").upper()
         if not _CODE.match(code):
-            raise FeedMalformed(_("Item %(n)s has no currency code: %(value)r") % {"n": position, "value": code})
+            raise FeedMalformed(f"Item {position} has no currency code: {code!r}")
         if code in rates:
-            raise FeedMalformed(_("Currency %(code)s appears twice.") % {"code": code})
+            raise FeedMalformed(f"Currency {code} appears twice.")
         raw_value, raw_quant = _text(item, "description"), _text(item, "quant") or "1"
         try:
             published = Decimal(raw_value)
         except InvalidOperation:
             published = None
         if published is None or not published.is_finite():
-            raise FeedMalformed(_("The rate of %(code)s is not a number: %(value)r") % {"code": code, "value": raw_value})
+            raise FeedMalformed(f"The rate of {code} is not a number: {raw_value!r}")
         if not raw_quant.isdigit() or int(raw_quant) < 1:
-            raise FeedMalformed(_("The quantity of %(code)s is not a positive whole number: %(value)r")
-                                % {"code": code, "value": raw_quant})
+            raise FeedMalformed(f"The quantity of {code} is not a positive whole number: {raw_quant!r}")
         rates[code] = FeedRate(currency=code, fullname=_text(item, "fullname"), published=published,
                                quant=int(raw_quant))
     return FeedAnswer(rate_date=rate_date, rates=rates, info=" ".join((info.text or "").split()) if info is not None else "")
@@ -172,8 +170,7 @@ def fetch(on: date) -> bytes:
             log.warning("NBK feed for %s, attempt %s/%s: %s", on, attempt, ATTEMPTS, problem)
             if attempt < ATTEMPTS:
                 _sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-    raise FeedUnavailable(_("The National Bank feed did not answer for %(date)s: %(problem)s")
-                          % {"date": feed_date(on), "problem": problem})
+    raise FeedUnavailable(f"The National Bank feed did not answer for {feed_date(on)}: {problem}")
 
 
 def get_rates(on: date) -> FeedAnswer:

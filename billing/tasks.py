@@ -10,7 +10,10 @@ from django.utils import timezone
 
 from soldee.emails import send_customer_email
 
-from . import services
+from . import (
+    rate_tasks,  # noqa: F401  (registers billing.rate_tasks.nbk_rates_import)
+    services,
+)
 from .models import Payment, SandboxTransaction
 
 log = logging.getLogger(__name__)

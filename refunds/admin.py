@@ -1,6 +1,6 @@
 """Staff review: thin actions that call refunds.services and report with message_user."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 from django import forms

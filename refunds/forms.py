@@ -53,10 +53,12 @@ class ErrorReportForm(forms.Form):
         if signatures is None:
             try:
                 head.decode("utf-8")
+                readable = b"\x00" not in head
             except UnicodeDecodeError as exc:
                 # A multi-byte character cut at 2048 bytes is still text.
-                if exc.start < len(head) - 3 or b"\x00" in head:
-                    raise forms.ValidationError(_("The text file is not readable text.")) from None
+                readable = exc.start >= len(head) - 3 and b"\x00" not in head
+            if not readable:
+                raise forms.ValidationError(_("The text file is not readable text."))
         elif not any(head.startswith(sig) for sig in signatures):
             raise forms.ValidationError(_("The file content does not match its type."))
         return upload

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import Payment
 from soldee.models import Event
+from soldee.money import format_money
 
 from .models import CalendarException, ErrorReport, Refund, RefundRequest
 
@@ -86,7 +87,7 @@ def _term_and_grant(payment: Payment):
 def _payment_evidence(payment: Payment, term, grant) -> list[str]:
     lines = [_("Payment %(ref)s: %(amount)s paid at %(paid)s, refunded so far %(refunded)s.") % {
         "ref": payment.public_id, "amount": payment.amount_display, "paid": _dt(payment.paid_at),
-        "refunded": payment.refunded_minor}]
+        "refunded": format_money(payment.refunded_minor, payment.currency)}]
     if term is None:
         lines.append(_("No paid term was started for this payment."))
     else:

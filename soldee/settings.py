@@ -8,6 +8,7 @@ the variables listed in `.env.example` (PostgreSQL, Redis, SMTP, S3 storage, sec
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -218,6 +219,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "Asia/Almaty"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # 00:15, 09:15 and 17:15 Almaty: import today's official NBK rates (clause 6.2). The first
+    # run that gets them stores them, later runs are no-ops; refusals/outages alert staff.
+    "nbk-rates-import": {
+        "task": "billing.rate_tasks.nbk_rates_import",
+        "schedule": crontab(minute=15, hour="0,9,17"),
+    },
     # Every minute: payments whose access was not granted within the offer's 30 minutes
     # (clause 5.2) are flagged to staff and recorded as a breach.
     "access-deadline-sweep": {
@@ -229,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.access_grant_sweep",
         "schedule": 300.0,
     },
+    # Every 5 minutes: approved refunds not finished for 15 minutes are sent again (idempotent).
+    "refund-sweep": {"task": "refunds.tasks.refund_sweep", "schedule": 300.0},
     # Every 10 minutes: checkout payments left pending for a day are expired.
     "checkout-expire-sweep": {
         "task": "billing.tasks.payment_expire_sweep",
@@ -263,6 +272,13 @@ SANDBOX_WEBHOOK_URL = env.str(
 )
 SANDBOX_DELAYED_APPROVAL_SECONDS = env.int("SANDBOX_DELAYED_APPROVAL_SECONDS", default=20)
 CHECKOUT_PAYMENT_TTL_HOURS = env.int("CHECKOUT_PAYMENT_TTL_HOURS", default=24)
+
+# --- Exchange rates (offer clause 6.2; docs/exchange-rates.md) --------------------------
+NBK_FEED_URL = env.str("NBK_FEED_URL", default="https://nationalbank.kz/rss/get_rates.cfm")
+NBK_TIMEOUT_SECONDS = env.float("NBK_TIMEOUT_SECONDS", default=10)
+NONRESIDENT_CURRENCIES = env.list("NONRESIDENT_CURRENCIES", default=["USD", "EUR", "RUB"])
+EXCHANGE_RATE_MAX_JUMP = env.float("EXCHANGE_RATE_MAX_JUMP", default=0.2)
+EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=7)
 
 # --- The AI agent platform --------------------------------------------------------
 # Outbound webhook for access grants/revocations; empty = grant locally (embedded).

@@ -63,7 +63,10 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
         raise CheckoutRefused(
             _("The legal documents were updated while you were reading them. Please review them again.")
         )
-    conversion = exchange.conversion_for(customer=customer, kzt_amount_minor=plan.price_minor)
+    try:
+        conversion = exchange.conversion_for(customer=customer, kzt_amount_minor=plan.price_minor)
+    except exchange.RateUnavailable as exc:
+        raise CheckoutRefused(str(exc))
     payment, _created = billing.payment_create(
         customer=customer,
         purpose=PURPOSE_CHECKOUT,

@@ -12,9 +12,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from accounts.services import client_ip
+from billing import exchange
 from billing import services as billing
 from billing.gateways import GatewayError
 from plans.models import Plan
+from soldee.money import format_money
 
 from . import selectors, services
 from .models import AgentPlatformKey, Subscription
@@ -71,7 +73,10 @@ def checkout(request, plan_code):
             "documents": ",".join(str(d.pk) for d in in_force.values()),
         })
     live = services.live_subscription(request.user)
+    quote, _why = exchange.quote_for(customer=request.user, kzt_amount_minor=plan.price_minor)
+    charge_display = format_money(quote.amount_minor, quote.currency) if quote else plan.price_display
     return render(request, "subscriptions/checkout.html", {
+        "charge_display": charge_display,
         "plan": plan, "form": form, "documents": in_force, "live": live,
         "profile": request.user.profile,
     })

@@ -6,9 +6,9 @@ from decimal import Decimal
 import httpx
 import pytest
 import respx
-from tests.exchange.exchange_helpers import FEED, feed_file
 
 from billing import nbk
+from tests.exchange.exchange_helpers import FEED, feed_file
 
 
 @respx.mock

@@ -4,9 +4,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from tests.exchange.exchange_helpers import feed_file
 
 from billing import nbk
+from tests.exchange.exchange_helpers import feed_file
 
 
 def test_parses_the_date_and_every_currency_with_its_quant():

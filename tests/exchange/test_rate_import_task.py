@@ -28,12 +28,25 @@ def test_imports_todays_rates_in_almaty():
 
 
 @respx.mock
-def test_network_trouble_is_retried_for_the_same_date_without_alerting():
+@time_machine.travel("2026-11-24 23:50 +05:00", tick=False)
+def test_network_trouble_is_retried_later_for_the_same_date_without_alerting(monkeypatch):
     respx.get(FEED).mock(side_effect=httpx.ConnectTimeout("slow"))
+    retries = []
 
-    result = rate_tasks.nbk_rates_import.apply(args=["2026-11-24"])
+    class Retry(Exception):
+        pass
 
-    assert result.state == "RETRY"
+    def fake_retry(**kwargs):
+        retries.append(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(rate_tasks.nbk_rates_import, "retry", fake_retry)
+
+    with pytest.raises(Retry):
+        rate_tasks.nbk_rates_import()
+
+    assert retries[0]["args"] == ["2026-11-24"]  # a retry after midnight keeps the date
+    assert "ConnectTimeout" in str(retries[0]["exc"])
     assert mail.outbox == []
     assert ExchangeRate.objects.count() == 0
 

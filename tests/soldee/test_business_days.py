@@ -26,8 +26,10 @@ def cal() -> Calendar:
 
 @pytest.fixture(autouse=True)
 def _reset_provider():
-    yield
+    previous = bd._provider
     bd.set_exceptions_provider(None)
+    yield
+    bd.set_exceptions_provider(previous)
 
 
 def almaty_end(y: int, m: int, d: int) -> datetime:

@@ -1,0 +1,139 @@
+"""Staff review in Django admin: filters, evidence and timeline, actions through services."""
+
+from datetime import datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from refunds import services
+from refunds.models import CalendarException, ErrorReport, Refund, RefundRequest
+from soldee.business_days import ALMATY
+from soldee.models import Event
+
+from .conftest import emails, grant
+
+REQUESTS = "/admin/refunds/refundrequest/"
+REPORTS = "/admin/refunds/errorreport/"
+
+
+@pytest.fixture
+def request_late(customer, buy):
+    payment = buy(customer)
+    grant(payment, 45)
+    return services.refund_request_create(customer=customer, payment_id=payment.pk, ground="late",
+                                          explanation="45 minutes without access")
+
+
+@pytest.fixture
+def admin_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.mark.parametrize("query", ["", "?status__exact=open", "?ground__exact=late", "?eligible__exact=1",
+                                   "?eligible__exact=0"])
+def test_request_list_filters(admin_client, request_late, query):
+    response = admin_client.get(REQUESTS + query)
+    assert response.status_code == 200
+    listed = request_late.customer.email in response.content.decode()
+    assert listed is (query != "?eligible__exact=0")
+
+
+def test_request_detail_shows_evidence_and_timeline(admin_client, request_late):
+    body = admin_client.get(f"{REQUESTS}{request_late.pk}/change/").content.decode()
+    assert "Eligible by records" in body
+    assert "45 minutes after payment" in body
+    assert "Paid term #1" in body
+    for verb in ("payment.succeeded", "access.granted", "refund_request.created"):
+        assert verb in body
+
+
+def test_approve_partial_through_admin(admin_client, request_late, queued, django_capture_on_commit_callbacks):
+    data = {"action": "approve", "_selected_action": [request_late.pk]}
+    form = admin_client.post(REQUESTS, data)
+    assert form.status_code == 200 and "Approve refund" in form.content.decode()
+    assert not Refund.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(REQUESTS, {**data, "apply": "1", "amount": "10000.00", "reason": "Half"}, follow=True)
+    refund = Refund.objects.get(request=request_late)
+    assert refund.amount_minor == 1_000_000 and not refund.is_full
+    assert ("refund_execute", (refund.pk,)) in queued
+    assert "emails/refund_approved" in emails(queued)
+
+
+def test_approve_more_than_paid_through_admin_is_refused(admin_client, request_late):
+    response = admin_client.post(REQUESTS, {"action": "approve", "_selected_action": [request_late.pk],
+                                            "apply": "1", "amount": "30000.00"}, follow=True)
+    assert "at most" in response.content.decode()
+    assert not Refund.objects.exists()
+    assert RefundRequest.objects.get(pk=request_late.pk).status == RefundRequest.Status.OPEN
+
+
+def test_reject_needs_a_reason(admin_client, request_late, queued, django_capture_on_commit_callbacks):
+    data = {"action": "reject", "_selected_action": [request_late.pk], "apply": "1"}
+    admin_client.post(REQUESTS, {**data, "reason": ""})
+    assert RefundRequest.objects.get(pk=request_late.pk).status == RefundRequest.Status.OPEN
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(REQUESTS, {**data, "reason": "Not late by our records"}, follow=True)
+    request = RefundRequest.objects.get(pk=request_late.pk)
+    assert request.status == RefundRequest.Status.REJECTED
+    assert request.decision_reason == "Not late by our records"
+    assert "emails/refund_rejected" in emails(queued)
+
+
+def test_error_report_triage_and_resolution_through_admin(admin_client, customer, staff, queued,
+                                                          django_capture_on_commit_callbacks):
+    report = services.error_report_create(customer=customer, what_fails="Agent is down", since=timezone.now(),
+                                          severity="blocker")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(REPORTS, {"action": "confirm_critical", "_selected_action": [report.pk], "apply": "1",
+                                    "reason": "Reproduced"}, follow=True)
+        admin_client.post(REPORTS, {"action": "mark_resolved", "_selected_action": [report.pk], "apply": "1",
+                                    "reason": "Router fixed"}, follow=True)
+    report.refresh_from_db()
+    assert report.status == ErrorReport.Status.RESOLVED and report.confirmed_at and report.resolved_by == staff
+    assert emails(queued) == ["emails/error_report_confirmed", "emails/error_report_resolved"]
+    verbs = list(Event.objects.filter(subject_type="refunds.errorreport", subject_id=str(report.pk))
+                 .order_by("id").values_list("verb", flat=True))
+    assert verbs == ["error_report.created", "error_report.confirmed", "error_report.resolved"]
+    body = admin_client.get(f"{REPORTS}{report.pk}/change/").content.decode()
+    assert "error_report.resolved" in body
+    # A resolved report cannot be triaged again.
+    with pytest.raises(services.RefundError):
+        services.error_report_triage(report_id=report.pk, by=staff, critical=False, reason="x")
+
+
+def test_not_critical_can_be_reconsidered_but_confirmed_cannot_be_downgraded(customer, staff):
+    report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
+                                          severity="minor")
+    services.error_report_triage(report_id=report.pk, by=staff, critical=False, reason="Cosmetic")
+    services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason="It blocks exports")
+    with pytest.raises(services.RefundError):
+        services.error_report_triage(report_id=report.pk, by=staff, critical=False, reason="x")
+    with pytest.raises(services.RefundError):
+        services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason=" ")
+
+
+def test_calendar_exception_added_in_admin_moves_running_deadlines(admin_client, customer):
+    with time_machine.travel(datetime(2026, 3, 19, 12, 0, tzinfo=ALMATY), tick=False):
+        report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
+                                              severity="blocker")
+    assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-03-31"
+    with time_machine.travel(datetime(2026, 3, 20, 9, 0, tzinfo=ALMATY), tick=False):
+        response = admin_client.post("/admin/refunds/calendarexception/add/",
+                                     {"date": "2026-03-28", "kind": "working_day", "note": "Decree"})
+    assert response.status_code == 302
+    assert CalendarException.objects.filter(kind="working_day").count() == 1
+    report.refresh_from_db()
+    assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-03-30"
+    assert Event.objects.filter(verb="error_report.deadline_changed", subject_id=str(report.pk)).exists()
+
+
+def test_refund_and_report_detail_pages_render(admin_client, request_late, staff):
+    refund = services.refund_request_approve(request_id=request_late.pk, by=staff)
+    services.refund_execute(refund_id=refund.pk)
+    body = admin_client.get(f"/admin/refunds/refund/{refund.pk}/change/").content.decode()
+    assert "refund.succeeded" in body
+    assert admin_client.get(f"{REQUESTS}{request_late.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/refunds/calendarexception/").status_code == 200

@@ -1,0 +1,207 @@
+"""Clause 7 grounds, evaluated from the portal's records: each eligible and not, with
+the critical-error deadline across Nauryz 2026 and across a transferred working day.
+
+Nauryz 2026: Sat 21, Sun 22 and Mon 23 March are holidays; 21/22 fall on a weekend, so
+Tue 24 and Wed 25 are days off too (observed). A report on Thu 19 March (day 0) has
+business days Fri 20 (1), Thu 26 (2), Fri 27 (3), Mon 30 (4), Tue 31 (5): deadline
+31 March 23:59:59 Almaty. Counting weekdays only would give Thu 26.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+
+from refunds import services
+from refunds.models import CalendarException, ErrorReport, RefundRequest
+from refunds.selectors import evaluate
+from soldee.business_days import ALMATY
+from subscriptions.services import access_flag_breach
+
+from .conftest import grant
+
+NO_ACCESS = RefundRequest.Ground.NO_ACCESS
+LATE = RefundRequest.Ground.LATE
+CRITICAL = RefundRequest.Ground.CRITICAL_ERROR
+REPORTED = datetime(2026, 3, 19, 12, 0, tzinfo=ALMATY)
+
+
+def almaty(*args) -> datetime:
+    return datetime(*args, tzinfo=ALMATY)
+
+
+def file_report(customer, at=REPORTED, *, staff=None, confirm=True, resolve_at=None) -> ErrorReport:
+    with time_machine.travel(at, tick=False):
+        report = services.error_report_create(customer=customer, what_fails="The agent answers 500 to everything",
+                                              since=at - timedelta(hours=2), severity="blocker")
+    if staff is not None:
+        with time_machine.travel(at + timedelta(hours=3), tick=False):
+            services.error_report_triage(report_id=report.pk, by=staff, critical=confirm,
+                                         reason="Reproduced" if confirm else "Works as designed")
+    if resolve_at is not None:
+        with time_machine.travel(resolve_at, tick=False):
+            services.error_report_resolve(report_id=report.pk, by=staff, note="Fixed the model router")
+    report.refresh_from_db()
+    return report
+
+
+# --- (a) access not granted -------------------------------------------------------------
+
+def test_no_access_is_eligible_when_access_was_never_granted(customer, buy):
+    payment = buy(customer)
+    result = evaluate(payment=payment, ground=NO_ACCESS, now=payment.paid_at + timedelta(hours=2))
+    assert result.eligible
+    assert "No access was ever granted" in result.reasons[0]
+
+
+def test_no_access_is_not_eligible_once_access_was_granted(customer, buy):
+    payment = buy(customer)
+    grant(payment, 5)
+    result = evaluate(payment=payment, ground=NO_ACCESS, now=payment.paid_at + timedelta(days=2))
+    assert not result.eligible
+    assert "deemed rendered" in result.reasons[0]
+
+
+def test_no_access_is_not_yet_eligible_within_the_30_minutes(customer, buy):
+    payment = buy(customer)
+    assert not evaluate(payment=payment, ground=NO_ACCESS, now=payment.paid_at + timedelta(minutes=10)).eligible
+    assert evaluate(payment=payment, ground=NO_ACCESS, now=payment.paid_at + timedelta(minutes=31)).eligible
+
+
+# --- (c) not provided on time -----------------------------------------------------------
+
+def test_late_is_eligible_when_access_came_after_30_minutes(customer, buy):
+    payment = buy(customer)
+    grant(payment, 45)
+    result = evaluate(payment=payment, ground=LATE)
+    assert result.eligible
+    assert "45 minutes" in result.reasons[0]
+
+
+def test_late_is_eligible_when_a_provisioning_breach_was_recorded(customer, buy):
+    payment = buy(customer)
+    with time_machine.travel(payment.paid_at + timedelta(minutes=31), tick=False):
+        assert access_flag_breach(grant_id=payment.term.access_grant.pk)
+    grant(payment, 40)
+    payment.refresh_from_db()
+    result = evaluate(payment=payment, ground=LATE)
+    assert result.eligible
+    assert any("breach" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize("minutes", [1, 29, 30])
+def test_late_is_not_eligible_when_access_came_within_30_minutes(customer, buy, minutes):
+    payment = buy(customer)
+    grant(payment, minutes)
+    result = evaluate(payment=payment, ground=LATE, now=payment.paid_at + timedelta(days=3))
+    assert not result.eligible
+    assert "within 30 minutes" in result.reasons[0]
+
+
+# --- (b) critical errors not resolved within 5 business days ------------------------------
+
+def test_critical_error_is_not_eligible_without_any_report(customer, buy):
+    payment = buy(customer)
+    grant(payment, 1)
+    result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 5, 12, 0))
+    assert not result.eligible
+    assert "No critical-error report" in result.reasons[0]
+
+
+def test_report_deadline_is_stored_across_nauryz(customer, buy):
+    buy(customer)
+    report = file_report(customer)
+    assert report.deadline_at == almaty(2026, 3, 31, 23, 59, 59, 999999)
+
+
+def test_critical_error_unresolved_is_eligible_only_after_the_nauryz_deadline(customer, buy, staff):
+    payment = buy(customer)
+    grant(payment, 1)
+    file_report(customer, staff=staff)
+    # Thu 26 March would be the deadline without the holidays: not yet.
+    assert not evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 3, 27, 12, 0)).eligible
+    assert not evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 3, 31, 23, 59)).eligible
+    result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 1, 0, 0, 1))
+    assert result.eligible
+    assert "still unresolved" in result.reasons[0]
+
+
+def test_critical_error_resolved_within_the_nauryz_deadline_is_not_eligible(customer, buy, staff):
+    payment = buy(customer)
+    grant(payment, 1)
+    file_report(customer, staff=staff, resolve_at=almaty(2026, 3, 27, 10, 0))
+    result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 5, 12, 0))
+    assert not result.eligible
+
+
+def test_critical_error_resolved_after_the_deadline_is_eligible(customer, buy, staff):
+    payment = buy(customer)
+    grant(payment, 1)
+    file_report(customer, staff=staff, resolve_at=almaty(2026, 4, 1, 9, 0))
+    result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 5, 12, 0))
+    assert result.eligible
+    assert "after its deadline" in result.reasons[0]
+
+
+@pytest.mark.parametrize(("working_saturday", "deadline_day", "eligible"), [
+    (False, 31, False),  # 26, 27, 30, 31: resolved on Tue 31 at 10:00 is on time
+    (True, 30, True),    # Sat 28 is a transferred working day: deadline Mon 30, so Tue 31 is late
+])
+def test_transferred_working_day_shortens_the_deadline(customer, buy, staff, working_saturday,
+                                                       deadline_day, eligible):
+    if working_saturday:
+        CalendarException.objects.create(date=almaty(2026, 3, 28).date(),
+                                          kind=CalendarException.Kind.WORKING_DAY, note="Decree (test)")
+    payment = buy(customer)
+    grant(payment, 1)
+    report = file_report(customer, staff=staff, resolve_at=almaty(2026, 3, 31, 10, 0))
+    assert report.deadline_at == almaty(2026, 3, deadline_day, 23, 59, 59, 999999)
+    assert evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 5)).eligible is eligible
+
+
+def test_staff_day_off_extends_the_deadline(customer, buy, staff):
+    CalendarException.objects.create(date=almaty(2026, 3, 31).date(), kind=CalendarException.Kind.DAY_OFF)
+    buy(customer)
+    assert file_report(customer).deadline_at == almaty(2026, 4, 1, 23, 59, 59, 999999)
+
+
+def test_calendar_change_moves_a_running_deadline(customer, buy, staff):
+    buy(customer)
+    report = file_report(customer)
+    with time_machine.travel(almaty(2026, 3, 20, 9, 0), tick=False):
+        exc = CalendarException.objects.create(date=almaty(2026, 3, 28).date(),
+                                               kind=CalendarException.Kind.WORKING_DAY)
+        assert services.calendar_exception_changed(exception=exc, by=staff) == 1
+    report.refresh_from_db()
+    assert report.deadline_at == almaty(2026, 3, 30, 23, 59, 59, 999999)
+
+
+def test_critical_error_not_confirmed_is_not_eligible(customer, buy, staff):
+    payment = buy(customer)
+    grant(payment, 1)
+    file_report(customer, staff=staff, confirm=False)
+    result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 20))
+    assert not result.eligible
+    assert "confirmed" in result.reasons[0]
+
+
+def test_critical_error_outside_the_payments_term_does_not_count(customer, buy, staff):
+    file_report(customer, at=almaty(2026, 3, 2, 12, 0), staff=staff)  # before the purchase
+    payment = buy(customer)
+    grant(payment, 1)
+    assert not evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 5)).eligible
+
+
+def test_request_stores_the_evaluation_for_staff(customer, buy):
+    payment = buy(customer)
+    grant(payment, 50)
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk, ground=LATE,
+                                             explanation="It took almost an hour")
+    assert request.eligible is True
+    assert request.evaluation["eligible"] is True
+    assert any("Paid term" in line for line in request.evaluation["evidence"])
+    other = RefundRequest.objects.get(pk=request.pk)
+    services.refund_request_reject(request_id=other.pk, by=None, reason="test")
+    request2 = services.refund_request_create(customer=customer, payment_id=payment.pk, ground=NO_ACCESS,
+                                              explanation="No access")
+    assert request2.eligible is False

@@ -1,0 +1,184 @@
+"""Customer pages: own requests and reports only; another customer's payment, report or
+request is a 404; the refund form offers only clause 7's grounds."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from refunds import services, tasks
+from refunds.models import ErrorReport, RefundRequest
+
+from .conftest import emails, grant
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def paid(customer, buy):
+    payment = buy(customer)
+    grant(payment, 5)
+    return payment
+
+
+def report_data(**extra):
+    since = timezone.localtime(timezone.now() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    return {"what_fails": "The agent does not answer", "since": since, "severity": "blocker", **extra}
+
+
+def test_pages_require_login(client):
+    response = client.get(reverse("refunds:index"))
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_index_lists_only_own_objects(client, customer, other_customer, paid, buy):
+    theirs = buy(other_customer)
+    services.refund_request_create(customer=other_customer, payment_id=theirs.pk, ground="no_access",
+                                   explanation="THEIR-REQUEST")
+    services.error_report_create(customer=other_customer, what_fails="THEIR-REPORT",
+                                 since=timezone.now(), severity="minor")
+    client.force_login(customer)
+    body = client.get(reverse("refunds:index")).content.decode()
+    assert str(paid.public_id) in body
+    assert str(theirs.public_id) not in body
+    assert "THEIR-REPORT" not in body and "THEIR-REQUEST" not in body
+
+
+def test_refund_form_offers_only_the_three_grounds_and_quotes_clause_7(client, customer, paid):
+    client.force_login(customer)
+    body = client.get(reverse("refunds:request_create", args=[paid.public_id])).content.decode()
+    values = set(re.findall(r'name="ground" value="([^"]+)"', body))
+    assert values == {"no_access", "critical_error", "late"}
+    assert "Services are deemed rendered at the moment access is granted." in body
+    assert "other reasons cannot be chosen" in body
+
+
+def test_customer_requests_a_refund(client, customer, paid, queued, django_capture_on_commit_callbacks):
+    client.force_login(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("refunds:request_create", args=[paid.public_id]),
+                               {"ground": "late", "explanation": "It was slow"})
+    request = RefundRequest.objects.get(payment=paid)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("refunds:request_detail", args=[request.pk])
+    assert request.customer == customer and request.eligible is False  # granted in 5 minutes
+    assert "emails/refund_request_received" in emails(queued)
+    detail = client.get(response["Location"]).content.decode()
+    assert "You requested a refund" in detail
+
+
+def test_an_unlisted_reason_is_refused(client, customer, paid):
+    client.force_login(customer)
+    response = client.post(reverse("refunds:request_create", args=[paid.public_id]),
+                           {"ground": "changed_my_mind", "explanation": "no longer needed"})
+    assert response.status_code == 200
+    assert not RefundRequest.objects.exists()
+
+
+def test_one_open_request_per_payment(client, customer, paid):
+    client.force_login(customer)
+    url = reverse("refunds:request_create", args=[paid.public_id])
+    client.post(url, {"ground": "late", "explanation": "first"})
+    response = client.post(url, {"ground": "no_access", "explanation": "second"})
+    assert response.status_code == 200
+    assert "already have an open refund request" in response.content.decode()
+    assert RefundRequest.objects.filter(payment=paid).count() == 1
+
+
+def test_another_customers_objects_are_404(client, customer, other_customer, buy):
+    theirs = buy(other_customer)
+    their_request = services.refund_request_create(customer=other_customer, payment_id=theirs.pk,
+                                                   ground="no_access", explanation="x")
+    their_report = services.error_report_create(
+        customer=other_customer, what_fails="x", since=timezone.now(), severity="minor",
+        attachment=SimpleUploadedFile("shot.png", PNG, content_type="image/png"))
+    client.force_login(customer)
+    assert client.get(reverse("refunds:request_create", args=[theirs.public_id])).status_code == 404
+    response = client.post(reverse("refunds:request_create", args=[theirs.public_id]),
+                           {"ground": "late", "explanation": "x"})
+    assert response.status_code == 404
+    assert client.get(reverse("refunds:request_detail", args=[their_request.pk])).status_code == 404
+    assert client.get(reverse("refunds:error_report_detail", args=[their_report.pk])).status_code == 404
+    assert client.get(reverse("refunds:error_report_attachment", args=[their_report.pk])).status_code == 404
+    assert RefundRequest.objects.filter(customer=customer).count() == 0
+    # The service refuses it too, whoever calls it.
+    with pytest.raises(Exception):  # noqa: B017 - Payment.DoesNotExist
+        services.refund_request_create(customer=customer, payment_id=theirs.pk, ground="late", explanation="x")
+
+
+def test_customer_reports_an_error_with_an_attachment(client, customer, queued,
+                                                      django_capture_on_commit_callbacks):
+    client.force_login(customer)
+    upload = SimpleUploadedFile("screen.png", PNG, content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("refunds:error_report_create"), report_data(attachment=upload))
+    report = ErrorReport.objects.get(customer=customer)
+    assert response.status_code == 302
+    assert report.attachment_name == "screen.png" and report.attachment.name.endswith(".png")
+    assert "emails/error_report_received" in emails(queued)
+    detail = client.get(reverse("refunds:error_report_detail", args=[report.pk])).content.decode()
+    deadline = timezone.localtime(report.deadline_at)
+    assert "end of the 5th business day" in detail and str(deadline.year) in detail
+    download = client.get(reverse("refunds:error_report_attachment", args=[report.pk]))
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PNG
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "larger than 5 MB"),
+    ("run.exe", b"MZ" + b"0" * 10, "Only PDF, PNG, JPG and TXT"),
+    ("fake.png", b"<script>alert(1)</script>", "does not match its type"),
+    ("bin.txt", b"\x00\x01\x02binary", "not readable text"),
+])
+def test_bad_attachments_are_refused(client, customer, name, content, message):
+    client.force_login(customer)
+    upload = SimpleUploadedFile(name, content)
+    response = client.post(reverse("refunds:error_report_create"), report_data(attachment=upload))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ErrorReport.objects.exists()
+
+
+def test_report_in_the_future_is_refused(client, customer):
+    client.force_login(customer)
+    future = timezone.localtime(timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(reverse("refunds:error_report_create"), report_data(since=future))
+    assert response.status_code == 200 and not ErrorReport.objects.exists()
+
+
+@pytest.mark.parametrize("template", [
+    "emails/error_report_received", "emails/error_report_confirmed", "emails/error_report_not_critical",
+    "emails/error_report_resolved",
+])
+def test_error_report_emails_render(customer, staff, template):
+    report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
+                                          severity="major")
+    services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason="We can't log in")
+    services.error_report_resolve(report_id=report.pk, by=staff, note="Fixed")
+    tasks.customer_email.run(template, "error_report", report.pk)
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [customer.email]
+    assert f"#{report.pk}" in mail.outbox[0].subject + mail.outbox[0].body
+
+
+def test_refund_emails_render(customer, paid, staff):
+    request = services.refund_request_create(customer=customer, payment_id=paid.pk, ground="late",
+                                             explanation="x")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff, note="Sorry about that")
+    services.refund_execute(refund_id=refund.pk)
+    tasks.customer_email.run("emails/refund_request_received", "refund_request", request.pk)
+    tasks.customer_email.run("emails/refund_approved", "refund_request", request.pk)
+    tasks.customer_email.run("emails/refund_completed", "refund", refund.pk)
+    bodies = [m.body for m in mail.outbox]
+    assert "Sorry about that" in bodies[1] and "full refund" in bodies[1]
+    assert "29 900" in bodies[2] or "29,900" in bodies[2]
+
+
+def test_rejection_email_carries_the_reason(customer, paid, staff):
+    request = services.refund_request_create(customer=customer, payment_id=paid.pk, ground="late",
+                                             explanation="x")
+    services.refund_request_reject(request_id=request.pk, by=staff, reason="Access came in 5 minutes")
+    tasks.customer_email.run("emails/refund_rejected", "refund_request", request.pk)
+    assert "Access came in 5 minutes" in mail.outbox[0].body
