@@ -1,13 +1,21 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin
 
-from .models import CustomerProfile, PersonalDataConsent, User
+from . import personal_data
+from .models import AccountDeletionRequest, CustomerProfile, DataExport, PersonalDataConsent, User
+from .views import admin_login
+
+# The admin has no login form of its own: allauth's page (rate limits, two-factor step).
+admin.site.login = admin_login
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "is_staff", "is_active", "date_joined", "language")
     search_fields = ("email", "profile__name", "profile__iin_bin")
@@ -21,7 +29,8 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(admin.ModelAdmin):
+class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
+    audit_customer_field = "user"
     list_display = ("name", "kind", "iin_bin", "user", "is_resident", "country")
     list_filter = ("kind", "is_resident")
     search_fields = ("name", "iin_bin", "user__email")
@@ -31,3 +40,58 @@ class CustomerProfileAdmin(admin.ModelAdmin):
 class PersonalDataConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user", "policy", "given_at", "ip_address", "withdrawn_at")
     search_fields = ("user__email",)
+
+
+@admin.register(DataExport)
+class DataExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Status only: the archive itself is for its owner (no file link here)."""
+
+    list_display = ("customer", "status", "requested_at", "ready_at", "expires_at", "size_bytes")
+    list_filter = ("status",)
+    search_fields = ("customer__email",)
+    exclude = ("file",)
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(label=_("Reason shown to the customer"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(AccountDeletionRequest)
+class AccountDeletionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("customer", "status", "requested_at", "decided_at", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("customer__email",)
+    actions = ["confirm_deletion", "reject_deletion"]
+
+    def has_change_permission(self, request, obj=None):  # actions need it; fields stay read-only
+        return request.user.has_perm("accounts.change_accountdeletionrequest") and obj is None
+
+    @admin.action(description=_("Confirm: anonymise the customer's personal data"))
+    def confirm_deletion(self, request, queryset):
+        done = 0
+        for deletion in queryset:
+            try:
+                personal_data.deletion_confirm(request_id=deletion.pk, by=request.user)
+            except personal_data.PersonalDataRefused as exc:
+                self.message_user(request, f"#{deletion.pk}: {exc}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, _("%(n)d account(s) anonymised.") % {"n": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Reject the request (tell the customer why)"))
+    def reject_deletion(self, request, queryset):
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for deletion in queryset:
+                try:
+                    personal_data.deletion_reject(request_id=deletion.pk, by=request.user,
+                                                  note=form.cleaned_data["note"])
+                except personal_data.PersonalDataRefused as exc:
+                    self.message_user(request, f"#{deletion.pk}: {exc}", messages.ERROR)
+            return None
+        return render(request, "accounts/admin/deletion_reject.html", {
+            **self.admin_site.each_context(request), "title": _("Reject account deletion"),
+            "form": form, "queryset": queryset, "opts": self.model._meta,
+            "action": "reject_deletion",
+        })

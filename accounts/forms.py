@@ -86,3 +86,20 @@ class CustomerProfileForm(forms.ModelForm):
             elif data.get("is_resident") is False and country == "KZ":
                 self.add_error("country", _("Choose the country of a non-resident (not KZ)."))
         return data
+
+
+class DeletionRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why are you leaving? (optional)"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    confirm = forms.BooleanField(
+        required=True,
+        label=_("I understand that my account will be closed and my personal details removed; "
+                "records the law requires us to keep (payments, agreements) are kept."),
+        error_messages={"required": _("Please confirm that you want your account deleted.")},
+    )
+
+
+class ConsentForm(forms.Form):
+    action = forms.ChoiceField(choices=[("withdraw", "withdraw"), ("give", "give")])

@@ -139,3 +139,96 @@ class PersonalDataConsent(models.Model):
         verbose_name = _("personal-data consent")
         verbose_name_plural = _("personal-data consents")
         ordering = ["-given_at"]
+
+
+def _export_path(instance, filename: str) -> str:
+    # A random folder: never guessable; served only through the owner's download view.
+    return f"data-exports/{uuid.uuid4().hex}/{filename}"
+
+
+class DataExport(models.Model):
+    """A customer's copy of all their personal data (RK Law on Personal Data): a ZIP
+    built in the background, downloadable by its owner until it expires."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        BUILDING = "building", _("Being prepared")
+        READY = "ready", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="data_exports"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.REQUESTED)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("available until"), null=True, blank=True)
+    file = models.FileField(upload_to=_export_path, blank=True, max_length=200)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="ready") | models.Q(expires_at__isnull=False),
+                name="dataexport_ready_has_expiry",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        verbose_name = _("personal-data export")
+        verbose_name_plural = _("personal-data exports")
+
+    def __str__(self):
+        return f"{self.customer} {self.requested_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def is_downloadable(self) -> bool:
+        return (self.status == self.Status.READY and bool(self.file)
+                and self.expires_at is not None and self.expires_at > timezone.now())
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.REQUESTED, self.Status.BUILDING)
+
+
+class AccountDeletionRequest(models.Model):
+    """A customer's request to delete the account. Staff confirm it in the admin; the
+    account is then anonymised (accounting and contract records are kept)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Awaiting confirmation")
+        COMPLETED = "completed", _("Completed: personal data anonymised")
+        REJECTED = "rejected", _("Rejected")
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deletion_requests"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.REQUESTED)
+    reason = models.TextField(_("reason (optional)"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=models.Q(status="requested"),
+                                    name="deletionrequest_one_open_per_customer"),
+            models.CheckConstraint(
+                condition=models.Q(status="requested") | models.Q(decided_at__isnull=False),
+                name="deletionrequest_decided_has_time",
+            ),
+        ]
+        verbose_name = _("account deletion request")
+        verbose_name_plural = _("account deletion requests")
+
+    def __str__(self):
+        return f"#{self.pk} {self.customer} {self.status}"

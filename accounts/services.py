@@ -7,7 +7,14 @@ from .models import CustomerProfile, PersonalDataConsent
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address; behind reverse proxies as ALLAUTH_TRUSTED_PROXY_COUNT says."""
+    from allauth.account.adapter import get_adapter
+    from django.core.exceptions import PermissionDenied
+
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except PermissionDenied:
+        return None
 
 
 def consent_record(*, user, request) -> PersonalDataConsent:

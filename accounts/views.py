@@ -1,12 +1,17 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.contrib.auth.views import redirect_to_login
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from . import services
-from .forms import CustomerProfileForm
-from .models import CustomerProfile
+from . import personal_data, services
+from .forms import ConsentForm, CustomerProfileForm, DeletionRequestForm
+from .models import AccountDeletionRequest, CustomerProfile, DataExport
 
 
 @login_required
@@ -24,3 +29,92 @@ def profile(request):
         messages.error(request, _("Please correct the errors below."))
     return render(request, "accounts/profile.html", {"form": form, "next": next_url,
                                                      "is_new": instance is None})
+
+
+# --- Personal data (RK Law on Personal Data; docs/personal-data.md) -------------------
+
+def _privacy_page(request, deletion_form=None):
+    user = request.user
+    return render(request, "accounts/privacy.html", {
+        "exports": DataExport.objects.filter(customer=user)[:5],
+        "consents": user.consents.select_related("policy"),
+        "consent_withdrawn": personal_data.consent_withdrawn(user),
+        "deletion": AccountDeletionRequest.objects.filter(customer=user).first(),
+        "deletion_form": deletion_form or DeletionRequestForm(),
+    })
+
+
+@login_required
+def privacy(request):
+    return _privacy_page(request)
+
+
+@login_required
+@require_POST
+def data_export_request(request):
+    export = personal_data.data_export_request(customer=request.user)
+    messages.success(request, _("We are preparing your data. This page updates by itself."))
+    return redirect("accounts:data_export_detail", public_id=export.public_id)
+
+
+@login_required
+def data_export_detail(request, public_id):
+    export = get_object_or_404(DataExport, public_id=public_id, customer=request.user)
+    response = render(request, "accounts/data_export.html", {"export": export})
+    if export.is_pending:
+        # Re-poll without any script (CSP-safe); browsers honour the Refresh header.
+        response["Refresh"] = "5"
+    return response
+
+
+@login_required
+def data_export_download(request, public_id):
+    export = get_object_or_404(DataExport, public_id=public_id, customer=request.user)
+    if not export.is_downloadable or not default_storage.exists(export.file.name):
+        raise Http404
+    response = FileResponse(default_storage.open(export.file.name, "rb"), as_attachment=True,
+                            filename=f"soldee-data-{export.ready_at:%Y-%m-%d}.zip",
+                            content_type="application/zip")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def consent(request):
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        if form.cleaned_data["action"] == "withdraw":
+            personal_data.consent_withdraw(user=request.user)
+            messages.success(request, _(
+                "Your consent is withdrawn. You cannot make new purchases until you give it again."))
+        else:
+            services.consent_record(user=request.user, request=request)
+            messages.success(request, _("Thank you: your consent is recorded."))
+    return redirect("accounts:privacy")
+
+
+@login_required
+def deletion_request(request):
+    form = DeletionRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            personal_data.deletion_request_create(customer=request.user,
+                                                  reason=form.cleaned_data["reason"])
+        except personal_data.PersonalDataRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _(
+                "Your request is registered. We will e-mail you when your account is deleted."))
+        return redirect("accounts:privacy")
+    return _privacy_page(request, form)
+
+
+def admin_login(request, extra_context=None):
+    """The admin's own login form is replaced by allauth's: one login page, with its
+    rate limits and two-factor step, for customers and staff alike."""
+    next_url = request.GET.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("admin:index")
+    return redirect_to_login(next_url, login_url=reverse("account_login"))

@@ -217,3 +217,96 @@ class ExchangeRate(models.Model):
 
     def __str__(self):
         return f"{self.rate_date} {self.currency} = {self.kzt_per_unit} KZT"
+
+
+# --- Receipts, refund notes, invoices (gapless numbers per type and year) ------------
+
+class DocumentSequence(models.Model):
+    """The last number given to a document type in a year. Locked (select_for_update)
+    by the transaction that creates the document, so numbers have no gaps: a rolled-back
+    transaction gives its number back."""
+
+    doc_type = models.CharField(max_length=16)
+    year = models.PositiveIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["doc_type", "year"], name="documentsequence_unique_year"),
+        ]
+        verbose_name = _("document number sequence")
+        verbose_name_plural = _("document number sequences")
+
+    def __str__(self):
+        return f"{self.doc_type} {self.year}: {self.last_number}"
+
+
+def _payment_document_path(instance, filename):
+    # Unguessable: downloads go through the owner/staff-only view.
+    return f"documents/{instance.doc_type}/{instance.year}/{uuid.uuid4().hex}.pdf"
+
+
+class PaymentDocument(models.Model):
+    """A numbered accounting document: a receipt for a successful payment, a refund note
+    for money returned, an invoice (счёт на оплату) for a legal entity to pay by bank
+    transfer. The row and its number are written in one transaction; the PDF later."""
+
+    class DocType(models.TextChoices):
+        RECEIPT = "receipt", _("Receipt")
+        REFUND_NOTE = "refund_note", _("Refund note")
+        INVOICE = "invoice", _("Invoice for payment")
+
+    PREFIXES = {"receipt": "R", "refund_note": "RN", "invoice": "INV"}
+
+    doc_type = models.CharField(max_length=16, choices=DocType.choices)
+    number = models.CharField(max_length=32, unique=True)
+    year = models.PositiveIntegerField()
+    seq = models.PositiveIntegerField()
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_documents"
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="documents",
+        help_text="For an invoice: the bank-transfer payment, once it is paid.",
+    )
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="KZT")
+    source_ref = models.CharField(
+        max_length=128, blank=True, help_text="What the document is for, e.g. the refund's key."
+    )
+    data = models.JSONField(default=dict, blank=True, help_text="Snapshot printed on the document.")
+    valid_until = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=8, default="ru")
+    file = models.FileField(upload_to=_payment_document_path, max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["doc_type", "year", "seq"], name="paymentdocument_unique_seq"),
+            models.UniqueConstraint(
+                fields=["payment", "doc_type"], condition=models.Q(doc_type__in=["receipt", "invoice"]),
+                name="paymentdocument_one_receipt_per_payment",
+            ),
+            models.UniqueConstraint(
+                fields=["doc_type", "source_ref"], condition=~models.Q(source_ref=""),
+                name="paymentdocument_unique_source",
+            ),
+            models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="paymentdocument_amount_positive"),
+        ]
+        verbose_name = _("payment document")
+        verbose_name_plural = _("receipts, refund notes and invoices")
+
+    def __str__(self):
+        return f"{self.get_doc_type_display()} {self.number}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount_minor, self.currency)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None

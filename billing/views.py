@@ -33,6 +33,11 @@ def webhook(request, gateway_name: str):
             request.META.get("REMOTE_ADDR"), exc,
         )
         return HttpResponseBadRequest(b"invalid signature", content_type="text/plain")
+    if notification.kind == "check" and hasattr(gateway, "check_code"):
+        # CloudPayments' Check asks, before the card is charged, whether this payment may go
+        # ahead: answered from our payment (a protocol code), never stored or applied.
+        return HttpResponse(gateway.ack_body(notification, accepted=True, code=gateway.check_code(notification)),
+                            content_type=gateway.ack_content_type)
     row, _created = services.notification_store(
         gateway=gateway_name, notification=notification, body=body,
         headers={k: v for k, v in headers.items() if k in ("content-type", "user-agent")},

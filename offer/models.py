@@ -1,4 +1,5 @@
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -136,5 +137,113 @@ class AcceptedDocument(AppendOnlyModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["acceptance", "kind"], name="accepteddocument_one_per_kind"
+            )
+        ]
+
+
+# --- Copies of the agreement on request (clause 5.4) ---------------------------------
+
+def _agreement_copy_path(instance, filename):
+    # Unguessable: in embedded mode MEDIA_URL is served as plain files, and downloads
+    # must go through the owner/staff-only view.
+    return f"documents/agreements/{uuid.uuid4().hex}.pdf"
+
+
+class AgreementCopy(models.Model):
+    """The ONE rendered PDF of an acceptance: rendered once, served again and again."""
+
+    acceptance = models.OneToOneField(
+        Acceptance, on_delete=models.PROTECT, related_name="agreement_copy"
+    )
+    file = models.FileField(upload_to=_agreement_copy_path, max_length=255)
+    sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64)
+    size = models.PositiveIntegerField()
+    language = models.CharField(max_length=8)
+    rendered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("agreement copy (PDF)")
+        verbose_name_plural = _("agreement copies (PDF)")
+
+    def __str__(self):
+        return f"{self.acceptance} ({self.sha256[:12]})"
+
+
+class AgreementCopyRequest(models.Model):
+    """A customer's request for a copy of the agreement: the PDF for download and a
+    paper copy for staff to print and post (clause 5.4)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        RENDERING = "rendering", _("Being prepared")
+        READY = "ready", _("Ready")
+        PRINTED = "printed", _("Printed")
+        POSTED = "posted", _("Posted")
+        FAILED = "failed", _("Failed, being retried")
+
+    OPEN_STATUSES = ("requested", "rendering", "ready", "printed", "failed")
+
+    acceptance = models.ForeignKey(
+        Acceptance, on_delete=models.PROTECT, related_name="copy_requests"
+    )
+    copy = models.ForeignKey(
+        AgreementCopy, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    postal_address = models.TextField(
+        _("postal address"), blank=True, help_text=_("As the customer's profile gave it at the request.")
+    )
+    recipient_name = models.CharField(_("recipient"), max_length=255, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            # One open request per acceptance: a repeat click returns the open one.
+            models.UniqueConstraint(
+                fields=["acceptance"],
+                condition=models.Q(status__in=["requested", "rendering", "ready", "printed", "failed"]),
+                name="agreementcopyrequest_one_open",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="posted") | ~models.Q(tracking_number=""),
+                name="agreementcopyrequest_posted_has_tracking",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        verbose_name = _("agreement copy request")
+        verbose_name_plural = _("agreement copies: print-and-post queue")
+
+    def __str__(self):
+        return f"#{self.pk} {self.acceptance} {self.status}"
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.copy_id is not None
+
+
+class AmendmentNoticeDismissal(models.Model):
+    """The customer closed the notice about an amended Public Offer (clause 11)."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    document = models.ForeignKey(LegalDocument, on_delete=models.CASCADE, related_name="+")
+    dismissed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "document"], name="amendmentnoticedismissal_unique"
             )
         ]

@@ -3,6 +3,35 @@ from django.contrib import admin
 from .models import Event
 
 
+class StaffViewAuditMixin:
+    """Staff opening a customer's record (its change/view page) is recorded in the event
+    log as `staff.viewed` (RK Law on Personal Data: who accessed personal data, when).
+    `audit_customer_field` names the field holding the customer ("" = the row is the user)."""
+
+    audit_customer_field = "customer"
+
+    def audit_customer(self, obj):
+        from django.contrib.auth import get_user_model
+
+        if isinstance(obj, get_user_model()) or not self.audit_customer_field:
+            return obj
+        return getattr(obj, self.audit_customer_field, None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and getattr(response, "status_code", None) == 200:
+            from django.contrib.admin.utils import unquote
+
+            from . import events
+
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                events.record(verb="staff.viewed", subject=obj, customer=self.audit_customer(obj),
+                              actor=request.user, actor_kind=Event.ActorKind.STAFF,
+                              data={"model": obj._meta.label_lower, "path": request.path})
+        return response
+
+
 class ReadOnlyAdminMixin:
     """Evidence is shown, never edited or deleted, in the admin."""
 

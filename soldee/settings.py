@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "soldee",
     "accounts",
     "plans",
@@ -62,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff must have (and have used) TOTP before the admin opens (docs/security.md).
+    "accounts.middleware.StaffMFAMiddleware",
 ]
 
 ROOT_URLCONF = "soldee.urls"
@@ -166,6 +169,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- E-mail -----------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -192,6 +198,25 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "Soldee: "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if (DEBUG or EMBEDDED) else "https"
 LOGIN_REDIRECT_URL = "subscriptions:account"
 LOGIN_URL = "account_login"
+# Brute-force limits (need a shared cache in production: CACHE_URL=redis://...).
+# "login_failed": 5 wrong passwords per e-mail in 15 minutes, 10 per IP a minute.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/15m/key",
+    "signup": "20/h/ip",
+    "reset_password": "20/h/ip,5/h/key",
+    "reset_password_from_key": "20/h/ip",
+    "change_password": "5/m/user",
+}
+# Behind N reverse proxies that append to X-Forwarded-For, the client IP (rate limits,
+# consent and checkout records) is the N-th address from the right (docs/security.md).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Two-factor authentication (allauth.mfa): staff must use TOTP for the admin;
+# SOLDEE_STAFF_MFA_REQUIRED=0 turns that off (a local demo only; docs/security.md).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Soldee"
+SOLDEE_STAFF_MFA_REQUIRED = env.bool("SOLDEE_STAFF_MFA_REQUIRED", default=True)
+DATA_EXPORT_TTL_DAYS = 7  # a personal-data export is downloadable this long
 
 # --- Celery -----------------------------------------------------------------------
 # Embedded mode: kombu's file-system transport needs no server. Production: Redis.
@@ -238,12 +263,35 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 5 minutes: approved refunds not finished for 15 minutes are sent again (idempotent).
     "refund-sweep": {"task": "refunds.tasks.refund_sweep", "schedule": 300.0},
+    # Every 15 minutes: personal-data exports stuck while building are re-sent, and
+    # exports older than DATA_EXPORT_TTL_DAYS are deleted from storage.
+    "data-export-sweep": {"task": "accounts.tasks.data_export_sweep", "schedule": 900.0},
+    # Every minute: charge the saved card of every subscription whose renewal is due
+    # (claims with SKIP LOCKED: safe to run twice or in several workers at once).
+    "renewal-sweep": {"task": "subscriptions.tasks.renewal_sweep", "schedule": 60.0},
+    # Every 5 minutes: renewal charges whose outcome is unknown (crash, timeout) are
+    # resolved by asking the gateway; a charge that never reached it is re-sent with the
+    # same idempotency key.
+    "renewal-reconcile": {"task": "subscriptions.tasks.renewal_reconcile", "schedule": 300.0},
+    # Hourly: reminders N days before the charge; subscriptions whose renewal is off end
+    # at term end (access revoked).
+    "renewal-reminders": {"task": "subscriptions.tasks.renewal_reminder_sweep", "schedule": 3600.0},
+    "subscription-expiry": {"task": "subscriptions.tasks.subscription_expiry_sweep", "schedule": 300.0},
     # Every 10 minutes: checkout payments left pending for a day are expired.
     "checkout-expire-sweep": {
         "task": "billing.tasks.payment_expire_sweep",
         "schedule": 600.0,
     },
 }
+
+# --- Renewals (clauses 6.3-6.5; docs/renewals.md) -----------------------------------
+RENEWAL_LEAD_HOURS = env.int("RENEWAL_LEAD_HOURS", default=24)  # charge this long before term end
+RENEWAL_REMINDER_DAYS = env.int("RENEWAL_REMINDER_DAYS", default=3)  # reminder before the charge
+RENEWAL_RETRY_DAYS = [int(x) for x in env.list("RENEWAL_RETRY_DAYS", default=["1", "3", "5"])]
+RENEWAL_GRACE_DAYS = env.int("RENEWAL_GRACE_DAYS", default=0)  # access while past due, after term end
+RENEWAL_BATCH_SIZE = env.int("RENEWAL_BATCH_SIZE", default=200)  # claims per transaction
+RENEWAL_CHARGE_THREADS = env.int("RENEWAL_CHARGE_THREADS", default=16)  # gateway calls in flight
+RENEWAL_RECONCILE_AFTER_MINUTES = env.int("RENEWAL_RECONCILE_AFTER_MINUTES", default=5)
 
 # --- The Provider: one source for the site footer, contacts and every document ------
 PROVIDER = {

@@ -2,8 +2,15 @@ from django.contrib import admin, messages
 
 from soldee.admin import ReadOnlyAdminMixin
 
-from . import services
-from .models import AccessGrant, AgentPlatformKey, Subscription, Term
+from . import renewals, services
+from .models import AccessGrant, AgentPlatformKey, RenewalAttempt, Subscription, Term
+
+
+class RenewalAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = RenewalAttempt
+    fields = ("term_number", "attempt_no", "kind", "status", "payment", "created_at", "finished_at", "error")
+    readonly_fields = fields
+    extra = 0
 
 
 class TermInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -14,12 +21,26 @@ class TermInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("customer", "plan", "status", "auto_renew", "current_period_start", "current_period_end")
-    list_filter = ("status", "auto_renew", "plan")
+    list_display = ("customer", "plan", "status", "auto_renew", "current_period_start", "current_period_end",
+                    "next_charge_at", "failed_attempts")
+    list_filter = ("status", "auto_renew", "plan", "end_reason")
     search_fields = ("customer__email", "customer__profile__name")
-    inlines = [TermInline]
+    inlines = [TermInline, RenewalAttemptInline]
     list_select_related = ("customer", "plan")
-    actions = ["renewal_off", "renewal_on"]
+    ordering = ("next_charge_at",)
+    actions = ["renewal_off", "renewal_on", "retry_now"]
+
+    @admin.action(description="Retry the renewal charge now")
+    def retry_now(self, request, queryset):
+        for sub in queryset:
+            try:
+                renewals.renewal_retry_now(subscription_id=sub.pk, by=request.user)
+            except ValueError as exc:
+                self.message_user(request, f"{sub}: {exc}", level=messages.ERROR)
+                continue
+        ids = renewals.renewals_claim()
+        counts = renewals.renewals_charge(ids) if ids else {}
+        self.message_user(request, f"Charged now: {counts or 'nothing due'}")
 
     def _set(self, request, queryset, on):
         for sub in queryset:
@@ -72,3 +93,11 @@ class AgentPlatformKeyAdmin(admin.ModelAdmin):
         key, raw = AgentPlatformKey.issue(obj.name)
         obj.pk = key.pk
         self.message_user(request, f"New key (shown once, copy it now): {raw}", level=messages.WARNING)
+
+
+@admin.register(RenewalAttempt)
+class RenewalAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "subscription", "term_number", "attempt_no", "kind", "status", "payment", "error")
+    list_filter = ("status", "kind")
+    search_fields = ("subscription__customer__email", "payment__public_id")
+    list_select_related = ("subscription__customer", "payment")

@@ -9,6 +9,8 @@ class SubscriptionsConfig(AppConfig):
     def ready(self):
         from billing import purposes
 
-        from . import services
+        from . import renewals, services
 
         purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid)
+        purposes.register(renewals.PURPOSE_RENEWAL, on_settled=renewals.renewal_paid,
+                          on_failed=renewals.renewal_declined)

@@ -30,6 +30,14 @@ class Subscription(models.Model):
     current_period_end = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    # Renewal schedule (clause 6.4): when the sweeper may next charge the saved card;
+    # NULL while an attempt is in flight or when nothing is due.
+    next_charge_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_for = models.DateTimeField(
+        null=True, blank=True, help_text="The period end a renewal reminder was sent for."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -155,3 +163,42 @@ class AgentPlatformKey(models.Model):
     def issue(cls, name: str) -> tuple["AgentPlatformKey", str]:
         raw = "sk_agent_" + secrets.token_urlsafe(32)
         return cls.objects.create(name=name, key_hash=cls.hash(raw), prefix=raw[:12]), raw
+
+
+class RenewalAttempt(models.Model):
+    """One try to pay for the next term. The idempotency key is fixed before the gateway
+    is called and reused on every retry of the same try, so a crash, a redelivered task
+    or two sweepers never charge twice; (subscription, term_number, attempt_no) is unique."""
+
+    class Status(models.TextChoices):
+        CHARGING = "charging", _("Charging")
+        SUCCEEDED = "succeeded", _("Paid")
+        DECLINED = "declined", _("Declined")
+        UNKNOWN = "unknown", _("Outcome unknown (reconciling)")
+
+    class Kind(models.TextChoices):
+        AUTOMATIC = "automatic", _("Saved card, automatic")
+        CUSTOMER = "customer", _("Customer paid with another card")
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="renewal_attempts")
+    term_number = models.PositiveIntegerField()
+    attempt_no = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUTOMATIC)
+    payment = models.OneToOneField("billing.Payment", on_delete=models.PROTECT, related_name="renewal_attempt")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHARGING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "term_number", "attempt_no"],
+                                    name="renewalattempt_once_per_try"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        verbose_name = _("renewal attempt")
+        verbose_name_plural = _("renewal attempts")
+
+    def __str__(self):
+        return f"{self.subscription_id} term {self.term_number} try {self.attempt_no}: {self.status}"

@@ -101,6 +101,8 @@ def term_start_paid(*, payment: Payment) -> Term | None:
         customer=payment.customer, plan=plan, status=Subscription.Status.ACTIVE, auto_renew=True,
         current_period_start=starts_at, current_period_end=term_end(starts_at),
     )
+    subscription.next_charge_at = subscription.current_period_end - timezone.timedelta(hours=settings.RENEWAL_LEAD_HOURS)
+    subscription.save(update_fields=["next_charge_at"])
     term = _term_create(subscription=subscription, payment=payment, plan=plan, starts_at=starts_at, number=1)
     events.record(verb="subscription.started", subject=subscription, customer=payment.customer,
                   data={"plan": plan.code, "term_start": term.starts_at.isoformat(),
@@ -144,7 +146,13 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
         if subscription.auto_renew == on:
             return subscription
         subscription.auto_renew = on
-        subscription.save(update_fields=["auto_renew", "updated_at"])
+        if on:
+            # Back on: the normal schedule (a past-due one keeps its retry date).
+            subscription.next_charge_at = subscription.next_charge_at or max(
+                timezone.now(), subscription.current_period_end - timezone.timedelta(hours=settings.RENEWAL_LEAD_HOURS))
+        else:
+            subscription.next_charge_at = None
+        subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
         staff = by is not None and by.pk != subscription.customer_id
         events.record(
             verb="subscription.renewal_resumed" if on else "subscription.renewal_cancelled",
@@ -229,8 +237,11 @@ def entitlement(customer) -> dict:
     subscription = live_subscription(customer)
     term = None
     if subscription is not None:
+        # While past due, access may run on for a configured grace period (default none).
+        grace = timezone.timedelta(days=settings.RENEWAL_GRACE_DAYS) \
+            if subscription.status == Subscription.Status.PAST_DUE else timezone.timedelta(0)
         term = (
-            Term.objects.filter(subscription=subscription, starts_at__lte=now, ends_at__gt=now,
+            Term.objects.filter(subscription=subscription, starts_at__lte=now, ends_at__gt=now - grace,
                                 access_grant__status=AccessGrant.Status.GRANTED)
             .select_related("plan").order_by("-starts_at").first()
         )

@@ -73,3 +73,38 @@ def access_revoke_notify(self, grant_id: int) -> None:
                             idempotency_key=f"access-revoke:{grant.pk}")
     except agent_platform.PlatformError as exc:
         raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
+
+
+# --- Renewals (subscriptions/renewals.py explains the design) -------------------------
+
+@shared_task(acks_late=True, time_limit=3300, soft_time_limit=3000)
+def renewal_sweep() -> dict:
+    """Beat, every minute. Safe to run twice or in parallel (SKIP LOCKED claims, fixed
+    idempotency keys), so acks_late redelivery is harmless."""
+    from . import renewals
+
+    return renewals.renewals_run()
+
+
+@shared_task(acks_late=True)
+def renewal_reconcile() -> dict:
+    from . import renewals
+
+    return renewals.renewals_reconcile()
+
+
+@shared_task
+def renewal_reminder_sweep() -> int:
+    from . import renewals
+
+    ids = renewals.reminders_due()
+    for pk in ids:
+        subscription_email.delay(pk, "emails/renewal_reminder")
+    return len(ids)
+
+
+@shared_task
+def subscription_expiry_sweep() -> int:
+    from . import renewals
+
+    return renewals.subscriptions_expire()

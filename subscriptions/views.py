@@ -126,3 +126,30 @@ def entitlement_api(request, customer_ref):
     if customer is None:
         raise Http404
     return JsonResponse(services.entitlement(customer))
+
+
+@login_required
+def renewal_pay(request, subscription_id):
+    """Past due: pay the next term now with another card on the hosted page."""
+    from . import renewals
+
+    subscription = get_object_or_404(Subscription, pk=subscription_id, customer=request.user)
+    if request.method == "POST":
+        form = forms.Form(request.POST)
+        token = request.POST.get("token", "")[:64]
+        if form.is_valid() and token:
+            try:
+                payment = renewals.renewal_customer_payment(
+                    subscription=subscription, token=token, client_ip=client_ip(request),
+                    user_agent=request.META.get("HTTP_USER_AGENT", ""))
+                return HttpResponseRedirect(billing.payment_hosted_url(payment=payment))
+            except (ValueError, exchange.RateUnavailable) as exc:
+                messages.error(request, str(exc))
+            except GatewayError:
+                messages.error(request, _("The payment service is not answering. Please try again in a minute."))
+        return redirect("subscriptions:account")
+    if subscription.status != Subscription.Status.PAST_DUE:
+        messages.info(request, _("This subscription has nothing to pay."))
+        return redirect("subscriptions:account")
+    return render(request, "subscriptions/renewal_pay.html",
+                  {"subscription": subscription, "token": secrets.token_urlsafe(16)})

@@ -17,6 +17,7 @@ from .base import (  # noqa: F401
 
 _ADAPTERS = {
     "sandbox": "billing.gateways.sandbox.SandboxGateway",
+    "cloudpayments": "billing.gateways.cloudpayments.CloudPaymentsGateway",
 }
 
 

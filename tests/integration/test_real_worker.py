@@ -38,3 +38,15 @@ def test_a_paid_checkout_gets_access_and_a_receipt_through_a_real_worker(
         assert wait_for(lambda: len(mail.outbox) == 1), "no receipt e-mail"
     grant.refresh_from_db()
     assert grant.granted_on_time
+
+
+def test_the_renewal_sweep_renews_through_a_real_worker(require_postgres, require_redis, plan, documents, settings):
+    from subscriptions.models import Term
+    from subscriptions.tasks import renewal_sweep
+    from subscriptions.testing import seed_due_subscriptions
+
+    ids = seed_due_subscriptions(n=3, plan=plan)
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10):
+        renewal_sweep.delay()
+        assert wait_for(lambda: Term.objects.filter(subscription_id__in=ids).count() == 3), "not renewed"
+        assert wait_for(lambda: AccessGrant.objects.filter(term__subscription_id__in=ids, status="granted").count() == 3)

@@ -1,0 +1,284 @@
+"""The customer's rights under the RK Law on Personal Data: a copy of their data, the
+withdrawal of consent, and deletion (anonymisation) of the account.
+
+Services: keyword-only, one transaction each, the customer's row locked first, an event
+in the same transaction, e-mails and background work after commit. What deletion keeps
+and why is in docs/personal-data.md."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from soldee import events
+from soldee.models import Event
+
+from .models import AccountDeletionRequest, CustomerProfile, DataExport, PersonalDataConsent
+
+log = logging.getLogger(__name__)
+
+# A build not finished this long after it started is considered lost (worker died).
+EXPORT_STALE_AFTER = timezone.timedelta(minutes=30)
+
+
+class PersonalDataRefused(Exception):
+    """The request cannot go ahead; the message is shown to the customer or staff."""
+
+
+def _lock_customer(customer_id: int):
+    return get_user_model().objects.select_for_update().get(pk=customer_id)
+
+
+def _actor_kind(by, customer_id) -> str:
+    return Event.ActorKind.CUSTOMER if by is not None and by.pk == customer_id else Event.ActorKind.STAFF
+
+
+# --- Consent -----------------------------------------------------------------------
+
+def consent_withdrawn(user) -> bool:
+    """True when the customer gave consent and has withdrawn every consent since.
+    (Accounts made by staff or before consent was recorded have no rows: not withdrawn.)"""
+    consents = PersonalDataConsent.objects.filter(user=user)
+    return consents.exists() and not consents.filter(withdrawn_at__isnull=True).exists()
+
+
+def consent_withdraw(*, user) -> int:
+    """Withdraw every consent in force. The account can no longer be used for purchases
+    (checkout refuses); what the Provider must keep by law is kept."""
+    with transaction.atomic():
+        _lock_customer(user.pk)
+        now = timezone.now()
+        active = list(PersonalDataConsent.objects.select_for_update()
+                      .filter(user=user, withdrawn_at__isnull=True))
+        for consent in active:
+            consent.withdrawn_at = now
+            consent.save(update_fields=["withdrawn_at"])
+            events.record(verb="consent.withdrawn", subject=consent, customer=user, actor=user,
+                          actor_kind=Event.ActorKind.CUSTOMER,
+                          data={"policy": consent.policy.label, "withdrawn_at": now.isoformat()})
+    return len(active)
+
+
+# --- Data export -------------------------------------------------------------------
+
+def data_export_request(*, customer) -> DataExport:
+    """Ask for a ZIP of all the customer's data. One export at a time: while one is being
+    prepared, the same one is returned."""
+    with transaction.atomic():
+        _lock_customer(customer.pk)
+        pending = (DataExport.objects.filter(customer=customer, status__in=[
+            DataExport.Status.REQUESTED, DataExport.Status.BUILDING]).first())
+        if pending is not None:
+            return pending
+        export = DataExport.objects.create(customer=customer)
+        events.record(verb="data_export.requested", subject=export, customer=customer,
+                      actor=customer, actor_kind=Event.ActorKind.CUSTOMER)
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.data_export_build.delay(export.pk))
+    return export
+
+
+def _export_claim(export_id: int) -> DataExport | None:
+    with transaction.atomic():
+        export = DataExport.objects.select_for_update().get(pk=export_id)
+        stale = (export.status == DataExport.Status.BUILDING and export.started_at is not None
+                 and export.started_at < timezone.now() - EXPORT_STALE_AFTER)
+        if export.status != DataExport.Status.REQUESTED and not stale:
+            return None
+        export.status = DataExport.Status.BUILDING
+        export.started_at = timezone.now()
+        export.save(update_fields=["status", "started_at"])
+    return export
+
+
+def data_export_build(*, export_id: int) -> DataExport:
+    """Build the archive (outside any transaction), store it, then mark it ready.
+    Safe to run twice: only a requested (or stale) export is built."""
+    export = _export_claim(export_id)
+    if export is None:
+        return DataExport.objects.get(pk=export_id)
+    from .export import write_archive
+
+    customer = export.customer
+    fd, tmp_path = tempfile.mkstemp(suffix=".zip")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write_archive(customer, fh)
+        size = os.path.getsize(tmp_path)
+        name = f"soldee-data-{timezone.localdate():%Y-%m-%d}.zip"
+        with open(tmp_path, "rb") as fh:
+            stored = default_storage.save(DataExport._meta.get_field("file").generate_filename(export, name),
+                                          File(fh))
+    except Exception as exc:
+        log.exception("personal-data export %s failed", export_id)
+        DataExport.objects.filter(pk=export_id).update(status=DataExport.Status.FAILED,
+                                                       error=repr(exc)[:2000])
+        raise
+    finally:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+    with transaction.atomic():
+        export = DataExport.objects.select_for_update().get(pk=export_id)
+        if export.status != DataExport.Status.BUILDING:  # another run finished first
+            transaction.on_commit(lambda: default_storage.delete(stored))
+            return export
+        now = timezone.now()
+        export.file.name = stored
+        export.size_bytes = size
+        export.status = DataExport.Status.READY
+        export.ready_at = now
+        export.expires_at = now + timezone.timedelta(days=settings.DATA_EXPORT_TTL_DAYS)
+        export.save()
+        events.record(verb="data_export.ready", subject=export, customer=customer,
+                      data={"size_bytes": size, "expires_at": export.expires_at.isoformat()})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.customer_email.delay(
+            customer.pk, "accounts/emails/data_export_ready", {"export": str(export.public_id)}))
+    return export
+
+
+def data_export_expire(*, export_id: int) -> bool:
+    """Delete the file of an export past its expiry (after commit)."""
+    with transaction.atomic():
+        export = DataExport.objects.select_for_update().get(pk=export_id)
+        if export.status == DataExport.Status.EXPIRED:
+            return False
+        name = export.file.name
+        export.status = DataExport.Status.EXPIRED
+        export.file = ""
+        export.save(update_fields=["status", "file"])
+        events.record(verb="data_export.expired", subject=export, customer=export.customer)
+        if name:
+            transaction.on_commit(lambda: default_storage.delete(name))
+    return True
+
+
+# --- Account deletion --------------------------------------------------------------
+
+def _live_subscription_exists(customer) -> bool:
+    from subscriptions.models import LIVE_STATUSES, Subscription
+
+    return Subscription.objects.filter(customer=customer, status__in=LIVE_STATUSES).exists()
+
+
+LIVE_SUBSCRIPTION_MESSAGE = gettext_lazy(
+    "You have a subscription that is still running. Turn off automatic renewal in your "
+    "personal account first; you can ask for deletion once the paid term has ended."
+)
+
+
+def deletion_request_create(*, customer, reason: str = "") -> AccountDeletionRequest:
+    with transaction.atomic():
+        _lock_customer(customer.pk)
+        if _live_subscription_exists(customer):
+            raise PersonalDataRefused(str(LIVE_SUBSCRIPTION_MESSAGE))
+        existing = AccountDeletionRequest.objects.filter(
+            customer=customer, status=AccountDeletionRequest.Status.REQUESTED).first()
+        if existing is not None:
+            return existing
+        deletion = AccountDeletionRequest.objects.create(customer=customer, reason=reason[:2000])
+        events.record(verb="account.deletion_requested", subject=deletion, customer=customer,
+                      actor=customer, actor_kind=Event.ActorKind.CUSTOMER)
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.staff_alert.delay(
+            "Account deletion requested",
+            f"Customer #{customer.pk} asked for deletion (request #{deletion.pk}). "
+            "Confirm or reject it in the admin: Customers → Account deletion requests."))
+    return deletion
+
+
+def deletion_reject(*, request_id: int, by, note: str) -> AccountDeletionRequest:
+    with transaction.atomic():
+        customer_id = AccountDeletionRequest.objects.values_list("customer_id", flat=True).get(pk=request_id)
+        customer = _lock_customer(customer_id)
+        deletion = AccountDeletionRequest.objects.select_for_update().get(pk=request_id)
+        if deletion.status != AccountDeletionRequest.Status.REQUESTED:
+            raise PersonalDataRefused(_("This request has already been decided."))
+        deletion.status = AccountDeletionRequest.Status.REJECTED
+        deletion.decided_at = timezone.now()
+        deletion.decided_by = by
+        deletion.decision_note = note
+        deletion.save()
+        events.record(verb="account.deletion_rejected", subject=deletion, customer=customer,
+                      actor=by, actor_kind=_actor_kind(by, customer_id), data={"note": note})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.customer_email.delay(
+            customer_id, "accounts/emails/deletion_rejected", {"note": note}))
+    return deletion
+
+
+def anonymised_email(user_id: int) -> str:
+    return f"deleted-{user_id}@invalid"
+
+
+def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
+    """Staff confirm: the customer's personal fields are replaced, the login is disabled,
+    allauth's e-mail addresses and any MFA devices are removed. Payments, acceptances (with
+    their customer snapshot), events and documents stay: the Provider must keep them
+    (docs/personal-data.md). Refused while a subscription is live."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+
+    with transaction.atomic():
+        customer_id = AccountDeletionRequest.objects.values_list("customer_id", flat=True).get(pk=request_id)
+        customer = _lock_customer(customer_id)
+        deletion = AccountDeletionRequest.objects.select_for_update().get(pk=request_id)
+        if deletion.status != AccountDeletionRequest.Status.REQUESTED:
+            raise PersonalDataRefused(_("This request has already been decided."))
+        if _live_subscription_exists(customer):
+            raise PersonalDataRefused(_(
+                "The customer has a live subscription: it must end before the account is deleted."))
+        if customer.is_staff or customer.is_superuser:
+            raise PersonalDataRefused(_("Staff accounts are not deleted this way."))
+        old_email, language = customer.email, customer.language
+        customer.email = anonymised_email(customer.pk)
+        customer.is_active = False
+        customer.set_unusable_password()
+        customer.save()
+        profile = CustomerProfile.objects.select_for_update().filter(user=customer).first()
+        if profile is not None:
+            profile.name = f"deleted-{customer.pk}"
+            profile.iin_bin = ""
+            profile.signatory_name = ""
+            profile.signatory_basis = ""
+            profile.address = ""
+            profile.postal_address = ""
+            profile.phone = ""
+            profile.save()
+        EmailAddress.objects.filter(user=customer).delete()
+        Authenticator.objects.filter(user=customer).delete()
+        now = timezone.now()
+        PersonalDataConsent.objects.filter(user=customer, withdrawn_at__isnull=True).update(withdrawn_at=now)
+        exports = list(DataExport.objects.filter(customer=customer).exclude(
+            status=DataExport.Status.EXPIRED).values_list("pk", "file"))
+        DataExport.objects.filter(pk__in=[pk for pk, _f in exports]).update(
+            status=DataExport.Status.EXPIRED, file="")
+        deletion.status = AccountDeletionRequest.Status.COMPLETED
+        deletion.decided_at = now
+        deletion.decided_by = by
+        deletion.save()
+        events.record(verb="account.anonymised", subject=deletion, customer=customer, actor=by,
+                      actor_kind=_actor_kind(by, customer_id),
+                      data={"exports_deleted": len(exports), "profile": profile is not None})
+        from . import tasks
+
+        files = [name for _pk, name in exports if name]
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+        # The address is gone from the database: the task gets it once, to say goodbye.
+        transaction.on_commit(lambda: tasks.customer_email.delay(
+            customer_id, "accounts/emails/account_deleted", {}, old_email, language))
+    return deletion

@@ -1,0 +1,322 @@
+"""Numbered accounting documents: receipts, refund notes and invoices (счёт на оплату).
+
+Numbers are gapless and sequential per document type and calendar year (Asia/Almaty):
+`number_allocate` locks the type's `DocumentSequence` row with select_for_update inside
+the transaction that creates the document row, so two payments never get the same
+number and a rolled-back transaction gives its number back. The sequence row is the
+LAST lock any caller takes (after customer → subscription → payment → refund).
+
+The PDF is rendered later (a task, or the first download), never inside a transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from soldee import events
+from soldee.models import Event
+
+from .amount_words import kzt_in_words_ru
+from .models import DocumentSequence, Payment, PaymentDocument
+
+log = logging.getLogger(__name__)
+
+DocType = PaymentDocument.DocType
+
+
+class InvoiceRefused(Exception):
+    """An invoice that cannot be issued; the message is shown to the customer."""
+
+
+# --- Settings (defaults when settings.py does not set them) ---------------------------
+
+def vat_rate() -> Decimal | None:
+    """INVOICE_VAT_RATE: None (the default) = "without VAT", else a percentage like 12."""
+    rate = getattr(settings, "INVOICE_VAT_RATE", None)
+    if rate in (None, ""):
+        return None
+    return Decimal(str(rate))
+
+
+def payment_purpose_code() -> str:
+    return str(getattr(settings, "INVOICE_PAYMENT_PURPOSE_CODE", "859"))
+
+
+def invoice_valid_days() -> int:
+    return int(getattr(settings, "INVOICE_VALID_DAYS", 5))
+
+
+def vat_included_minor(amount_minor: int, rate: Decimal | None) -> int:
+    """VAT contained in a VAT-inclusive amount: amount × rate / (100 + rate)."""
+    if rate is None:
+        return 0
+    vat = Decimal(amount_minor) * rate / (Decimal(100) + rate)
+    return int(vat.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# --- Numbers ---------------------------------------------------------------------------
+
+def document_year(moment=None) -> int:
+    return timezone.localtime(moment or timezone.now()).year
+
+
+def number_format(doc_type: str, year: int, seq: int) -> str:
+    return f"{PaymentDocument.PREFIXES[doc_type]}-{year}-{seq:06d}"
+
+
+def number_allocate(*, doc_type: str, year: int) -> tuple[int, str]:
+    """The next number of `doc_type` in `year`. Call inside the transaction that creates
+    the document: the sequence row stays locked until it commits (or rolls back, which
+    returns the number)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("number_allocate must run inside the document's transaction")
+    DocumentSequence.objects.get_or_create(doc_type=doc_type, year=year)
+    sequence = DocumentSequence.objects.select_for_update().get(doc_type=doc_type, year=year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number, number_format(doc_type, year, sequence.last_number)
+
+
+def _customer_snapshot(customer) -> dict:
+    profile = getattr(customer, "profile", None)
+    return profile.snapshot() if profile is not None else {"email": customer.email}
+
+
+def _document_create(*, doc_type: str, customer, amount_minor: int, currency: str,
+                     payment: Payment | None = None, source_ref: str = "", data: dict,
+                     valid_until=None, by=None) -> PaymentDocument:
+    """Inside the caller's transaction: number + row + event; the PDF after commit."""
+    now = timezone.now()
+    year = document_year(now)
+    seq, number = number_allocate(doc_type=doc_type, year=year)
+    document = PaymentDocument.objects.create(
+        doc_type=doc_type, number=number, year=year, seq=seq, customer=customer, payment=payment,
+        amount_minor=amount_minor, currency=currency, source_ref=source_ref, data=data,
+        valid_until=valid_until, language=getattr(customer, "language", None) or "ru",
+    )
+    events.record(verb=f"document.{doc_type}_issued", subject=document, customer=customer, actor=by,
+                  actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                  data={"number": number, "amount_minor": amount_minor, "currency": currency,
+                        "payment": str(payment.public_id) if payment else None})
+    from . import document_tasks
+
+    transaction.on_commit(lambda: document_tasks.document_render.delay(document.pk))
+    return document
+
+
+# --- Receipts and refund notes -----------------------------------------------------------
+
+def receipt_create(*, payment: Payment) -> PaymentDocument:
+    """The receipt of a successful payment. Call INSIDE payment_settle's transaction
+    (payment row locked), so the number belongs to exactly one settled payment.
+    Idempotent: a payment has one receipt."""
+    existing = PaymentDocument.objects.filter(payment=payment, doc_type=DocType.RECEIPT).first()
+    if existing is not None:
+        return existing
+    data = {
+        "customer": _customer_snapshot(payment.customer),
+        "description": payment.description,
+        "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
+        "method": payment.method,
+        "payment_reference": payment.gateway_ref or str(payment.public_id),
+        "card_mask": payment.card_mask,
+        "kzt_amount_minor": payment.kzt_amount_minor,
+        "exchange_rate": str(payment.exchange_rate) if payment.exchange_rate is not None else None,
+        "exchange_rate_date": payment.exchange_rate_date.isoformat() if payment.exchange_rate_date else None,
+    }
+    return _document_create(doc_type=DocType.RECEIPT, customer=payment.customer, payment=payment,
+                            amount_minor=payment.amount_minor, currency=payment.currency, data=data)
+
+
+def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
+                       gateway_ref: str = "") -> PaymentDocument:
+    """The refund note for money returned on `payment`. Call INSIDE the transaction that
+    records the refund (billing.services.payment_refund_record). One per refund key."""
+    existing = PaymentDocument.objects.filter(doc_type=DocType.REFUND_NOTE, source_ref=refund_key).first()
+    if existing is not None:
+        return existing
+    receipt = PaymentDocument.objects.filter(payment=payment, doc_type=DocType.RECEIPT).first()
+    data = {
+        "customer": _customer_snapshot(payment.customer),
+        "description": payment.description,
+        "payment_reference": payment.gateway_ref or str(payment.public_id),
+        "payment_amount_minor": payment.amount_minor,
+        "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
+        "receipt_number": receipt.number if receipt else None,
+        "refund_reference": gateway_ref,
+        "refunded_at": timezone.now().isoformat(),
+    }
+    return _document_create(doc_type=DocType.REFUND_NOTE, customer=payment.customer, payment=payment,
+                            amount_minor=amount_minor, currency=payment.currency,
+                            source_ref=refund_key[:128], data=data)
+
+
+# --- Invoices for legal entities ---------------------------------------------------------
+
+def invoice_plans_for(customer) -> list:
+    """Plans a customer may get an invoice for (resident legal entities only)."""
+    from plans.models import Plan
+
+    profile = getattr(customer, "profile", None)
+    if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY or not profile.is_resident:
+        return []
+    return list(Plan.objects.for_sale())
+
+
+def invoice_issue(*, customer, plan) -> PaymentDocument:
+    """An invoice (счёт на оплату) for `plan`, payable by bank transfer. It pins the
+    legal documents in force now: paying it accepts those versions. An unpaid invoice
+    for the same plan and amount that is still valid is returned instead of a new one."""
+    from offer import services as offer_services
+
+    profile = getattr(customer, "profile", None)
+    if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY:
+        raise InvoiceRefused(_("Invoices for bank transfer are issued to legal entities."))
+    if not profile.is_resident:
+        raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
+    if not plan.is_active:
+        raise InvoiceRefused(_("This plan is no longer on sale."))
+    today = timezone.localdate()
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=customer.pk).first()
+        open_invoice = PaymentDocument.objects.filter(
+            customer=customer, doc_type=DocType.INVOICE, paid_at__isnull=True,
+            valid_until__gte=today, amount_minor=plan.price_minor, data__plan_code=plan.code,
+        ).order_by("-created_at").first()
+        if open_invoice is not None:
+            return open_invoice
+        in_force = offer_services.documents_in_force()
+        rate = vat_rate()
+        data = {
+            "customer": profile.snapshot(),
+            "plan_code": plan.code,
+            "plan_name": plan.name,
+            "description": f"Soldee — {plan.name}, 30 days",
+            "pinned_documents": [offer_services.pin(d) for d in in_force.values()],
+            "vat_rate": str(rate) if rate is not None else None,
+            "vat_minor": vat_included_minor(plan.price_minor, rate),
+            "payment_purpose_code": payment_purpose_code(),
+        }
+        return _document_create(
+            doc_type=DocType.INVOICE, customer=customer, amount_minor=plan.price_minor,
+            currency=plan.currency, data=data, valid_until=today + timedelta(days=invoice_valid_days()),
+        )
+
+
+def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
+    """Staff received the bank transfer: run the NORMAL post-payment path with a
+    bank-transfer payment (acceptance of the pinned versions, term, access). Idempotent."""
+    from subscriptions.services import PURPOSE_CHECKOUT
+
+    from . import services
+    from .gateways import ChargeResult, ChargeStatus
+
+    customer_id = PaymentDocument.objects.values_list("customer_id", flat=True).get(
+        pk=invoice_id, doc_type=DocType.INVOICE)
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+        invoice = PaymentDocument.objects.select_for_update().get(pk=invoice_id)
+        if invoice.payment_id is not None:
+            return invoice.payment
+        payment, _created = services.payment_create(
+            customer=invoice.customer, purpose=PURPOSE_CHECKOUT, purpose_ref=invoice.data["plan_code"],
+            description=invoice.data.get("description") or invoice.number,
+            conversion=services.Conversion(amount_minor=invoice.amount_minor, currency=invoice.currency,
+                                           kzt_amount_minor=invoice.amount_minor),
+            idempotency_key=f"invoice:{invoice.number}",
+            pinned_documents=invoice.data.get("pinned_documents") or [],
+            method=Payment.Method.BANK_TRANSFER,
+        )
+        payment, _newly = services.payment_settle(
+            public_id=payment.public_id, source=f"invoice:{invoice.number}",
+            charge=ChargeResult(status=ChargeStatus.APPROVED, amount_minor=invoice.amount_minor,
+                                currency=invoice.currency, gateway_ref=f"bank:{invoice.number}"),
+        )
+        invoice.payment = payment
+        invoice.paid_at = payment.paid_at
+        invoice.save(update_fields=["payment", "paid_at"])
+        events.record(verb="document.invoice_paid", subject=invoice, customer=invoice.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                      data={"number": invoice.number, "payment": str(payment.public_id),
+                            "amount_minor": invoice.amount_minor})
+    return payment
+
+
+# --- Rendering ----------------------------------------------------------------------------
+
+def document_context(document: PaymentDocument) -> dict:
+    from soldee.money import format_money
+    from soldee.provider import provider_details
+
+    data = document.data or {}
+    rate = Decimal(data["vat_rate"]) if data.get("vat_rate") else None
+    return {
+        "document": document,
+        "data": data,
+        "customer": data.get("customer") or {},
+        "provider": provider_details(),
+        "amount": format_money(document.amount_minor, document.currency),
+        "amount_words_ru": kzt_in_words_ru(document.amount_minor) if document.currency == "KZT" else "",
+        "vat_rate": rate,
+        "vat_amount": format_money(data.get("vat_minor") or 0, document.currency),
+        "issued_on": timezone.localtime(document.created_at).date(),
+        "paid_at": _parse_dt(data.get("paid_at")),
+        "refunded_at": _parse_dt(data.get("refunded_at")),
+        "payment_amount": format_money(data["payment_amount_minor"], document.currency)
+        if data.get("payment_amount_minor") else "",
+        "kzt_amount": format_money(data["kzt_amount_minor"], "KZT")
+        if data.get("kzt_amount_minor") and document.currency != "KZT" else "",
+        "SITE_URL": settings.SITE_URL,
+    }
+
+
+def _parse_dt(value):
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(value) if value else None
+
+
+def document_html(document: PaymentDocument) -> str:
+    with translation.override(document.language or "ru"):
+        return render_to_string(f"documents/{document.doc_type}.html", document_context(document))
+
+
+def document_render(*, document_id: int) -> PaymentDocument:
+    """Render and store the PDF once. No transaction is open during the render; the
+    stored file is attached with a compare-and-set, so two renders keep one file."""
+    from soldee.pdf import render_pdf
+
+    document = PaymentDocument.objects.select_related("customer", "payment").get(pk=document_id)
+    if document.file:
+        return document
+    pdf = render_pdf(document_html(document))
+    name = document.file.storage.save(
+        document.file.field.generate_filename(document, f"{document.number}.pdf"), ContentFile(pdf)
+    )
+    digest = hashlib.sha256(pdf).hexdigest()
+    with transaction.atomic():
+        updated = PaymentDocument.objects.filter(pk=document.pk, file="").update(
+            file=name, sha256=digest, rendered_at=timezone.now())
+        if updated:
+            events.record(verb=f"document.{document.doc_type}_rendered", subject=document,
+                          customer=document.customer, data={"number": document.number, "sha256": digest})
+    if not updated:  # another render won: keep its file, drop ours
+        document.file.storage.delete(name)
+    document.refresh_from_db()
+    return document
+
+
+def can_download(user, document: PaymentDocument) -> bool:
+    return user.is_authenticated and (user.is_staff or document.customer_id == user.pk)
+

@@ -1,0 +1,27 @@
+"""Personal-account helpers for receipts, refund notes and invoices.
+
+    {% load payment_documents %}
+    {% payment_documents_for payment as docs %}   receipt and refund notes of a payment
+    {% invoice_plans user as plans %}             plans a legal entity can get an invoice for
+"""
+
+from django import template
+
+from ..documents import invoice_plans_for
+from ..models import PaymentDocument
+
+register = template.Library()
+
+
+@register.simple_tag
+def payment_documents_for(payment) -> list:
+    return list(PaymentDocument.objects.filter(
+        payment=payment, doc_type__in=[PaymentDocument.DocType.RECEIPT, PaymentDocument.DocType.REFUND_NOTE],
+    ).order_by("created_at", "id"))
+
+
+@register.simple_tag
+def invoice_plans(user) -> list:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return invoice_plans_for(user)

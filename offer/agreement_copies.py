@@ -1,0 +1,246 @@
+"""Copies of the agreement on request (offer clause 5.4).
+
+requested → rendering → ready → printed → posted (failed: the render failed, retried).
+The PDF is rendered ONCE per acceptance (`AgreementCopy`, one-to-one): a later request
+for the same acceptance is ready at once and reuses the stored file. Rendering happens
+with no transaction open; the result is attached afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from soldee import events
+from soldee.models import Event
+
+from .models import (
+    Acceptance,
+    AgreementCopy,
+    AgreementCopyRequest,
+    LegalDocument,
+    sha256_of,
+)
+
+log = logging.getLogger(__name__)
+
+Status = AgreementCopyRequest.Status
+
+
+class CopyRefused(Exception):
+    """A transition that is not allowed; the message is shown to staff."""
+
+
+def _lock_customer(customer_id: int) -> None:
+    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+
+
+def _actor_kind(by, customer_id) -> str:
+    if by is None:
+        return Event.ActorKind.SYSTEM
+    return Event.ActorKind.CUSTOMER if by.pk == customer_id else Event.ActorKind.STAFF
+
+
+def can_access(user, acceptance: Acceptance) -> bool:
+    return user.is_authenticated and (user.is_staff or acceptance.customer_id == user.pk)
+
+
+# --- Customer: request a copy ----------------------------------------------------------
+
+def request_copy(*, acceptance_id: int, by) -> tuple[AgreementCopyRequest, bool]:
+    """Open a copy request (or return the open one). If the PDF of this acceptance is
+    already stored, the request is ready at once: nothing is rendered again.
+    Returns (request, created)."""
+    customer_id = Acceptance.objects.values_list("customer_id", flat=True).get(pk=acceptance_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        acceptance = Acceptance.objects.select_related("customer").get(pk=acceptance_id)
+        open_request = AgreementCopyRequest.objects.filter(
+            acceptance=acceptance, status__in=AgreementCopyRequest.OPEN_STATUSES).first()
+        if open_request is not None:
+            return open_request, False
+        profile = getattr(acceptance.customer, "profile", None)
+        snapshot = acceptance.customer_snapshot or {}
+        address = (profile.postal_address or profile.address) if profile else (
+            snapshot.get("postal_address") or snapshot.get("address", ""))
+        copy = AgreementCopy.objects.filter(acceptance=acceptance).first()
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                request = AgreementCopyRequest.objects.create(
+                    acceptance=acceptance, requested_by=by, postal_address=address,
+                    recipient_name=profile.name if profile else snapshot.get("name", ""),
+                    status=Status.READY if copy else Status.REQUESTED, copy=copy,
+                    ready_at=now if copy else None,
+                )
+        except IntegrityError:  # the customer lock makes this unlikely; treat as done
+            return AgreementCopyRequest.objects.get(
+                acceptance=acceptance, status__in=AgreementCopyRequest.OPEN_STATUSES), False
+        events.record(verb="agreement_copy.requested", subject=request, customer=acceptance.customer,
+                      actor=by, actor_kind=_actor_kind(by, acceptance.customer_id),
+                      data={"acceptance": acceptance.pk, "reused_pdf": copy is not None,
+                            "postal_address": address})
+        from . import tasks
+
+        if copy is None:
+            transaction.on_commit(lambda: tasks.render_agreement_copy.delay(request.pk))
+        else:
+            transaction.on_commit(lambda: tasks.agreement_copy_ready_email.delay(request.pk))
+    return request, True
+
+
+# --- Worker: render once -----------------------------------------------------------------
+
+def render_copy(*, request_id: int) -> AgreementCopyRequest:
+    """requested/failed → rendering → ready. Safe to run twice: a stored PDF is reused."""
+    with transaction.atomic():
+        request = AgreementCopyRequest.objects.select_for_update().get(pk=request_id)
+        if request.status not in (Status.REQUESTED, Status.RENDERING, Status.FAILED):
+            return request
+        copy = AgreementCopy.objects.filter(acceptance_id=request.acceptance_id).first()
+        if copy is None:
+            previous = request.status
+            request.status = Status.RENDERING
+            request.attempts += 1
+            request.save(update_fields=["status", "attempts", "updated_at"])
+            events.record(verb="agreement_copy.rendering", subject=request,
+                          customer=request.acceptance.customer,
+                          data={"attempt": request.attempts, "from": previous})
+    if copy is None:
+        try:
+            copy = _copy_store(acceptance_id=request.acceptance_id)
+        except Exception as exc:
+            with transaction.atomic():
+                request = AgreementCopyRequest.objects.select_for_update().get(pk=request_id)
+                if request.status == Status.RENDERING:
+                    request.status = Status.FAILED
+                    request.last_error = repr(exc)[:2000]
+                    request.save(update_fields=["status", "last_error", "updated_at"])
+                    events.record(verb="agreement_copy.failed", subject=request,
+                                  customer=request.acceptance.customer,
+                                  data={"error": request.last_error[:500]})
+            raise
+    return _mark_ready(request_id=request_id, copy=copy)
+
+
+def _copy_store(*, acceptance_id: int) -> AgreementCopy:
+    """Render the PDF (no transaction open), store it, attach it once."""
+    acceptance = Acceptance.objects.select_related("customer", "payment").get(pk=acceptance_id)
+    language = getattr(acceptance.customer, "language", None) or "ru"
+    pdf = render_agreement_pdf(acceptance, language=language)
+    field = AgreementCopy._meta.get_field("file")
+    storage = field.storage
+    name = storage.save(field.generate_filename(None, "agreement.pdf"), ContentFile(pdf))
+    try:
+        with transaction.atomic():
+            copy = AgreementCopy.objects.create(
+                acceptance=acceptance, file=name, sha256=hashlib.sha256(pdf).hexdigest(),
+                size=len(pdf), language=language,
+            )
+    except IntegrityError:  # a concurrent render stored it first: keep that one
+        storage.delete(name)
+        copy = AgreementCopy.objects.get(acceptance=acceptance)
+    return copy
+
+
+def _mark_ready(*, request_id: int, copy: AgreementCopy) -> AgreementCopyRequest:
+    with transaction.atomic():
+        request = AgreementCopyRequest.objects.select_for_update().get(pk=request_id)
+        if request.status not in (Status.REQUESTED, Status.RENDERING, Status.FAILED):
+            return request
+        request.status = Status.READY
+        request.copy = copy
+        request.ready_at = timezone.now()
+        request.last_error = ""
+        request.save(update_fields=["status", "copy", "ready_at", "last_error", "updated_at"])
+        events.record(verb="agreement_copy.ready", subject=request, customer=request.acceptance.customer,
+                      data={"sha256": copy.sha256, "size": copy.size})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.agreement_copy_ready_email.delay(request.pk))
+    return request
+
+
+# --- Staff: the print-and-post queue ------------------------------------------------------
+
+def _transition(*, request_id: int, to: str, allowed_from: tuple, by, **fields) -> AgreementCopyRequest:
+    customer_id = (AgreementCopyRequest.objects.filter(pk=request_id)
+                   .values_list("acceptance__customer_id", flat=True).get())
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        request = AgreementCopyRequest.objects.select_for_update().get(pk=request_id)
+        if request.status == to:
+            return request
+        if request.status not in allowed_from:
+            raise CopyRefused(f"request #{request.pk} is {request.status}; cannot become {to}")
+        previous = request.status
+        request.status = to
+        for name, value in fields.items():
+            setattr(request, name, value)
+        request.save()
+        events.record(verb=f"agreement_copy.{to}", subject=request, customer=request.acceptance.customer,
+                      actor=by, actor_kind=_actor_kind(by, customer_id),
+                      data={"from": previous, **{k: str(v) for k, v in fields.items()}})
+    return request
+
+
+def mark_printed(*, request_id: int, by) -> AgreementCopyRequest:
+    return _transition(request_id=request_id, to=Status.PRINTED, allowed_from=(Status.READY,), by=by,
+                       printed_at=timezone.now())
+
+
+def mark_posted(*, request_id: int, by, tracking_number: str) -> AgreementCopyRequest:
+    tracking_number = (tracking_number or "").strip()
+    if not tracking_number:
+        raise CopyRefused("a tracking number is required to mark a copy posted")
+    return _transition(request_id=request_id, to=Status.POSTED,
+                       allowed_from=(Status.READY, Status.PRINTED), by=by,
+                       tracking_number=tracking_number[:64], posted_at=timezone.now())
+
+
+# --- The PDF ---------------------------------------------------------------------------------
+
+def agreement_context(acceptance: Acceptance) -> dict:
+    from soldee.money import format_money
+    from soldee.provider import provider_details
+
+    accepted = list(acceptance.accepted_documents.select_related("document").order_by("kind"))
+    offer = next((a for a in accepted if a.kind == LegalDocument.Kind.OFFER), None)
+    if offer is None:
+        raise ValueError(f"acceptance {acceptance.pk} has no accepted Public Offer")
+    # The ACCEPTED version, checked against the hash recorded at acceptance.
+    if offer.document.sha256 != offer.sha256 or sha256_of(offer.document.body) != offer.sha256:
+        raise ValueError(f"the stored text of {offer.document} does not match the accepted hash")
+    payment = acceptance.payment
+    term = getattr(payment, "term", None)
+    return {
+        "acceptance": acceptance,
+        "offer": offer.document,
+        "offer_sha256": offer.sha256,
+        "accepted_documents": accepted,
+        "customer": acceptance.customer_snapshot or {},
+        "provider": provider_details(),
+        "price": format_money(acceptance.price_minor, acceptance.currency),
+        "payment": payment,
+        "term": term,
+        "offer_url": settings.SITE_URL + offer.document.get_absolute_url(),
+        "generated_at": timezone.now(),
+    }
+
+
+def render_agreement_html(acceptance: Acceptance, *, language: str) -> str:
+    with translation.override(language):
+        return render_to_string("documents/agreement.html", agreement_context(acceptance))
+
+
+def render_agreement_pdf(acceptance: Acceptance, *, language: str) -> bytes:
+    from soldee.pdf import render_pdf
+
+    return render_pdf(render_agreement_html(acceptance, language=language))

@@ -1,0 +1,370 @@
+"""Automatic renewal (clauses 6.3-6.5): the sweeper, the charge, the outcome, the lapse.
+
+How one renewal goes, safe to run twice or concurrently:
+1. `renewals_claim` — in ONE short transaction, lock a batch of due subscriptions with
+   SELECT ... FOR UPDATE SKIP LOCKED (rows another sweeper holds are skipped this tick),
+   create for each a RenewalAttempt + a `processing` Payment with a fixed idempotency key
+   `renewal:<subscription>:<term>:<try>`, clear `next_charge_at`, commit.
+   The unique (subscription, term_number, attempt_no) guards the term.
+2. `renewal_charge` — outside any transaction, charge the saved token at the gateway with
+   that key (the gateway de-duplicates on it), in a thread pool so gateway waits overlap.
+3. The result goes through billing.services.payment_apply_result → the purpose handlers
+   below (`renewal_paid` / `renewal_declined`), one transaction per subscription — the same
+   post-payment path as the first purchase (term, access, receipt, events).
+4. A crash or timeout between 2 and 3 leaves the payment `processing`: `renewals_reconcile`
+   asks the gateway by invoice id and applies the answer; a charge that never reached the
+   gateway is sent again with the SAME key.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import exchange
+from billing import services as billing
+from billing.gateways import ChargeResult, ChargeStatus, GatewayError, get_gateway
+from billing.models import Payment, PaymentMethod
+from offer import services as offer_services
+from offer.models import Acceptance, AcceptedDocument, LegalDocument
+from soldee import events
+from soldee.models import Event
+
+from .models import LIVE_STATUSES, RenewalAttempt, Subscription, Term
+from .terms import renewal_term_start
+
+log = logging.getLogger(__name__)
+
+PURPOSE_RENEWAL = "subscription.renewal"
+
+
+def lead() -> timedelta:
+    return timedelta(hours=settings.RENEWAL_LEAD_HOURS)
+
+
+def next_charge_for(subscription: Subscription):
+    return subscription.current_period_end - lead() if subscription.auto_renew else None
+
+
+# --- 1. Claim ----------------------------------------------------------------------
+
+def renewals_claim(*, now=None, limit: int | None = None) -> list[int]:
+    """Claim due subscriptions and record the intent to charge. Returns attempt ids."""
+    now = now or timezone.now()
+    limit = limit or settings.RENEWAL_BATCH_SIZE
+    with transaction.atomic():
+        subs = list(
+            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status__in=LIVE_STATUSES, auto_renew=True, next_charge_at__lte=now)
+            .exclude(renewal_attempts__status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN])
+            .select_related("plan", "customer", "customer__profile")
+            .order_by("next_charge_at")[:limit]
+        )
+        if not subs:
+            return []
+        ids = [s.pk for s in subs]
+        customer_ids = [s.customer_id for s in subs]
+        cards = {}
+        for card in PaymentMethod.objects.filter(customer_id__in=customer_ids, is_active=True).order_by("created_at"):
+            cards[card.customer_id] = card  # the newest active card wins
+        last_term = dict(Term.objects.filter(subscription_id__in=ids).values_list("subscription")
+                         .annotate(n=Max("number")))
+        last_try = {(r["subscription"], r["term_number"]): r["n"] for r in RenewalAttempt.objects.filter(
+            subscription_id__in=ids).values("subscription", "term_number").annotate(n=Max("attempt_no"))}
+        pinned = [offer_services.pin(d) for d in offer_services.documents_in_force().values()]
+        payments, plans, deferred = [], [], []
+        for sub in subs:
+            try:
+                conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor, on=now)
+            except exchange.RateUnavailable as exc:
+                deferred.append((sub, str(exc)))
+                continue
+            term_number = last_term.get(sub.pk, 0) + 1
+            attempt_no = last_try.get((sub.pk, term_number), 0) + 1
+            card = cards.get(sub.customer_id)
+            payments.append(Payment(
+                customer=sub.customer, purpose=PURPOSE_RENEWAL, purpose_ref=str(sub.pk),
+                description=f"Soldee — {sub.plan.name}, 30 days (renewal)",
+                amount_minor=conversion.amount_minor, currency=conversion.currency,
+                kzt_amount_minor=conversion.kzt_amount_minor, exchange_rate=conversion.rate,
+                exchange_rate_date=conversion.rate_date, exchange_rate_source=conversion.source,
+                idempotency_key=f"renewal:{sub.pk}:{term_number}:{attempt_no}",
+                gateway=card.gateway if card else settings.PAYMENT_GATEWAY,
+                payment_method=card, card_mask=card.card_mask if card else "",
+                status=Payment.Status.PROCESSING, method=Payment.Method.SAVED_CARD,
+                pinned_documents=pinned,
+            ))
+            plans.append((sub, term_number, attempt_no))
+        Payment.objects.bulk_create(payments)
+        attempts = RenewalAttempt.objects.bulk_create([
+            RenewalAttempt(subscription=sub, term_number=term, attempt_no=try_no, payment=payment)
+            for (sub, term, try_no), payment in zip(plans, payments, strict=True)
+        ])
+        Subscription.objects.filter(pk__in=[s.pk for s, _t, _n in plans]).update(next_charge_at=None, updated_at=now)
+        Event.objects.bulk_create([
+            Event(verb="renewal.charge_started", actor_kind=Event.ActorKind.SYSTEM, customer_id=sub.customer_id,
+                  subject_type="subscriptions.subscription", subject_id=str(sub.pk),
+                  data={"term": term, "try": try_no, "amount_minor": p.amount_minor, "currency": p.currency,
+                        "payment": str(p.public_id)})
+            for (sub, term, try_no), p in zip(plans, payments, strict=True)
+        ])
+        for sub, reason in deferred:  # no usable exchange rate: try again in an hour
+            Subscription.objects.filter(pk=sub.pk).update(next_charge_at=now + timedelta(hours=1))
+            events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data={"reason": reason})
+        if deferred:
+            transaction.on_commit(lambda: _alert(f"{len(deferred)} renewals deferred: no exchange rate"))
+    return [a.pk for a in attempts]
+
+
+# --- 2. Charge ---------------------------------------------------------------------
+
+def renewal_charge(*, attempt_id: int) -> str:
+    """Charge one claimed attempt at the gateway (no transaction open) and apply the
+    outcome. Returns the attempt's status."""
+    attempt = RenewalAttempt.objects.select_related("payment__payment_method", "payment__customer").get(pk=attempt_id)
+    payment = attempt.payment
+    if payment.status != Payment.Status.PROCESSING:
+        return attempt.status
+    if payment.payment_method is None:
+        charge = ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
+                              failure_message="No saved card")
+    else:
+        try:
+            charge = get_gateway(payment.gateway).charge_token(
+                billing.payment_request(payment), token=payment.payment_method.token
+            )
+        except GatewayError as exc:  # outcome unknown: the reconciliation sweep decides
+            RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.UNKNOWN, error=str(exc)[:255])
+            log.warning("renewal charge %s outcome unknown: %s", payment.idempotency_key, exc)
+            return RenewalAttempt.Status.UNKNOWN
+    billing.payment_apply_result(public_id=payment.public_id, charge=charge, source="renewal")
+    return RenewalAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
+
+
+def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
+    """Charge many attempts with gateway waits overlapping (a thread pool)."""
+    threads = settings.RENEWAL_CHARGE_THREADS if connection.vendor != "sqlite" else 1
+    counts: dict[str, int] = {}
+    if threads <= 1:
+        results = [renewal_charge(attempt_id=pk) for pk in attempt_ids]
+    else:
+        def one(pk):
+            close_old_connections()
+            try:
+                return renewal_charge(attempt_id=pk)
+            except Exception:  # one bad row must not stop the batch; reconcile retries it
+                log.exception("renewal attempt %s failed", pk)
+                return "error"
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            results = list(pool.map(one, attempt_ids))
+    for r in results:
+        counts[r] = counts.get(r, 0) + 1
+    return counts
+
+
+def renewals_run(*, now=None, max_batches: int = 1000) -> dict[str, int]:
+    """The sweeper: claim and charge batch after batch until nothing is due."""
+    total: dict[str, int] = {}
+    for _batch in range(max_batches):
+        ids = renewals_claim(now=now)
+        if not ids:
+            break
+        for k, v in renewals_charge(ids).items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+# --- 3. Outcome (purpose handlers, called inside billing's settlement transaction) ----
+
+def renewal_paid(*, payment: Payment) -> Term | None:
+    from .services import _alert_duplicate, _term_create
+
+    attempt = RenewalAttempt.objects.select_for_update().get(payment=payment)
+    sub = Subscription.objects.select_for_update().select_related("plan").get(pk=attempt.subscription_id)
+    RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.SUCCEEDED,
+                                                         finished_at=timezone.now())
+    if not sub.is_live or Term.objects.filter(subscription=sub, number=attempt.term_number).exists():
+        events.record(verb="payment.unapplied_renewal", subject=payment, customer=payment.customer,
+                      data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number})
+        transaction.on_commit(lambda: _alert_duplicate(payment.pk))
+        return None
+    starts_at = renewal_term_start(previous_end=sub.current_period_end, paid_at=payment.paid_at)
+    term = _term_create(subscription=sub, payment=payment, plan=sub.plan, starts_at=starts_at,
+                        number=attempt.term_number)
+    was = sub.status
+    sub.current_period_start, sub.current_period_end = term.starts_at, term.ends_at
+    sub.status = Subscription.Status.ACTIVE
+    sub.failed_attempts, sub.first_failed_at = 0, None
+    sub.next_charge_at = next_charge_for(sub)
+    sub.save()
+    events.record(verb="subscription.renewed", subject=sub, customer=sub.customer,
+                  data={"term": term.number, "starts_at": term.starts_at.isoformat(),
+                        "ends_at": term.ends_at.isoformat(), "payment": str(payment.public_id), "was": was})
+    _accept_amendments_by_continued_use(payment=payment, plan=sub.plan)
+    return term
+
+
+def _accept_amendments_by_continued_use(*, payment: Payment, plan) -> None:
+    """Clause 11: the Offer version in force at renewal is accepted by continued use,
+    with this payment as evidence, when it differs from the last one accepted."""
+    pinned_offer = next((p for p in payment.pinned_documents if p["kind"] == LegalDocument.Kind.OFFER), None)
+    if pinned_offer is None:
+        return
+    last = (AcceptedDocument.objects.filter(acceptance__customer=payment.customer, kind=LegalDocument.Kind.OFFER)
+            .order_by("-acceptance__accepted_at", "-acceptance_id").values_list("document_id", flat=True).first())
+    if last == pinned_offer["id"]:
+        return
+    offer_services.acceptance_record(payment=payment, plan_code=plan.code, plan_name=plan.name,
+                                     price_minor=payment.amount_minor, currency=payment.currency,
+                                     kind=Acceptance.Kind.CONTINUED_USE)
+
+
+def renewal_declined(*, payment: Payment) -> None:
+    from . import tasks
+    from .services import subscription_end
+
+    attempt = RenewalAttempt.objects.select_for_update().get(payment=payment)
+    sub = Subscription.objects.select_for_update().get(pk=attempt.subscription_id)
+    now = timezone.now()
+    RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.DECLINED, finished_at=now,
+                                                         error=payment.failure_message[:255])
+    if not sub.is_live or attempt.kind == RenewalAttempt.Kind.CUSTOMER:
+        return  # the customer's own try with another card does not move the schedule
+    sub.failed_attempts += 1
+    sub.first_failed_at = sub.first_failed_at or now
+    retry_days = settings.RENEWAL_RETRY_DAYS
+    if sub.failed_attempts <= len(retry_days):
+        sub.status = Subscription.Status.PAST_DUE
+        sub.next_charge_at = sub.first_failed_at + timedelta(days=retry_days[sub.failed_attempts - 1])
+        sub.save()
+        events.record(verb="renewal.failed", subject=sub, customer=sub.customer,
+                      data={"try": attempt.attempt_no, "reason": payment.failure_message,
+                            "next_retry_at": sub.next_charge_at.isoformat()})
+        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, "emails/renewal_failed"))
+        return
+    sub.save()
+    events.record(verb="renewal.failed", subject=sub, customer=sub.customer,
+                  data={"try": attempt.attempt_no, "reason": payment.failure_message, "next_retry_at": None})
+    subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.LAPSED)
+    transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, "emails/subscription_lapsed"))
+
+
+# --- 4. Reconcile ------------------------------------------------------------------
+
+def renewals_reconcile(*, now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.RENEWAL_RECONCILE_AFTER_MINUTES)
+    stuck = list(RenewalAttempt.objects.filter(
+        status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
+        kind=RenewalAttempt.Kind.AUTOMATIC, created_at__lt=cutoff, payment__status=Payment.Status.PROCESSING,
+    ).select_related("payment__payment_method")[:1000])
+    counts: dict[str, int] = {}
+    for attempt in stuck:
+        payment = attempt.payment
+        try:
+            charge = get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id))
+            if charge.status == ChargeStatus.NOT_FOUND:
+                outcome = renewal_charge(attempt_id=attempt.pk)  # never reached the gateway: same key
+            else:
+                billing.payment_apply_result(public_id=payment.public_id, charge=charge, source="reconcile")
+                outcome = charge.status
+        except GatewayError as exc:
+            log.warning("reconciling %s: gateway not answering: %s", payment.idempotency_key, exc)
+            outcome = "unknown"
+        counts[str(outcome)] = counts.get(str(outcome), 0) + 1
+    return counts
+
+
+# --- Retry now (staff), pay with another card (customer) ------------------------------
+
+def renewal_retry_now(*, subscription_id: int, by) -> None:
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if not sub.is_live or not sub.auto_renew:
+            raise ValueError(_("Only a live subscription with renewal on can be charged."))
+        sub.next_charge_at = timezone.now()
+        sub.save(update_fields=["next_charge_at", "updated_at"])
+        events.record(verb="renewal.retry_requested", subject=sub, customer=sub.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF)
+
+
+def renewal_customer_payment(*, subscription: Subscription, token: str, client_ip, user_agent) -> Payment:
+    """A past-due customer pays the next term on the hosted page with another card; the
+    new card's token replaces the saved one (billing saves it on settlement)."""
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)
+        if sub.status != Subscription.Status.PAST_DUE:
+            raise ValueError(_("This subscription has nothing to pay."))
+        term_number = (Term.objects.filter(subscription=sub).aggregate(n=Max("number"))["n"] or 0) + 1
+        key = f"renewal-customer:{sub.pk}:{term_number}:{token}"
+        existing = Payment.objects.filter(idempotency_key=key).first()
+        if existing:
+            return existing
+        attempt_no = (RenewalAttempt.objects.filter(subscription=sub, term_number=term_number)
+                      .aggregate(n=Max("attempt_no"))["n"] or 0) + 1
+        conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor)
+        payment, _created = billing.payment_create(
+            customer=sub.customer, purpose=PURPOSE_RENEWAL, purpose_ref=str(sub.pk),
+            description=f"Soldee — {sub.plan.name}, 30 days (renewal)", conversion=conversion,
+            idempotency_key=key, client_ip=client_ip, user_agent=user_agent,
+            pinned_documents=[offer_services.pin(d) for d in offer_services.documents_in_force().values()],
+        )
+        RenewalAttempt.objects.create(subscription=sub, term_number=term_number, attempt_no=attempt_no,
+                                      kind=RenewalAttempt.Kind.CUSTOMER, payment=payment)
+    return payment
+
+
+# --- Reminders and the end of cancelled subscriptions -----------------------------------
+
+def reminders_due(*, now=None) -> list[int]:
+    """Claim the subscriptions whose reminder is due (each once per term)."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=settings.RENEWAL_REMINDER_DAYS)
+    due = list(Subscription.objects.filter(status=Subscription.Status.ACTIVE, auto_renew=True,
+                                           next_charge_at__lte=horizon, next_charge_at__gt=now)
+               .values_list("pk", "current_period_end", "reminder_sent_for"))
+    claimed = []
+    for pk, end, sent_for in due:
+        if sent_for == end:
+            continue
+        if Subscription.objects.filter(pk=pk, current_period_end=end).exclude(reminder_sent_for=end).update(
+                reminder_sent_for=end):
+            claimed.append(pk)
+    return claimed
+
+
+def subscriptions_expire(*, now=None) -> int:
+    """Renewal off and the paid term over: the subscription ends, access is revoked."""
+    from . import tasks
+    from .services import _lock_customer, subscription_end
+
+    now = now or timezone.now()
+    ended = 0
+    for pk, customer_id in Subscription.objects.filter(
+        status__in=LIVE_STATUSES, auto_renew=False, current_period_end__lte=now
+    ).values_list("pk", "customer_id")[:1000]:
+        with transaction.atomic():
+            _lock_customer(customer_id)
+            sub = Subscription.objects.select_for_update().get(pk=pk)
+            if not sub.is_live or sub.auto_renew or sub.current_period_end > now:
+                continue
+            subscription_end(subscription_id=pk, reason=Subscription.EndReason.CANCELLED)
+            transaction.on_commit(lambda pk=pk: tasks.subscription_email.delay(pk, "emails/subscription_ended"))
+            ended += 1
+    return ended
+
+
+def _alert(text: str) -> None:
+    from soldee.emails import send_staff_alert
+
+    send_staff_alert(subject="Renewals need attention", body=text)

@@ -1,0 +1,233 @@
+"""Automatic renewal, dunning and lapse (clauses 6.3-6.5)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from billing.gateways import sandbox
+from billing.models import Payment, PaymentMethod, SandboxTransaction
+from billing.services import payment_refresh_from_gateway
+from offer.models import Acceptance, LegalDocument
+from soldee.models import Event
+from subscriptions import renewals
+from subscriptions.models import AccessGrant, RenewalAttempt, Subscription, Term
+from subscriptions.services import entitlement, subscription_set_auto_renew
+
+from ..billing.helpers import pay_on_sandbox, start_checkout
+
+pytestmark = pytest.mark.django_db
+
+
+def subscribe(customer, plan, documents, card=sandbox.CARD_APPROVE) -> Subscription:
+    payment = start_checkout(None, customer, plan, documents, token=f"t-{customer.pk}")
+    pay_on_sandbox(payment, card=card)
+    payment_refresh_from_gateway(payment=payment)
+    return Subscription.objects.get(customer=customer)
+
+
+def token_charges():
+    return SandboxTransaction.objects.filter(kind="token_charge").count()
+
+
+@pytest.fixture
+def sub(customer, plan, documents):
+    return subscribe(customer, plan, documents)
+
+
+def test_nothing_is_charged_before_the_lead_time(sub, time_machine):
+    time_machine.move_to(sub.current_period_end - timedelta(hours=25), tick=False)
+    assert renewals.renewals_run() == {}
+    assert token_charges() == 0
+
+
+def test_a_due_subscription_renews_from_the_previous_end_through_the_same_post_payment_path(
+    sub, time_machine, enqueued, django_capture_on_commit_callbacks
+):
+    first_end = sub.current_period_end
+    enqueued.calls.clear()
+    time_machine.move_to(first_end - timedelta(hours=23), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_run() == {"succeeded": 1}
+    sub.refresh_from_db()
+    term = Term.objects.get(subscription=sub, number=2)
+    assert term.starts_at == first_end  # no paid day lost, no gap
+    assert term.ends_at - term.starts_at == timedelta(days=30)
+    assert (sub.current_period_start, sub.current_period_end) == (term.starts_at, term.ends_at)
+    assert sub.status == "active" and sub.next_charge_at == term.ends_at - timedelta(hours=24)
+    payment = term.payment
+    assert payment.status == Payment.Status.SUCCEEDED and payment.method == "saved_card"
+    assert payment.idempotency_key == f"renewal:{sub.pk}:2:1"
+    assert AccessGrant.objects.filter(term=term).exists()
+    assert sorted(enqueued.names()) == ["billing.tasks.receipt_email", "subscriptions.tasks.access_grant"]
+    assert Event.objects.filter(verb="subscription.renewed", subject_id=str(sub.pk)).count() == 1
+
+
+def test_running_the_sweeper_twice_charges_once(sub, time_machine):
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    renewals.renewals_run()
+    renewals.renewals_reconcile(now=timezone.now() + timedelta(hours=1))
+    assert token_charges() == 1
+    assert Term.objects.filter(subscription=sub).count() == 2
+
+
+def test_the_plans_current_price_applies_at_renewal(sub, plan, time_machine):
+    plan.price_minor = 3_490_000
+    plan.save()
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    assert Term.objects.get(subscription=sub, number=2).payment.amount_minor == 3_490_000
+    assert Term.objects.get(subscription=sub, number=1).payment.amount_minor == 2_990_000
+
+
+def test_cancelled_subscriptions_are_not_charged_and_end_at_term_end(
+    sub, customer, time_machine, enqueued, django_capture_on_commit_callbacks
+):
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    assert renewals.renewals_run() == {}
+    assert renewals.subscriptions_expire() == 0  # still paid for
+    time_machine.move_to(sub.current_period_end + timedelta(seconds=1), tick=False)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.subscriptions_expire() == 1
+    sub.refresh_from_db()
+    assert sub.status == "ended" and sub.end_reason == "cancelled"
+    assert not AccessGrant.objects.filter(term__subscription=sub).exclude(status="revoked").exists()
+    assert ("subscriptions.tasks.subscription_email", [sub.pk, "emails/subscription_ended"], {}) in enqueued.calls
+    assert token_charges() == 0
+
+
+def test_turning_renewal_back_on_before_the_end_resumes_the_schedule(sub, customer, time_machine):
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+    sub.refresh_from_db()
+    assert sub.next_charge_at == sub.current_period_end - timedelta(hours=24)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 1}
+
+
+def test_declines_follow_the_retry_schedule_then_lapse(
+    customer, plan, documents, time_machine, enqueued, django_capture_on_commit_callbacks
+):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    end = sub.current_period_end
+    time_machine.move_to(end - timedelta(hours=24), tick=False)
+    first_try = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_run() == {"declined": 1}
+    sub.refresh_from_db()
+    assert sub.status == "past_due" and sub.next_charge_at == first_try + timedelta(days=1)
+    schedule = [first_try + timedelta(days=d) for d in (1, 3, 5)]
+    for i, due in enumerate(schedule):
+        time_machine.move_to(due - timedelta(minutes=1), tick=False)
+        assert renewals.renewals_run() == {}  # not yet
+        time_machine.move_to(due, tick=False)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert renewals.renewals_run() == {"declined": 1}
+        sub.refresh_from_db()
+        if i + 1 < len(schedule):
+            assert sub.status == "past_due" and sub.next_charge_at == schedule[i + 1]
+    assert sub.status == "ended" and sub.end_reason == "lapsed"
+    assert token_charges() == 4
+    assert RenewalAttempt.objects.filter(subscription=sub, status="declined").count() == 4
+    assert enqueued.names().count("subscriptions.tasks.subscription_email") == 4  # 3 failures + lapse
+    assert not AccessGrant.objects.filter(term__subscription=sub, status="granted").exists()
+
+
+def test_past_due_access_ends_at_term_end_without_grace(customer, plan, documents, time_machine, settings, enqueued):
+    from subscriptions.services import access_provision
+
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    access_provision(grant_id=AccessGrant.objects.get(term__subscription=sub).pk)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=2), tick=False)
+    renewals.renewals_run()
+    assert entitlement(customer)["entitled"] is True  # still inside the paid term
+    time_machine.move_to(sub.current_period_end + timedelta(hours=1), tick=False)
+    assert entitlement(customer)["entitled"] is False
+    settings.RENEWAL_GRACE_DAYS = 2
+    assert entitlement(customer)["entitled"] is True
+
+
+def test_a_crash_after_the_gateway_charged_is_resolved_by_reconciliation_with_one_charge(
+    sub, time_machine, monkeypatch
+):
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    ids = renewals.renewals_claim()
+    # the worker dies right after the gateway call: the result is never applied
+    monkeypatch.setattr(renewals.billing, "payment_apply_result", lambda **kw: (_ for _ in ()).throw(SystemExit))
+    with pytest.raises(SystemExit):
+        renewals.renewals_charge(ids)
+    monkeypatch.undo()
+    payment = RenewalAttempt.objects.get(pk=ids[0]).payment
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PROCESSING and token_charges() == 1
+    assert renewals.renewals_run() == {}  # in flight: never claimed again
+    assert renewals.renewals_reconcile() == {}  # too fresh to reconcile
+    time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
+    assert renewals.renewals_reconcile() == {"approved": 1}
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED and token_charges() == 1
+    assert Term.objects.filter(subscription=sub).count() == 2
+
+
+def test_a_claim_that_never_reached_the_gateway_is_charged_once_by_reconciliation(sub, time_machine):
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    ids = renewals.renewals_claim()  # crash before the gateway call
+    assert token_charges() == 0
+    time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
+    renewals.renewals_reconcile()
+    renewals.renewals_reconcile()
+    assert token_charges() == 1
+    assert RenewalAttempt.objects.get(pk=ids[0]).status == "succeeded"
+
+
+def test_a_new_offer_version_is_accepted_by_continued_use_at_renewal(sub, customer, time_machine):
+    from offer.services import document_publish
+
+    time_machine.move_to(sub.current_period_end - timedelta(days=5), tick=False)
+    new = LegalDocument.objects.create(kind="offer", label="amended", title="Public Offer", body="Amended offer",
+                                       effective_date=timezone.localdate())
+    document_publish(document_id=new.pk)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    acceptance = Acceptance.objects.get(kind="continued_use")
+    assert acceptance.offer_document == new
+    assert acceptance.payment == Term.objects.get(subscription=sub, number=2).payment
+    # the next renewal, same version: nothing new to accept
+    sub.refresh_from_db()
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    assert Acceptance.objects.filter(kind="continued_use").count() == 1
+
+
+def test_the_reminder_is_sent_once_per_term(sub, time_machine):
+    time_machine.move_to(sub.next_charge_at - timedelta(days=4), tick=False)
+    assert renewals.reminders_due() == []
+    time_machine.move_to(sub.next_charge_at - timedelta(days=3) + timedelta(minutes=1), tick=False)
+    assert renewals.reminders_due() == [sub.pk]
+    assert renewals.reminders_due() == []
+
+
+def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one(
+    client, customer, plan, documents, time_machine
+):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    client.force_login(customer)
+    page = client.get(f"/account/subscriptions/{sub.pk}/pay/")
+    response = client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": page.context["token"]})
+    assert "/billing/sandbox-gateway/pay/" in response["Location"]
+    payment = Payment.objects.get(purpose="subscription.renewal", method="card")
+    pay_on_sandbox(payment, card=sandbox.CARD_APPROVE)
+    client.get(f"/billing/payments/{payment.public_id}/return/")
+    sub.refresh_from_db()
+    assert sub.status == "active" and sub.failed_attempts == 0
+    assert Term.objects.filter(subscription=sub).count() == 2
+    active = PaymentMethod.objects.get(customer=customer, is_active=True)
+    assert active.card_mask.endswith("4242")
+    # the next automatic renewal uses the new card and succeeds
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 1}
