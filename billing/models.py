@@ -176,7 +176,7 @@ class SandboxTransaction(models.Model):
     description = models.CharField(max_length=255, blank=True)
     return_url = models.URLField(max_length=500, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
-    token = models.CharField(max_length=64, blank=True)
+    token = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(max_length=255, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)

@@ -319,6 +319,13 @@ SANDBOX_WEBHOOK_URL = env.str(
     "SANDBOX_WEBHOOK_URL", default=f"{SITE_URL}/billing/webhooks/sandbox/"
 )
 SANDBOX_DELAYED_APPROVAL_SECONDS = env.int("SANDBOX_DELAYED_APPROVAL_SECONDS", default=20)
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)  # simulated API latency (benchmarks)
+# CloudPayments (docs/cloudpayments.md). The API secret also keys the notification HMAC.
+CLOUDPAYMENTS_PUBLIC_ID = env.str("CLOUDPAYMENTS_PUBLIC_ID", default="")
+CLOUDPAYMENTS_API_SECRET = env.str("CLOUDPAYMENTS_API_SECRET", default="")
+CLOUDPAYMENTS_API_URL = env.str("CLOUDPAYMENTS_API_URL", default="https://api.cloudpayments.ru")
+CLOUDPAYMENTS_TIMEOUT_SECONDS = env.float("CLOUDPAYMENTS_TIMEOUT_SECONDS", default=10)
+CLOUDPAYMENTS_NOTIFICATION_FORMAT = env.str("CLOUDPAYMENTS_NOTIFICATION_FORMAT", default="form")
 CHECKOUT_PAYMENT_TTL_HOURS = env.int("CHECKOUT_PAYMENT_TTL_HOURS", default=24)
 
 # --- Exchange rates (offer clause 6.2; docs/exchange-rates.md) --------------------------

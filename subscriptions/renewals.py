@@ -156,17 +156,17 @@ def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
         results = [renewal_charge(attempt_id=pk) for pk in attempt_ids]
     else:
         def one(pk):
+            # Each pool thread keeps its own connection for the whole batch.
             close_old_connections()
             try:
                 return renewal_charge(attempt_id=pk)
             except Exception:  # one bad row must not stop the batch; reconcile retries it
                 log.exception("renewal attempt %s failed", pk)
                 return "error"
-            finally:
-                connection.close()
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             results = list(pool.map(one, attempt_ids))
+        # The pool's threads are gone; their connections are released with them.
     for r in results:
         counts[r] = counts.get(r, 0) + 1
     return counts

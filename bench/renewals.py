@@ -1,0 +1,143 @@
+"""Renewal throughput through real Celery workers on Redis, PostgreSQL (issue 4).
+
+Seeds N due subscriptions, sends W `renewal_sweep` tasks to a `celery worker`
+subprocess (they claim batches with SKIP LOCKED and charge the sandbox gateway in a
+thread pool), waits until every subscription is renewed, and prints renewals/s, SQL
+queries per renewal (measured in-process on a sample), the worker's peak memory and, in
+the same run, `pgbench -N` tps on the same database.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/soldee_bench \
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/13 SECRET_KEY=bench \
+    .venv/bin/python bench/renewals.py --subscriptions 20000 --latency-ms 0
+    ... --latency-ms 200
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soldee.settings")
+
+
+def peak_rss_mb(pid: int) -> float:
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+    except OSError:
+        return []
+
+
+def pgbench_tps(db_url: str, seconds: int = 10) -> str:
+    if not shutil.which("pgbench"):
+        return ""
+    from urllib.parse import urlparse
+
+    u = urlparse(db_url)
+    base = ["-h", u.hostname or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    db = u.path.lstrip("/")
+    subprocess.run(["pgbench", *base, "-i", "-s", "10", "-q", db], capture_output=True, check=True)
+    out = subprocess.run(["pgbench", *base, "-N", "-c", "8", "-j", "2", "-T", str(seconds), db],
+                         capture_output=True, text=True).stdout
+    line = next((ln for ln in out.splitlines() if ln.startswith("tps")), "")
+    return line
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subscriptions", type=int, default=20000)
+    ap.add_argument("--latency-ms", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (prefork)")
+    ap.add_argument("--sweeps", type=int, default=4, help="renewal_sweep tasks sent at once")
+    ap.add_argument("--threads", type=int, default=32, help="gateway calls in flight per sweep")
+    ap.add_argument("--batch", type=int, default=200)
+    args = ap.parse_args()
+    db_url = os.environ.get("DATABASE_URL", "")
+    if not db_url.startswith("postgres") or not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+        print("needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://...", file=sys.stderr)
+        return 2
+    os.environ["SANDBOX_LATENCY_MS"] = str(args.latency_ms)
+    os.environ["RENEWAL_CHARGE_THREADS"] = str(args.threads)
+    os.environ["RENEWAL_BATCH_SIZE"] = str(args.batch)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", "--no-staff", verbosity=0)
+    from plans.models import Plan
+    from subscriptions import renewals
+    from subscriptions.models import Subscription
+    from subscriptions.tasks import renewal_sweep
+    from subscriptions.testing import seed_due_subscriptions
+
+    plan = Plan.objects.get(code="start")
+    # queries per renewal, measured in-process on a small sample
+    sample = seed_due_subscriptions(n=200, plan=plan)
+    from django.conf import settings as dj_settings
+
+    dj_settings.RENEWAL_CHARGE_THREADS = 1  # in this thread, so every query is counted
+    with CaptureQueriesContext(connection) as ctx:
+        renewals.renewals_run()
+    queries_per_renewal = len(ctx.captured_queries) / len(sample)
+    print(f"seeding {args.subscriptions} due subscriptions ...", flush=True)
+    ids = []
+    for start in range(0, args.subscriptions, 5000):
+        ids += seed_due_subscriptions(n=min(5000, args.subscriptions - start), plan=plan)
+    connection.close()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "soldee", "worker", "--pool=prefork",
+         f"--concurrency={args.workers}", "--loglevel=WARNING"], cwd=ROOT, env=os.environ.copy())
+    try:
+        time.sleep(4)
+        t0 = time.monotonic()
+        for _ in range(args.sweeps):
+            renewal_sweep.delay()
+        while True:
+            left = Subscription.objects.filter(pk__in=ids, next_charge_at__lte=django.utils.timezone.now()).count()
+            if left == 0:
+                break
+            time.sleep(0.5)
+        # wait for in-flight attempts to finish
+        from subscriptions.models import RenewalAttempt
+
+        while RenewalAttempt.objects.filter(subscription_id__in=ids, status="charging").exists():
+            time.sleep(0.2)
+        elapsed = time.monotonic() - t0
+        peak = peak_rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    done = RenewalAttempt.objects.filter(subscription_id__in=ids, status="succeeded").count()
+    print(f"gateway latency: {args.latency_ms} ms; workers {args.workers} x sweeps {args.sweeps} x threads {args.threads}")
+    print(f"renewed: {done}/{len(ids)} in {elapsed:.1f} s -> {done / elapsed:.0f} renewals/s")
+    print(f"SQL queries per renewal: {queries_per_renewal:.1f}")
+    print(f"worker peak memory (RSS high-water, all processes): {peak:.0f} MB")
+    line = pgbench_tps(db_url)
+    if line:
+        print(f"pgbench -N (same database, 8 clients, 10 s): {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
