@@ -19,7 +19,7 @@ How one renewal goes, safe to run twice or concurrently:
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -155,18 +155,34 @@ def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
     if threads <= 1:
         results = [renewal_charge(attempt_id=pk) for pk in attempt_ids]
     else:
-        def one(pk):
-            # Each pool thread keeps its own connection for the whole batch.
+        results = []
+        work = iter(list(attempt_ids))
+        lock = threading.Lock()
+
+        def worker():
+            # Each thread keeps one connection for the whole batch and closes it at the end.
             close_old_connections()
             try:
-                return renewal_charge(attempt_id=pk)
-            except Exception:  # one bad row must not stop the batch; reconcile retries it
-                log.exception("renewal attempt %s failed", pk)
-                return "error"
+                while True:
+                    with lock:
+                        pk = next(work, None)
+                    if pk is None:
+                        return
+                    try:
+                        outcome = renewal_charge(attempt_id=pk)
+                    except Exception:  # one bad row must not stop the batch; reconcile retries it
+                        log.exception("renewal attempt %s failed", pk)
+                        outcome = "error"
+                    with lock:
+                        results.append(outcome)
+            finally:
+                connection.close()
 
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            results = list(pool.map(one, attempt_ids))
-        # The pool's threads are gone; their connections are released with them.
+        pool = [threading.Thread(target=worker) for _ in range(min(threads, len(attempt_ids)))]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
     for r in results:
         counts[r] = counts.get(r, 0) + 1
     return counts
