@@ -63,10 +63,11 @@ class AccountDeletionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("customer__email",)
     actions = ["confirm_deletion", "reject_deletion"]
 
-    def has_change_permission(self, request, obj=None):  # actions need it; fields stay read-only
-        return request.user.has_perm("accounts.change_accountdeletionrequest") and obj is None
+    def has_decide_permission(self, request):
+        return request.user.has_perm("accounts.change_accountdeletionrequest")
 
-    @admin.action(description=_("Confirm: anonymise the customer's personal data"))
+    @admin.action(description=_("Confirm: anonymise the customer's personal data"),
+                  permissions=["decide"])
     def confirm_deletion(self, request, queryset):
         done = 0
         for deletion in queryset:
@@ -79,7 +80,7 @@ class AccountDeletionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if done:
             self.message_user(request, _("%(n)d account(s) anonymised.") % {"n": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Reject the request (tell the customer why)"))
+    @admin.action(description=_("Reject the request (tell the customer why)"), permissions=["decide"])
     def reject_deletion(self, request, queryset):
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():

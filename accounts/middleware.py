@@ -18,7 +18,7 @@ def staff_has_totp(user) -> bool:
 def session_used_mfa(request) -> bool:
     from allauth.account.authentication import get_authentication_records
 
-    return any(r.get("method") == "mfa" for r in get_authentication_records(request))
+    return any(r.get("method") == "mfa" for r in get_authentication_records(request, request.user))
 
 
 class StaffMFAMiddleware:

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -113,8 +114,15 @@ def deletion_request(request):
 def admin_login(request, extra_context=None):
     """The admin's own login form is replaced by allauth's: one login page, with its
     rate limits and two-factor step, for customers and staff alike."""
+    from django.contrib import admin
+
     next_url = request.GET.get("next") or reverse("admin:index")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         next_url = reverse("admin:index")
+    if request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect(next_url)
+        # Logged in, but not staff: sending them to the login page would loop.
+        raise PermissionDenied(_("This account has no access to the administration."))
     return redirect_to_login(next_url, login_url=reverse("account_login"))

@@ -1,13 +1,26 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin
 
-from . import admin_rates  # noqa: F401  (ExchangeRateAdmin)
-from .models import IncomingNotification, Payment, PaymentMethod, SandboxTransaction
+from . import (
+    admin_rates,  # noqa: F401  (ExchangeRateAdmin)
+    documents,
+)
+from .models import (
+    DocumentSequence,
+    IncomingNotification,
+    Payment,
+    PaymentDocument,
+    PaymentMethod,
+    SandboxTransaction,
+)
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "amount_display", "status", "method", "purpose",
                     "kzt_amount_minor", "exchange_rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
@@ -34,3 +47,43 @@ class IncomingNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "kind", "invoice_id", "amount_minor", "currency", "status", "card_last4")
     list_filter = ("kind", "status")
+
+
+# --- Receipts, refund notes, invoices ---------------------------------------------------
+
+@admin.register(PaymentDocument)
+class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("number", "doc_type", "created_at", "customer", "amount_display", "valid_until",
+                    "paid_at", "payment", "pdf")
+    list_filter = ("doc_type", "year")
+    search_fields = ("number", "customer__email", "payment__public_id", "payment__gateway_ref")
+    date_hierarchy = "created_at"
+    list_select_related = ("customer", "payment")
+    actions = ["mark_paid_by_bank_transfer"]
+
+    @admin.display(description="PDF")
+    def pdf(self, obj):
+        return format_html('<a href="{}">PDF</a>', reverse("billing:document_pdf", args=[obj.number]))
+
+    def has_bank_permission(self, request):
+        # Confirming money received needs the change permission on payment documents.
+        return request.user.has_perm("billing.change_paymentdocument")
+
+    @admin.action(description=_("Invoice paid by bank transfer: start the subscription"),
+                  permissions=["bank"])
+    def mark_paid_by_bank_transfer(self, request, queryset):
+        for invoice in queryset:
+            if invoice.doc_type != PaymentDocument.DocType.INVOICE:
+                self.message_user(request, f"{invoice.number}: not an invoice.", level=messages.ERROR)
+                continue
+            try:
+                payment = documents.invoice_mark_paid(invoice_id=invoice.pk, by=request.user)
+            except Exception as exc:  # shown to staff; nothing was committed
+                self.message_user(request, f"{invoice.number}: {exc}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{invoice.number}: paid, payment {payment.public_id}.")
+
+
+@admin.register(DocumentSequence)
+class DocumentSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("doc_type", "year", "last_number")

@@ -148,7 +148,7 @@ def conversion_for(*, customer, kzt_amount_minor: int, on=None) -> Conversion:
         raise RateUnavailable(
             _("We cannot convert the price to %(currency)s right now: the National Bank of "
               "Kazakhstan rate for %(date)s is not available yet. Please try again later or "
-              "contact us.") % {"currency": currency, "date": formats.date_format(day, "SHORT_DATE_FORMAT")},
+              "contact us.") % {"currency": currency, "date": day.strftime("%d.%m.%Y")},
             currency=currency, on=day,
         )
     return Conversion(

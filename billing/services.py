@@ -17,7 +17,7 @@ from soldee import events
 from soldee.models import Event
 from soldee.money import format_money  # noqa: F401  (re-exported for views)
 
-from . import purposes
+from . import documents, purposes
 from .gateways import ChargeResult, ChargeStatus, Notification, PaymentRequest, get_gateway
 from .models import IncomingNotification, Payment, PaymentMethod
 
@@ -157,6 +157,7 @@ def payment_settle(*, public_id, charge: ChargeResult, source: str) -> tuple[Pay
                   "from": previous, "source": source},
         )
         purposes.handlers_for(payment.purpose).on_settled(payment=payment)
+        documents.receipt_create(payment=payment)  # gapless receipt number, same transaction
         from . import tasks
 
         transaction.on_commit(lambda: tasks.receipt_email.delay(payment.pk))
@@ -317,4 +318,6 @@ def payment_refund_record(*, payment_id: int, amount_minor: int, gateway_ref: st
                   actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
                   data={"amount_minor": amount_minor, "refunded_minor": payment.refunded_minor,
                         "gateway_ref": gateway_ref, "refund_key": refund_key})
+    documents.refund_note_create(payment=payment, amount_minor=amount_minor, refund_key=refund_key,
+                                 gateway_ref=gateway_ref)
     return payment

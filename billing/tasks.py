@@ -11,6 +11,7 @@ from django.utils import timezone
 from soldee.emails import send_customer_email
 
 from . import (
+    document_tasks,  # noqa: F401  (registers billing.document_tasks.document_render)
     rate_tasks,  # noqa: F401  (registers billing.rate_tasks.nbk_rates_import)
     services,
 )

@@ -14,6 +14,7 @@ from .gateways import sandbox as sandbox_gateway
 from .models import Payment, SandboxTransaction
 
 log = logging.getLogger(__name__)
+MAX_WEBHOOK_BODY = 256 * 1024  # no gateway notification comes near this
 
 
 @csrf_exempt  # gateways cannot send our CSRF token; the HMAC signature authenticates
@@ -23,7 +24,15 @@ def webhook(request, gateway_name: str):
         gateway = get_gateway(gateway_name)
     except GatewayError:
         raise Http404 from None
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_WEBHOOK_BODY:
+        return HttpResponse(b"payload too large", status=413, content_type="text/plain")
     body = request.body
+    if len(body) > MAX_WEBHOOK_BODY:  # a chunked request declares no length
+        return HttpResponse(b"payload too large", status=413, content_type="text/plain")
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
         notification = gateway.parse_notification(body=body, headers=headers)
@@ -85,3 +94,46 @@ def sandbox_page(request, txn_id):
         "txn": txn, "form": form, "test_cards": sandbox_gateway.TEST_CARDS,
         "amount": services.format_money(txn.amount_minor, txn.currency),
     })
+
+
+# --- Receipts, refund notes, invoices (owner or staff; anyone else gets 404) -----------
+
+@login_required
+def document_pdf(request, number):
+    from django.http import FileResponse
+
+    from . import documents
+    from .models import PaymentDocument
+
+    document = PaymentDocument.objects.filter(number=number).first()
+    if document is None or not documents.can_download(request.user, document):
+        raise Http404
+    if not document.file:  # the worker has not rendered it yet: render now (stored once)
+        document = documents.document_render(document_id=document.pk)
+    response = FileResponse(document.file.open("rb"), as_attachment=True, content_type="application/pdf",
+                            filename=f"{document.number}.pdf")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def invoice_create(request):
+    from django.contrib import messages
+    from django.urls import reverse
+    from django.utils.translation import gettext as _gettext
+
+    from plans.models import Plan
+
+    from . import documents
+
+    plan = Plan.objects.filter(code=request.POST.get("plan", ""), is_active=True).first()
+    if plan is None:
+        messages.error(request, _gettext("Please choose a plan."))
+        return redirect(reverse("subscriptions:account") + "#invoices")
+    try:
+        invoice = documents.invoice_issue(customer=request.user, plan=plan)
+    except documents.InvoiceRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("subscriptions:account") + "#invoices")
+    return redirect("billing:document_pdf", number=invoice.number)

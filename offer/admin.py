@@ -1,9 +1,21 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin
 
-from . import services
-from .models import Acceptance, AcceptedDocument, LegalDocument
+from . import agreement_copies, services
+from .models import (
+    Acceptance,
+    AcceptedDocument,
+    AgreementCopy,
+    AgreementCopyRequest,
+    LegalDocument,
+)
 
 
 @admin.register(LegalDocument)
@@ -43,7 +55,7 @@ class AcceptedDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Acceptance)
-class AcceptanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("accepted_at", "customer", "kind", "plan_code", "price_minor", "currency",
                     "payment_reference", "ip_address")
     list_filter = ("kind", "plan_code")
@@ -51,3 +63,84 @@ class AcceptanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "accepted_at"
     inlines = [AcceptedDocumentInline]
     list_select_related = ("customer",)
+
+
+# --- Agreement copies: the print-and-post queue (clause 5.4) ---------------------------------
+
+class TrackingForm(forms.Form):
+    tracking_number = forms.CharField(label=_("Postal tracking number"), max_length=64)
+
+
+@admin.register(AgreementCopyRequest)
+class AgreementCopyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Staff print the ready copies and post them; every step goes through
+    offer.agreement_copies (which records the event)."""
+
+    list_display = ("requested_at", "customer", "recipient_name", "postal_address", "status",
+                    "tracking_number", "ready_at", "printed_at", "posted_at", "pdf")
+    list_filter = ("status",)
+    search_fields = ("acceptance__customer__email", "recipient_name", "postal_address", "tracking_number")
+    date_hierarchy = "requested_at"
+    list_select_related = ("acceptance__customer",)
+    actions = ["mark_printed", "mark_posted", "render_again"]
+
+    @admin.display(description=_("customer"))
+    def customer(self, obj):
+        return obj.acceptance.customer
+
+    @admin.display(description="PDF")
+    def pdf(self, obj):
+        if not obj.copy_id:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("offer:copy_download", args=[obj.acceptance_id]),
+                           _("Download"))
+
+    def has_queue_permission(self, request):
+        # The rows are read-only in the admin; moving them along the queue needs the
+        # model's change permission (the services do the change).
+        return request.user.has_perm("offer.change_agreementcopyrequest")
+
+    @admin.action(description=_("Mark printed"), permissions=["queue"])
+    def mark_printed(self, request, queryset):
+        for obj in queryset:
+            try:
+                agreement_copies.mark_printed(request_id=obj.pk, by=request.user)
+                self.message_user(request, f"#{obj.pk}: printed.")
+            except agreement_copies.CopyRefused as exc:
+                self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
+
+    @admin.action(description=_("Mark posted (asks for the tracking number)"), permissions=["queue"])
+    def mark_posted(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select one request: each posting has its own tracking number."),
+                              level=messages.ERROR)
+            return None
+        obj = queryset.get()
+        form = TrackingForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            try:
+                agreement_copies.mark_posted(request_id=obj.pk, by=request.user,
+                                             tracking_number=form.cleaned_data["tracking_number"])
+                self.message_user(request, f"#{obj.pk}: posted.")
+            except agreement_copies.CopyRefused as exc:
+                self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
+            return None
+        return TemplateResponse(request, "offer/admin/tracking_form.html", {
+            **self.admin_site.each_context(request),
+            "title": _("Mark posted"), "form": form, "obj": obj, "opts": self.model._meta,
+            "action": request.POST.get("action", ""), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    @admin.action(description=_("Render again if failed"), permissions=["queue"])
+    def render_again(self, request, queryset):
+        from . import tasks
+
+        for obj in queryset.filter(status__in=["requested", "failed"]):
+            tasks.render_agreement_copy.delay(obj.pk)
+            self.message_user(request, f"#{obj.pk}: queued.")
+
+
+@admin.register(AgreementCopy)
+class AgreementCopyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("rendered_at", "acceptance", "sha256", "size", "language")
+    search_fields = ("acceptance__customer__email", "sha256")

@@ -174,12 +174,12 @@ class AgreementCopyRequest(models.Model):
     paper copy for staff to print and post (clause 5.4)."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", _("Requested")
-        RENDERING = "rendering", _("Being prepared")
-        READY = "ready", _("Ready")
-        PRINTED = "printed", _("Printed")
-        POSTED = "posted", _("Posted")
-        FAILED = "failed", _("Failed, being retried")
+        REQUESTED = "requested", _("Copy requested")
+        RENDERING = "rendering", _("Copy being prepared")
+        READY = "ready", _("Copy ready")
+        PRINTED = "printed", _("Paper copy printed")
+        POSTED = "posted", _("Paper copy posted")
+        FAILED = "failed", _("Preparation failed, retrying")
 
     OPEN_STATUSES = ("requested", "rendering", "ready", "printed", "failed")
 

@@ -123,6 +123,7 @@ AUTHENTICATION_BACKENDS = [
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("kk", _("Kazakh")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["soldee.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "Asia/Almaty"
@@ -284,6 +285,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Documents (docs/documents.md) ----------------------------------------------------
+INVOICE_VAT_RATE = env.str("INVOICE_VAT_RATE", default="") or None  # e.g. "12"; empty = "без НДС"
+INVOICE_PAYMENT_PURPOSE_CODE = env.str("INVOICE_PAYMENT_PURPOSE_CODE", default="859")
+INVOICE_VALID_DAYS = env.int("INVOICE_VALID_DAYS", default=5)
+OFFER_NOTICE_BATCH_SIZE = env.int("OFFER_NOTICE_BATCH_SIZE", default=200)
+
 # --- Renewals (clauses 6.3-6.5; docs/renewals.md) -----------------------------------
 RENEWAL_LEAD_HOURS = env.int("RENEWAL_LEAD_HOURS", default=24)  # charge this long before term end
 RENEWAL_REMINDER_DAYS = env.int("RENEWAL_REMINDER_DAYS", default=3)  # reminder before the charge
@@ -341,6 +348,12 @@ AGENT_PLATFORM_WEBHOOK_URL = env.str("AGENT_PLATFORM_WEBHOOK_URL", default="")
 AGENT_PLATFORM_WEBHOOK_SECRET = env.str("AGENT_PLATFORM_WEBHOOK_SECRET", default="")
 AGENT_PLATFORM_TIMEOUT_SECONDS = env.float("AGENT_PLATFORM_TIMEOUT_SECONDS", default=10.0)
 ACCESS_GRANT_DEADLINE_MINUTES = 30  # clause 5.2 of the offer
+
+# --- Staff tools (docs/operations.md) ---------------------------------------------------
+# The test clock moves one customer's schedule forward; never in production.
+SOLDEE_TEST_CLOCK_ENABLED = env.bool("SOLDEE_TEST_CLOCK_ENABLED", default=DEBUG or EMBEDDED)
+# bench/pages.sh: route the bare comparison view /bench/bare/.
+SOLDEE_BENCH_VIEWS = env.bool("SOLDEE_BENCH_VIEWS", default=False)
 
 LOGGING = {
     "version": 1,

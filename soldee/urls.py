@@ -15,8 +15,15 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("refunds/", include("refunds.urls")),
     path("api/", include("subscriptions.api_urls")),
+    # Staff dashboard and test clock (admin_view-wrapped); before the admin's catch-all.
+    path("admin/", include("soldee.staff_urls")),
     path("admin/", admin.site.urls),
 ]
+
+if getattr(settings, "SOLDEE_BENCH_VIEWS", False):  # bench/pages.sh only: a bare view to compare with
+    from soldee import views_bench
+
+    urlpatterns.insert(0, path("bench/bare/", views_bench.bare))
 
 if settings.DEBUG or settings.EMBEDDED:
     from django.conf.urls.static import static

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.personal_data import consent_withdrawn
 from billing import exchange
 from billing import services as billing
 from billing.models import Payment
@@ -52,6 +53,9 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
     plan, the amount and the document versions the customer was shown."""
     if not hasattr(customer, "profile"):
         raise CheckoutRefused(_("Please fill in your customer details first."))
+    if consent_withdrawn(customer):
+        raise CheckoutRefused(_("You withdrew your consent to the processing of your personal data. "
+                                "Give it again on the Personal data page to make a purchase."))
     if not plan.is_active:
         raise CheckoutRefused(_("This plan is no longer on sale."))
     if live_subscription(customer) is not None:

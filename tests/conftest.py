@@ -50,6 +50,10 @@ def require_redis():
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Tests read English unless they ask for another language (Accept-Language).
+    settings.LANGUAGE_CODE = "en"
+    # The staff second factor is tested in tests/security; elsewhere staff log in plainly.
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
     # Tests talk plain http to the test client and the live server, in any mode.
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False

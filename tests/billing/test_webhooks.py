@@ -53,7 +53,8 @@ def test_a_valid_notification_settles_the_payment_and_concludes_the_agreement(
     assert PaymentMethod.objects.get(customer=payment.customer).token == txn.token
     grant = AccessGrant.objects.get(term__payment=payment)
     assert grant.status == "pending"
-    assert sorted(enqueued.names()) == ["billing.tasks.receipt_email", "subscriptions.tasks.access_grant"]
+    assert sorted(enqueued.names()) == ["billing.document_tasks.document_render", "billing.tasks.receipt_email",
+                                        "subscriptions.tasks.access_grant"]
     enqueued.run()
     grant.refresh_from_db()
     assert grant.status == "granted" and grant.granted_on_time

@@ -40,7 +40,7 @@ def test_a_non_resident_sees_kzt_and_their_currency_with_rate_date_and_source(us
 
     assert '<span class="price-kzt">₸29,900</span>' in html
     assert '<span class="price-converted">≈ $57.37</span>' in html
-    assert "rate 521.18 ₸ per 1 USD of 11/24/2026, National Bank of Kazakhstan feed" in html
+    assert "rate 521.18 ₸ per 1 USD of 24.11.2026, National Bank of Kazakhstan feed" in html
 
 
 @time_machine.travel(NOON_24TH, tick=False)
@@ -78,7 +78,7 @@ def test_a_receipt_shows_amount_kzt_equivalent_rate_date_and_source(usd):
 
     text = render("{{ payment|payment_exchange }}", user, payment=payment)
 
-    assert text == "$57.37 = ₸29,900 at 521.18 ₸ per 1 USD, rate of 11/24/2026 (National Bank of Kazakhstan feed)"
+    assert text == "$57.37 = ₸29,900 at 521.18 ₸ per 1 USD, rate of 24.11.2026 (National Bank of Kazakhstan feed)"
 
 
 def test_a_kzt_receipt_has_no_exchange_line(customer):

@@ -55,7 +55,10 @@ def test_the_catalogs_cover_every_message_in_the_code(tmp_path):
 def test_the_compiled_catalogs_are_up_to_date(lang, tmp_path):
     from babel.messages.mofile import read_mo
 
+    def key(v):
+        return tuple(v) if isinstance(v, (list, tuple)) else v
+
     with (ROOT / "locale" / lang / "LC_MESSAGES" / "django.mo").open("rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
-    source = {m.id: m.string for m in _catalog(lang) if m.id and not m.fuzzy}
+        compiled = {key(m.id): key(m.string) for m in read_mo(fh) if m.id}
+    source = {key(m.id): key(m.string) for m in _catalog(lang) if m.id and not m.fuzzy}
     assert compiled == source, "locale .mo files are stale: run `make messages`"

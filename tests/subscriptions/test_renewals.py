@@ -59,7 +59,8 @@ def test_a_due_subscription_renews_from_the_previous_end_through_the_same_post_p
     assert payment.status == Payment.Status.SUCCEEDED and payment.method == "saved_card"
     assert payment.idempotency_key == f"renewal:{sub.pk}:2:1"
     assert AccessGrant.objects.filter(term=term).exists()
-    assert sorted(enqueued.names()) == ["billing.tasks.receipt_email", "subscriptions.tasks.access_grant"]
+    assert sorted(enqueued.names()) == ["billing.document_tasks.document_render", "billing.tasks.receipt_email",
+                                        "subscriptions.tasks.access_grant"]
     assert Event.objects.filter(verb="subscription.renewed", subject_id=str(sub.pk)).count() == 1
 
 

@@ -49,3 +49,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Staff login for /admin/: {STAFF_EMAIL} / {STAFF_PASSWORD}"
         ))
+        from django.conf import settings
+
+        if settings.SOLDEE_STAFF_MFA_REQUIRED:
+            self.stdout.write("Staff must use two-factor authentication: the first admin visit asks you to set up "
+                              "an authenticator app (a local demo may run with SOLDEE_STAFF_MFA_REQUIRED=0).")

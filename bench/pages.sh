@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Page speed: the pricing page and the personal account against a bare Django view, in one
+# run, served by gunicorn on PostgreSQL in production mode (DEBUG off), measured with wrk
+# on the loopback interface. Prints req/s and p99 for each page and the ratios to the bare
+# view (targets: pricing >= 60 %, account >= 40 %).
+#
+#   bash bench/pages.sh                  # DATABASE_URL defaults to a local soldee_pages_bench
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/soldee_pages_bench PAYMENTS=100 DURATION=10 \
+#     WORKERS=2 CONNECTIONS=16 bash bench/pages.sh
+#
+# The pricing page is fetched as a visitor (no session), as most of its traffic is; the
+# account page as its customer, whose history has PAYMENTS paid payments (receipt and
+# acceptance each) — bench/pages_setup.py makes them and prints the session cookie.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/soldee_pages_bench}"
+PAYMENTS="${PAYMENTS:-100}"
+DURATION="${DURATION:-10}"        # seconds per page
+WARMUP="${WARMUP:-2}"             # seconds per page, not measured
+WORKERS="${WORKERS:-2}"           # gunicorn sync workers
+CONNECTIONS="${CONNECTIONS:-8}"
+THREADS="${THREADS:-1}"
+PORT="${PORT:-18765}"
+PY="${PY:-.venv/bin/python}"
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+case "$DATABASE_URL" in postgres*) ;; *) echo "DATABASE_URL must be PostgreSQL" >&2; exit 2 ;; esac
+
+DB_NAME="${DATABASE_URL##*/}"; DB_NAME="${DB_NAME%%\?*}"
+ADMIN_URL="${DATABASE_URL%/*}/postgres"
+psql "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1 \
+  || psql "$ADMIN_URL" -qc "CREATE DATABASE \"$DB_NAME\""
+
+WORK="$(mktemp -d)"
+export DATABASE_URL DEBUG=0 SOLDEE_EMBEDDED=0 SOLDEE_BENCH_VIEWS=1 SECURE_SSL_REDIRECT=0 \
+  SECRET_KEY="${SECRET_KEY:-bench-only-secret-key-not-for-production-0123456789}" \
+  ALLOWED_HOSTS=127.0.0.1 SOLDEE_VAR_DIR="$WORK/var" LOG_LEVEL=WARNING
+cleanup() { [ -n "${GPID:-}" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+"$PY" manage.py collectstatic --noinput -v0
+SESSION="$("$PY" bench/pages_setup.py --payments "$PAYMENTS" | tail -1)"
+
+.venv/bin/gunicorn soldee.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
+  --log-level warning --error-logfile "$WORK/gunicorn.log" &
+GPID=$!
+for _ in $(seq 1 50); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/bench/bare/" 2>/dev/null && break; sleep 0.2
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: sessionid=$SESSION" "http://127.0.0.1:$PORT/account/")
+[ "$code" = 200 ] || { echo "account page answered $code (expected 200)"; cat "$WORK/gunicorn.log"; exit 1; }
+
+measure() {  # name path [cookie]
+  local name=$1 path=$2 cookie=${3:-}
+  local args=(-t"$THREADS" -c"$CONNECTIONS" --latency)
+  [ -n "$cookie" ] && args+=(-H "Cookie: sessionid=$cookie")
+  wrk "${args[@]}" -d"${WARMUP}s" "http://127.0.0.1:$PORT$path" >/dev/null
+  wrk "${args[@]}" -d"${DURATION}s" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt"
+  if grep -q "Non-2xx" "$WORK/$name.txt"; then echo "$name: non-2xx answers"; cat "$WORK/$name.txt"; exit 1; fi
+}
+measure bare /bench/bare/
+measure pricing /pricing/
+measure account /account/ "$SESSION"
+
+"$PY" - "$WORK" "$PAYMENTS" "$DURATION" "$WORKERS" "$CONNECTIONS" <<'EOF'
+import re, sys
+from pathlib import Path
+
+work, payments, duration, workers, conns = sys.argv[1:]
+def parse(name):
+    text = Path(work, f"{name}.txt").read_text()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    return rps, p99
+
+rows = {name: parse(name) for name in ("bare", "pricing", "account")}
+print(f"gunicorn {workers} sync workers, wrk {conns} connections, {duration} s per page, "
+      f"account with {payments} payments, PostgreSQL, DEBUG off")
+print(f"{'page':<10}{'req/s':>10}{'p99 ms':>10}{'of bare':>10}{'target':>10}")
+targets = {"pricing": 0.60, "account": 0.40}
+ok = True
+for name, (rps, p99) in rows.items():
+    ratio = rps / rows["bare"][0]
+    target = targets.get(name)
+    mark = "" if target is None else (f"{target:.0%}" + (" ok" if ratio >= target else " MISSED"))
+    ok &= target is None or ratio >= target
+    print(f"{name:<10}{rps:>10.1f}{p99:>10.1f}{ratio:>10.0%}{mark:>10}")
+sys.exit(0 if ok else 1)
+EOF

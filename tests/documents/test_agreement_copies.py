@@ -1,0 +1,227 @@
+"""Copies of the agreement on request (clause 5.4): the PDF of the ACCEPTED text, rendered
+once per acceptance, downloadable by its owner and staff only; the print-and-post queue."""
+
+import io
+import json
+import re
+
+import pytest
+from django.core import mail
+from pypdf import PdfReader
+
+from offer import agreement_copies
+from offer.models import AgreementCopy, AgreementCopyRequest, LegalDocument
+from offer.services import document_publish
+from soldee.models import Event
+from soldee.provider import provider_details
+
+from .conftest import KAZAKH_NAME, pdf_text, squeeze
+
+pytestmark = pytest.mark.django_db
+
+KAZAKH_LETTERS = "ӘәҒғҚқҢңӨөҰұҮүҺһІі"
+
+
+def request_and_render(client, acceptance, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/legal/agreements/{acceptance.pk}/copy/", HTTP_ACCEPT="application/json")
+    assert response.status_code in (200, 201)
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued.run("offer.tasks.render_agreement_copy")
+    return AgreementCopyRequest.objects.filter(acceptance=acceptance).latest("requested_at")
+
+
+def test_the_copy_is_the_accepted_version_with_both_parties_and_the_acceptance_record(
+        client, kazakh_customer, buy, enqueued, django_capture_on_commit_callbacks):
+    acceptance = buy(kazakh_customer)
+    accepted_offer = acceptance.offer_document
+    # A new version is published after the acceptance: the copy must still be the accepted one.
+    amended = LegalDocument.objects.create(
+        kind="offer", label="2099-01-01", title="Public Offer", effective_date="2099-01-01",
+        body=accepted_offer.body.replace("within 30 minutes", "within 10 minutes") + "\nAMENDED CLAUSE 12.")
+    document_publish(document_id=amended.pk)
+
+    client.force_login(kazakh_customer)
+    request = request_and_render(client, acceptance, enqueued, django_capture_on_commit_callbacks)
+    assert request.status == AgreementCopyRequest.Status.READY
+
+    response = client.get(f"/legal/agreements/{acceptance.pk}/copy/download/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    data = b"".join(response.streaming_content)
+    assert data.startswith(b"%PDF-")
+    text = pdf_text(data)
+    flat = squeeze(text)
+    assert accepted_offer.sha256 in flat  # the verification line (and the accepted-docs table)
+    assert amended.sha256 not in flat
+    assert "AMENDED CLAUSE 12" not in text
+    assert squeeze("After payment, access is granted within 30 minutes.") in flat  # excerpt of the text
+    assert squeeze(KAZAKH_NAME) in flat
+    assert all(letter in text for letter in KAZAKH_LETTERS)
+    provider = provider_details()
+    for detail in (provider.name, provider.bin, provider.account, provider.bic):
+        assert squeeze(detail) in flat
+    assert kazakh_customer.profile.iin_bin in flat
+    assert squeeze("29 900 ₸") in flat  # price, tenge sign rendered
+    assert acceptance.payment_reference in flat and "10.1.2.3" in flat
+    assert "Start" in text  # the plan
+    # A4, page numbers, fonts embedded
+    reader = PdfReader(io.BytesIO(data))
+    width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
+    assert round(width) == 595 and round(height) == 842
+    pages = len(reader.pages)
+    assert pages >= 2
+    for number, page in enumerate(reader.pages, start=1):  # "Page 1 of 3" / "Страница 1 из 3" / ...
+        assert re.search(rf"\b{number}\s+\S+\s+{pages}\s*$", page.extract_text().strip())
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    descriptors = [f.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"] for f in fonts.values()]
+    assert descriptors and all("/FontFile2" in d for d in descriptors)
+    assert all("DejaVu" in str(d["/FontName"]) for d in descriptors)
+
+
+def test_a_repeat_request_reuses_the_stored_pdf_without_rendering_again(
+        client, customer, buy, enqueued, django_capture_on_commit_callbacks, monkeypatch):
+    acceptance = buy(customer)
+    calls = []
+    real = agreement_copies.render_agreement_pdf
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", counting)
+    client.force_login(customer)
+    first = request_and_render(client, acceptance, enqueued, django_capture_on_commit_callbacks)
+    copy = AgreementCopy.objects.get(acceptance=acceptance)
+    stored = copy.file.read()
+    # The same open request is returned by a second click...
+    again = client.post(f"/legal/agreements/{acceptance.pk}/copy/", HTTP_ACCEPT="application/json")
+    assert again.status_code == 200 and AgreementCopyRequest.objects.count() == 1
+    # ...and once that copy is posted, a new request is ready at once with the same file.
+    agreement_copies.mark_posted(request_id=first.pk, by=None, tracking_number="KZ123456789")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/legal/agreements/{acceptance.pk}/copy/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 201 and response.json()["status"] == "ready"
+    enqueued.run()
+    second = AgreementCopyRequest.objects.exclude(pk=first.pk).get()
+    assert second.status == "ready" and second.copy_id == copy.pk
+    assert AgreementCopy.objects.count() == 1
+    copy.refresh_from_db()
+    assert copy.file.read() == stored
+    assert len(calls) == 1
+    # the download is the stored file
+    download = client.get(f"/legal/agreements/{acceptance.pk}/copy/download/")
+    assert b"".join(download.streaming_content) == stored
+
+
+def test_running_the_render_task_twice_renders_once(customer, buy, enqueued, monkeypatch,
+                                                   django_capture_on_commit_callbacks):
+    acceptance = buy(customer)
+    calls = []
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", lambda *a, **k: calls.append(1) or b"%PDF-1.7 x")
+    with django_capture_on_commit_callbacks(execute=True):
+        request, created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    agreement_copies.render_copy(request_id=request.pk)
+    agreement_copies.render_copy(request_id=request.pk)
+    assert created and len(calls) == 1
+    verbs = list(Event.objects.filter(subject_type="offer.agreementcopyrequest").values_list("verb", flat=True))
+    assert sorted(verbs) == ["agreement_copy.ready", "agreement_copy.rendering", "agreement_copy.requested"]
+
+
+def test_progress_is_shown_and_the_customer_is_emailed_when_ready(
+        client, customer, buy, enqueued, django_capture_on_commit_callbacks):
+    acceptance = buy(customer)
+    client.force_login(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/legal/agreements/{acceptance.pk}/copy/")
+    page = client.get("/account/").content.decode()
+    assert f'data-poll-url="/legal/agreements/{acceptance.pk}/copy/status/"' in page
+    assert "js/poll.js" in page and 'nonce="' in page
+    status = client.get(f"/legal/agreements/{acceptance.pk}/copy/status/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert status == {"status": "requested", "label": "Copy requested", "final": False, "tracking_number": "",
+                      "download_url": None}
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued.run("offer.tasks.render_agreement_copy")
+    status = client.get(f"/legal/agreements/{acceptance.pk}/copy/status/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert status["status"] == "ready" and status["final"] is True
+    assert status["download_url"] == f"/legal/agreements/{acceptance.pk}/copy/download/"
+    enqueued.run("offer.tasks.agreement_copy_ready_email")
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+    assert "copy of your agreement" in mail.outbox[0].body
+
+
+def test_a_failed_render_is_visible_and_retried(customer, buy, enqueued, monkeypatch,
+                                                django_capture_on_commit_callbacks):
+    acceptance = buy(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        request, _ = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", broken)
+    with pytest.raises(OSError):
+        agreement_copies.render_copy(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "failed" and "disk full" in request.last_error
+    monkeypatch.undo()
+    agreement_copies.render_copy(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "ready" and request.attempts == 2
+
+
+def test_only_the_owner_and_staff_can_see_or_download_a_copy(
+        client, customer, other_customer, staff, buy, enqueued, django_capture_on_commit_callbacks):
+    acceptance = buy(customer)
+    client.force_login(customer)
+    request_and_render(client, acceptance, enqueued, django_capture_on_commit_callbacks)
+    urls = [f"/legal/agreements/{acceptance.pk}/copy/download/", f"/legal/agreements/{acceptance.pk}/copy/status/"]
+
+    client.force_login(other_customer)
+    for url in urls:
+        assert client.get(url).status_code == 404
+    assert client.post(f"/legal/agreements/{acceptance.pk}/copy/").status_code == 404
+    assert client.get("/legal/agreements/999999/copy/download/").status_code == 404
+
+    client.force_login(staff)
+    for url in urls:
+        assert client.get(url).status_code == 200
+
+    client.logout()
+    assert client.get(urls[0]).status_code == 302  # to the login page
+
+
+def test_staff_work_the_print_and_post_queue_through_the_admin(
+        client, kazakh_customer, staff, buy, enqueued, django_capture_on_commit_callbacks, settings):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
+    acceptance = buy(kazakh_customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        request, _ = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=kazakh_customer)
+    enqueued.run("offer.tasks.render_agreement_copy")
+    client.force_login(staff)
+    queue = client.get("/admin/offer/agreementcopyrequest/").content.decode()
+    assert "Қабанбай батыр 11" in queue  # the postal address snapshot
+    url = "/admin/offer/agreementcopyrequest/"
+    client.post(url, {"action": "mark_printed", "_selected_action": [request.pk]})
+    request.refresh_from_db()
+    assert request.status == "printed" and request.printed_at
+    form = client.post(url, {"action": "mark_posted", "_selected_action": [request.pk]})
+    assert form.status_code == 200 and "tracking" in form.content.decode().lower()
+    request.refresh_from_db()
+    assert request.status == "printed"  # nothing happens without a tracking number
+    client.post(url, {"action": "mark_posted", "_selected_action": [request.pk], "apply": "1",
+                      "tracking_number": "RR123456785KZ"})
+    request.refresh_from_db()
+    assert request.status == "posted" and request.tracking_number == "RR123456785KZ"
+    posted = Event.objects.get(verb="agreement_copy.posted")
+    assert posted.actor == staff and posted.data["tracking_number"] == "RR123456785KZ"
+
+
+def test_posting_without_a_tracking_number_is_refused(customer, buy, django_capture_on_commit_callbacks, enqueued):
+    acceptance = buy(customer)
+    request, _ = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    with pytest.raises(agreement_copies.CopyRefused):
+        agreement_copies.mark_posted(request_id=request.pk, by=None, tracking_number=" ")
+    with pytest.raises(agreement_copies.CopyRefused):  # not rendered yet
+        agreement_copies.mark_printed(request_id=request.pk, by=None)
+    assert json.loads(json.dumps(AgreementCopyRequest.objects.values("status").get())) == {"status": "requested"}

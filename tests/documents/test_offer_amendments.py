@@ -1,0 +1,104 @@
+"""Offer amendments (clause 11): publishing e-mails live customers in batches, the account
+shows a notice until dismissed, and anyone can read the changes as a diff."""
+
+import pytest
+from django.core import mail
+
+from offer.models import LegalDocument
+from offer.services import document_publish
+from subscriptions.models import Subscription
+from tests.factories import ProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def new_offer(documents, label="2099-01-01", body=None):
+    old = documents["offer"]
+    return LegalDocument.objects.create(
+        kind="offer", label=label, title="Public Offer", effective_date="2099-01-01",
+        body=body if body is not None else old.body.replace("within 30 minutes", "within 10 minutes")
+        + "\n12. A brand new clause.")
+
+
+def test_publishing_an_offer_version_emails_live_customers_only_in_batches(
+        customer, other_customer, buy, documents, enqueued, django_capture_on_commit_callbacks, settings):
+    settings.OFFER_NOTICE_BATCH_SIZE = 2
+    buy(customer, token="a")
+    buy(other_customer, token="b")
+    third = ProfileFactory().user
+    buy(third, token="c")
+    ended = ProfileFactory().user
+    buy(ended, token="d")
+    Subscription.objects.filter(customer=ended).update(status="ended")
+    never_bought = ProfileFactory().user
+    with django_capture_on_commit_callbacks(execute=True):
+        document_publish(document_id=new_offer(documents).pk)
+    assert enqueued.names().count("offer.tasks.offer_amendment_notify") == 1
+    enqueued.run("offer.tasks.offer_amendment_notify")
+    batches = [args for name, args, _kw in enqueued.calls if name == "offer.tasks.offer_amendment_email_batch"]
+    assert [len(ids) for _doc, ids in batches] == [2, 1]
+    mail.outbox.clear()
+    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([customer.email, other_customer.email, third.email])
+    assert ended.email not in {m.to[0] for m in mail.outbox} and never_bought.email not in {m.to[0] for m in mail.outbox}
+    assert "/legal/offer/diff/2025-11-01/2099-01-01/" in mail.outbox[0].body
+    # A redelivered batch sends nothing twice.
+    enqueued.run("offer.tasks.offer_amendment_notify")
+    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    assert len(mail.outbox) == 3
+
+
+def test_publishing_a_privacy_policy_version_sends_no_offer_notice(customer, buy, documents, enqueued,
+                                                                   django_capture_on_commit_callbacks):
+    buy(customer)
+    doc = LegalDocument.objects.create(kind="privacy", label="2099-01-01", title="Privacy Policy",
+                                       effective_date="2099-01-01", body="New privacy text")
+    with django_capture_on_commit_callbacks(execute=True):
+        document_publish(document_id=doc.pk)
+    assert "offer.tasks.offer_amendment_notify" not in enqueued.names()
+
+
+def test_the_account_shows_the_amendment_notice_until_dismissed(client, customer, buy, documents):
+    buy(customer)
+    client.force_login(customer)
+    assert 'id="amendment-notice"' not in client.get("/account/").content.decode()
+    amended = new_offer(documents)
+    document_publish(document_id=amended.pk)
+    page = client.get("/account/").content.decode()
+    assert 'id="amendment-notice"' in page and "/legal/offer/diff/2025-11-01/2099-01-01/" in page
+    response = client.post(f"/legal/notices/{amended.pk}/dismiss/")
+    assert response.status_code == 302
+    assert 'id="amendment-notice"' not in client.get("/account/").content.decode()
+    assert client.post(f"/legal/notices/{amended.pk}/dismiss/").status_code == 302  # idempotent
+
+
+def test_a_customer_who_accepted_the_newest_version_sees_no_notice(client, customer, buy, documents):
+    client.force_login(customer)
+    assert 'id="amendment-notice"' not in client.get("/account/").content.decode()  # no acceptance yet
+    buy(customer)
+    assert 'id="amendment-notice"' not in client.get("/account/").content.decode()
+
+
+def test_the_diff_page_highlights_removed_and_added_text(client, documents):
+    amended = new_offer(documents)
+    document_publish(document_id=amended.pk)
+    response = client.get("/legal/offer/diff/2025-11-01/2099-01-01/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<del class="diff-word-del">30</del>' in body
+    assert '<ins class="diff-word-ins">10</ins>' in body
+    assert '<div class="diff-line diff-ins">' in body and "12. A brand new clause." in body
+    assert "unchanged lines" in body  # long unchanged stretches are folded
+    assert "2 lines added" in body and "1 line removed" in body
+    versions = client.get("/legal/offer/versions/").content.decode()
+    assert "/legal/offer/diff/2025-11-01/2099-01-01/" in versions
+
+
+def test_the_diff_of_unknown_or_draft_versions_is_404_and_text_is_escaped(client, documents):
+    draft = new_offer(documents, label="draft-1", body="<script>alert(1)</script>")
+    assert client.get(f"/legal/offer/diff/2025-11-01/{draft.label}/").status_code == 404
+    assert client.get("/legal/nope/diff/a/b/").status_code == 404
+    published = new_offer(documents, label="2099-02-01", body="<b>bold</b> & more")
+    document_publish(document_id=published.pk)
+    body = client.get("/legal/offer/diff/2025-11-01/2099-02-01/").content.decode()
+    assert "&lt;b&gt;bold&lt;/b&gt;" in body and "<b>bold</b>" not in body

@@ -1,0 +1,209 @@
+"""Receipts, refund notes and invoices: gapless numbers per type and year, PDFs for the
+owner and staff only, and an invoice paid by bank transfer that starts the subscription
+exactly as a card payment does."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import transaction
+
+from billing import documents as billing_documents
+from billing.models import DocumentSequence, Payment, PaymentDocument
+from offer.models import Acceptance
+from soldee.models import Event
+from soldee.provider import provider_details
+from subscriptions.models import AccessGrant, Subscription
+from subscriptions.services import checkout_start, entitlement
+
+from .conftest import pdf_text, settle, squeeze
+
+pytestmark = pytest.mark.django_db
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def pending_payment(customer, plan, documents_, token):
+    return checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents_.values()],
+                          token=token, client_ip=None, user_agent="")
+
+
+def receipt_for(payment):
+    with transaction.atomic():
+        return billing_documents.receipt_create(payment=payment)
+
+
+def download(client, document):
+    response = client.get(f"/billing/documents/{document.number}/pdf/")
+    return response, (b"".join(response.streaming_content) if response.status_code == 200 else b"")
+
+
+def test_settling_a_payment_issues_one_numbered_receipt(customer, plan, documents, enqueued):
+    """Needs billing.services.payment_settle to call billing.billing_documents.receipt_create."""
+    payment = settle(pending_payment(customer, plan, documents, "a"))
+    receipt = PaymentDocument.objects.get(payment=payment, doc_type="receipt")
+    assert receipt.number == f"R-{receipt.year}-000001" and receipt.amount_minor == payment.amount_minor
+    settle(payment)  # a duplicate notification changes nothing
+    assert PaymentDocument.objects.filter(doc_type="receipt").count() == 1
+
+
+def test_numbers_are_sequential_per_type_and_restart_each_year(customer, other_customer, plan, documents):
+    with time_machine.travel(datetime(2026, 12, 31, 23, 0, tzinfo=ALMATY), tick=False):
+        a = receipt_for(settle(pending_payment(customer, plan, documents, "a")))
+        note = None
+        with transaction.atomic():
+            note = billing_documents.refund_note_create(payment=a.payment, amount_minor=1000, refund_key="refund:1")
+    with time_machine.travel(datetime(2026, 12, 31, 23, 30, tzinfo=ALMATY), tick=False):
+        b = receipt_for(settle(pending_payment(other_customer, plan, documents, "b")))
+    # 1 January in Almaty (still 31 December in UTC): a new year, a new sequence.
+    with time_machine.travel(datetime(2027, 1, 1, 0, 30, tzinfo=ALMATY), tick=False):
+        Subscription.objects.update(status="ended")
+        c = receipt_for(settle(pending_payment(customer, plan, documents, "c")))
+    assert [a.number, b.number, c.number] == ["R-2026-000001", "R-2026-000002", "R-2027-000001"]
+    assert note.number == "RN-2026-000001"
+    assert receipt_for(a.payment).pk == a.pk  # one receipt per payment
+
+
+def test_a_rolled_back_transaction_gives_its_number_back(customer, other_customer, plan, documents):
+    first = settle(pending_payment(customer, plan, documents, "a"))
+    second = settle(pending_payment(other_customer, plan, documents, "b"))
+    PaymentDocument.objects.all().delete()
+    DocumentSequence.objects.all().delete()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert billing_documents.receipt_create(payment=first).seq == 1
+        raise RuntimeError("the settlement failed after the number was taken")
+    assert receipt_for(second).number.endswith("-000001")
+    assert receipt_for(first).number.endswith("-000002")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_number_is_only_taken_inside_the_documents_transaction():
+    with pytest.raises(RuntimeError):
+        billing_documents.number_allocate(doc_type="receipt", year=2026)
+
+
+def test_the_receipt_pdf_is_for_its_owner_and_staff_only(client, customer, other_customer, staff, plan, documents):
+    payment = settle(pending_payment(customer, plan, documents, "a"))
+    receipt = receipt_for(payment)
+    client.force_login(other_customer)
+    assert download(client, receipt)[0].status_code == 404
+    assert client.get("/billing/documents/R-2020-999999/pdf/").status_code == 404
+    client.force_login(customer)
+    response, data = download(client, receipt)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    flat = squeeze(pdf_text(data))
+    for text in (receipt.number, customer.profile.name, customer.profile.iin_bin, provider_details().bin,
+                 "29,900", payment.gateway_ref):
+        assert squeeze(text) in flat
+    client.force_login(staff)
+    assert download(client, receipt)[1] == data  # stored once, served again
+    receipt.refresh_from_db()
+    assert receipt.sha256 and receipt.file
+
+
+def test_the_render_task_stores_the_pdf_once(customer, plan, documents, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt = receipt_for(settle(pending_payment(customer, plan, documents, "a")))
+    assert enqueued.names().count("billing.document_tasks.document_render") == 1
+    enqueued.run("billing.document_tasks.document_render")
+    receipt.refresh_from_db()
+    name = receipt.file.name
+    billing_documents.document_render(document_id=receipt.pk)
+    receipt.refresh_from_db()
+    assert name and receipt.file.name == name
+    assert Event.objects.filter(verb="document.receipt_rendered").count() == 1
+
+
+def test_a_refund_note_names_the_payment_and_the_amount_returned(customer, plan, documents):
+    payment = settle(pending_payment(customer, plan, documents, "a"))
+    receipt = receipt_for(payment)
+    with transaction.atomic():
+        note = billing_documents.refund_note_create(payment=payment, amount_minor=1_495_000, refund_key="refund:9",
+                                            gateway_ref="sbx-refund-1")
+    with transaction.atomic():
+        assert billing_documents.refund_note_create(payment=payment, amount_minor=1_495_000, refund_key="refund:9").pk == note.pk
+    flat = squeeze(pdf_text(billing_documents.document_render(document_id=note.pk).file.read()))
+    for text in (note.number, receipt.number, "14,950", payment.gateway_ref, "sbx-refund-1"):
+        assert squeeze(text) in flat
+
+
+# --- Invoices -------------------------------------------------------------------------------
+
+def get_invoice(client, plan):
+    response = client.post("/billing/invoices/new/", {"plan": plan.code})
+    assert response.status_code == 302, response
+    return PaymentDocument.objects.get(number=response["Location"].split("/")[-3])
+
+
+def test_a_legal_entity_gets_an_invoice_with_requisites_and_the_amount_in_words(client, company, plan, documents):
+    client.force_login(company)
+    page = client.get("/account/").content.decode()
+    assert 'action="/billing/invoices/new/"' in page
+    with time_machine.travel(datetime(2026, 11, 25, 12, 0, tzinfo=ALMATY), tick=False):
+        invoice = get_invoice(client, plan)
+        assert get_invoice(client, plan).pk == invoice.pk  # a second click: the same invoice
+        response, data = download(client, invoice)
+    assert invoice.number == "INV-2026-000001" and invoice.valid_until.isoformat() == "2026-11-30"
+    text = pdf_text(data)
+    flat = squeeze(text)
+    provider = provider_details()
+    for detail in (provider.bin, provider.bank, provider.account, provider.bic, provider.kbe,
+                   company.profile.iin_bin, company.profile.name, "859", invoice.number,
+                   "Двадцать девять тысяч девятьсот тенге 00 тиын", "Without VAT", "30 Nov 2026"):
+        assert squeeze(detail) in flat, detail
+    assert invoice.data["pinned_documents"] and invoice.data["vat_minor"] == 0
+
+
+def test_the_vat_line_and_the_purpose_code_come_from_settings(client, company, plan, documents, settings):
+    settings.INVOICE_VAT_RATE = 12
+    settings.INVOICE_PAYMENT_PURPOSE_CODE = "861"
+    client.force_login(company)
+    invoice = get_invoice(client, plan)
+    assert invoice.data["vat_minor"] == 320_357  # 29 900 × 12 / 112, VAT included in the price
+    flat = squeeze(pdf_text(download(client, invoice)[1]))
+    assert "IncludingVAT12%" in flat and "₸3,203.57" in flat and "861" in flat
+    assert "WithoutVAT" not in flat
+
+
+def test_individuals_get_no_invoice(client, customer, plan, documents):
+    client.force_login(customer)
+    assert 'action="/billing/invoices/new/"' not in client.get("/account/").content.decode()
+    response = client.post("/billing/invoices/new/", {"plan": plan.code})
+    assert response.status_code == 302 and not PaymentDocument.objects.exists()
+
+
+def test_an_invoice_is_for_its_owner_and_staff_only(client, company, other_customer, plan, documents):
+    client.force_login(company)
+    invoice = get_invoice(client, plan)
+    client.force_login(other_customer)
+    assert download(client, invoice)[0].status_code == 404
+
+
+def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
+        client, company, staff, plan, documents, enqueued, django_capture_on_commit_callbacks, settings):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    client.force_login(company)
+    invoice = get_invoice(client, plan)
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/billing/paymentdocument/",
+                               {"action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk]})
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    payment = invoice.payment
+    assert payment.method == Payment.Method.BANK_TRANSFER and payment.status == Payment.Status.SUCCEEDED
+    assert payment.gateway_ref == f"bank:{invoice.number}" and invoice.paid_at == payment.paid_at
+    acceptance = Acceptance.objects.get(payment=payment)
+    assert {d["sha256"] for d in invoice.data["pinned_documents"]} == set(
+        acceptance.accepted_documents.values_list("sha256", flat=True))
+    assert acceptance.customer_snapshot["iin_bin"] == company.profile.iin_bin
+    subscription = Subscription.objects.get(customer=company)
+    assert subscription.status == "active" and subscription.plan == plan
+    enqueued.run("subscriptions.tasks.access_grant")
+    assert AccessGrant.objects.get(customer=company).status == AccessGrant.Status.GRANTED
+    assert entitlement(company)["entitled"] is True
+    paid = Event.objects.get(verb="document.invoice_paid")
+    assert paid.actor == staff
+    # Marking it paid again changes nothing.
+    assert billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff).pk == payment.pk
+    assert Payment.objects.filter(customer=company).count() == 1 and Acceptance.objects.count() == 1

@@ -1,0 +1,148 @@
+"""Deletion of an account (RK Law on Personal Data): the customer asks, staff confirm in
+the admin, personal fields are anonymised and the login closed; payments, acceptances
+(with their customer snapshot), events and documents stay (accounting law)."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from accounts import personal_data
+from accounts.models import AccountDeletionRequest, DataExport
+from billing.models import Payment
+from offer.models import Acceptance
+from soldee.models import Event
+from subscriptions.services import subscription_end
+
+
+def _end(subscription):
+    with transaction.atomic():
+        subscription_end(subscription_id=subscription.pk, reason="cancelled")
+
+
+def _ask(client, customer):
+    client.force_login(customer)
+    return client.post("/profile/privacy/delete/", {"reason": "Moving on", "confirm": "on"}, follow=True)
+
+
+def test_deletion_is_refused_while_a_subscription_is_live(client, customer, buy):
+    buy(customer)
+    response = _ask(client, customer)
+    assert "Turn off automatic renewal" in response.content.decode()
+    assert not AccountDeletionRequest.objects.exists()
+
+
+def test_the_request_needs_the_confirmation_box(client, customer):
+    client.force_login(customer)
+    response = client.post("/profile/privacy/delete/", {"reason": "x"})
+    assert response.status_code == 200
+    assert not AccountDeletionRequest.objects.exists()
+
+
+def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
+        client, customer, buy, staff_client, staff, enqueued, mailoutbox, django_capture_on_commit_callbacks):
+    from allauth.account.models import EmailAddress
+
+    payment = buy(customer)
+    _end(payment.term.subscription)
+    old_email, snapshot = customer.email, payment.acceptance.customer_snapshot
+    with django_capture_on_commit_callbacks(execute=True):
+        _ask(client, customer)
+    deletion = AccountDeletionRequest.objects.get()
+    assert deletion.status == AccountDeletionRequest.Status.REQUESTED and deletion.reason == "Moving on"
+    assert "accounts.tasks.staff_alert" in enqueued.names()
+    enqueued.calls.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/admin/accounts/accountdeletionrequest/", {
+            "action": "confirm_deletion", "_selected_action": [deletion.pk]})
+    assert response.status_code == 302
+    deletion.refresh_from_db()
+    assert deletion.status == AccountDeletionRequest.Status.COMPLETED and deletion.decided_by == staff
+
+    user = get_user_model().objects.get(pk=customer.pk)
+    assert user.email == f"deleted-{user.pk}@invalid"
+    assert not user.is_active and not user.has_usable_password()
+    profile = user.profile
+    assert profile.name == f"deleted-{user.pk}"
+    assert (profile.iin_bin, profile.address, profile.phone, profile.signatory_name) == ("", "", "", "")
+    assert not EmailAddress.objects.filter(user=user).exists()
+    assert not EmailAddress.objects.filter(email__iexact=old_email).exists()
+
+    # Kept: the accounting and contract evidence.
+    assert Payment.objects.filter(pk=payment.pk, customer=user).exists()
+    acceptance = Acceptance.objects.get(payment=payment)
+    assert acceptance.customer_snapshot == snapshot and snapshot["email"] == old_email
+    assert Event.objects.filter(customer=user, verb="subscription.started").exists()
+    event = Event.objects.get(verb="account.anonymised")
+    assert event.actor == staff and event.customer == user and old_email not in str(event.data)
+
+    # The customer is told, at the address they had.
+    enqueued.run("accounts.tasks.customer_email")
+    assert mailoutbox[-1].to == [old_email]
+    assert "deleted" in mailoutbox[-1].subject.lower()
+
+    # The login is closed: the old session is gone and the password no longer works.
+    assert client.get("/profile/privacy/").status_code == 302
+    client.logout()
+    client.post("/accounts/login/", {"login": old_email, "password": "correct-horse-battery-9"})
+    assert "_auth_user_id" not in client.session
+
+
+def test_staff_confirmation_is_refused_if_a_subscription_became_live(customer, buy, staff):
+    deletion = personal_data.deletion_request_create(customer=customer)
+    buy(customer)
+    try:
+        personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    except personal_data.PersonalDataRefused:
+        pass
+    else:
+        raise AssertionError("a live subscription must block anonymisation")
+    customer.refresh_from_db()
+    assert customer.is_active and "@invalid" not in customer.email
+
+
+def test_confirmation_deletes_the_customers_exports(customer, staff, enqueued, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    enqueued.run("accounts.tasks.data_export_build")
+    export.refresh_from_db()
+    name = export.file.name
+    assert default_storage.exists(name)
+    deletion = personal_data.deletion_request_create(customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.EXPIRED and not default_storage.exists(name)
+
+
+def test_staff_can_reject_with_a_reason_the_customer_is_told(customer, staff_client, enqueued, mailoutbox,
+                                                             django_capture_on_commit_callbacks):
+    deletion = personal_data.deletion_request_create(customer=customer)
+    enqueued.calls.clear()
+    form = staff_client.post("/admin/accounts/accountdeletionrequest/", {
+        "action": "reject_deletion", "_selected_action": [deletion.pk]})
+    assert form.status_code == 200 and b'name="note"' in form.content
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post("/admin/accounts/accountdeletionrequest/", {
+            "action": "reject_deletion", "_selected_action": [deletion.pk], "apply": "1",
+            "note": "An open refund must be settled first."})
+    deletion.refresh_from_db()
+    assert deletion.status == AccountDeletionRequest.Status.REJECTED
+    enqueued.run("accounts.tasks.customer_email")
+    assert mailoutbox[-1].to == [customer.email]
+    assert "An open refund must be settled first." in mailoutbox[-1].body
+    customer.refresh_from_db()
+    assert customer.is_active
+
+
+def test_a_decided_request_cannot_be_confirmed_again(customer, staff):
+    deletion = personal_data.deletion_request_create(customer=customer)
+    personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    try:
+        personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    except personal_data.PersonalDataRefused:
+        pass
+    else:
+        raise AssertionError("second confirmation must be refused")
+    assert Event.objects.filter(verb="account.anonymised").count() == 1

@@ -1,0 +1,166 @@
+"""A customer downloads a ZIP of all their data (RK Law on Personal Data): built in the
+background, shown as requested → building → ready, downloadable by the owner only, for
+7 days."""
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import time_machine
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from accounts import personal_data
+from accounts.models import DataExport
+from soldee.models import Event
+
+
+def _request(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/profile/privacy/exports/")
+    export = DataExport.objects.latest("requested_at")
+    assert response.status_code == 302
+    assert response["Location"] == f"/profile/privacy/exports/{export.public_id}/"
+    return export
+
+
+def _zip(response) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+
+
+def test_export_goes_from_requested_to_ready_and_contains_all_the_data(
+        client, customer, buy, enqueued, django_capture_on_commit_callbacks, mailoutbox):
+    from django.test import RequestFactory
+
+    from accounts.services import consent_record
+    from refunds.services import error_report_create
+
+    consent_record(user=customer, request=RequestFactory().post("/accounts/signup/"))
+    payment = buy(customer)
+    error_report_create(customer=customer, what_fails="Agent silent", since=timezone.now() - timedelta(hours=2),
+                        severity="blocker", attachment=SimpleUploadedFile("shot.png", b"PNGDATA", "image/png"))
+    client.force_login(customer)
+    enqueued.calls.clear()  # the purchase's own tasks
+    export = _request(client, django_capture_on_commit_callbacks)
+    assert export.status == DataExport.Status.REQUESTED
+    assert enqueued.names() == ["accounts.tasks.data_export_build"]
+
+    page = client.get(f"/profile/privacy/exports/{export.public_id}/")
+    assert page.status_code == 200 and page["Refresh"] == "5"
+    assert 'data-status="requested"' in page.content.decode()
+    assert client.get(f"/profile/privacy/exports/{export.public_id}/download/").status_code == 404
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued.run("accounts.tasks.data_export_build")
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY
+    assert export.expires_at - export.ready_at == timedelta(days=7)
+    page = client.get(f"/profile/privacy/exports/{export.public_id}/")
+    assert "Refresh" not in page and 'id="export-download"' in page.content.decode()
+    assert enqueued.names() == ["accounts.tasks.customer_email"]
+    enqueued.run()
+    assert str(export.public_id) in mailoutbox[-1].body
+
+    response = client.get(f"/profile/privacy/exports/{export.public_id}/download/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = _zip(response)
+    names = set(archive.namelist())
+    for expected in ("README.txt", "data/account.json", "data/accounts.customerprofile.json",
+                     "data/accounts.personaldataconsent.json", "data/billing.payment.json",
+                     "data/offer.acceptance.json", "data/accepted_documents.json", "data/soldee.event.json",
+                     "data/subscriptions.subscription.json", "data/refunds.errorreport.json"):
+        assert expected in names, expected
+    account = json.loads(archive.read("data/account.json"))[0]
+    assert account["email"] == customer.email and "password" not in account
+    profile = json.loads(archive.read("data/accounts.customerprofile.json"))[0]
+    assert profile["iin_bin"] == customer.profile.iin_bin
+    payments = json.loads(archive.read("data/billing.payment.json"))
+    assert payments[0]["public_id"] == str(payment.public_id)
+    accepted = json.loads(archive.read("data/accepted_documents.json"))[0]
+    assert {d["kind"] for d in accepted["documents"]} == {"offer", "privacy", "terms"}
+    assert all(len(d["sha256"]) == 64 for d in accepted["documents"])
+    verbs = {e["verb"] for e in json.loads(archive.read("data/soldee.event.json"))}
+    assert {"subscription.started", "data_export.requested"} <= verbs
+    attachments = [n for n in names if n.startswith("files/refunds.errorreport/")]
+    assert len(attachments) == 1 and archive.read(attachments[0]) == b"PNGDATA"
+    everything = b"".join(archive.read(n) for n in names)
+    assert b"tok-secret-" not in everything, "gateway card tokens are not exported"
+    assert customer.password.encode() not in everything
+
+
+def test_only_the_owner_can_see_or_download_an_export(client, customer, other_customer, enqueued,
+                                                      django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    enqueued.run("accounts.tasks.data_export_build")
+    client.force_login(other_customer)
+    assert client.get(f"/profile/privacy/exports/{export.public_id}/").status_code == 404
+    assert client.get(f"/profile/privacy/exports/{export.public_id}/download/").status_code == 404
+    client.logout()
+    response = client.get(f"/profile/privacy/exports/{export.public_id}/download/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    client.force_login(customer)
+    assert client.get(f"/profile/privacy/exports/{export.public_id}/download/").status_code == 200
+
+
+def test_a_second_request_while_building_returns_the_same_export(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = personal_data.data_export_request(customer=customer)
+        second = personal_data.data_export_request(customer=customer)
+    assert first.pk == second.pk
+    assert DataExport.objects.count() == 1
+
+
+def test_running_the_build_twice_builds_once(customer, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    personal_data.data_export_build(export_id=export.pk)
+    export.refresh_from_db()
+    name = export.file.name
+    personal_data.data_export_build(export_id=export.pk)
+    export.refresh_from_db()
+    assert export.file.name == name
+    assert Event.objects.filter(verb="data_export.ready").count() == 1
+
+
+def test_an_export_expires_after_7_days_and_its_file_is_deleted(client, customer, enqueued,
+                                                               django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    enqueued.run("accounts.tasks.data_export_build")
+    export.refresh_from_db()
+    name = export.file.name
+    client.force_login(customer)
+    with time_machine.travel(export.ready_at + timedelta(days=6, hours=23), tick=False):
+        assert client.get(f"/profile/privacy/exports/{export.public_id}/download/").status_code == 200
+    with time_machine.travel(export.ready_at + timedelta(days=7, minutes=1), tick=False):
+        assert client.get(f"/profile/privacy/exports/{export.public_id}/download/").status_code == 404
+        from accounts.tasks import data_export_sweep
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert data_export_sweep.apply().get() == {"resent": 0, "expired": 1}
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.EXPIRED and not export.file
+    assert not default_storage.exists(name)
+
+
+def test_a_lost_build_is_sent_again_by_the_sweep(customer, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    enqueued.calls.clear()  # the worker lost the task
+    from accounts.tasks import data_export_sweep
+
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert data_export_sweep.apply().get()["resent"] == 1
+    enqueued.run("accounts.tasks.data_export_build")
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY
+
+
+def test_the_privacy_page_links_everything(client, customer):
+    client.force_login(customer)
+    html = client.get("/profile/privacy/").content.decode()
+    for element in ('id="export-request"', 'id="consent-withdraw"', 'id="deletion-request"'):
+        assert element in html
