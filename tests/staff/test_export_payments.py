@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from billing.models import Payment, PaymentDocument
 from refunds.models import Refund, RefundRequest
 from soldee.business_days import ALMATY
-from tests.factories import ProfileFactory, VALID_BIN
+from tests.factories import VALID_BIN, ProfileFactory
 
 pytestmark = pytest.mark.django_db
 
