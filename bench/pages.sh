@@ -52,11 +52,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: sessionid=$SESSION" "h
 
 measure() {  # name path [cookie]
   local name=$1 path=$2 cookie=${3:-}
-  local args=(-t"$THREADS" -c"$CONNECTIONS" --latency)
+  local args=(-t"$THREADS" -c"$CONNECTIONS" --latency --timeout 10s)
   [ -n "$cookie" ] && args+=(-H "Cookie: sessionid=$cookie")
   wrk "${args[@]}" -d"${WARMUP}s" "http://127.0.0.1:$PORT$path" >/dev/null
   wrk "${args[@]}" -d"${DURATION}s" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt"
   if grep -q "Non-2xx" "$WORK/$name.txt"; then echo "$name: non-2xx answers"; cat "$WORK/$name.txt"; exit 1; fi
+  grep -q "Socket errors" "$WORK/$name.txt" && echo "$name: $(grep 'Socket errors' "$WORK/$name.txt" | xargs)"
+  [ -n "${VERBOSE:-}" ] && cat "$WORK/$name.txt"
+  return 0
 }
 measure bare /bench/bare/
 measure pricing /pricing/

@@ -73,3 +73,13 @@ class Event(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb} {self.subject_type}#{self.subject_id}"
+
+
+class Heartbeat(models.Model):
+    """The last time a periodic process proved it is alive (beat, for the health check)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -234,17 +234,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": 3600}
+    # Redis redelivers an unacknowledged message after the visibility timeout: it must be
+    # longer than the longest countdown/ETA we use (refund retries back off to 1 h).
+    else {"visibility_timeout": 7200}
 )
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
+# Tasks marked acks_late are idempotent (fixed keys, unique constraints): if the worker
+# dies mid-task the message goes back to the queue instead of being lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "Asia/Almaty"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Every minute: beat proves it is alive (GET /health/ reports the heartbeat's age).
+    "beat-heartbeat": {"task": "soldee.tasks.beat_heartbeat", "schedule": 60.0},
     # 00:15, 09:15 and 17:15 Almaty: import today's official NBK rates (clause 6.2). The first
     # run that gets them stores them, later runs are no-ops; refusals/outages alert staff.
     "nbk-rates-import": {
@@ -269,7 +277,8 @@ CELERY_BEAT_SCHEDULE = {
     "data-export-sweep": {"task": "accounts.tasks.data_export_sweep", "schedule": 900.0},
     # Every minute: charge the saved card of every subscription whose renewal is due
     # (claims with SKIP LOCKED: safe to run twice or in several workers at once).
-    "renewal-sweep": {"task": "subscriptions.tasks.renewal_sweep", "schedule": 60.0},
+    "renewal-sweep": {"task": "subscriptions.tasks.renewal_sweep",
+                      "schedule": env.float("RENEWAL_SWEEP_SECONDS", default=60.0)},
     # Every 5 minutes: renewal charges whose outcome is unknown (crash, timeout) are
     # resolved by asking the gateway; a charge that never reached it is re-sent with the
     # same idempotency key.
@@ -327,6 +336,7 @@ SANDBOX_WEBHOOK_URL = env.str(
 )
 SANDBOX_DELAYED_APPROVAL_SECONDS = env.int("SANDBOX_DELAYED_APPROVAL_SECONDS", default=20)
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)  # simulated API latency (benchmarks)
+SANDBOX_LATENCY_AFTER_CHARGE_MS = env.int("SANDBOX_LATENCY_AFTER_CHARGE_MS", default=0)  # fault tests
 # CloudPayments (docs/cloudpayments.md). The API secret also keys the notification HMAC.
 CLOUDPAYMENTS_PUBLIC_ID = env.str("CLOUDPAYMENTS_PUBLIC_ID", default="")
 CLOUDPAYMENTS_API_SECRET = env.str("CLOUDPAYMENTS_API_SECRET", default="")

@@ -3,11 +3,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from plans import views as plan_views
+from soldee.health import health
 
 urlpatterns = [
     path("", plan_views.pricing, name="home"),
     path("pricing/", plan_views.pricing, name="pricing"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("health/", health, name="health"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("subscriptions.urls")),
     path("profile/", include("accounts.urls")),

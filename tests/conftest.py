@@ -45,6 +45,9 @@ def require_redis():
     parsed = urlparse(url)
     if not _port_open(parsed.hostname or "127.0.0.1", parsed.port or 6379):
         missing(f"Redis is not answering at {url}")
+    from soldee.celery import app
+
+    app.control.purge()  # no message left over from an earlier test reaches this one
 
 
 @pytest.fixture(autouse=True)

@@ -198,6 +198,11 @@ class SandboxGateway(Gateway):
                 )
         except IntegrityError:  # the same idempotency key: the first answer, again
             txn = Txn.objects.get(idempotency_key=f"charge:{request.idempotency_key}")
+        # Fault injection for reliability tests: the gateway has charged, the answer is slow
+        # to come back (a worker killed now dies between the charge and our commit).
+        after = getattr(settings, "SANDBOX_LATENCY_AFTER_CHARGE_MS", 0)
+        if after:
+            time.sleep(after / 1000)
         return _result(txn)
 
     def refund(self, *, gateway_ref, amount_minor, currency, idempotency_key) -> RefundResult:
