@@ -1,5 +1,6 @@
 from billing.models import Payment
 from offer.models import Acceptance
+from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
 from .models import AccessGrant, Subscription
@@ -18,6 +19,7 @@ def account_overview(user) -> dict:
         .order_by("-created_at")[:50],
         "acceptances": Acceptance.objects.filter(customer=user)
         .prefetch_related("accepted_documents__document").order_by("-accepted_at")[:20],
-        "events": Event.objects.filter(customer=user).order_by("-created_at", "-id")[:30],
+        "events": Event.objects.filter(customer=user, verb__in=list(CUSTOMER_TEXTS))
+        .order_by("-created_at", "-id")[:30],
         "profile": getattr(user, "profile", None),
     }

@@ -29,6 +29,7 @@ def _clock_on(settings):
     settings.DEBUG = False
     settings.SOLDEE_TEST_CLOCK_ENABLED = True
     settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
+    settings.RENEWAL_CHARGE_THREADS = 1  # charge in this thread: it sees the test's transaction
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""What each event verb means to the customer, in plain language (the account history).
+Verbs not listed (staff-internal ones) are not shown to customers."""
+
+from django.utils.translation import gettext_lazy as _
+
+CUSTOMER_TEXTS = {
+    "consent.given": _("You consented to the processing of your personal data"),
+    "consent.withdrawn": _("You withdrew your consent to the processing of personal data"),
+    "profile.created": _("You filled in your customer details"),
+    "profile.updated": _("You changed your customer details"),
+    "payment.created": _("A payment was started"),
+    "payment.succeeded": _("Payment received"),
+    "payment.failed": _("A payment was declined"),
+    "payment.expired": _("An unfinished payment was cancelled"),
+    "payment.refunded": _("Money was returned to your card"),
+    "card.saved": _("Your card was saved for renewals"),
+    "offer.accepted": _("The agreement was concluded (the offer was accepted by payment)"),
+    "subscription.started": _("Your subscription started"),
+    "term.started": _("A new paid term started"),
+    "access.granted": _("Access to the AI agent was granted"),
+    "access.deadline_missed": _("Access was not granted within 30 minutes"),
+    "access.revoked": _("Access to the AI agent was closed"),
+    "subscription.renewal_cancelled": _("Automatic renewal was turned off"),
+    "subscription.renewal_resumed": _("Automatic renewal was turned back on"),
+    "renewal.charge_started": _("Renewal: we charged your saved card"),
+    "subscription.renewed": _("Your subscription was renewed for 30 days"),
+    "renewal.failed": _("Renewal payment failed"),
+    "subscription.ended": _("Your subscription ended"),
+    "document.receipt_issued": _("A receipt was issued"),
+    "document.refund_note_issued": _("A refund note was issued"),
+    "document.invoice_issued": _("An invoice was issued"),
+    "document.invoice_paid": _("Your bank transfer was received"),
+    "agreement_copy.requested": _("You requested a paper copy of the agreement"),
+    "agreement_copy.ready": _("The copy of the agreement is ready"),
+    "agreement_copy.printed": _("The copy of the agreement was printed"),
+    "agreement_copy.posted": _("The copy of the agreement was posted"),
+    "error_report.created": _("You reported an error"),
+    "error_report.confirmed": _("We confirmed the error as critical"),
+    "error_report.not_critical": _("We found the error not critical"),
+    "error_report.resolved": _("The error was resolved"),
+    "error_report.deadline_changed": _("The resolution deadline moved (business-day calendar change)"),
+    "refund_request.created": _("You requested a refund"),
+    "refund_request.approved": _("The refund was approved"),
+    "refund_request.rejected": _("The refund request was rejected"),
+    "refund.created": _("The refund was queued for the payment gateway"),
+    "refund.succeeded": _("The money was returned"),
+    "refund.failed": _("The payment gateway refused the refund; our staff are on it"),
+    "data_export.requested": _("You asked for a copy of your data"),
+    "data_export.ready": _("Your data export is ready"),
+    "account.deletion_requested": _("You asked to delete your account"),
+    "account.deletion_rejected": _("Your account deletion request was declined"),
+    "offer.amendment_notice_dismissed": _("You read the notice about the amended offer"),
+}
+
+
+def customer_text(verb: str):
+    return CUSTOMER_TEXTS.get(verb)
