@@ -1,5 +1,7 @@
-from billing.models import Payment
-from offer.models import Acceptance
+from django.db.models import Prefetch
+
+from billing.models import Payment, PaymentDocument
+from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
@@ -16,9 +18,16 @@ def account_overview(user) -> dict:
         "subscription": current,
         "grant": grant,
         "payments": Payment.objects.filter(customer=user).exclude(status=Payment.Status.EXPIRED)
-        .order_by("-created_at")[:50],
-        "acceptances": Acceptance.objects.filter(customer=user)
-        .prefetch_related("accepted_documents__document").order_by("-accepted_at")[:20],
+        .prefetch_related(Prefetch(  # receipts and refund notes: one query, not one per payment
+            "documents", to_attr="account_documents",
+            queryset=PaymentDocument.objects.filter(doc_type__in=[
+                PaymentDocument.DocType.RECEIPT, PaymentDocument.DocType.REFUND_NOTE]).order_by("created_at", "id"),
+        )).order_by("-created_at")[:50],
+        "acceptances": Acceptance.objects.filter(customer=user).select_related("agreement_copy")
+        .prefetch_related("accepted_documents__document", Prefetch(
+            "copy_requests", to_attr="copy_requests_newest_first",
+            queryset=AgreementCopyRequest.objects.order_by("-requested_at", "-id"),
+        )).order_by("-accepted_at")[:20],
         "events": Event.objects.filter(customer=user, verb__in=list(CUSTOMER_TEXTS))
         .order_by("-created_at", "-id")[:30],
         "profile": getattr(user, "profile", None),

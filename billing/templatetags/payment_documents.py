@@ -15,6 +15,9 @@ register = template.Library()
 
 @register.simple_tag
 def payment_documents_for(payment) -> list:
+    prefetched = getattr(payment, "account_documents", None)  # subscriptions.selectors.account_overview
+    if prefetched is not None:
+        return prefetched
     return list(PaymentDocument.objects.filter(
         payment=payment, doc_type__in=[PaymentDocument.DocType.RECEIPT, PaymentDocument.DocType.REFUND_NOTE],
     ).order_by("created_at", "id"))

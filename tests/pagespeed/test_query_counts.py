@@ -63,10 +63,9 @@ def history(client, customer, documents):
 # two per agreement (agreement_copy_state, up to 20): 16 queries with 1 payment, 103 with
 # 100. The fix prefetches in subscriptions.selectors.account_overview and lets both tags use
 # the prefetched rows; remove this mark with it.
-ACCOUNT_N_PLUS_1 = pytest.mark.xfail(strict=True, reason="account page N+1: payment documents, agreement copies")
 
 
-@pytest.mark.parametrize("url", ["/pricing/", pytest.param("/account/", marks=ACCOUNT_N_PLUS_1)])
+@pytest.mark.parametrize("url", ["/pricing/", "/account/"])
 def test_queries_do_not_grow_with_the_payment_history(history, url):
     one, _sql_one = history(1, url)
     hundred, sql_hundred = history(100, url)
