@@ -150,7 +150,10 @@ def renewal_charge(*, attempt_id: int) -> str:
 
 def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
     """Charge many attempts with gateway waits overlapping (a thread pool)."""
-    threads = settings.RENEWAL_CHARGE_THREADS if connection.vendor != "sqlite" else 1
+    # Other threads have their own connections: they could not see rows of a transaction
+    # still open here, and SQLite allows one writer anyway, so those cases run serially.
+    parallel_ok = connection.vendor != "sqlite" and not connection.in_atomic_block
+    threads = settings.RENEWAL_CHARGE_THREADS if parallel_ok else 1
     counts: dict[str, int] = {}
     if threads <= 1:
         results = [renewal_charge(attempt_id=pk) for pk in attempt_ids]

@@ -105,6 +105,12 @@ def _served(caplog) -> list[str]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _capture_pdf_logs(caplog):
+    # Capture this module's logs whatever logging setup an earlier test (a Celery worker) left.
+    caplog.set_level(logging.DEBUG, logger="soldee.pdf")
+
+
 def _refused(caplog) -> str:
     return "\n".join(
         r.getMessage()
