@@ -8,12 +8,12 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from soldee import events
+from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
 from soldee.money import format_money  # noqa: F401  (re-exported for views)
 
@@ -45,8 +45,6 @@ class Conversion:
     source: str = ""
 
 
-def _lock_customer(customer_id: int) -> None:
-    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
 
 
 def payment_create(

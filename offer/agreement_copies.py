@@ -12,13 +12,13 @@ import hashlib
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from soldee import events
+from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
 
 from .models import (
@@ -38,8 +38,6 @@ class CopyRefused(Exception):
     """A transition that is not allowed; the message is shown to staff."""
 
 
-def _lock_customer(customer_id: int) -> None:
-    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
 
 
 def _actor_kind(by, customer_id) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,6 +16,7 @@ from billing import services as billing
 from billing.gateways import GatewayError
 from billing.models import Payment
 from soldee import business_days, events
+from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
 from soldee.money import format_money
 from subscriptions.models import Subscription, Term
@@ -32,8 +32,6 @@ class RefundError(Exception):
     """A refund or report action that must not go ahead; the message is shown to the user."""
 
 
-def _lock_customer(customer_id: int) -> None:
-    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
 
 
 def _email(template: str, model: str, pk: int) -> None:

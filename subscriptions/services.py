@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +18,7 @@ from billing.models import Payment
 from offer import services as offer_services
 from plans.models import Plan
 from soldee import events
+from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
 
 from . import agent_platform
@@ -34,8 +34,6 @@ class CheckoutRefused(Exception):
     """A checkout that must not go ahead; the message is shown to the customer."""
 
 
-def _lock_customer(customer_id: int) -> None:
-    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
 
 
 def live_subscription(customer) -> Subscription | None:
