@@ -1,0 +1,116 @@
+"""Access to the AI agent (clauses 4, 5.2): provisioning, the 30-minute deadline, the
+agent platform webhook and the entitlement endpoint."""
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+import respx
+from django.core import mail
+
+from soldee.models import Event
+from subscriptions import tasks
+from subscriptions.models import AccessGrant, AgentPlatformKey
+from subscriptions.services import access_provision
+
+from ..billing.helpers import pay_on_sandbox, start_checkout
+
+pytestmark = pytest.mark.django_db
+
+PLATFORM = "https://agents.example.test/hooks/soldee"
+
+
+@pytest.fixture
+def grant(customer, plan, documents):
+    from billing.services import payment_refresh_from_gateway
+
+    payment = start_checkout(None, customer, plan, documents)
+    pay_on_sandbox(payment)
+    payment_refresh_from_gateway(payment=payment)
+    return AccessGrant.objects.get(term__payment=payment)
+
+
+def test_without_a_platform_access_is_granted_locally_within_the_deadline(grant):
+    access_provision(grant_id=grant.pk)
+    grant.refresh_from_db()
+    assert grant.status == "granted" and grant.granted_on_time and grant.platform_ref == "local"
+    assert Event.objects.filter(verb="access.granted", subject_id=str(grant.pk)).exists()
+
+
+def test_the_platform_is_told_with_a_signed_idempotent_webhook(grant, settings):
+    settings.AGENT_PLATFORM_WEBHOOK_URL = PLATFORM
+    settings.AGENT_PLATFORM_WEBHOOK_SECRET = "platform-secret"
+    with respx.mock:
+        route = respx.post(PLATFORM).mock(return_value=httpx.Response(200, json={"reference": "agent-42"}))
+        access_provision(grant_id=grant.pk)
+    request = route.calls.last.request
+    body = request.content
+    expected = "sha256=" + hmac.new(b"platform-secret", body, hashlib.sha256).hexdigest()
+    assert request.headers["X-Soldee-Signature"] == expected
+    assert request.headers["Idempotency-Key"] == f"access-grant:{grant.pk}"
+    payload = json.loads(body)
+    assert payload["action"] == "grant" and payload["customer"] == str(grant.customer.public_id)
+    grant.refresh_from_db()
+    assert grant.status == "granted" and grant.platform_ref == "agent-42"
+
+
+def test_a_platform_outage_is_retried_and_recorded_then_succeeds(grant, settings):
+    from celery.exceptions import Retry
+
+    settings.AGENT_PLATFORM_WEBHOOK_URL = PLATFORM
+    settings.AGENT_PLATFORM_WEBHOOK_SECRET = "s"
+    with respx.mock:
+        respx.post(PLATFORM).mock(side_effect=[httpx.ConnectError("down"), httpx.Response(200, json={})])
+        with pytest.raises(Retry):
+            tasks.access_grant.apply(args=[grant.pk], throw=True)
+        grant.refresh_from_db()
+        assert grant.status == "pending" and grant.attempts == 1 and "down" in grant.last_error
+        tasks.access_grant.apply(args=[grant.pk], throw=True)
+    grant.refresh_from_db()
+    assert grant.status == "granted" and grant.attempts == 2
+
+
+def test_a_grant_still_pending_after_30_minutes_is_flagged_once_to_staff(
+    grant, time_machine, django_capture_on_commit_callbacks, enqueued
+):
+    time_machine.move_to(grant.requested_at + timedelta(minutes=29), tick=False)
+    assert tasks.access_deadline_sweep.run() == 0
+    time_machine.move_to(grant.requested_at + timedelta(minutes=31), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.access_deadline_sweep.run() == 1
+        assert tasks.access_deadline_sweep.run() == 0
+    grant.refresh_from_db()
+    assert grant.breached_at is not None
+    assert Event.objects.filter(verb="access.deadline_missed", subject_id=str(grant.pk)).count() == 1
+    enqueued.run("subscriptions.tasks.access_breach_alert")
+    assert any("30 minutes" in m.subject for m in mail.outbox)
+
+
+def test_the_entitlement_endpoint_needs_a_key_and_answers_for_the_customer(client, grant):
+    url = f"/api/entitlements/{grant.customer.public_id}/"
+    assert client.get(url).status_code == 401
+    assert client.get(url, HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    _key, raw = AgentPlatformKey.issue("agent platform")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get(url, **auth).json() == {"customer": str(grant.customer.public_id), "entitled": False,
+                                              "plan": None, "until": None}  # paid, access not yet granted
+    access_provision(grant_id=grant.pk)
+    body = client.get(url, **auth).json()
+    assert body["entitled"] is True and body["plan"] == "start"
+    assert body["until"] == grant.term.ends_at.isoformat()
+    assert client.get("/api/entitlements/00000000-0000-0000-0000-000000000000/", **auth).status_code == 404
+    AgentPlatformKey.objects.update(is_active=False)
+    assert client.get(url, **auth).status_code == 401
+
+
+def test_entitlement_ends_with_the_term(client, grant, time_machine):
+    from subscriptions.services import entitlement
+
+    access_provision(grant_id=grant.pk)
+    time_machine.move_to(grant.term.ends_at - timedelta(seconds=1), tick=False)
+    assert entitlement(grant.customer)["entitled"] is True
+    time_machine.move_to(grant.term.ends_at + timedelta(seconds=1), tick=False)
+    assert entitlement(grant.customer)["entitled"] is False
