@@ -213,11 +213,12 @@ ACCOUNT_RATE_LIMITS = {
 # Behind N reverse proxies that append to X-Forwarded-For, the client IP (rate limits,
 # consent and checkout records) is the N-th address from the right (docs/security.md).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# Two-factor authentication (allauth.mfa): staff must use TOTP for the admin;
-# SOLDEE_STAFF_MFA_REQUIRED=0 turns that off (a local demo only; docs/security.md).
+# Two-factor authentication (allauth.mfa): staff must use TOTP for the admin whenever
+# DEBUG is off (production); `make run` (DEBUG=1) lets the demo staff in with a password.
+# SOLDEE_STAFF_MFA_REQUIRED=1/0 forces it either way (docs/security.md).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Soldee"
-SOLDEE_STAFF_MFA_REQUIRED = env.bool("SOLDEE_STAFF_MFA_REQUIRED", default=True)
+SOLDEE_STAFF_MFA_REQUIRED = env.bool("SOLDEE_STAFF_MFA_REQUIRED", default=not DEBUG)
 DATA_EXPORT_TTL_DAYS = 7  # a personal-data export is downloadable this long
 
 # --- Celery -----------------------------------------------------------------------

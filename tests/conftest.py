@@ -115,6 +115,11 @@ def pytest_configure(config):
     # Tests never talk to a real broker unless a test asks for Redis explicitly.
     if not os.environ.get("CELERY_BROKER_URL"):
         settings.CELERY_BROKER_URL = "memory://"
+    # The live server (session-scoped) builds its middleware once, before any function
+    # fixture runs: plain http for it too, in any mode (TLS belongs to the proxy).
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
 
 
 class EnqueuedTasks:

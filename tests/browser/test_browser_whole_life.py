@@ -10,6 +10,7 @@ No Celery worker runs: the test runs the queued tasks by hand, as a worker would
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core import mail
 from playwright.sync_api import expect
@@ -41,7 +42,9 @@ def world(transactional_db, settings):
     settings.RENEWAL_CHARGE_THREADS = 1
     seed_initial_documents()
     Plan.objects.create(code="start", name="Start", price_minor=2_990_000)
-    return get_user_model().objects.create_superuser(email=STAFF_EMAIL, password=PASSWORD)
+    staff = get_user_model().objects.create_superuser(email=STAFF_EMAIL, password=PASSWORD)
+    EmailAddress.objects.create(user=staff, email=STAFF_EMAIL, verified=True, primary=True)
+    return staff
 
 
 def to_english(page):
@@ -192,31 +195,41 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
     try:
         staff = staff_context.new_page()
         staff.on("pageerror", lambda exc: staff_errors.append(f"{staff.url}: {exc}"))
-        staff.soldee_artifacts, staff.soldee_shots = page.soldee_artifacts, 100
+        staff.soldee_artifacts = page.soldee_artifacts
+
+        def staff_shot(name):  # numbered in one sequence with the customer's screenshots
+            staff.soldee_shots = page.soldee_shots
+            shot(staff, "staff-" + name)
+            page.soldee_shots = staff.soldee_shots
+
         staff.goto(site.url + "/")
         to_english(staff)
-        staff.goto(site.url + "/admin/login/?next=/admin/test-clock/")
-        staff.locator("input[name=username]").fill(STAFF_EMAIL)
+        # The admin's login page is the site's one login page.
+        staff.goto(site.url + "/admin/test-clock/")
+        staff.locator("input[name=login]").fill(STAFF_EMAIL)
         staff.locator("input[name=password]").fill(PASSWORD)
-        staff.locator("input[type=submit]").click()
+        staff_shot("login")
+        staff.locator("main form button[type=submit]").click()
         expect(staff).to_have_url(site.url + "/admin/test-clock/")
         staff.locator("input[name=customer]").fill(EMAIL)
         staff.locator("input[name=amount]").fill("30")
         staff.locator("select[name=unit]").select_option("days")
-        shot(staff, "staff-test-clock")
+        staff_shot("test-clock")
         staff.locator("#test-clock-form input[type=submit]").click()
         expect(staff).to_have_url(f"{site.url}/admin/test-clock/?customer={customer.pk}")
         expect(staff.locator(".messagelist .success")).to_contain_text("renewals_declined")
         expect(staff.locator("#customer-state tr.sub-row")).to_have_attribute("data-status", "past_due")
-        shot(staff, "staff-test-clock-advanced")
+        staff_shot("test-clock-advanced")
 
         subscription.refresh_from_db()
         assert subscription.status == Subscription.Status.PAST_DUE
-        attempts = list(RenewalAttempt.objects.filter(subscription=subscription).order_by("pk"))
-        assert [(a.kind, a.status) for a in attempts] == [
-            (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Status.DECLINED)]
-        declined = attempts[0].payment
-        assert declined.status == Payment.Status.FAILED and declined.customer_id == customer.pk
+        # The charge 24 h before the term end and the retry a day later: both declined.
+        declined = list(RenewalAttempt.objects.filter(subscription=subscription).order_by("pk"))
+        assert declined and subscription.failed_attempts == len(declined)
+        assert {(a.kind, a.status) for a in declined} == {
+            (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Status.DECLINED)}
+        assert all(a.payment.status == Payment.Status.FAILED and a.payment.customer_id == customer.pk
+                   for a in declined)
         task_queue.run("subscriptions.tasks.subscription_email")
 
         # --- The customer: past due, pays with another card -------------------------
@@ -240,16 +253,16 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
         assert subscription.status == Subscription.Status.ACTIVE
         attempts = list(RenewalAttempt.objects.filter(subscription=subscription).order_by("pk"))
         assert [(a.kind, a.status) for a in attempts] == [
-            (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Status.DECLINED),
+            (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Status.DECLINED)] * len(declined) + [
             (RenewalAttempt.Kind.CUSTOMER, RenewalAttempt.Status.SUCCEEDED)]
-        renewal = attempts[1].payment
+        renewal = attempts[-1].payment
         assert renewal.status == Payment.Status.SUCCEEDED and renewal.amount_minor == 2_990_000
         assert Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).count() == 2
 
         page.get_by_role("link", name="Go to your personal account").click()
         expect(page.locator("#past-due")).to_have_count(0)
         expect(page.locator("#subscription .badge.ok").first).to_have_text("Active")
-        expect(page.locator("#payments tbody tr")).to_have_count(3)
+        expect(page.locator("#payments tbody tr")).to_have_count(2 + len(declined))
         shot(page, "account-active-again")
 
         # --- Refund request ------------------------------------------------------------
@@ -273,16 +286,16 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
 
         # --- Staff approve it through the admin action ------------------------------------
         staff.goto(site.url + "/admin/refunds/refundrequest/")
-        shot(staff, "staff-refund-requests")
+        staff_shot("refund-requests")
         staff.locator(f"input[name=_selected_action][value='{request.pk}']").check()
         staff.locator("select[name=action]").select_option("approve")
         staff.locator("button[name=index]").click()
         expect(staff.locator("input[name=apply]")).to_be_visible()
         staff.locator("textarea[name=reason]").fill("Approved as a goodwill gesture.")
-        shot(staff, "staff-approve-form")
+        staff_shot("approve-form")
         staff.locator("input[name=apply]").click()
         expect(staff.locator(".messagelist .success")).to_contain_text(f"#{request.pk}: approved, refund of {PRICE}")
-        shot(staff, "staff-approved")
+        staff_shot("approved")
         assert not staff_errors, staff_errors
     finally:
         staff_context.close()
@@ -306,6 +319,17 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
     expect(page.locator("#refund-status")).to_contain_text(PRICE)
     shot(page, "refund-detail")
     page.goto(site.url + "/account/")
-    expect(page.locator("#payments")).to_contain_text("Refunded")
+    # The refunded payment: its refund note (a PDF) is listed next to its receipt.
+    refunded_row = page.locator("#payments tbody tr", has_text="4242")
+    note = refunded_row.locator("a.payment-document", has_text="Refund note")
+    expect(note).to_have_count(1)
     shot(page, "account-after-refund")
+    fetch_pdf(page, site.url, note.get_attribute("href"))
+    # The refunded payment paid the current term: the subscription ends with it.
+    expect(page.locator("#subscription")).to_contain_text("Ended")
+    subscription.refresh_from_db()
+    assert subscription.status == Subscription.Status.ENDED
+    assert subscription.end_reason == Subscription.EndReason.REFUNDED
+    assert Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).count() == 2
+    assert Refund.objects.filter(customer=customer).count() == 1
     assert Event.objects.filter(customer=customer, verb="test_clock.advanced").exists()

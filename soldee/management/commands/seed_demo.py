@@ -53,4 +53,4 @@ class Command(BaseCommand):
 
         if settings.SOLDEE_STAFF_MFA_REQUIRED:
             self.stdout.write("Staff must use two-factor authentication: the first admin visit asks you to set up "
-                              "an authenticator app (a local demo may run with SOLDEE_STAFF_MFA_REQUIRED=0).")
+                              "an authenticator app.")
