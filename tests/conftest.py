@@ -61,6 +61,7 @@ def _test_settings(settings, tmp_path):
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    settings.ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"  # links in e-mails point at the live server
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PAYMENT_GATEWAY = "sandbox"
     settings.SANDBOX_WEBHOOK_SECRET = "test-webhook-secret"
