@@ -2,6 +2,7 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from billing.exchange import currency_choices, offered_currencies
@@ -18,6 +19,7 @@ class SignupForm(AllauthSignupForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.order_fields([*[f for f in self.fields if f != "consent"], "consent"])
         self.fields["consent"].label = format_html(
             _('I consent to the processing of my personal data under the <a href="{}">Privacy Policy</a>.'),
             reverse("offer:current", kwargs={"kind": "privacy"}),
@@ -51,7 +53,7 @@ class CustomerProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = CustomerProfile.Kind.choices
         self.fields["payment_currency"] = forms.ChoiceField(
-            label=_("payment currency"), choices=currency_choices(), required=False,
+            label=capfirst(_("payment currency")), choices=currency_choices(), required=False,
             help_text=_("Non-residents pay the tenge price converted at the National Bank of Kazakhstan rate of the payment date."),
         )
 

@@ -90,6 +90,10 @@ class Payment(models.Model):
         return format_money(self.amount_minor, self.currency)
 
     @property
+    def refunded_display(self) -> str:
+        return format_money(self.refunded_minor, self.currency)
+
+    @property
     def is_paid(self) -> bool:
         return self.status == self.Status.SUCCEEDED
 

@@ -10,6 +10,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Payment
+from soldee.event_texts import CUSTOMER_TEXTS
 
 from . import selectors, services
 from .forms import ErrorReportForm, RefundRequestForm
@@ -44,7 +45,7 @@ def error_report_create(request):
 def error_report_detail(request, pk):
     report = get_object_or_404(ErrorReport, pk=pk, customer=request.user)
     return render(request, "refunds/error_report_detail.html",
-                  {"report": report, "events": selectors.events_for(report)})
+                  {"report": report, "events": selectors.events_for(report).filter(verb__in=list(CUSTOMER_TEXTS))})
 
 
 @login_required
@@ -85,5 +86,5 @@ def request_detail(request, pk):
     refund = getattr(refund_request, "refund", None)
     return render(request, "refunds/request_detail.html", {
         "refund_request": refund_request, "refund": refund,
-        "events": selectors.events_for(refund_request, refund),
+        "events": selectors.events_for(refund_request, refund).filter(verb__in=list(CUSTOMER_TEXTS)),
     })

@@ -22,7 +22,7 @@ CUSTOMER_TEXTS = {
     "access.revoked": _("Access to the AI agent was closed"),
     "subscription.renewal_cancelled": _("Automatic renewal was turned off"),
     "subscription.renewal_resumed": _("Automatic renewal was turned back on"),
-    "renewal.charge_started": _("Renewal: we charged your saved card"),
+    "renewal.charge_started": _("Renewal: we are charging your saved card"),
     "subscription.renewed": _("Your subscription was renewed for 30 days"),
     "renewal.failed": _("Renewal payment failed"),
     "subscription.ended": _("Your subscription ended"),

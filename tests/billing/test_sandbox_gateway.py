@@ -1,0 +1,56 @@
+"""The sandbox gateway's other behaviours: delayed approval, abandoned checkouts."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from billing.gateways import sandbox
+from billing.models import Payment, SandboxTransaction
+from billing.tasks import payment_expire_sweep
+from subscriptions.models import Subscription
+
+from .helpers import notification, pay_on_sandbox, post_webhook, start_checkout
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_delayed_approval_keeps_the_customer_waiting_then_settles(
+    client, customer, plan, documents, enqueued, django_capture_on_commit_callbacks
+):
+    payment = start_checkout(None, customer, plan, documents)
+    with django_capture_on_commit_callbacks(execute=True):
+        txn = pay_on_sandbox(payment, card=sandbox.CARD_DELAYED)
+    assert txn.status == SandboxTransaction.Status.PROCESSING
+    assert enqueued.names() == ["billing.tasks.sandbox_delayed_approve"]
+    client.force_login(customer)
+    page = client.get(f"/billing/payments/{payment.public_id}/return/").content.decode()
+    assert "waiting for the bank" in page and 'http-equiv="refresh"' in page
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING and not Subscription.objects.exists()
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox.approve_delayed(txn.pk)
+    assert enqueued.names() == ["billing.tasks.sandbox_notify"]
+    txn.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook(client, notification(txn)).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert Subscription.objects.get(customer=customer).status == "active"
+
+
+def test_an_abandoned_checkout_expires_and_a_late_approval_still_settles(customer, plan, documents, time_machine):
+    from billing.services import payment_refresh_from_gateway
+
+    payment = start_checkout(None, customer, plan, documents)
+    time_machine.move_to(timezone.now() + timedelta(hours=23), tick=False)
+    assert payment_expire_sweep.run() == 0
+    time_machine.move_to(timezone.now() + timedelta(hours=2), tick=False)
+    assert payment_expire_sweep.run() == 1
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.EXPIRED
+    pay_on_sandbox(payment)  # the customer had the hosted page open all along
+    payment_refresh_from_gateway(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED  # money was taken: it is never lost
