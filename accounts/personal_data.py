@@ -36,7 +36,7 @@ class PersonalDataRefused(Exception):
 
 
 def _lock_customer(customer_id: int):
-    return get_user_model().objects.select_for_update().get(pk=customer_id)
+    return get_user_model().objects.select_for_update(no_key=True).get(pk=customer_id)  # see soldee.locking
 
 
 def _actor_kind(by, customer_id) -> str:

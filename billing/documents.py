@@ -17,7 +17,6 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -25,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from soldee import events
+from soldee.locking import lock_customer
 from soldee.models import Event
 
 from .amount_words import kzt_in_words_ru
@@ -189,7 +189,7 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         raise InvoiceRefused(_("This plan is no longer on sale."))
     today = timezone.localdate()
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=customer.pk).first()
+        lock_customer(customer.pk)
         open_invoice = PaymentDocument.objects.filter(
             customer=customer, doc_type=DocType.INVOICE, paid_at__isnull=True,
             valid_until__gte=today, amount_minor=plan.price_minor, data__plan_code=plan.code,
@@ -225,7 +225,7 @@ def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
     customer_id = PaymentDocument.objects.values_list("customer_id", flat=True).get(
         pk=invoice_id, doc_type=DocType.INVOICE)
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+        lock_customer(customer_id)
         invoice = PaymentDocument.objects.select_for_update().get(pk=invoice_id)
         if invoice.payment_id is not None:
             return invoice.payment

@@ -264,7 +264,9 @@ def refund_request_reject(*, request_id: int, by, reason: str) -> RefundRequest:
 # --- Executing a refund exactly once ----------------------------------------------------
 
 def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
+    customer_id = Refund.objects.values_list("customer_id", flat=True).get(pk=refund_id)
     with transaction.atomic():
+        _lock_customer(customer_id)  # the customer first, as every service does
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         allowed = {Refund.Status.PENDING, Refund.Status.EXECUTING}
         if retry_failed:

@@ -6,5 +6,11 @@ from django.contrib.auth import get_user_model
 
 
 def lock_customer(customer_id: int) -> None:
-    """SELECT ... FOR UPDATE on the customer's user row (inside a transaction)."""
-    get_user_model().objects.select_for_update().filter(pk=customer_id).first()
+    """SELECT ... FOR NO KEY UPDATE on the customer's user row (inside a transaction).
+
+    NO KEY: the lock still serialises every service for this customer, but it does not
+    block the FOR KEY SHARE locks PostgreSQL takes to check foreign keys of rows other
+    transactions insert (events, payments pointing at the customer) — with a plain
+    FOR UPDATE, a claim that inserted such a row would deadlock at commit against a
+    service holding the customer. (No effect on SQLite, which has no row locks.)"""
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=customer_id).first()

@@ -61,7 +61,7 @@ def renewals_claim(*, now=None, limit: int | None = None) -> list[int]:
     limit = limit or settings.RENEWAL_BATCH_SIZE
     with transaction.atomic():
         subs = list(
-            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+            Subscription.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
             .filter(status__in=LIVE_STATUSES, auto_renew=True, next_charge_at__lte=now)
             .exclude(renewal_attempts__status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN])
             .select_related("plan", "customer", "customer__profile")
