@@ -2,12 +2,15 @@
 (+ .html when present), sent once per idempotency key."""
 
 import logging
+import re
 
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.html import escape, urlize
+from django.utils.safestring import mark_safe
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,9 @@ def send_customer_email(*, user, template: str, context: dict, idempotency_key: 
         try:
             html = render_to_string(f"{template}.html", ctx)
         except TemplateDoesNotExist:
-            html = None
+            # Every e-mail gets an HTML part in the portal's look: the text, laid out.
+            html = render_to_string("emails/base_email.html", {**ctx, "subject": subject,
+                                                               "paragraphs": _paragraphs(text)})
     message = EmailMultiAlternatives(subject=subject, body=text, to=to or [user.email])
     if html:
         message.attach_alternative(html, "text/html")
@@ -43,3 +48,9 @@ def send_staff_alert(*, subject: str, body: str) -> None:
 
     send_mail(subject=f"[Soldee staff] {subject}", message=body, from_email=None,
               recipient_list=settings.STAFF_ALERT_EMAILS)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Plain text → safe HTML paragraphs (links made clickable, line breaks kept)."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return [mark_safe(urlize(escape(b), autoescape=False).replace("\n", "<br>")) for b in blocks]

@@ -19,8 +19,9 @@ EVENT_ATTR = re.compile(r"<[a-zA-Z][^>]*\son[a-z]+\s*=", re.IGNORECASE | re.DOTA
 STYLE_TAG = re.compile(r"<style\b", re.IGNORECASE)
 
 
-# Sources of PDFs (rendered by WeasyPrint on the server, never served to a browser).
-PDF_ONLY = ("documents/",)
+# Sources of PDFs (rendered by WeasyPrint on the server) and of e-mails (inline styles are
+# what mail clients read): never served to a browser, so the site's CSP does not apply.
+PDF_ONLY = ("documents/", "emails/")
 
 
 def html_templates():
