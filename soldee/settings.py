@@ -248,6 +248,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # dies mid-task the message goes back to the queue instead of being lost.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Sending a task retries for ~15 s while the broker is away (a Redis restart), so the
+# on-commit side effects of a committed change are not lost to a short outage.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 10, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 2}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "Asia/Almaty"
