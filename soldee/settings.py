@@ -143,6 +143,23 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
+# Generated documents in production: a PRIVATE S3(-compatible) bucket, so every web and
+# worker machine sees the same files (docs/documents.md). Unset = local MEDIA_ROOT.
+if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "location": env.str("AWS_S3_LOCATION", default="media"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+            "object_parameters": {"ContentDisposition": "attachment"},
+        },
+    }
 
 # --- Content Security Policy (Django 6 built-in): nothing from outside, no inline JS -
 from django.utils.csp import CSP  # noqa: E402
