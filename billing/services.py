@@ -284,14 +284,24 @@ class RefundRefused(Exception):
     pass
 
 
-def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_key: str) -> str:
+def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_key: str,
+                           not_before=None) -> str:
     """Send a refund to the gateway (NO transaction open: call after committing the
     intent) and return the gateway's refund reference. The gateway de-duplicates on
     `idempotency_key`, so a retry after a crash or timeout never refunds twice.
-    Raises GatewayError when the outcome is unknown, RefundRefused on a refusal."""
+    Raises GatewayError when the outcome is unknown, RefundRefused on a refusal — also when
+    the first try (`not_before`) is older than the gateway remembers keys for, since a
+    retry could then refund twice."""
     payment = Payment.objects.get(pk=payment_id)
     if not payment.is_paid or not payment.gateway_ref:
         raise RefundRefused("only a settled gateway payment can be refunded")
+    if not_before is not None:
+        window = get_gateway(payment.gateway).idempotency_window_seconds
+        if window is not None and (timezone.now() - not_before).total_seconds() > window - 300:
+            raise RefundRefused(
+                "outcome unknown beyond the gateway's idempotency window: check the refund in the "
+                "gateway's console before retrying by hand"
+            )
     result = get_gateway(payment.gateway).refund(
         gateway_ref=payment.gateway_ref, amount_minor=amount_minor, currency=payment.currency,
         idempotency_key=idempotency_key,

@@ -343,6 +343,8 @@ def refund_execute(*, refund_id: int, by=None, retry_failed: bool = False) -> Re
         gateway_ref = billing.payment_refund_execute(
             payment_id=refund.payment_id, amount_minor=refund.amount_minor,
             idempotency_key=refund.idempotency_key,
+            # a retry must stay within the gateway's idempotency window (first try: approval)
+            not_before=refund.created_at if refund.attempts > 1 else None,
         )
     except GatewayError as exc:
         Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000])

@@ -80,6 +80,9 @@ class Gateway:
     name: str = ""
     # The HTTP answer for an accepted notification (some gateways demand a body).
     ack_content_type = "application/json"
+    # How long the gateway remembers our idempotency keys (None: for ever). Past that, a
+    # retry of a call whose answer was lost could act twice, so callers stop retrying.
+    idempotency_window_seconds: int | None = None
 
     def start_hosted_payment(self, request: PaymentRequest) -> HostedPayment:
         raise NotImplementedError

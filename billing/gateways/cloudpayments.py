@@ -214,6 +214,7 @@ def _charge_from_model(model: dict) -> ChargeResult:
 class CloudPaymentsGateway(Gateway):
     name = "cloudpayments"
     ack_content_type = "application/json"
+    idempotency_window_seconds = 3600  # X-Request-ID is remembered for one hour
 
     # --- configuration ------------------------------------------------------------------
 

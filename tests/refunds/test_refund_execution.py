@@ -279,3 +279,25 @@ def test_two_concurrent_approvals_make_one_refund(require_postgres, customer, bu
     assert payment.refunded_minor == PRICE
     assert gateway_refunds(payment) == 1
     assert Refund.objects.get(pk=refund.pk).status == Refund.Status.SUCCEEDED
+
+
+def test_a_retry_past_the_gateways_idempotency_window_is_stopped_for_staff(
+    customer, buy, staff, monkeypatch, time_machine
+):
+    """CloudPayments remembers X-Request-ID for one hour: a refund whose answer was lost
+    is not re-sent blind after that (it could refund twice); staff check and decide."""
+    from django.utils import timezone
+
+    payment = buy(customer)
+    request = open_request(customer, payment)
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    monkeypatch.setattr(SandboxGateway, "idempotency_window_seconds", 3600)
+    monkeypatch.setattr(SandboxGateway, "refund", lambda self, **kw: (_ for _ in ()).throw(GatewayError("timeout")))
+    with pytest.raises(GatewayError):
+        services.refund_execute(refund_id=refund.pk)
+    monkeypatch.undo()
+    monkeypatch.setattr(SandboxGateway, "idempotency_window_seconds", 3600)
+    time_machine.move_to(timezone.now() + timedelta(minutes=58), tick=False)
+    result = services.refund_execute(refund_id=refund.pk)
+    assert result.status == Refund.Status.FAILED and "idempotency window" in result.last_error
+    assert gateway_refunds(payment) == 0
