@@ -1,6 +1,7 @@
 import logging
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -72,6 +73,20 @@ def payment_return(request, public_id):
     except GatewayError:
         log.warning("status look-up for %s failed; waiting for the notification", payment)
     return render(request, "billing/payment_return.html", {"payment": payment})
+
+
+@login_required
+def payment_continue(request, public_id):
+    """Back to the hosted page of an unfinished payment (the gateway call is idempotent:
+    the same payment page again, never a second charge)."""
+    payment = get_object_or_404(Payment, public_id=public_id, customer=request.user)
+    if payment.status != Payment.Status.PENDING or payment.method != Payment.Method.CARD:
+        return redirect("billing:return", public_id=payment.public_id)
+    try:
+        return redirect(services.payment_hosted_url(payment=payment))
+    except GatewayError:
+        messages.error(request, _("The payment service is not answering. Please try again in a minute."))
+        return redirect("subscriptions:account")
 
 
 class SandboxCardForm(forms.Form):

@@ -54,3 +54,20 @@ def test_an_abandoned_checkout_expires_and_a_late_approval_still_settles(custome
     payment_refresh_from_gateway(payment=payment)
     payment.refresh_from_db()
     assert payment.status == Payment.Status.SUCCEEDED  # money was taken: it is never lost
+
+
+def test_an_unfinished_checkout_can_be_continued_from_the_account_on_the_same_payment_page(
+    client, customer, other_customer, plan, documents
+):
+    from billing.services import payment_hosted_url
+
+    payment = start_checkout(None, customer, plan, documents)
+    first_url = payment_hosted_url(payment=payment)
+    client.force_login(customer)
+    account = client.get("/account/").content.decode()
+    assert f"/billing/payments/{payment.public_id}/continue/" in account
+    response = client.get(f"/billing/payments/{payment.public_id}/continue/")
+    assert response.status_code == 302 and response["Location"] == first_url
+    assert SandboxTransaction.objects.filter(invoice_id=str(payment.public_id)).count() == 1
+    client.force_login(other_customer)
+    assert client.get(f"/billing/payments/{payment.public_id}/continue/").status_code == 404
