@@ -17,9 +17,9 @@ def main() -> int:
     if sys.version_info < (3, 12):
         problems.append("Python 3.12 or newer is needed (Django 6).")
     if not ctypes.util.find_library("pango-1.0"):
-        msg = ("WeasyPrint (PDF documents) needs Pango: sudo apt-get install libpango-1.0-0 "
-               "libpangoft2-1.0-0 libharfbuzz-subset0")
-        (problems if REQUIRE_ALL else notes).append(msg)
+        # Receipts, invoices and agreement copies are PDFs: the portal cannot start without it.
+        problems.append("WeasyPrint (PDF documents) needs Pango: sudo apt-get install libpango-1.0-0 "
+                        "libpangoft2-1.0-0 libharfbuzz-subset0")
     if args.purpose == "test":
         if not (shutil.which("chromium") or os.path.exists("/usr/bin/chromium")):
             msg = "Browser tests need Debian's Chromium: sudo apt-get install chromium (they are skipped without it)."
