@@ -128,10 +128,18 @@ class EnqueuedTasks:
     JSON round-tripped (as the real serializer would) and run only when a test says so."""
 
     def __init__(self):
+        import threading
+
         self.calls = []
+        self.lock = threading.Lock()  # the live server's threads record too
+
+    def record(self, name, args, kwargs):
+        with self.lock:
+            self.calls.append((name, list(args or []), dict(kwargs or {})))
 
     def names(self):
-        return [name for name, _args, _kwargs in self.calls]
+        with self.lock:
+            return [name for name, _args, _kwargs in self.calls]
 
     def run(self, name: str | None = None) -> int:
         import json
@@ -140,11 +148,12 @@ class EnqueuedTasks:
 
         ran = 0
         while True:
-            pending = [c for c in self.calls if name is None or c[0] == name]
-            if not pending:
-                return ran
-            call = pending[0]
-            self.calls.remove(call)
+            with self.lock:
+                pending = [c for c in self.calls if name is None or c[0] == name]
+                if not pending:
+                    return ran
+                call = pending[0]
+                self.calls.remove(call)
             task_name, args, kwargs = call
             args, kwargs = json.loads(json.dumps(args)), json.loads(json.dumps(kwargs))
             result = current_app.tasks[task_name].apply(args=args, kwargs=kwargs)
@@ -166,7 +175,7 @@ def enqueued(request, monkeypatch):
         import json
 
         json.dumps([args or [], kwargs or {}])  # must be serialisable
-        tasks.calls.append((self.name, list(args or []), dict(kwargs or {})))
+        tasks.record(self.name, args, kwargs)
 
     monkeypatch.setattr(Task, "apply_async", fake_apply_async)
     yield tasks

@@ -7,7 +7,6 @@ tests run the tasks they need by hand (`task.run(...)`).
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -109,39 +108,8 @@ def shot_fixture():
     return shot
 
 
-class TaskQueue:
-    """Celery tasks the live server enqueued (there is no worker in these tests).
-    `run(name)` does what a worker would: runs each queued call of that task, once."""
-
-    def __init__(self):
-        self.calls: list[tuple] = []
-        self._lock = threading.Lock()
-
-    def record(self, task, args, kwargs):
-        with self._lock:
-            self.calls.append((task, tuple(args or ()), dict(kwargs or {})))
-
-    def names(self) -> list[str]:
-        with self._lock:
-            return [task.name for task, _args, _kwargs in self.calls]
-
-    def run(self, name: str) -> int:
-        with self._lock:
-            due = [c for c in self.calls if c[0].name == name]
-            self.calls = [c for c in self.calls if c[0].name != name]
-        for task, args, kwargs in due:
-            task.run(*args, **kwargs)
-        return len(due)
-
-
 @pytest.fixture
-def task_queue(monkeypatch):
-    from celery.app.task import Task
-
-    queue = TaskQueue()
-
-    def apply_async(self, args=None, kwargs=None, **options):
-        queue.record(self, args, kwargs)
-
-    monkeypatch.setattr(Task, "apply_async", apply_async)
-    return queue
+def task_queue(enqueued):
+    """Celery tasks the live server enqueued (there is no worker in these tests): the
+    suite-wide `enqueued` recorder; `run(name)` does what a worker would."""
+    return enqueued
