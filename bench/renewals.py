@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "bench-renewals"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soldee.settings")
 
@@ -93,26 +94,38 @@ def main() -> int:
 
     plan = Plan.objects.get(code="start")
     # queries per renewal, measured in-process on a small sample
-    sample = seed_due_subscriptions(n=200, plan=plan)
+    sample = seed_due_subscriptions(n=args.batch, plan=plan, history=True)
     from django.conf import settings as dj_settings
 
     dj_settings.RENEWAL_CHARGE_THREADS = 1  # in this thread, so every query is counted
     with CaptureQueriesContext(connection) as ctx:
         renewals.renewals_run()
-    queries_per_renewal = len(ctx.captured_queries) / len(sample)
+    dj_settings.RENEWAL_CHARGE_THREADS = args.threads
+    # The sandbox gateway keeps its ledger in the same database (a real gateway's are remote).
+    gateway_queries = sum("billing_sandboxtransaction" in q["sql"] for q in ctx.captured_queries)
+    queries_per_renewal = (len(ctx.captured_queries) - gateway_queries) / len(sample)
+    gateway_per_renewal = gateway_queries / len(sample)
     print(f"seeding {args.subscriptions} due subscriptions ...", flush=True)
     ids = []
     for start in range(0, args.subscriptions, 5000):
-        ids += seed_due_subscriptions(n=min(5000, args.subscriptions - start), plan=plan)
+        ids += seed_due_subscriptions(n=min(5000, args.subscriptions - start), plan=plan, history=True)
     connection.close()
+    # The sweeps run on a queue of their own, as they would on a dedicated renewal worker;
+    # what each batch hands on (access provisioning, receipt e-mails, receipt PDFs — one
+    # message per batch each) waits on the default queue and is counted below, not run.
+    from soldee.celery import app as celery_app
+
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+        conn.default_channel.queue_purge(QUEUE)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "soldee", "worker", "--pool=prefork",
+        [sys.executable, "-m", "celery", "-A", "soldee", "worker", "--pool=prefork", "-Q", QUEUE,
          f"--concurrency={args.workers}", "--loglevel=WARNING"], cwd=ROOT, env=os.environ.copy())
     try:
         time.sleep(4)
         t0 = time.monotonic()
         for _ in range(args.sweeps):
-            renewal_sweep.delay()
+            renewal_sweep.apply_async(queue=QUEUE)
         while True:
             left = Subscription.objects.filter(pk__in=ids, next_charge_at__lte=django.utils.timezone.now()).count()
             if left == 0:
@@ -131,7 +144,13 @@ def main() -> int:
     done = RenewalAttempt.objects.filter(subscription_id__in=ids, status="succeeded").count()
     print(f"gateway latency: {args.latency_ms} ms; workers {args.workers} x sweeps {args.sweeps} x threads {args.threads}")
     print(f"renewed: {done}/{len(ids)} in {elapsed:.1f} s -> {done / elapsed:.0f} renewals/s")
-    print(f"SQL queries per renewal: {queries_per_renewal:.1f}")
+    print(f"SQL queries per renewal: {queries_per_renewal:.2f} (+ {gateway_per_renewal:.1f} by the sandbox "
+          f"gateway on its own ledger; batch {args.batch})")
+    with celery_app.connection_for_write() as conn:
+        handed_on = conn.default_channel.client.llen("celery")
+        conn.default_channel.queue_purge("celery")
+    print(f"follow-up messages handed on to the default queue: {handed_on} "
+          f"(access, receipt e-mails, receipt PDFs; one each per batch)")
     print(f"worker peak memory (RSS high-water, all processes): {peak:.0f} MB")
     line = pgbench_tps(db_url)
     if line:

@@ -79,13 +79,21 @@ def number_allocate(*, doc_type: str, year: int) -> tuple[int, str]:
     """The next number of `doc_type` in `year`. Call inside the transaction that creates
     the document: the sequence row stays locked until it commits (or rolls back, which
     returns the number)."""
+    return numbers_allocate(doc_type=doc_type, year=year, count=1)[0]
+
+
+def numbers_allocate(*, doc_type: str, year: int, count: int) -> list[tuple[int, str]]:
+    """The next `count` consecutive numbers of `doc_type` in `year`, with ONE lock of the
+    sequence row (a renewal batch numbers all its receipts at once). Same rules as
+    `number_allocate`: inside the documents' transaction, which holds the row until it ends."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_allocate must run inside the document's transaction")
     DocumentSequence.objects.get_or_create(doc_type=doc_type, year=year)
     sequence = DocumentSequence.objects.select_for_update().get(doc_type=doc_type, year=year)
-    sequence.last_number += 1
+    first = sequence.last_number + 1
+    sequence.last_number += count
     sequence.save(update_fields=["last_number"])
-    return sequence.last_number, number_format(doc_type, year, sequence.last_number)
+    return [(seq, number_format(doc_type, year, seq)) for seq in range(first, first + count)]
 
 
 def _customer_snapshot(customer) -> dict:
@@ -97,22 +105,42 @@ def _document_create(*, doc_type: str, customer, amount_minor: int, currency: st
                      payment: Payment | None = None, source_ref: str = "", data: dict,
                      valid_until=None, by=None) -> PaymentDocument:
     """Inside the caller's transaction: number + row + event; the PDF after commit."""
+    return _documents_create(doc_type=doc_type, by=by, specs=[dict(
+        customer=customer, amount_minor=amount_minor, currency=currency, payment=payment,
+        source_ref=source_ref, data=data, valid_until=valid_until)])[0]
+
+
+def _documents_create(*, doc_type: str, specs: list[dict], by=None) -> list[PaymentDocument]:
+    """Many documents of one type: consecutive numbers (one sequence lock), one INSERT
+    for the rows, one for their events; the PDFs are rendered after commit."""
     now = timezone.now()
     year = document_year(now)
-    seq, number = number_allocate(doc_type=doc_type, year=year)
-    document = PaymentDocument.objects.create(
-        doc_type=doc_type, number=number, year=year, seq=seq, customer=customer, payment=payment,
-        amount_minor=amount_minor, currency=currency, source_ref=source_ref, data=data,
-        valid_until=valid_until, language=getattr(customer, "language", None) or "ru",
-    )
-    events.record(verb=f"document.{doc_type}_issued", subject=document, customer=customer, actor=by,
-                  actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
-                  data={"number": number, "amount_minor": amount_minor, "currency": currency,
-                        "payment": str(payment.public_id) if payment else None})
+    numbers = numbers_allocate(doc_type=doc_type, year=year, count=len(specs))
+    documents = PaymentDocument.objects.bulk_create([
+        PaymentDocument(
+            doc_type=doc_type, number=number, year=year, seq=seq, customer=spec["customer"],
+            payment=spec.get("payment"), amount_minor=spec["amount_minor"], currency=spec["currency"],
+            source_ref=spec.get("source_ref", ""), data=spec["data"], valid_until=spec.get("valid_until"),
+            language=getattr(spec["customer"], "language", None) or "ru",
+        )
+        for (seq, number), spec in zip(numbers, specs, strict=True)
+    ])
+    events.record_many([
+        events.build(verb=f"document.{doc_type}_issued", subject=document, customer=document.customer, actor=by,
+                     actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                     data={"number": document.number, "amount_minor": document.amount_minor,
+                           "currency": document.currency,
+                           "payment": str(document.payment.public_id) if document.payment else None})
+        for document in documents
+    ])
     from . import document_tasks
 
-    transaction.on_commit(lambda: document_tasks.document_render.delay(document.pk))
-    return document
+    ids = [d.pk for d in documents]
+    if len(ids) == 1:
+        transaction.on_commit(lambda: document_tasks.document_render.delay(ids[0]))
+    else:
+        transaction.on_commit(lambda: document_tasks.document_render_many.delay(ids))
+    return documents
 
 
 # --- Receipts and refund notes -----------------------------------------------------------
@@ -121,10 +149,25 @@ def receipt_create(*, payment: Payment) -> PaymentDocument:
     """The receipt of a successful payment. Call INSIDE payment_settle's transaction
     (payment row locked), so the number belongs to exactly one settled payment.
     Idempotent: a payment has one receipt."""
-    existing = PaymentDocument.objects.filter(payment=payment, doc_type=DocType.RECEIPT).first()
-    if existing is not None:
-        return existing
-    data = {
+    return receipts_create(payments=[payment])[0]
+
+
+def receipts_create(*, payments: list[Payment]) -> list[PaymentDocument]:
+    """`receipt_create` for a batch of settled payments (in their order), numbered with one
+    lock of the sequence row. Payments that already have a receipt get it back."""
+    existing = {d.payment_id: d for d in PaymentDocument.objects.filter(
+        payment__in=[p.pk for p in payments], doc_type=DocType.RECEIPT)}
+    new = [p for p in payments if p.pk not in existing]
+    specs = [dict(customer=p.customer, payment=p, amount_minor=p.amount_minor, currency=p.currency,
+                  data=_receipt_data(p)) for p in new]
+    if specs:
+        for document in _documents_create(doc_type=DocType.RECEIPT, specs=specs):
+            existing[document.payment_id] = document
+    return [existing[p.pk] for p in payments]
+
+
+def _receipt_data(payment: Payment) -> dict:
+    return {
         "customer": _customer_snapshot(payment.customer),
         "description": payment.description,
         "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
@@ -135,8 +178,6 @@ def receipt_create(*, payment: Payment) -> PaymentDocument:
         "exchange_rate": str(payment.exchange_rate) if payment.exchange_rate is not None else None,
         "exchange_rate_date": payment.exchange_rate_date.isoformat() if payment.exchange_rate_date else None,
     }
-    return _document_create(doc_type=DocType.RECEIPT, customer=payment.customer, payment=payment,
-                            amount_minor=payment.amount_minor, currency=payment.currency, data=data)
 
 
 def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,

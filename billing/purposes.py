@@ -13,13 +13,25 @@ from dataclasses import dataclass
 class PurposeHandlers:
     on_settled: Callable  # (*, payment) -> None, inside the settlement transaction
     on_failed: Callable | None = None  # (*, payment) -> None
+    # (*, payments) -> None: a batch of settled payments at once (renewals). Without it,
+    # billing calls on_settled for each payment of the batch.
+    on_settled_many: Callable | None = None
+
+    def settled(self, payments: list) -> None:
+        if self.on_settled_many is not None:
+            self.on_settled_many(payments=payments)
+        else:
+            for payment in payments:
+                self.on_settled(payment=payment)
 
 
 _registry: dict[str, PurposeHandlers] = {}
 
 
-def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None) -> None:
-    _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed)
+def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None,
+             on_settled_many: Callable | None = None) -> None:
+    _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed,
+                                         on_settled_many=on_settled_many)
 
 
 def handlers_for(purpose: str) -> PurposeHandlers:

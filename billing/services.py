@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from soldee import events
+from soldee.bulk import rows_update
 from soldee.locking import lock_customer as _lock_customer
+from soldee.locking import lock_customers as _lock_customers
 from soldee.models import Event
 from soldee.money import format_money  # noqa: F401  (re-exported for views)
 
@@ -118,48 +120,102 @@ def payment_hosted_url(*, payment: Payment) -> str:
 
 def payment_settle(*, public_id, charge: ChargeResult, source: str) -> tuple[Payment, bool]:
     """The gateway says the money is taken. Idempotent: a second call changes nothing.
-    Returns (payment, newly_settled)."""
-    customer_id = Payment.objects.values_list("customer_id", flat=True).get(public_id=public_id)
+    Returns (payment, newly_settled). Raises PaymentMismatch / ValueError on a charge that
+    cannot settle this payment."""
+    settled = payments_settle(results=[(public_id, charge)], source=source, strict=True)
+    if not settled:
+        raise Payment.DoesNotExist(f"no payment {public_id}")
+    return settled[0]
+
+
+def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
+                    strict: bool = False) -> list[tuple[Payment, bool]]:
+    """Settle many payments the gateway approved, in ONE transaction — the post-payment
+    path of every purchase and renewal (a first purchase is a batch of one): customers
+    locked in id order, then the payments; payment rows, events, the purpose's handler
+    (term, access, acceptance), receipts numbered with one sequence lock; e-mails and
+    PDFs after commit. `results` pairs a payment's public id with the approving charge.
+
+    Returns (payment, newly_settled) for each payment that settles or had settled. A
+    charge that cannot settle its payment (wrong amount or currency, a refunded or
+    cancelled payment) raises with `strict`; otherwise it is logged and left out, the
+    payment unchanged, and the others settle."""
+    charges = {str(public_id): charge for public_id, charge in results}
+    if not charges:
+        return []
+    customer_ids = Payment.objects.filter(public_id__in=list(charges)).values_list("customer_id", flat=True)
+    out: list[tuple[Payment, bool]] = []
     with transaction.atomic():
-        _lock_customer(customer_id)
-        payment = Payment.objects.select_for_update().get(public_id=public_id)
-        if payment.status == Payment.Status.SUCCEEDED:
-            return payment, False
-        if payment.status not in SETTLEABLE:
-            raise ValueError(f"payment {payment.public_id} cannot be settled from {payment.status}")
-        if charge.amount_minor is not None and (
-            charge.amount_minor != payment.amount_minor or (charge.currency or payment.currency) != payment.currency
-        ):
-            raise PaymentMismatch(
-                f"gateway reports {charge.amount_minor} {charge.currency}, "
-                f"we asked {payment.amount_minor} {payment.currency}"
-            )
-        previous = payment.status
-        payment.status = Payment.Status.SUCCEEDED
-        payment.paid_at = charge.paid_at or timezone.now()
-        if charge.gateway_ref:
-            payment.gateway_ref = charge.gateway_ref
-        payment.card_mask = charge.card_mask or payment.card_mask
-        payment.failure_code = payment.failure_message = ""
-        if charge.card_token and payment.payment_method_id is None:
-            payment.payment_method = _payment_method_save(
-                customer=payment.customer, gateway=payment.gateway,
-                token=charge.card_token, card_mask=charge.card_mask,
-            )
-        payment.save()
-        events.record(
-            verb="payment.succeeded", subject=payment, customer=payment.customer,
-            actor_kind=Event.ActorKind.GATEWAY,
-            data={"amount_minor": payment.amount_minor, "currency": payment.currency,
-                  "gateway_ref": payment.gateway_ref, "paid_at": payment.paid_at.isoformat(),
-                  "from": previous, "source": source},
+        _lock_customers(customer_ids)
+        payments = list(
+            Payment.objects.select_for_update(of=("self",)).select_related("customer", "customer__profile")
+            .filter(public_id__in=list(charges)).order_by("pk")
         )
-        purposes.handlers_for(payment.purpose).on_settled(payment=payment)
-        documents.receipt_create(payment=payment)  # gapless receipt number, same transaction
+        settling, settled_events = [], []
+        for payment in payments:
+            charge = charges[str(payment.public_id)]
+            if payment.status == Payment.Status.SUCCEEDED:
+                out.append((payment, False))
+                continue
+            try:
+                _check_settleable(payment, charge)
+            except (PaymentMismatch, ValueError):
+                if strict:
+                    raise
+                log.exception("payment %s not settled from %s", payment.public_id, source)
+                continue
+            previous = payment.status
+            payment.status = Payment.Status.SUCCEEDED
+            payment.paid_at = charge.paid_at or timezone.now()
+            if charge.gateway_ref:
+                payment.gateway_ref = charge.gateway_ref
+            payment.card_mask = charge.card_mask or payment.card_mask
+            payment.failure_code = payment.failure_message = ""
+            if charge.card_token and payment.payment_method_id is None:
+                payment.payment_method = _payment_method_save(
+                    customer=payment.customer, gateway=payment.gateway,
+                    token=charge.card_token, card_mask=charge.card_mask,
+                )
+            settling.append(payment)
+            settled_events.append(events.build(
+                verb="payment.succeeded", subject=payment, customer=payment.customer,
+                actor_kind=Event.ActorKind.GATEWAY,
+                data={"amount_minor": payment.amount_minor, "currency": payment.currency,
+                      "gateway_ref": payment.gateway_ref, "paid_at": payment.paid_at.isoformat(),
+                      "from": previous, "source": source},
+            ))
+            out.append((payment, True))
+        if not settling:
+            return out
+        rows_update(settling, ["status", "paid_at", "gateway_ref", "card_mask", "failure_code",
+                               "failure_message", "payment_method", "updated_at"])
+        events.record_many(settled_events)
+        by_purpose: dict[str, list[Payment]] = {}
+        for payment in settling:
+            by_purpose.setdefault(payment.purpose, []).append(payment)
+        for purpose, group in by_purpose.items():
+            purposes.handlers_for(purpose).settled(group)
+        documents.receipts_create(payments=settling)  # gapless receipt numbers, same transaction
         from . import tasks
 
-        transaction.on_commit(lambda: tasks.receipt_email.delay(payment.pk))
-    return payment, True
+        ids = [p.pk for p in settling]
+        if len(ids) == 1:
+            transaction.on_commit(lambda: tasks.receipt_email.delay(ids[0]))
+        else:
+            transaction.on_commit(lambda: tasks.receipt_email_many.delay(ids))
+    return out
+
+
+def _check_settleable(payment: Payment, charge: ChargeResult) -> None:
+    if payment.status not in SETTLEABLE:
+        raise ValueError(f"payment {payment.public_id} cannot be settled from {payment.status}")
+    if charge.amount_minor is not None and (
+        charge.amount_minor != payment.amount_minor or (charge.currency or payment.currency) != payment.currency
+    ):
+        raise PaymentMismatch(
+            f"gateway reports {charge.amount_minor} {charge.currency}, "
+            f"we asked {payment.amount_minor} {payment.currency}"
+        )
 
 
 def payment_fail(*, public_id, charge: ChargeResult, source: str) -> tuple[Payment, bool]:

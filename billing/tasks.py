@@ -31,6 +31,22 @@ def receipt_email(self, payment_id: int) -> None:
     )
 
 
+@shared_task(acks_late=True)
+def receipt_email_many(payment_ids: list[int]) -> int:
+    """The receipts of a renewal batch, one message for the batch. A send that fails is
+    handed to `receipt_email` (its own retries); the idempotency key keeps a redelivered
+    batch from mailing anyone twice."""
+    sent = 0
+    for payment_id in payment_ids:
+        try:
+            receipt_email(payment_id)
+            sent += 1
+        except Exception:
+            log.exception("receipt e-mail for payment %s failed; retrying it on its own", payment_id)
+            receipt_email.delay(payment_id)
+    return sent
+
+
 @shared_task
 def payment_expire_sweep() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.CHECKOUT_PAYMENT_TTL_HOURS)

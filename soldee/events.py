@@ -7,7 +7,7 @@ from django.db import models
 from .models import Event
 
 
-def record(
+def build(
     *,
     verb: str,
     subject: models.Model,
@@ -16,15 +16,30 @@ def record(
     actor_kind: str = Event.ActorKind.SYSTEM,
     data: dict[str, Any] | None = None,
 ) -> Event:
-    return Event.objects.create(
+    """An unsaved event row; `record_many` writes a list of them in one statement.
+    `customer` may be a user or a user id."""
+    customer_kw = {"customer_id": customer} if isinstance(customer, int) else {"customer": customer}
+    return Event(
         verb=verb,
         subject_type=subject._meta.label_lower,
         subject_id=str(subject.pk),
-        customer=customer,
         actor=actor,
         actor_kind=actor_kind,
         data=data or {},
+        **customer_kw,
     )
+
+
+def record(**kwargs) -> Event:
+    """Write one event (same arguments as `build`)."""
+    event = build(**kwargs)
+    event.save()
+    return event
+
+
+def record_many(rows: list[Event]) -> list[Event]:
+    """Write events made by `build` in one INSERT (batches of renewals)."""
+    return Event.objects.bulk_create(rows) if rows else []
 
 
 def for_subject(subject: models.Model):

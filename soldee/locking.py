@@ -14,3 +14,13 @@ def lock_customer(customer_id: int) -> None:
     FOR UPDATE, a claim that inserted such a row would deadlock at commit against a
     service holding the customer. (No effect on SQLite, which has no row locks.)"""
     get_user_model().objects.select_for_update(no_key=True).filter(pk=customer_id).first()
+
+
+def lock_customers(customer_ids) -> None:
+    """`lock_customer` for many customers at once (a renewal batch), in ascending id order:
+    two batches, or a batch and a single-customer service, always lock in the same order,
+    so they wait for each other but never deadlock."""
+    ids = sorted(set(customer_ids))
+    if ids:
+        list(get_user_model().objects.select_for_update(no_key=True).filter(pk__in=ids)
+             .order_by("pk").values_list("pk", flat=True))

@@ -13,4 +13,5 @@ class SubscriptionsConfig(AppConfig):
 
         purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid)
         purposes.register(renewals.PURPOSE_RENEWAL, on_settled=renewals.renewal_paid,
+                          on_settled_many=renewals.renewals_paid,
                           on_failed=renewals.renewal_declined)

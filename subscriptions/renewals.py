@@ -8,9 +8,10 @@ How one renewal goes, safe to run twice or concurrently:
    The unique (subscription, term_number, attempt_no) guards the term.
 2. `renewal_charge` — outside any transaction, charge the saved token at the gateway with
    that key (the gateway de-duplicates on it), in a thread pool so gateway waits overlap.
-3. The result goes through billing.services.payment_apply_result → the purpose handlers
-   below (`renewal_paid` / `renewal_declined`), one transaction per subscription — the same
-   post-payment path as the first purchase (term, access, receipt, events).
+3. The approved charges of the batch settle together in ONE transaction through
+   billing.services.payments_settle → the purpose handler `renewals_paid` — the same
+   post-payment path as the first purchase (term, access, receipt, events), rows written in
+   bulk; declines go one by one through payment_fail → `renewal_declined`.
 4. A crash or timeout between 2 and 3 leaves the payment `processing`: `renewals_reconcile`
    asks the gateway by invoice id and applies the answer; a charge that never reached the
    gateway is sent again with the SAME key.
@@ -35,6 +36,7 @@ from billing.models import Payment, PaymentMethod
 from offer import services as offer_services
 from offer.models import Acceptance, AcceptedDocument, LegalDocument
 from soldee import events
+from soldee.bulk import rows_update
 from soldee.models import Event
 
 from .models import LIVE_STATUSES, RenewalAttempt, Subscription, Term
@@ -123,72 +125,93 @@ def renewals_claim(*, now=None, limit: int | None = None) -> list[int]:
     return [a.pk for a in attempts]
 
 
-# --- 2. Charge ---------------------------------------------------------------------
+# --- 2. Charge, 3. settle -------------------------------------------------------------
 
 def renewal_charge(*, attempt_id: int) -> str:
-    """Charge one claimed attempt at the gateway (no transaction open) and apply the
-    outcome. Returns the attempt's status."""
-    attempt = RenewalAttempt.objects.select_related("payment__payment_method", "payment__customer").get(pk=attempt_id)
-    payment = attempt.payment
-    if payment.status != Payment.Status.PROCESSING:
-        return attempt.status
-    if payment.payment_method is None:
-        charge = ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
-                              failure_message="No saved card")
-    else:
-        try:
-            charge = get_gateway(payment.gateway).charge_token(
-                billing.payment_request(payment), token=payment.payment_method.token
-            )
-        except GatewayError as exc:  # outcome unknown: the reconciliation sweep decides
-            RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.UNKNOWN, error=str(exc)[:255])
-            log.warning("renewal charge %s outcome unknown: %s", payment.idempotency_key, exc)
-            return RenewalAttempt.Status.UNKNOWN
-    billing.payment_apply_result(public_id=payment.public_id, charge=charge, source="renewal")
-    return RenewalAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
+    """Charge one claimed attempt and apply the outcome. Returns the attempt's status."""
+    renewals_charge([attempt_id])
+    return RenewalAttempt.objects.values_list("status", flat=True).get(pk=attempt_id)
 
 
 def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
-    """Charge many attempts with gateway waits overlapping (a thread pool)."""
+    """Charge a claimed batch at the gateway — no transaction open, calls in a thread pool
+    so gateway waits overlap — then settle what the gateway approved in ONE transaction
+    (billing.services.payments_settle, the post-payment path of every purchase). Declines
+    go through payment_fail one by one (they are few); an unknown outcome is left to the
+    reconciliation sweep. Returns how many attempts ended in each status."""
+    attempts = list(RenewalAttempt.objects.filter(pk__in=attempt_ids)
+                    .select_related("payment__payment_method", "payment__customer"))
+    todo = [a for a in attempts if a.payment.status == Payment.Status.PROCESSING]
+    outcomes = _gateway_charges(todo)
+    approved = [(a.payment.public_id, c) for a, c in outcomes
+                if isinstance(c, ChargeResult) and c.status == ChargeStatus.APPROVED]
+    if approved:
+        try:
+            billing.payments_settle(results=approved, source="renewal")
+        except Exception:  # the batch stays `charging`: reconciliation settles it one by one
+            log.exception("settling a batch of %s renewals failed", len(approved))
+    for attempt, charge in outcomes:
+        if isinstance(charge, GatewayError):  # outcome unknown: the reconciliation sweep decides
+            RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.UNKNOWN,
+                                                                error=str(charge)[:255])
+            log.warning("renewal charge %s outcome unknown: %s", attempt.payment.idempotency_key, charge)
+        elif isinstance(charge, ChargeResult) and charge.status != ChargeStatus.APPROVED:
+            try:
+                billing.payment_apply_result(public_id=attempt.payment.public_id, charge=charge, source="renewal")
+            except Exception:
+                log.exception("renewal attempt %s: applying the decline failed", attempt.pk)
+    counts: dict[str, int] = {}
+    for status in RenewalAttempt.objects.filter(pk__in=attempt_ids).values_list("status", flat=True):
+        key = "error" if status == RenewalAttempt.Status.CHARGING else str(status)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _gateway_charge(attempt: RenewalAttempt) -> ChargeResult | Exception:
+    payment = attempt.payment
+    if payment.payment_method is None:
+        return ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
+                            failure_message="No saved card")
+    try:
+        return get_gateway(payment.gateway).charge_token(billing.payment_request(payment),
+                                                         token=payment.payment_method.token)
+    except GatewayError as exc:
+        return exc
+    except Exception as exc:  # a bug, not the gateway: stays `charging`, reconciliation retries
+        log.exception("renewal attempt %s: charge failed", attempt.pk)
+        return exc
+
+
+def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttempt, ChargeResult | Exception]]:
+    """The gateway calls of a batch, with waits overlapping in threads."""
     # Other threads have their own connections: they could not see rows of a transaction
     # still open here, and SQLite allows one writer anyway, so those cases run serially.
     parallel_ok = connection.vendor != "sqlite" and not connection.in_atomic_block
-    threads = settings.RENEWAL_CHARGE_THREADS if parallel_ok else 1
-    counts: dict[str, int] = {}
+    threads = min(settings.RENEWAL_CHARGE_THREADS if parallel_ok else 1, len(attempts))
     if threads <= 1:
-        results = [renewal_charge(attempt_id=pk) for pk in attempt_ids]
-    else:
-        results = []
-        work = iter(list(attempt_ids))
-        lock = threading.Lock()
+        return [(a, _gateway_charge(a)) for a in attempts]
+    results: dict[int, ChargeResult | Exception] = {}
+    work = iter(attempts)
+    lock = threading.Lock()
 
-        def worker():
-            # Each thread keeps one connection for the whole batch and closes it at the end.
-            close_old_connections()
-            try:
-                while True:
-                    with lock:
-                        pk = next(work, None)
-                    if pk is None:
-                        return
-                    try:
-                        outcome = renewal_charge(attempt_id=pk)
-                    except Exception:  # one bad row must not stop the batch; reconcile retries it
-                        log.exception("renewal attempt %s failed", pk)
-                        outcome = "error"
-                    with lock:
-                        results.append(outcome)
-            finally:
-                connection.close()
+    def worker():
+        close_old_connections()
+        try:
+            while True:
+                with lock:
+                    attempt = next(work, None)
+                if attempt is None:
+                    return
+                results[attempt.pk] = _gateway_charge(attempt)
+        finally:
+            connection.close()  # the gateway adapter may use the database (the sandbox does)
 
-        pool = [threading.Thread(target=worker) for _ in range(min(threads, len(attempt_ids)))]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-    for r in results:
-        counts[r] = counts.get(r, 0) + 1
-    return counts
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return [(a, results[a.pk]) for a in attempts]
 
 
 def renewals_run(*, now=None, max_batches: int = 1000) -> dict[str, int]:
@@ -203,49 +226,83 @@ def renewals_run(*, now=None, max_batches: int = 1000) -> dict[str, int]:
     return total
 
 
-# --- 3. Outcome (purpose handlers, called inside billing's settlement transaction) ----
+# --- Outcome (purpose handlers, called inside billing's settlement transaction) ----
 
 def renewal_paid(*, payment: Payment) -> Term | None:
-    from .services import _alert_duplicate, _term_create
-
-    attempt = RenewalAttempt.objects.select_for_update().get(payment=payment)
-    sub = Subscription.objects.select_for_update().select_related("plan").get(pk=attempt.subscription_id)
-    RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.SUCCEEDED,
-                                                         finished_at=timezone.now())
-    if not sub.is_live or Term.objects.filter(subscription=sub, number=attempt.term_number).exists():
-        events.record(verb="payment.unapplied_renewal", subject=payment, customer=payment.customer,
-                      data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number})
-        transaction.on_commit(lambda: _alert_duplicate(payment.pk))
-        return None
-    starts_at = renewal_term_start(previous_end=sub.current_period_end, paid_at=payment.paid_at)
-    term = _term_create(subscription=sub, payment=payment, plan=sub.plan, starts_at=starts_at,
-                        number=attempt.term_number)
-    was = sub.status
-    sub.current_period_start, sub.current_period_end = term.starts_at, term.ends_at
-    sub.status = Subscription.Status.ACTIVE
-    sub.failed_attempts, sub.first_failed_at = 0, None
-    sub.next_charge_at = next_charge_for(sub)
-    sub.save()
-    events.record(verb="subscription.renewed", subject=sub, customer=sub.customer,
-                  data={"term": term.number, "starts_at": term.starts_at.isoformat(),
-                        "ends_at": term.ends_at.isoformat(), "payment": str(payment.public_id), "was": was})
-    _accept_amendments_by_continued_use(payment=payment, plan=sub.plan)
-    return term
+    return renewals_paid(payments=[payment])[0]
 
 
-def _accept_amendments_by_continued_use(*, payment: Payment, plan) -> None:
+def renewals_paid(*, payments: list[Payment]) -> list[Term | None]:
+    """Settled renewal payments (a batch): each starts its subscription's next term from
+    the later of the previous end and the payment (no paid day lost, no gap), with access,
+    events and — when the offer changed — acceptance by continued use. Inside billing's
+    settlement transaction (customers and payments locked); rows written in bulk."""
+    from .services import _alert_duplicate, terms_create
+
+    now = timezone.now()
+    attempts = {a.payment_id: a for a in RenewalAttempt.objects.select_for_update().filter(
+        payment_id__in=[p.pk for p in payments])}
+    subs = {s.pk: s for s in Subscription.objects.select_for_update(of=("self",)).select_related("plan").filter(
+        pk__in={a.subscription_id for a in attempts.values()})}
+    RenewalAttempt.objects.filter(pk__in=[a.pk for a in attempts.values()]).update(
+        status=RenewalAttempt.Status.SUCCEEDED, finished_at=now)
+    taken = set(Term.objects.filter(subscription_id__in=list(subs)).values_list("subscription_id", "number"))
+    specs, renewed, unapplied = [], [], []
+    for payment in payments:
+        attempt = attempts[payment.pk]
+        sub = subs[attempt.subscription_id]
+        if not sub.is_live or (sub.pk, attempt.term_number) in taken:
+            unapplied.append(events.build(
+                verb="payment.unapplied_renewal", subject=payment, customer=payment.customer_id,
+                data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number}))
+            transaction.on_commit(lambda pk=payment.pk: _alert_duplicate(pk))
+            continue
+        taken.add((sub.pk, attempt.term_number))
+        specs.append(dict(subscription=sub, payment=payment, plan=sub.plan, number=attempt.term_number,
+                          starts_at=renewal_term_start(previous_end=sub.current_period_end, paid_at=payment.paid_at)))
+        renewed.append((sub, payment))
+    terms = terms_create(specs)
+    renewed_events = []
+    for (sub, payment), term in zip(renewed, terms, strict=True):
+        was = sub.status
+        sub.current_period_start, sub.current_period_end = term.starts_at, term.ends_at
+        sub.status = Subscription.Status.ACTIVE
+        sub.failed_attempts, sub.first_failed_at = 0, None
+        sub.next_charge_at = next_charge_for(sub)
+        renewed_events.append(events.build(
+            verb="subscription.renewed", subject=sub, customer=sub.customer_id,
+            data={"term": term.number, "starts_at": term.starts_at.isoformat(),
+                  "ends_at": term.ends_at.isoformat(), "payment": str(payment.public_id), "was": was}))
+    rows_update([sub for sub, _p in renewed], ["current_period_start", "current_period_end", "status",
+                                               "failed_attempts", "first_failed_at", "next_charge_at", "updated_at"])
+    events.record_many(unapplied + renewed_events)
+    _accept_amendments_by_continued_use(renewed=renewed)
+    by_payment = {term.payment_id: term for term in terms}
+    return [by_payment.get(p.pk) for p in payments]
+
+
+def _accept_amendments_by_continued_use(*, renewed: list[tuple[Subscription, Payment]]) -> None:
     """Clause 11: the Offer version in force at renewal is accepted by continued use,
     with this payment as evidence, when it differs from the last one accepted."""
-    pinned_offer = next((p for p in payment.pinned_documents if p["kind"] == LegalDocument.Kind.OFFER), None)
-    if pinned_offer is None:
+    pinned = {}
+    for _sub, payment in renewed:
+        offer = next((d for d in payment.pinned_documents if d["kind"] == LegalDocument.Kind.OFFER), None)
+        if offer is not None:
+            pinned[payment.pk] = offer["id"]
+    if not pinned:
         return
-    last = (AcceptedDocument.objects.filter(acceptance__customer=payment.customer, kind=LegalDocument.Kind.OFFER)
-            .order_by("-acceptance__accepted_at", "-acceptance_id").values_list("document_id", flat=True).first())
-    if last == pinned_offer["id"]:
-        return
-    offer_services.acceptance_record(payment=payment, plan_code=plan.code, plan_name=plan.name,
-                                     price_minor=payment.amount_minor, currency=payment.currency,
-                                     kind=Acceptance.Kind.CONTINUED_USE)
+    last: dict[int, int] = {}
+    for customer_id, document_id in (
+        AcceptedDocument.objects.filter(acceptance__customer_id__in={s.customer_id for s, _p in renewed},
+                                        kind=LegalDocument.Kind.OFFER)
+        .order_by("acceptance__accepted_at", "acceptance_id").values_list("acceptance__customer_id", "document_id")
+    ):
+        last[customer_id] = document_id  # ascending: the newest acceptance wins
+    for sub, payment in renewed:
+        if payment.pk in pinned and last.get(payment.customer_id) != pinned[payment.pk]:
+            offer_services.acceptance_record(payment=payment, plan_code=sub.plan.code, plan_name=sub.plan.name,
+                                             price_minor=payment.amount_minor, currency=payment.currency,
+                                             kind=Acceptance.Kind.CONTINUED_USE)
 
 
 def renewal_declined(*, payment: Payment) -> None:

@@ -21,6 +21,21 @@ def access_grant(self, grant_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
 
 
+@shared_task(acks_late=True)
+def access_grant_many(grant_ids: list[int]) -> int:
+    """Provision a renewal batch's grants in one message. A grant the platform refuses now
+    is handed to `access_grant` and its backoff; the rest of the batch goes on."""
+    granted = 0
+    for grant_id in grant_ids:
+        try:
+            services.access_provision(grant_id=grant_id)
+            granted += 1
+        except agent_platform.PlatformError:
+            log.warning("access grant %s: platform not answering; retrying it on its own", grant_id)
+            access_grant.delay(grant_id)
+    return granted
+
+
 @shared_task
 def access_grant_sweep() -> int:
     """Grants still pending a minute after payment (lost task, worker died): try again."""

@@ -157,7 +157,7 @@ def test_a_crash_after_the_gateway_charged_is_resolved_by_reconciliation_with_on
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     ids = renewals.renewals_claim()
     # the worker dies right after the gateway call: the result is never applied
-    monkeypatch.setattr(renewals.billing, "payment_apply_result", lambda **kw: (_ for _ in ()).throw(SystemExit))
+    monkeypatch.setattr(renewals.billing, "payments_settle", lambda **kw: (_ for _ in ()).throw(SystemExit))
     with pytest.raises(SystemExit):
         renewals.renewals_charge(ids)
     monkeypatch.undo()
