@@ -121,7 +121,10 @@ def _profile(customer):
     return CustomerProfile.objects.filter(user=customer).first()
 
 
-def conversion_for(*, customer, kzt_amount_minor: int, on=None) -> Conversion:
+_READ = object()
+
+
+def conversion_for(*, customer, kzt_amount_minor: int, on=None, profile=_READ) -> Conversion:
     """The amount to charge this customer for a KZT price, at the rate in force on `on`
     (a date or datetime, default today in Almaty; renewals pass the renewal date).
 
@@ -129,7 +132,8 @@ def conversion_for(*, customer, kzt_amount_minor: int, on=None) -> Conversion:
     in the offered currency chosen in the profile; raises CurrencyNotChosen if the
     profile names none, RateUnavailable if no usable rate is stored."""
     identity = Conversion(amount_minor=kzt_amount_minor, currency="KZT", kzt_amount_minor=kzt_amount_minor)
-    profile = _profile(customer)
+    if profile is _READ:  # a caller that has just read the profile (a renewal claim) passes it
+        profile = _profile(customer)
     if profile is None or profile.is_resident:
         return identity
     offered = offered_currencies()

@@ -4,7 +4,9 @@ side effects after commit. Gateway calls happen outside any transaction."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -108,9 +110,23 @@ def payment_request(payment: Payment) -> PaymentRequest:
         description=payment.description,
         customer_ref=str(payment.customer.public_id),
         customer_email=payment.customer.email,
-        return_url=settings.SITE_URL + reverse("billing:return", kwargs={"public_id": payment.public_id}),
+        return_url=settings.SITE_URL + _return_path(payment.public_id),
         idempotency_key=payment.idempotency_key,
     )
+
+
+_NIL = uuid.UUID(int=0)
+
+
+@functools.cache
+def _return_path_template() -> str:
+    return reverse("billing:return", kwargs={"public_id": _NIL})
+
+
+def _return_path(public_id) -> str:
+    """reverse() of the return page, without resolving the URLconf for every payment of
+    a renewal batch (the path differs only by the payment's id)."""
+    return _return_path_template().replace(str(_NIL), str(public_id))
 
 
 def payment_hosted_url(*, payment: Payment) -> str:

@@ -56,3 +56,26 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
             )
             updated += cursor.rowcount
     return updated
+
+
+def row_insert_new(obj: models.Model, *, unique_field: str) -> bool:
+    """INSERT one row unless a row with the same `unique_field` exists (ON CONFLICT DO
+    NOTHING, PostgreSQL and SQLite 3.35+): one statement, no savepoint, none of save()'s
+    machinery — for a hot path that de-duplicates on a unique key. `obj` must carry its
+    primary key (a UUID default). Returns whether the row was inserted."""
+    model = type(obj)
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in meta.concrete_fields]
+    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    qn = connection.ops.quote_name
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))}) "
+           f"ON CONFLICT ({qn(meta.get_field(unique_field).column)}) DO NOTHING")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        inserted = cursor.rowcount == 1
+    if inserted:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return inserted

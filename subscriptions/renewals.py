@@ -84,7 +84,8 @@ def renewals_claim(*, now=None, limit: int | None = None) -> list[int]:
         payments, plans, deferred = [], [], []
         for sub in subs:
             try:
-                conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor, on=now)
+                conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor,
+                                                     on=now, profile=getattr(sub.customer, "profile", None))
             except exchange.RateUnavailable as exc:
                 deferred.append((sub, str(exc)))
                 continue

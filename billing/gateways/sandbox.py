@@ -20,10 +20,12 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from soldee.bulk import row_insert_new
 
 from .base import (
     ChargeResult,
@@ -179,24 +181,23 @@ class SandboxGateway(Gateway):
     def charge_token(self, request: PaymentRequest, *, token: str) -> ChargeResult:
         Txn = _ledger()
         self._simulated_latency()
-        origin = Txn.objects.filter(token=token).order_by("created_at").first()
-        declines = origin is None or origin.card_last4 == CARD_DECLINE_RENEWALS[-4:]
-        try:
-            with transaction.atomic():
-                txn = Txn.objects.create(
-                    kind=Txn.Kind.TOKEN_CHARGE,
-                    idempotency_key=f"charge:{request.idempotency_key}",
-                    invoice_id=request.invoice_id,
-                    amount_minor=request.amount_minor,
-                    currency=request.currency,
-                    description=request.description[:255],
-                    card_last4=origin.card_last4 if origin else "",
-                    token=token,
-                    status=Txn.Status.DECLINED if declines else Txn.Status.APPROVED,
-                    reason=DECLINE_MESSAGE if declines else "",
-                    decided_at=timezone.now(),
-                )
-        except IntegrityError:  # the same idempotency key: the first answer, again
+        last4 = Txn.objects.filter(token=token).order_by("created_at").values_list("card_last4", flat=True).first()
+        declines = last4 is None or last4 == CARD_DECLINE_RENEWALS[-4:]
+        txn = Txn(
+            kind=Txn.Kind.TOKEN_CHARGE,
+            idempotency_key=f"charge:{request.idempotency_key}",
+            invoice_id=request.invoice_id,
+            amount_minor=request.amount_minor,
+            currency=request.currency,
+            description=request.description[:255],
+            card_last4=last4 or "",
+            token=token,
+            status=Txn.Status.DECLINED if declines else Txn.Status.APPROVED,
+            reason=DECLINE_MESSAGE if declines else "",
+            decided_at=timezone.now(),
+        )
+        if not row_insert_new(txn, unique_field="idempotency_key"):
+            # the same idempotency key: the first answer, again
             txn = Txn.objects.get(idempotency_key=f"charge:{request.idempotency_key}")
         # Fault injection for reliability tests: the gateway has charged, the answer is slow
         # to come back (a worker killed now dies between the charge and our commit).
