@@ -11,10 +11,14 @@
 # The pricing page is fetched as a visitor (no session), as most of its traffic is; the
 # account page as its customer, whose history has PAYMENTS paid payments (receipt and
 # acceptance each) — bench/pages_setup.py makes them and prints the session cookie.
+# Both pages are served from the page cache (soldee/pagecache.py) as in production, where
+# CACHE_URL is Redis; set CACHE_URL=locmemcache:// to measure them without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/soldee_pages_bench}"
+# The shared cache production uses (Redis): sessions (cached_db) and the page cache need one.
+CACHE_URL="${CACHE_URL:-redis://127.0.0.1:6379/12}"
 PAYMENTS="${PAYMENTS:-100}"
 DURATION="${DURATION:-10}"        # seconds per page
 WARMUP="${WARMUP:-2}"             # seconds per page, not measured
@@ -32,7 +36,7 @@ psql "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | 
   || psql "$ADMIN_URL" -qc "CREATE DATABASE \"$DB_NAME\""
 
 WORK="$(mktemp -d)"
-export DATABASE_URL DEBUG=0 SOLDEE_EMBEDDED=0 SOLDEE_BENCH_VIEWS=1 SECURE_SSL_REDIRECT=0 \
+export DATABASE_URL CACHE_URL DEBUG=0 SOLDEE_EMBEDDED=0 SOLDEE_BENCH_VIEWS=1 SECURE_SSL_REDIRECT=0 \
   SECRET_KEY="${SECRET_KEY:-bench-only-secret-key-not-for-production-0123456789}" \
   ALLOWED_HOSTS=127.0.0.1 SOLDEE_VAR_DIR="$WORK/var" LOG_LEVEL=WARNING
 cleanup() { [ -n "${GPID:-}" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null; rm -rf "$WORK"; }

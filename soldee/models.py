@@ -39,6 +39,16 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
 
 
+class EventQuerySet(AppendOnlyQuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = super().bulk_create(objs, *args, **kwargs)
+        # bulk_create sends no post_save: the customers' cached pages go stale here.
+        from .page_versions import customers_changed
+
+        customers_changed(e.customer_id for e in objs)
+        return objs
+
+
 class Event(AppendOnlyModel):
     class ActorKind(models.TextChoices):
         CUSTOMER = "customer", _("Customer")
@@ -61,6 +71,8 @@ class Event(AppendOnlyModel):
     subject_type = models.CharField(max_length=64)
     subject_id = models.CharField(max_length=64)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -199,8 +199,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Soldee <info@soldee.
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=["tech@soldee.kz"])
 
-# --- Cache (allauth rate limits use it) -------------------------------------------
+# --- Cache (allauth rate limits, sessions, cached pages) ---------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "soldee.cache.RedisCache"  # one client per pool, not per call
+# Shared = every web and worker process sees the same cache (Redis in production).
+_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+# Sessions are read on every request: from the shared cache, written through to the
+# database. A per-process cache would keep a logged-out session alive in other workers.
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if _SHARED_CACHE else "db")
+# Whole-page cache of the visitor's pricing page and the personal account (soldee/pagecache.py):
+# invalidated through the shared cache, so only with one.
+SOLDEE_PAGE_CACHE = env.bool("SOLDEE_PAGE_CACHE", default=_SHARED_CACHE)
 
 # --- django-allauth: e-mail login, mandatory verification -------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}

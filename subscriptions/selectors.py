@@ -7,6 +7,36 @@ from soldee.models import Event
 
 from .models import AccessGrant, Subscription
 
+# The personal account shows the latest rows; "all" pages list the full history.
+PAYMENTS_SHOWN = 12
+AGREEMENTS_SHOWN = 5
+EVENTS_SHOWN = 30
+
+
+def payments_of(user):
+    """A customer's payments, newest first, with receipts and refund notes prefetched
+    (one query for the page, not one per payment)."""
+    return (Payment.objects.filter(customer=user).exclude(status=Payment.Status.EXPIRED)
+            .prefetch_related(Prefetch(
+                "documents", to_attr="account_documents",
+                queryset=PaymentDocument.objects.filter(doc_type__in=[
+                    PaymentDocument.DocType.RECEIPT, PaymentDocument.DocType.REFUND_NOTE]).order_by("created_at", "id"),
+            )).order_by("-created_at", "-id"))
+
+
+def acceptances_of(user):
+    """A customer's agreements, newest first, with documents and copy requests prefetched."""
+    return (Acceptance.objects.filter(customer=user).select_related("agreement_copy")
+            .prefetch_related("accepted_documents__document", Prefetch(
+                "copy_requests", to_attr="copy_requests_newest_first",
+                queryset=AgreementCopyRequest.objects.order_by("-requested_at", "-id"),
+            )).order_by("-accepted_at", "-id"))
+
+
+def _latest(queryset, n: int) -> tuple[list, bool]:
+    rows = list(queryset[:n + 1])
+    return rows[:n], len(rows) > n
+
 
 def account_overview(user) -> dict:
     subscriptions = list(Subscription.objects.filter(customer=user).select_related("plan")[:10])
@@ -14,21 +44,16 @@ def account_overview(user) -> dict:
     grant = None
     if current is not None:
         grant = AccessGrant.objects.filter(term__subscription=current).select_related("term").first()
+    payments, more_payments = _latest(payments_of(user), PAYMENTS_SHOWN)
+    acceptances, more_acceptances = _latest(acceptances_of(user), AGREEMENTS_SHOWN)
     return {
         "subscription": current,
         "grant": grant,
-        "payments": Payment.objects.filter(customer=user).exclude(status=Payment.Status.EXPIRED)
-        .prefetch_related(Prefetch(  # receipts and refund notes: one query, not one per payment
-            "documents", to_attr="account_documents",
-            queryset=PaymentDocument.objects.filter(doc_type__in=[
-                PaymentDocument.DocType.RECEIPT, PaymentDocument.DocType.REFUND_NOTE]).order_by("created_at", "id"),
-        )).order_by("-created_at")[:50],
-        "acceptances": Acceptance.objects.filter(customer=user).select_related("agreement_copy")
-        .prefetch_related("accepted_documents__document", Prefetch(
-            "copy_requests", to_attr="copy_requests_newest_first",
-            queryset=AgreementCopyRequest.objects.order_by("-requested_at", "-id"),
-        )).order_by("-accepted_at")[:20],
+        "payments": payments,
+        "more_payments": more_payments,
+        "acceptances": acceptances,
+        "more_acceptances": more_acceptances,
         "events": Event.objects.filter(customer=user, verb__in=list(CUSTOMER_TEXTS))
-        .order_by("-created_at", "-id")[:30],
+        .order_by("-created_at", "-id")[:EVENTS_SHOWN],
         "profile": getattr(user, "profile", None),
     }

@@ -4,9 +4,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -16,6 +18,7 @@ from billing import exchange
 from billing import services as billing
 from billing.gateways import GatewayError
 from plans.models import Plan
+from soldee import page_versions, pagecache
 from soldee.money import format_money
 
 from . import selectors, services
@@ -82,9 +85,43 @@ def checkout(request, plan_code):
     })
 
 
+ACCOUNT_PAGE_TTL = 300  # seconds; bounds writes that bump no version (soldee.page_versions)
+HISTORY_PAGE_SIZE = 25
+
+
 @login_required
 def account(request):
-    return render(request, "subscriptions/account.html", selectors.account_overview(request.user))
+    overview = {}
+
+    def render_page():
+        overview.update(selectors.account_overview(request.user))
+        return render(request, "subscriptions/account.html", overview)
+
+    def lifetime() -> int:
+        # "Access granted" turns into "closed" when the paid term ends, with no write.
+        end = getattr(overview.get("subscription"), "current_period_end", None)
+        until_end = int((end - timezone.now()).total_seconds()) if end else ACCOUNT_PAGE_TTL
+        return min(ACCOUNT_PAGE_TTL, until_end) if until_end > 0 else ACCOUNT_PAGE_TTL
+
+    return pagecache.page(
+        request, name="account", render=render_page, timeout=lifetime,
+        versions_of=("plans", "documents", page_versions.customer_version(request.user.pk)))
+
+
+def _history_page(request, rows):
+    return Paginator(rows, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+def payments_all(request):
+    page = _history_page(request, selectors.payments_of(request.user))
+    return render(request, "subscriptions/payments_all.html", {"page": page, "payments": page.object_list})
+
+
+@login_required
+def agreements_all(request):
+    page = _history_page(request, selectors.acceptances_of(request.user))
+    return render(request, "subscriptions/agreements_all.html", {"page": page, "acceptances": page.object_list})
 
 
 class RenewalForm(forms.Form):

@@ -66,6 +66,10 @@ def _test_settings(settings, tmp_path):
     settings.PAYMENT_GATEWAY = "sandbox"
     settings.SANDBOX_WEBHOOK_SECRET = "test-webhook-secret"
     settings.AGENT_PLATFORM_WEBHOOK_URL = ""
+    # Cached pages on in every test (one process: the local-memory cache is shared by
+    # the test, its tasks and the client), so every test that reads a page after a
+    # change also checks that the change made the cached page stale.
+    settings.SOLDEE_PAGE_CACHE = True
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 

@@ -1,0 +1,170 @@
+"""Whole-page cache for hot GET pages (the visitor's pricing page, the personal account).
+
+A cached page is the HTML of one ordinary render with its per-request parts cut out
+("holes"): the CSRF token of every form, the CSP nonce, the `next` path of the language
+switch. Serving a cached page fills the holes for the request at hand, so no token,
+nonce or path is ever shared between requests.
+
+Freshness: a page depends on versions ("plans", "customer:7"), random tokens in the
+shared cache that `bump()` replaces when data changes (soldee.page_versions says which
+writes bump what). A page is stored with the versions read BEFORE it was rendered and
+served only while they are still current, so a render racing a change is never served.
+The key holds a release fingerprint (code, templates, translations, static manifest), so
+a deploy never serves the previous release's pages, and the language.
+
+Only with a shared cache (settings.SOLDEE_PAGE_CACHE, on when CACHE_URL is Redis or
+Memcached): a per-process cache cannot be told about a change made in another process.
+A cache that is down is logged and the page is rendered as if there were no cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.html import escape
+from django.utils.translation import get_language
+
+log = logging.getLogger(__name__)
+
+CSRF_HOLE = "\x00csrf\x00"
+NONCE_HOLE = "\x00nonce\x00"
+NEXT_HOLE = "\x00next\x00"
+_CSRF_INPUT = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[^"]*(")')
+_NEXT_INPUT = '<input type="hidden" name="next" value="{}">'
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "SOLDEE_PAGE_CACHE", False))
+
+
+# --- Versions ------------------------------------------------------------------------
+
+def _version_key(name: str) -> str:
+    return f"pagever:{name}"
+
+
+def _versions(names: tuple[str, ...], found: dict) -> tuple[str, ...]:
+    """The current token of each version, from `found` (a get_many answer that asked for
+    them); a missing one is created."""
+    tokens = []
+    for key in map(_version_key, names):
+        if key not in found:
+            cache.add(key, uuid.uuid4().hex, None)
+            found[key] = cache.get(key)
+        tokens.append(found[key])
+    return tuple(tokens)
+
+
+def bump(*names: str) -> None:
+    """Make every page keyed by these versions stale: now, and again when the current
+    transaction commits (a page rendered in between, from the data before the commit, is
+    stored under the in-between version and never served). A rolled-back change only
+    costs a render."""
+    if not enabled() or not names:
+        return
+
+    def apply():
+        try:
+            cache.set_many({_version_key(n): uuid.uuid4().hex for n in names}, None)
+        except Exception:  # a cache outage must not fail a change
+            log.exception("page cache: could not bump %s", ", ".join(names))
+
+    apply()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(apply)
+
+
+# --- Release fingerprint ---------------------------------------------------------------
+
+_FINGERPRINT_DIRS = ("templates", "locale", "soldee", "accounts", "plans", "offer", "billing",
+                     "subscriptions", "refunds")
+_FINGERPRINT_SUFFIXES = {".py", ".html", ".txt", ".mo"}
+
+
+@functools.cache
+def release() -> str:
+    """A fingerprint of what a page is made of besides data: our code, templates and
+    translations, the static manifest (hashed file names), the libraries' versions and
+    the Provider's details. Computed once per process."""
+    import allauth
+    import django
+
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    files = sorted(p for d in _FINGERPRINT_DIRS for p in (base / d).rglob("*")
+                   if p.suffix in _FINGERPRINT_SUFFIXES and p.is_file())
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.is_file():
+        files.append(manifest)
+    for path in files:
+        digest.update(str(path.relative_to(base) if path.is_relative_to(base) else path).encode())
+        digest.update(path.read_bytes())
+    digest.update(repr((django.__version__, allauth.__version__, settings.PROVIDER,
+                        settings.SITE_URL)).encode())
+    return digest.hexdigest()[:16]
+
+
+# --- Holes -----------------------------------------------------------------------------
+
+def cut(html: str, request) -> str:
+    """The page with this request's CSRF tokens, CSP nonce and `next` path taken out."""
+    html = _CSRF_INPUT.sub(lambda m: m.group(1) + CSRF_HOLE + m.group(2), html)
+    nonce = getattr(request, "_csp_nonce", None)
+    if nonce:  # LazyNonce is true once the page used it
+        html = html.replace(str(nonce), NONCE_HOLE)
+    return html.replace(_NEXT_INPUT.format(escape(request.get_full_path())), _NEXT_INPUT.format(NEXT_HOLE))
+
+
+def fill(html: str, request) -> str:
+    """A cut page with this request's CSRF token, CSP nonce and path put in."""
+    if CSRF_HOLE in html:
+        html = html.replace(CSRF_HOLE, escape(get_token(request)))
+    if NONCE_HOLE in html:
+        html = html.replace(NONCE_HOLE, str(request._csp_nonce))
+    if NEXT_HOLE in html:
+        html = html.replace(NEXT_HOLE, escape(request.get_full_path()))
+    return html
+
+
+# --- Serving ---------------------------------------------------------------------------
+
+def page(request, *, name: str, versions_of: tuple[str, ...], render: Callable[[], HttpResponse],
+         timeout: int | Callable[[], int]) -> HttpResponse:
+    """`render()`'s response, from the cache when it holds this page for the current
+    versions and language. A request carrying flash messages is rendered and not stored
+    (the messages are its own). `timeout` (seconds) may be a callable, asked after the
+    render: 0 = do not store."""
+    if not enabled() or len(messages.get_messages(request)):
+        return render()
+    # One round trip: the page (stored with the versions it was rendered at) and the
+    # current versions. Versions are read before rendering (see the module docstring).
+    key = ":".join(["page", name, release(), get_language() or "", *versions_of])
+    try:
+        found = cache.get_many([key, *map(_version_key, versions_of)])
+        current = _versions(versions_of, found)
+    except Exception:
+        log.exception("page cache: read failed, rendering %s", name)
+        return render()
+    stored = found.get(key)
+    if stored is not None and stored[0] == current:
+        return HttpResponse(fill(stored[1], request))
+    response = render()
+    seconds = timeout() if callable(timeout) else timeout
+    if response.status_code == 200 and not response.streaming and seconds > 0:
+        try:
+            cache.set(key, (current, cut(response.content.decode(response.charset), request)), seconds)
+        except Exception:
+            log.exception("page cache: write failed for %s", name)
+    return response

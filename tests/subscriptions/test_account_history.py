@@ -1,0 +1,63 @@
+"""The personal account shows the latest payments and agreements; "All payments" and
+"All agreements" list the whole history, page by page."""
+
+import pytest
+
+from tests.factories import PlanFactory
+from tests.pagespeed.test_query_counts import grow_history
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def long_history(client, customer, documents):
+    grow_history(customer, PlanFactory(code="start", name="Start", price_minor=2_990_000), documents, 30)
+    client.force_login(customer)
+    return customer
+
+
+def rows(page: str, section: str) -> int:
+    start = page.index(f'id="{section}"')
+    return page[start:page.index("</section>", start)].count("<tr><td>")
+
+
+def test_the_account_shows_the_latest_rows_and_links_to_the_whole_history(client, long_history):
+    page = client.get("/account/").content.decode()
+    assert rows(page, "payments") == 12 and rows(page, "acceptances") == 5
+    assert 'href="/account/payments/" id="all-payments"' in page
+    assert 'href="/account/agreements/" id="all-agreements"' in page
+    assert f"R-T-{long_history.pk}-29" in page  # the newest payment's receipt
+    assert f"R-T-{long_history.pk}-17" not in page
+
+
+def test_all_payments_are_listed_page_by_page_newest_first(client, long_history):
+    first = client.get("/account/payments/").content.decode()
+    assert rows(first, "payments") == 25 and "Page 1 of 2" in first and 'rel="next"' in first
+    assert f"R-T-{long_history.pk}-29" in first
+    second = client.get("/account/payments/?page=2").content.decode()
+    assert rows(second, "payments") == 5 and "Page 2 of 2" in second and 'rel="prev"' in second
+    assert f"R-T-{long_history.pk}-0</a>" in second
+    assert client.get("/account/payments/?page=99").status_code == 200  # out of range: the last page
+
+
+def test_all_agreements_are_listed_page_by_page(client, long_history):
+    first = client.get("/account/agreements/").content.decode()
+    assert rows(first, "acceptances") == 25 and "Page 1 of 2" in first
+    assert rows(client.get("/account/agreements/?page=2").content.decode(), "acceptances") == 5
+
+
+def test_the_history_pages_speak_russian_and_kazakh(client, long_history):
+    ru = client.get("/account/payments/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Все платежи" in ru and "Страница 1 из 2" in ru and "Старше" in ru
+    kk = client.get("/account/", HTTP_ACCEPT_LANGUAGE="kk").content.decode()
+    assert "Барлық төлемдер" in kk and "Барлық шарттар" in kk
+
+
+def test_a_short_history_has_no_all_links_and_the_pages_need_a_login(client, customer):
+    client.force_login(customer)
+    page = client.get("/account/").content.decode()
+    assert "all-payments" not in page and "all-agreements" not in page
+    assert "No payments yet." in client.get("/account/payments/").content.decode()
+    client.logout()
+    assert client.get("/account/payments/").status_code == 302
+    assert client.get("/account/agreements/").status_code == 302
