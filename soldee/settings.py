@@ -116,8 +116,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # ModelBackend and allauth's backend, reading the logged-in user from the shared
+    # cache when SOLDEE_USER_CACHE is on (accounts/auth_backends.py).
+    "accounts.auth_backends.CachedModelBackend",
+    "accounts.auth_backends.CachedAllauthBackend",
 ]
 
 # --- Internationalisation: English, Russian, Kazakh; times shown in Asia/Almaty ----
@@ -211,6 +213,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if _SHARED_C
 # Whole-page cache of the visitor's pricing page and the personal account (soldee/pagecache.py):
 # invalidated through the shared cache, so only with one.
 SOLDEE_PAGE_CACHE = env.bool("SOLDEE_PAGE_CACHE", default=_SHARED_CACHE)
+# The logged-in user's row from the shared cache, dropped on every save (accounts/auth_backends.py).
+SOLDEE_USER_CACHE = env.bool("SOLDEE_USER_CACHE", default=_SHARED_CACHE)
 
 # --- django-allauth: e-mail login, mandatory verification -------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}

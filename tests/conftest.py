@@ -70,6 +70,7 @@ def _test_settings(settings, tmp_path):
     # the test, its tasks and the client), so every test that reads a page after a
     # change also checks that the change made the cached page stale.
     settings.SOLDEE_PAGE_CACHE = True
+    settings.SOLDEE_USER_CACHE = True  # the logged-in user from the cache, dropped on save
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
