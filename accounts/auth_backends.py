@@ -2,16 +2,19 @@
 
 Every request of a logged-in customer loads its user (django.contrib.auth.get_user) to
 check the session; with the page cache, that SELECT was the last database query of a
-cached personal-account page. These backends keep the user row in the shared cache for a
-few minutes (settings.SOLDEE_USER_CACHE, on with a shared cache like the page cache):
+cached personal-account page. These backends keep the user row in the shared cache
+(settings.SOLDEE_USER_CACHE, on with a shared cache like the page cache):
 
+- the row is stored with the user's cache VERSION read BEFORE the row was read from the
+  database, and served only while that version is current; every save or delete of a user
+  replaces the version (now, and again at commit). So a request that read the row just
+  before a password change, a deactivation or a staff-flag change and stores it just
+  after can never have it served: the check at the next request runs against the new row;
 - the row is cached as read from the database, before any related object is loaded, and
   under the release fingerprint (a deploy that changes the model never unpickles old rows);
-- every save or delete of a user deletes it, now and again at commit (a password change,
-  a deactivation, a staff flag take effect on the next request: the session hash check
-  runs against the new row);
-- a write that bypasses save() (QuerySet.update on users — the portal has none) would be
-  seen within USER_CACHE_SECONDS;
+- if the cache cannot be written when a user is saved (three tries), that is logged as an
+  error and the old row can be served for at most USER_CACHE_SECONDS; a write that
+  bypasses save() (QuerySet.update on users — the portal has none) likewise;
 - an unreachable cache is logged and the database answers, as without the cache.
 
 The cached row holds what the database row holds (the password HASH among it), in the
@@ -21,6 +24,7 @@ same Redis that already holds the sessions.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from django.conf import settings
@@ -30,53 +34,66 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
-USER_CACHE_SECONDS = 300
+USER_CACHE_SECONDS = 60
 
 
 def enabled() -> bool:
     return bool(getattr(settings, "SOLDEE_USER_CACHE", False))
 
 
-def _key(user_id) -> str:
+def _keys(user_id) -> tuple[str, str]:
     from soldee.pagecache import release
 
-    return f"authuser:{release()}:{user_id}"
+    return f"authuser:{release()}:{user_id}", f"authuser-version:{user_id}"
 
 
 def user_changed(sender, instance, **kwargs) -> None:
-    """post_save / post_delete of the user model: drop the cached row."""
+    """post_save / post_delete of the user model: a new version, so no row cached before
+    this change is served again."""
     if not enabled():
         return
+    _row, version_key = _keys(instance.pk)
 
-    def drop():
-        try:
-            cache.delete(_key(instance.pk))
-        except Exception:
-            log.exception("user cache: could not drop user %s", instance.pk)
+    def bump():
+        for attempt in range(3):
+            try:
+                cache.set(version_key, uuid.uuid4().hex, None)
+                return
+            except Exception:
+                if attempt == 2:
+                    log.exception("user cache: version of user %s not replaced; a cached row may be "
+                                  "served for up to %s s", instance.pk, USER_CACHE_SECONDS)
 
-    drop()
+    bump()
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(drop)
+        transaction.on_commit(bump)
 
 
 class CachedUserMixin:
     def get_user(self, user_id):
         if not enabled():
             return super().get_user(user_id)
+        row_key, version_key = _keys(user_id)
         try:
-            user = cache.get(_key(user_id))
+            found = cache.get_many([row_key, version_key])
+            version = found.get(version_key)
+            if version is None:
+                cache.add(version_key, uuid.uuid4().hex, None)
+                version = cache.get(version_key)
         except Exception:
             log.exception("user cache: read failed")
             return super().get_user(user_id)
-        if user is None:
-            user = super().get_user(user_id)
-            if user is not None:
-                try:
-                    cache.set(_key(user_id), user, USER_CACHE_SECONDS)
-                except Exception:
-                    log.exception("user cache: write failed")
-            return user
-        return user if self.user_can_authenticate(user) else None
+        stored = found.get(row_key)
+        if stored is not None and version is not None and stored[0] == version:
+            user = stored[1]
+            return user if self.user_can_authenticate(user) else None
+        user = super().get_user(user_id)  # read AFTER the version: see the module docstring
+        if user is not None and version is not None:
+            try:
+                cache.set(row_key, (version, user), USER_CACHE_SECONDS)
+            except Exception:
+                log.exception("user cache: write failed")
+        return user
 
 
 class CachedModelBackend(CachedUserMixin, ModelBackend):

@@ -24,15 +24,8 @@ def document_render(self, document_id: int) -> None:
 
 @shared_task(acks_late=True)
 def document_render_many(document_ids: list[int]) -> int:
-    """Render a batch's PDFs one after another (one message per renewal batch instead of
-    one per receipt). A document that fails is handed to `document_render`, which owns the
-    retry policy; the rest of the batch goes on."""
-    rendered = 0
+    """A renewal batch's PDFs: one message from the settlement, fanned out here into one
+    `document_render` task per document (each with its own retries and time limit)."""
     for document_id in document_ids:
-        try:
-            documents.document_render(document_id=document_id)
-            rendered += 1
-        except Exception:
-            log.exception("rendering payment document %s failed; retrying it on its own", document_id)
-            document_render.delay(document_id)
-    return rendered
+        document_render.delay(document_id)
+    return len(document_ids)

@@ -167,7 +167,7 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
             Payment.objects.select_for_update(of=("self",)).select_related("customer", "customer__profile")
             .filter(public_id__in=list(charges)).order_by("pk")
         )
-        settling, settled_events = [], []
+        settling, settled_events, refused = [], [], []
         for payment in payments:
             charge = charges[str(payment.public_id)]
             if payment.status == Payment.Status.SUCCEEDED:
@@ -175,10 +175,11 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                 continue
             try:
                 _check_settleable(payment, charge)
-            except (PaymentMismatch, ValueError):
+            except (PaymentMismatch, ValueError) as exc:
                 if strict:
                     raise
-                log.exception("payment %s not settled from %s", payment.public_id, source)
+                log.error("payment %s not settled from %s: %s", payment.public_id, source, exc)
+                refused.append((payment, str(exc)))
                 continue
             previous = payment.status
             payment.status = Payment.Status.SUCCEEDED
@@ -201,6 +202,12 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                       "from": previous, "source": source},
             ))
             out.append((payment, True))
+        if refused:  # money the gateway reports that we cannot match: staff must look
+            events.record_many([events.build(verb="payment.settlement_refused", subject=p, customer=p.customer_id,
+                                             actor_kind=Event.ActorKind.GATEWAY,
+                                             data={"reason": reason, "source": source}) for p, reason in refused])
+            text = "\n".join(f"{p.public_id}: {reason}" for p, reason in refused)
+            transaction.on_commit(lambda: _alert_staff("Gateway results that do not match our payments", text))
         if not settling:
             return out
         rows_update(settling, ["status", "paid_at", "gateway_ref", "card_mask", "failure_code",
@@ -220,6 +227,15 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
         else:
             transaction.on_commit(lambda: tasks.receipt_email_many.delay(ids))
     return out
+
+
+def _alert_staff(subject: str, body: str) -> None:
+    from soldee.emails import send_staff_alert
+
+    try:
+        send_staff_alert(subject=subject, body=body)
+    except Exception:
+        log.exception("staff alert %r not sent", subject)
 
 
 def _check_settleable(payment: Payment, charge: ChargeResult) -> None:
@@ -279,15 +295,25 @@ def payment_refresh_from_gateway(*, payment: Payment, source: str = "lookup") ->
 
 
 def payment_expire(*, payment_id: int) -> bool:
+    customer_id = Payment.objects.filter(pk=payment_id).values_list("customer_id", flat=True).first()
+    if customer_id is None:
+        return False
     with transaction.atomic():
+        _lock_customer(customer_id)
         payment = Payment.objects.select_for_update(skip_locked=True).filter(
             pk=payment_id, status=Payment.Status.PENDING
         ).first()
         if payment is None:
             return False
         payment.status = Payment.Status.EXPIRED
-        payment.save(update_fields=["status", "updated_at"])
+        payment.failure_message = "The payment page expired"
+        payment.save(update_fields=["status", "failure_message", "updated_at"])
         events.record(verb="payment.expired", subject=payment, customer=payment.customer)
+        # For the purpose, an abandoned payment page is a payment that did not go through
+        # (a past-due customer's own try closes, so the retry schedule goes on).
+        handler = purposes.handlers_for(payment.purpose).on_failed
+        if handler:
+            handler(payment=payment)
     return True
 
 

@@ -20,7 +20,8 @@ from .models import Payment, SandboxTransaction
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
+@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), max_retries=5, retry_backoff=60,
+             retry_backoff_max=3600)
 def receipt_email(self, payment_id: int) -> None:
     payment = Payment.objects.select_related("customer").get(pk=payment_id)
     send_customer_email(
@@ -33,18 +34,13 @@ def receipt_email(self, payment_id: int) -> None:
 
 @shared_task(acks_late=True)
 def receipt_email_many(payment_ids: list[int]) -> int:
-    """The receipts of a renewal batch, one message for the batch. A send that fails is
-    handed to `receipt_email` (its own retries); the idempotency key keeps a redelivered
-    batch from mailing anyone twice."""
-    sent = 0
+    """The receipts of a renewal batch: the settlement sends this ONE message, which fans out
+    here, off the renewal path, into one `receipt_email` task per payment (each with its
+    own retries and time limit; its idempotency key keeps a redelivered batch from mailing
+    anyone twice)."""
     for payment_id in payment_ids:
-        try:
-            receipt_email(payment_id)
-            sent += 1
-        except Exception:
-            log.exception("receipt e-mail for payment %s failed; retrying it on its own", payment_id)
-            receipt_email.delay(payment_id)
-    return sent
+        receipt_email.delay(payment_id)
+    return len(payment_ids)
 
 
 @shared_task

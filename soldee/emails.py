@@ -18,9 +18,21 @@ log = logging.getLogger(__name__)
 def send_customer_email(*, user, template: str, context: dict, idempotency_key: str | None = None,
                         to: list[str] | None = None) -> bool:
     """Send `template` to the user. Returns False if this key was already sent
-    (task redelivery never doubles an e-mail while the cache remembers it)."""
-    if idempotency_key and not cache.add(f"email-sent:{idempotency_key}", 1, timeout=7 * 24 * 3600):
+    (task redelivery never doubles an e-mail while the cache remembers it). A send that
+    fails gives the key back, so the caller's retry sends it."""
+    key = f"email-sent:{idempotency_key}" if idempotency_key else None
+    if key and not cache.add(key, 1, timeout=7 * 24 * 3600):
         return False
+    try:
+        _send(user=user, template=template, context=context, to=to)
+    except Exception:
+        if key:
+            cache.delete(key)
+        raise
+    return True
+
+
+def _send(*, user, template: str, context: dict, to: list[str] | None) -> None:
     with translation.override(getattr(user, "language", None) or "ru"):
         from django.conf import settings
 
@@ -39,7 +51,6 @@ def send_customer_email(*, user, template: str, context: dict, idempotency_key: 
     if html:
         message.attach_alternative(html, "text/html")
     message.send()
-    return True
 
 
 def send_staff_alert(*, subject: str, body: str) -> None:

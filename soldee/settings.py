@@ -205,6 +205,8 @@ STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=["tech@soldee.kz"])
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "soldee.cache.RedisCache"  # one client per pool, not per call
+    # A hung Redis must not hang a request or a settlement (page-cache bumps run inside it).
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
 # Shared = every web and worker process sees the same cache (Redis in production).
 _SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
 # Sessions are read on every request: from the shared cache, written through to the

@@ -48,6 +48,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import events
+from .locking import lock_customer
 from .models import Event
 
 MAX_ADVANCE = timedelta(days=400)
@@ -139,7 +140,8 @@ def customer_shift(*, customer_id: int, by: timedelta, actor, note: dict | None 
     from subscriptions.models import Subscription
 
     with transaction.atomic():
-        customer = get_user_model().objects.select_for_update().get(pk=customer_id)
+        lock_customer(customer_id)  # FOR NO KEY UPDATE, as every service (soldee/locking.py)
+        customer = get_user_model().objects.get(pk=customer_id)
         sub_ids = list(Subscription.objects.select_for_update().filter(customer_id=customer_id)
                        .order_by("pk").values_list("pk", flat=True))
         scopes = {

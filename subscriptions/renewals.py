@@ -149,8 +149,15 @@ def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
     if approved:
         try:
             billing.payments_settle(results=approved, source="renewal")
-        except Exception:  # the batch stays `charging`: reconciliation settles it one by one
-            log.exception("settling a batch of %s renewals failed", len(approved))
+        except Exception:
+            # Nothing of the batch was written. Settle its payments one by one now, so one
+            # bad row keeps only itself `charging` (reconciliation retries it later).
+            log.exception("settling a batch of %s renewals failed; settling them one by one", len(approved))
+            for public_id, charge in approved:
+                try:
+                    billing.payment_settle(public_id=public_id, charge=charge, source="renewal")
+                except Exception:
+                    log.exception("renewal payment %s not settled; reconciliation will retry", public_id)
     for attempt, charge in outcomes:
         if isinstance(charge, GatewayError):  # outcome unknown: the reconciliation sweep decides
             RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.UNKNOWN,
@@ -344,7 +351,7 @@ def renewals_reconcile(*, now=None) -> dict[str, int]:
     stuck = list(RenewalAttempt.objects.filter(
         status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
         kind=RenewalAttempt.Kind.AUTOMATIC, created_at__lt=cutoff, payment__status=Payment.Status.PROCESSING,
-    ).select_related("payment__payment_method")[:1000])
+    ).select_related("payment__payment_method").order_by("created_at")[:1000])
     counts: dict[str, int] = {}
     for attempt in stuck:
         payment = attempt.payment
@@ -358,6 +365,9 @@ def renewals_reconcile(*, now=None) -> dict[str, int]:
         except GatewayError as exc:
             log.warning("reconciling %s: gateway not answering: %s", payment.idempotency_key, exc)
             outcome = "unknown"
+        except Exception:  # one payment that cannot settle must not stop the sweep for the rest
+            log.exception("reconciling %s failed", payment.idempotency_key)
+            outcome = "error"
         counts[str(outcome)] = counts.get(str(outcome), 0) + 1
     return counts
 

@@ -23,17 +23,12 @@ def access_grant(self, grant_id: int) -> None:
 
 @shared_task(acks_late=True)
 def access_grant_many(grant_ids: list[int]) -> int:
-    """Provision a renewal batch's grants in one message. A grant the platform refuses now
-    is handed to `access_grant` and its backoff; the rest of the batch goes on."""
-    granted = 0
+    """A renewal batch's access grants: one message from the settlement, fanned out here
+    into one `access_grant` task per grant (its own backoff; a slow platform delays no
+    other grant)."""
     for grant_id in grant_ids:
-        try:
-            services.access_provision(grant_id=grant_id)
-            granted += 1
-        except agent_platform.PlatformError:
-            log.warning("access grant %s: platform not answering; retrying it on its own", grant_id)
-            access_grant.delay(grant_id)
-    return granted
+        access_grant.delay(grant_id)
+    return len(grant_ids)
 
 
 @shared_task

@@ -55,3 +55,25 @@ def test_a_password_change_ends_other_sessions_at_once(client, customer):
     customer.save()
     response = client.get("/account/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_row_read_before_a_change_and_stored_after_it_is_never_served(client, customer, monkeypatch):
+    """The race: a request reads the user (active), staff deactivate them, then that
+    request stores the row it read. The next request must not be let in."""
+    from accounts import auth_backends
+
+    client.force_login(customer)
+    real_get_user = auth_backends.ModelBackend.get_user
+
+    def read_then_change_happens(self, user_id):
+        user = real_get_user(self, user_id)  # the old, active row
+        changed = get_user_model().objects.get(pk=user_id)
+        changed.is_active = False
+        changed.save()  # the deactivation lands between the read and the cache write
+        return user
+
+    monkeypatch.setattr(auth_backends.ModelBackend, "get_user", read_then_change_happens)
+    client.get("/account/")  # this request still saw the old row
+    monkeypatch.undo()
+    response = client.get("/account/")
+    assert response.status_code == 302 and "/login/" in response["Location"]

@@ -92,3 +92,48 @@ def test_a_failing_batch_writes_nothing_and_reconciliation_settles_it(plan, docu
     assert Term.objects.filter(subscription_id__in=ids, number=2).count() == 3
     assert SandboxTransaction.objects.filter(kind="token_charge").count() == 3  # no second charge
     assert RenewalAttempt.objects.filter(subscription_id__in=ids, status="succeeded").count() == 3
+
+
+def test_one_payment_that_breaks_its_batch_keeps_only_itself_unsettled(plan, documents, monkeypatch):
+    ids = seed_due_subscriptions(n=3, plan=plan, history=True)
+    poisoned = min(ids)
+    real = renewals.renewals_paid
+
+    def breaks_on_one(**kw):
+        if any(p.purpose_ref == str(poisoned) for p in kw["payments"]):
+            raise RuntimeError("a row that cannot be written")
+        return real(**kw)
+
+    monkeypatch.setitem(purposes._registry, renewals.PURPOSE_RENEWAL, purposes.PurposeHandlers(
+        on_settled=renewals.renewal_paid, on_settled_many=breaks_on_one, on_failed=renewals.renewal_declined))
+    assert renewals.renewals_run() == {"succeeded": 2, "error": 1}
+    assert set(Term.objects.filter(number=2).values_list("subscription_id", flat=True)) == set(ids) - {poisoned}
+
+
+def test_a_charge_that_cannot_settle_is_recorded_and_staff_are_told(
+    plan, documents, mailoutbox, django_capture_on_commit_callbacks
+):
+    _ids, payments = _claimed(plan, 2)
+    bad = payments[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payments_settle(results=[_approve(bad, amount=bad.amount_minor * 2), _approve(payments[1])],
+                                 source="test")
+    refused = Event.objects.get(verb="payment.settlement_refused")
+    assert refused.subject_id == str(bad.pk) and "we asked" in refused.data["reason"]
+    assert any("do not match" in m.subject and str(bad.public_id) in m.body for m in mailoutbox)
+
+
+def test_reconciliation_goes_on_past_a_payment_that_cannot_settle(plan, documents, monkeypatch, time_machine):
+    ids = seed_due_subscriptions(n=3, plan=plan, history=True)
+    renewals.renewals_claim()  # the worker died before charging
+    time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
+    first = RenewalAttempt.objects.filter(subscription_id__in=ids).order_by("created_at", "pk").first()
+    real = renewals.renewal_charge
+
+    def fails_first(*, attempt_id):
+        if attempt_id == first.pk:
+            raise RuntimeError("cannot settle")
+        return real(attempt_id=attempt_id)
+
+    monkeypatch.setattr(renewals, "renewal_charge", fails_first)
+    assert renewals.renewals_reconcile() == {"error": 1, "succeeded": 2}

@@ -38,3 +38,29 @@ def test_an_email_is_sent_once_per_key():
     assert not send_customer_email(user=user, template="emails/subscription_lapsed",
                                    context={"subscription": None}, idempotency_key="k1")
     assert len(mail.outbox) == 1
+
+
+def test_a_send_that_fails_gives_its_key_back_so_the_retry_sends(customer, monkeypatch, mailoutbox):
+    from django.core import mail
+
+    from soldee.emails import send_customer_email
+
+    calls = []
+    real_send = mail.EmailMultiAlternatives.send
+
+    def flaky(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("SMTP server went away")
+        return real_send(self, *a, **kw)
+
+    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", flaky)
+    kwargs = dict(user=customer, template="emails/renewal_reminder", context={"subscription": None},
+                  idempotency_key="test-flaky-1")
+    try:
+        send_customer_email(**kwargs)
+    except OSError:
+        pass
+    assert send_customer_email(**kwargs) is True
+    assert len(mailoutbox) == 1
+    assert send_customer_email(**kwargs) is False  # sent once: a redelivery sends nothing

@@ -232,3 +232,28 @@ def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one
     # the next automatic renewal uses the new card and succeeds
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     assert renewals.renewals_run() == {"succeeded": 1}
+
+
+def test_an_abandoned_payment_page_of_a_past_due_customer_does_not_stop_the_retries(
+    client, customer, plan, documents, time_machine, settings
+):
+    from billing.tasks import payment_expire_sweep
+
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()  # declined: past due, retry tomorrow
+    client.force_login(customer)
+    page = client.get(f"/account/subscriptions/{sub.pk}/pay/")
+    client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": page.context["token"]})
+    own = RenewalAttempt.objects.get(subscription=sub, kind="customer")
+    assert own.status == "charging"
+    time_machine.move_to(timezone.now() + timedelta(hours=settings.CHECKOUT_PAYMENT_TTL_HOURS + 1), tick=False)
+    assert payment_expire_sweep() == 1  # the customer never paid on the hosted page
+    own.refresh_from_db()
+    assert own.status == "declined"
+    sub.refresh_from_db()
+    assert sub.status == "past_due" and sub.failed_attempts == 1  # the customer's try moves nothing
+    time_machine.move_to(sub.next_charge_at + timedelta(minutes=1), tick=False)
+    assert renewals.renewals_run() == {"declined": 1}  # the automatic retry still happens
+    sub.refresh_from_db()
+    assert sub.failed_attempts == 2
