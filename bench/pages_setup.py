@@ -1,6 +1,6 @@
 """Set up bench/pages.sh: migrate, seed plans and documents, a customer whose history has
 N paid payments (each with its receipt and acceptance) and a live subscription; print the
-customer's session cookie value (the only line on stdout).
+customer's cookies, as a Cookie header value (the only line on stdout).
 
     DATABASE_URL=postgres://... .venv/bin/python bench/pages_setup.py --payments 100
 """
@@ -74,7 +74,11 @@ def main() -> int:
                                         next_charge_at=now + timedelta(days=26))
     client = Client()
     client.force_login(user)
-    print(client.cookies["sessionid"].value)
+    # The customer's browser also holds the CSRF cookie (the login form set it), so the
+    # account page reuses its secret instead of minting one per request.
+    response = client.get("/account/", SERVER_NAME="127.0.0.1")
+    assert response.status_code == 200, response.status_code
+    print(f'sessionid={client.cookies["sessionid"].value}; csrftoken={client.cookies["csrftoken"].value}')
     return 0
 
 
