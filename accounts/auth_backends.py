@@ -24,13 +24,13 @@ same Redis that already holds the sessions.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
-from django.db import transaction
+
+from soldee import pagecache
 
 log = logging.getLogger(__name__)
 
@@ -41,49 +41,32 @@ def enabled() -> bool:
     return bool(getattr(settings, "SOLDEE_USER_CACHE", False))
 
 
-def _keys(user_id) -> tuple[str, str]:
-    from soldee.pagecache import release
+def _row_key(user_id) -> str:
+    return f"authuser:{pagecache.release()}:{user_id}"
 
-    return f"authuser:{release()}:{user_id}", f"authuser-version:{user_id}"
+
+def _version(user_id) -> str:
+    return f"authuser:{user_id}"  # a version of soldee.pagecache's kind
 
 
 def user_changed(sender, instance, **kwargs) -> None:
     """post_save / post_delete of the user model: a new version, so no row cached before
     this change is served again."""
-    if not enabled():
-        return
-    _row, version_key = _keys(instance.pk)
-
-    def bump():
-        for attempt in range(3):
-            try:
-                cache.set(version_key, uuid.uuid4().hex, None)
-                return
-            except Exception:
-                if attempt == 2:
-                    log.exception("user cache: version of user %s not replaced; a cached row may be "
-                                  "served for up to %s s", instance.pk, USER_CACHE_SECONDS)
-
-    bump()
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(bump)
+    if enabled():
+        pagecache.replace_versions(_version(instance.pk))
 
 
 class CachedUserMixin:
     def get_user(self, user_id):
         if not enabled():
             return super().get_user(user_id)
-        row_key, version_key = _keys(user_id)
+        row_key = _row_key(user_id)
         try:
-            found = cache.get_many([row_key, version_key])
-            version = found.get(version_key)
-            if version is None:
-                cache.add(version_key, uuid.uuid4().hex, None)
-                version = cache.get(version_key)
+            found, (version,) = pagecache.fetch([row_key], (_version(user_id),))
+            stored = found.get(row_key)
         except Exception:
             log.exception("user cache: read failed")
             return super().get_user(user_id)
-        stored = found.get(row_key)
         if stored is not None and version is not None and stored[0] == version:
             user = stored[1]
             return user if self.user_can_authenticate(user) else None

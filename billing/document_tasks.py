@@ -6,6 +6,8 @@ import logging
 
 from celery import shared_task
 
+from soldee.tasks import fan_out
+
 from . import documents
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,4 @@ def document_render(self, document_id: int) -> None:
 def document_render_many(document_ids: list[int]) -> int:
     """A renewal batch's PDFs: one message from the settlement, fanned out here into one
     `document_render` task per document (each with its own retries and time limit)."""
-    for document_id in document_ids:
-        document_render.delay(document_id)
-    return len(document_ids)
+    return fan_out(document_render, document_ids)

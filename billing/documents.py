@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from soldee import events
 from soldee.locking import lock_customer
 from soldee.models import Event
+from soldee.tasks import enqueue_on_commit
 
 from .amount_words import kzt_in_words_ru
 from .models import DocumentSequence, Payment, PaymentDocument
@@ -135,11 +136,8 @@ def _documents_create(*, doc_type: str, specs: list[dict], by=None) -> list[Paym
     ])
     from . import document_tasks
 
-    ids = [d.pk for d in documents]
-    if len(ids) == 1:
-        transaction.on_commit(lambda: document_tasks.document_render.delay(ids[0]))
-    else:
-        transaction.on_commit(lambda: document_tasks.document_render_many.delay(ids))
+    enqueue_on_commit(document_tasks.document_render, document_tasks.document_render_many,
+                      [d.pk for d in documents])
     return documents
 
 

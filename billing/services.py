@@ -16,10 +16,12 @@ from django.utils import timezone
 
 from soldee import events
 from soldee.bulk import rows_update
+from soldee.emails import send_staff_alert
 from soldee.locking import lock_customer as _lock_customer
 from soldee.locking import lock_customers as _lock_customers
 from soldee.models import Event
 from soldee.money import format_money  # noqa: F401  (re-exported for views)
+from soldee.tasks import enqueue_on_commit
 
 from . import documents, purposes
 from .gateways import ChargeResult, ChargeStatus, Notification, PaymentRequest, get_gateway
@@ -207,7 +209,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                                              actor_kind=Event.ActorKind.GATEWAY,
                                              data={"reason": reason, "source": source}) for p, reason in refused])
             text = "\n".join(f"{p.public_id}: {reason}" for p, reason in refused)
-            transaction.on_commit(lambda: _alert_staff("Gateway results that do not match our payments", text))
+            transaction.on_commit(lambda: send_staff_alert(
+                subject="Gateway results that do not match our payments", body=text), robust=True)
         if not settling:
             return out
         rows_update(settling, ["status", "paid_at", "gateway_ref", "card_mask", "failure_code",
@@ -221,21 +224,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
         documents.receipts_create(payments=settling)  # gapless receipt numbers, same transaction
         from . import tasks
 
-        ids = [p.pk for p in settling]
-        if len(ids) == 1:
-            transaction.on_commit(lambda: tasks.receipt_email.delay(ids[0]))
-        else:
-            transaction.on_commit(lambda: tasks.receipt_email_many.delay(ids))
+        enqueue_on_commit(tasks.receipt_email, tasks.receipt_email_many, [p.pk for p in settling])
     return out
-
-
-def _alert_staff(subject: str, body: str) -> None:
-    from soldee.emails import send_staff_alert
-
-    try:
-        send_staff_alert(subject=subject, body=body)
-    except Exception:
-        log.exception("staff alert %r not sent", subject)
 
 
 def _check_settleable(payment: Payment, charge: ChargeResult) -> None:

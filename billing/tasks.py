@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from soldee.emails import send_customer_email
+from soldee.tasks import fan_out
 
 from . import (
     document_tasks,  # noqa: F401  (registers billing.document_tasks.document_render)
@@ -38,9 +39,7 @@ def receipt_email_many(payment_ids: list[int]) -> int:
     here, off the renewal path, into one `receipt_email` task per payment (each with its
     own retries and time limit; its idempotency key keeps a redelivered batch from mailing
     anyone twice)."""
-    for payment_id in payment_ids:
-        receipt_email.delay(payment_id)
-    return len(payment_ids)
+    return fan_out(receipt_email, payment_ids)
 
 
 @shared_task

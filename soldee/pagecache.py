@@ -67,19 +67,37 @@ def _versions(names: tuple[str, ...], found: dict) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+def fetch(keys: list[str], names: tuple[str, ...]) -> tuple[dict, tuple[str, ...]]:
+    """In ONE round trip: the entries at `keys` and the current tokens of the versions
+    `names` (for any cache whose entries are valid only at their versions: the pages here,
+    accounts.auth_backends' users). Raises when the cache cannot be read."""
+    found = cache.get_many([*keys, *map(_version_key, names)])
+    return found, _versions(names, found)
+
+
 def bump(*names: str) -> None:
-    """Make every page keyed by these versions stale: now, and again when the current
-    transaction commits (a page rendered in between, from the data before the commit, is
-    stored under the in-between version and never served). A rolled-back change only
-    costs a render."""
-    if not enabled() or not names:
+    """Make every page keyed by these versions stale (when the page cache is on)."""
+    if enabled():
+        replace_versions(*names)
+
+
+def replace_versions(*names: str) -> None:
+    """New tokens for these versions: now, and again when the current transaction commits
+    (anything built in between, from the data before the commit, is stored under the
+    in-between version and never served). A rolled-back change only costs a rebuild. A
+    cache that refuses the write three times is logged, never fails the change."""
+    if not names:
         return
 
     def apply():
-        try:
-            cache.set_many({_version_key(n): uuid.uuid4().hex for n in names}, None)
-        except Exception:  # a cache outage must not fail a change
-            log.exception("page cache: could not bump %s", ", ".join(names))
+        for attempt in range(3):
+            try:
+                cache.set_many({_version_key(n): uuid.uuid4().hex for n in names}, None)
+                return
+            except Exception:
+                if attempt == 2:
+                    log.exception("versions %s not replaced: what they key may be served stale",
+                                  ", ".join(names))
 
     apply()
     if transaction.get_connection().in_atomic_block:
@@ -152,8 +170,7 @@ def page(request, *, name: str, versions_of: tuple[str, ...], render: Callable[[
     # current versions. Versions are read before rendering (see the module docstring).
     key = ":".join(["page", name, release(), get_language() or "", *versions_of])
     try:
-        found = cache.get_many([key, *map(_version_key, versions_of)])
-        current = _versions(versions_of, found)
+        found, current = fetch([key], versions_of)
     except Exception:
         log.exception("page cache: read failed, rendering %s", name)
         return render()

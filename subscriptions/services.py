@@ -20,6 +20,7 @@ from plans.models import Plan
 from soldee import events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
+from soldee.tasks import enqueue_on_commit
 
 from . import agent_platform
 from .models import LIVE_STATUSES, AccessGrant, Subscription, Term
@@ -142,11 +143,7 @@ def terms_create(specs: list[dict]) -> list[Term]:
     ])
     from . import tasks
 
-    ids = [g.pk for g in grants]
-    if len(ids) == 1:
-        transaction.on_commit(lambda: tasks.access_grant.delay(ids[0]))
-    elif ids:
-        transaction.on_commit(lambda: tasks.access_grant_many.delay(ids))
+    enqueue_on_commit(tasks.access_grant, tasks.access_grant_many, [g.pk for g in grants])
     return terms
 
 

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from soldee.emails import send_customer_email, send_staff_alert
+from soldee.tasks import fan_out
 
 from . import agent_platform, services
 from .models import AccessGrant, Subscription
@@ -26,9 +27,7 @@ def access_grant_many(grant_ids: list[int]) -> int:
     """A renewal batch's access grants: one message from the settlement, fanned out here
     into one `access_grant` task per grant (its own backoff; a slow platform delays no
     other grant)."""
-    for grant_id in grant_ids:
-        access_grant.delay(grant_id)
-    return len(grant_ids)
+    return fan_out(access_grant, grant_ids)
 
 
 @shared_task
