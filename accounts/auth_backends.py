@@ -23,12 +23,16 @@ same Redis that already holds the sessions.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.utils.module_loading import import_string
 
 from soldee import pagecache
 
@@ -85,3 +89,31 @@ class CachedModelBackend(CachedUserMixin, ModelBackend):
 
 class CachedAllauthBackend(CachedUserMixin, AllauthBackend):
     pass
+
+
+@functools.cache
+def _is_cached_backend(path: str) -> bool:
+    try:
+        return issubclass(import_string(path), CachedUserMixin)
+    except ImportError:
+        return False
+
+
+def with_user(also: Callable[[str], tuple[list[str], tuple[str, ...]]]):
+    """View decorator (outside login_required): on a GET by a logged-in session, fetch the
+    session's cached user together with `also(user_id)`'s cache keys and versions (the
+    view's cached page) in ONE round trip — soldee.pagecache.read_ahead. The user is then
+    checked exactly as without it (django.contrib.auth.get_user: the backend, the session
+    hash, is_active); the view only finds its reads already answered."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            session = request.session
+            user_id = session.get(SESSION_KEY) if request.method == "GET" and enabled() else None
+            if user_id is None or not _is_cached_backend(session.get(BACKEND_SESSION_KEY, "")):
+                return view(request, *args, **kwargs)
+            keys, names = also(str(user_id))
+            with pagecache.read_ahead([_row_key(user_id), *keys], (_version(user_id), *names)):
+                return view(request, *args, **kwargs)
+        return wrapped
+    return decorator

@@ -37,11 +37,13 @@ class StaffMFAMiddleware:
     def _check(self, request):
         if not getattr(settings, "SOLDEE_STAFF_MFA_REQUIRED", True):
             return None
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or not user.is_staff:
-            return None
+        # The path first: other pages load the user only if their view needs it (and the
+        # personal account loads it in one round trip with its cached page).
         admin_root = reverse("admin:index")
         if not request.path.startswith(admin_root) or request.path.startswith(admin_root + "logout/"):
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_staff:
             return None
         if not staff_has_totp(user):
             messages.warning(request, _(

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from accounts import auth_backends
 from accounts.services import client_ip
 from billing import exchange
 from billing import services as billing
@@ -89,6 +90,19 @@ ACCOUNT_PAGE_TTL = 300  # seconds; bounds writes that bump no version (soldee.pa
 HISTORY_PAGE_SIZE = 25
 
 
+def _account_versions(user_id) -> tuple[str, ...]:
+    return ("plans", "documents", page_versions.customer_version(user_id))
+
+
+def _account_page_keys(user_id: str) -> tuple[list[str], tuple[str, ...]]:
+    """The cached account page of this user, to fetch with the user (one round trip)."""
+    if not pagecache.enabled():
+        return [], ()
+    versions = _account_versions(user_id)
+    return [pagecache.page_key("account", versions)], versions
+
+
+@auth_backends.with_user(_account_page_keys)
 @login_required
 def account(request):
     overview = {}
@@ -105,7 +119,7 @@ def account(request):
 
     return pagecache.page(
         request, name="account", render=render_page, timeout=lifetime,
-        versions_of=("plans", "documents", page_versions.customer_version(request.user.pk)))
+        versions_of=_account_versions(request.user.pk))
 
 
 def _history_page(request, rows):
