@@ -149,7 +149,8 @@ def main() -> int:
     print(f"gateway latency: {args.latency_ms} ms; workers {args.workers} x sweeps {args.sweeps} x threads {args.threads}")
     print(f"renewed: {done}/{len(ids)} in {elapsed:.1f} s -> {done / elapsed:.0f} renewals/s")
     print(f"SQL queries per renewal: {queries_per_renewal:.2f}, i.e. {queries_per_renewal * len(sample):.0f} per "
-          f"batch of {len(sample)} (+ {gateway_per_renewal:.1f} per charge by the sandbox gateway on its own ledger)")
+          f"batch of {len(sample)} (+ {gateway_per_renewal * len(sample):.0f} per batch by the sandbox gateway on its "
+          f"own ledger)")
     with celery_app.connection_for_write() as conn:
         handed_on = conn.default_channel.client.llen("celery")
         conn.default_channel.queue_purge("celery")

@@ -20,11 +20,10 @@ How one renewal goes, safe to run twice or concurrently:
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -175,51 +174,31 @@ def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
     return counts
 
 
-def _gateway_charge(attempt: RenewalAttempt) -> ChargeResult | Exception:
-    payment = attempt.payment
-    if payment.payment_method is None:
-        return ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
-                            failure_message="No saved card")
-    try:
-        return get_gateway(payment.gateway).charge_token(billing.payment_request(payment),
-                                                         token=payment.payment_method.token)
-    except GatewayError as exc:
-        return exc
-    except Exception as exc:  # a bug, not the gateway: stays `charging`, reconciliation retries
-        log.exception("renewal attempt %s: charge failed", attempt.pk)
-        return exc
-
-
 def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttempt, ChargeResult | Exception]]:
-    """The gateway calls of a batch, with waits overlapping in threads."""
+    """The gateway calls of a batch: each attempt's saved token charged with its payment's
+    idempotency key, through the gateway's batch call (waits overlap in threads)."""
     # Other threads have their own connections: they could not see rows of a transaction
     # still open here, and SQLite allows one writer anyway, so those cases run serially.
     parallel_ok = connection.vendor != "sqlite" and not connection.in_atomic_block
-    threads = min(settings.RENEWAL_CHARGE_THREADS if parallel_ok else 1, len(attempts))
-    if threads <= 1:
-        return [(a, _gateway_charge(a)) for a in attempts]
-    results: dict[int, ChargeResult | Exception] = {}
-    work = iter(attempts)
-    lock = threading.Lock()
-
-    def worker():
-        close_old_connections()
+    threads = settings.RENEWAL_CHARGE_THREADS if parallel_ok else 1
+    outcomes: dict[int, ChargeResult | Exception] = {}
+    by_gateway: dict[str, list[RenewalAttempt]] = {}
+    for attempt in attempts:
+        if attempt.payment.payment_method is None:
+            outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
+                                                failure_message="No saved card")
+        else:
+            by_gateway.setdefault(attempt.payment.gateway, []).append(attempt)
+    for name, group in by_gateway.items():
         try:
-            while True:
-                with lock:
-                    attempt = next(work, None)
-                if attempt is None:
-                    return
-                results[attempt.pk] = _gateway_charge(attempt)
-        finally:
-            connection.close()  # the gateway adapter may use the database (the sandbox does)
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    return [(a, results[a.pk]) for a in attempts]
+            gateway = get_gateway(name)
+            answers = gateway.charge_tokens(
+                [(billing.payment_request(a.payment), a.payment.payment_method.token) for a in group], threads=threads)
+        except Exception as exc:  # a bug before any call: the group stays `charging`, reconciliation retries
+            log.exception("renewal charges at %s failed", name)
+            answers = [exc] * len(group)
+        outcomes.update((a.pk, answer) for a, answer in zip(group, answers, strict=True))
+    return [(a, outcomes[a.pk]) for a in attempts]
 
 
 def renewals_run(*, now=None, max_batches: int = 1000) -> dict[str, int]:

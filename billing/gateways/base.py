@@ -3,9 +3,13 @@ customer types the card on the gateway's hosted page; we keep only its token."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+log = logging.getLogger(__name__)
 
 
 class GatewayError(Exception):
@@ -89,6 +93,48 @@ class Gateway:
 
     def charge_token(self, request: PaymentRequest, *, token: str) -> ChargeResult:
         raise NotImplementedError
+
+    def charge_tokens(self, charges: list[tuple[PaymentRequest, str]], *,
+                      threads: int = 1) -> list[ChargeResult | Exception]:
+        """Charge many saved tokens (a renewal batch): one answer per (request, token), in
+        order — the ChargeResult, or the exception the charge raised (GatewayError: the
+        outcome is unknown; anything else is a bug, logged here). Each charge keeps its own
+        idempotency key. Here: `charge_token` for each, up to `threads` calls in flight so
+        the gateway's waits overlap. An adapter that can do better for a batch overrides."""
+        answers: list[ChargeResult | Exception | None] = [None] * len(charges)
+        work = iter(enumerate(charges))
+        lock = threading.Lock()
+
+        def charge_all():
+            while True:
+                with lock:
+                    item = next(work, None)
+                if item is None:
+                    return
+                i, (request, token) = item
+                try:
+                    answers[i] = self.charge_token(request, token=token)
+                except GatewayError as exc:
+                    answers[i] = exc
+                except Exception as exc:
+                    log.exception("charging invoice %s at %s failed", request.invoice_id, self.name)
+                    answers[i] = exc
+
+        threads = max(1, min(threads, len(charges)))
+        if threads == 1:
+            charge_all()
+        else:
+            pool = [threading.Thread(target=self._in_thread, args=(charge_all,)) for _ in range(threads)]
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+        return answers  # type: ignore[return-value]
+
+    def _in_thread(self, work) -> None:
+        """Run `work` in a pool thread (an adapter holding per-thread resources, such as a
+        database connection, releases them here)."""
+        work()
 
     def refund(self, *, gateway_ref: str, amount_minor: int, currency: str,
                idempotency_key: str) -> RefundResult:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,12 +32,15 @@ from .base import (
     ChargeResult,
     ChargeStatus,
     Gateway,
+    GatewayError,
     HostedPayment,
     Notification,
     PaymentRequest,
     RefundResult,
     SignatureError,
 )
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 
@@ -83,6 +87,26 @@ def _result(txn) -> ChargeResult:
         card_mask=f"•••• {txn.card_last4}" if txn.card_last4 else "",
         failure_code=DECLINE_CODE if status == ChargeStatus.DECLINED else "",
         failure_message=txn.reason if status == ChargeStatus.DECLINED else "",
+    )
+
+
+def _token_charge(request: PaymentRequest, token: str, last4: str | None):
+    """The ledger row of a token charge: declined when the token is unknown (or its card
+    never had digits) or belongs to the test card whose renewals are declined."""
+    Txn = _ledger()
+    declines = not last4 or last4 == CARD_DECLINE_RENEWALS[-4:]
+    return Txn(
+        kind=Txn.Kind.TOKEN_CHARGE,
+        idempotency_key=f"charge:{request.idempotency_key}",
+        invoice_id=request.invoice_id,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        description=request.description[:255],
+        card_last4=last4 or "",
+        token=token,
+        status=Txn.Status.DECLINED if declines else Txn.Status.APPROVED,
+        reason=DECLINE_MESSAGE if declines else "",
+        decided_at=timezone.now(),
     )
 
 
@@ -182,29 +206,51 @@ class SandboxGateway(Gateway):
         Txn = _ledger()
         self._simulated_latency()
         last4 = Txn.objects.filter(token=token).order_by("created_at").values_list("card_last4", flat=True).first()
-        declines = last4 is None or last4 == CARD_DECLINE_RENEWALS[-4:]
-        txn = Txn(
-            kind=Txn.Kind.TOKEN_CHARGE,
-            idempotency_key=f"charge:{request.idempotency_key}",
-            invoice_id=request.invoice_id,
-            amount_minor=request.amount_minor,
-            currency=request.currency,
-            description=request.description[:255],
-            card_last4=last4 or "",
-            token=token,
-            status=Txn.Status.DECLINED if declines else Txn.Status.APPROVED,
-            reason=DECLINE_MESSAGE if declines else "",
-            decided_at=timezone.now(),
-        )
+        txn = _token_charge(request, token, last4)
         if not row_insert_new(txn, unique_field="idempotency_key"):
             # the same idempotency key: the first answer, again
-            txn = Txn.objects.get(idempotency_key=f"charge:{request.idempotency_key}")
+            txn = Txn.objects.get(idempotency_key=txn.idempotency_key)
         # Fault injection for reliability tests: the gateway has charged, the answer is slow
         # to come back (a worker killed now dies between the charge and our commit).
         after = getattr(settings, "SANDBOX_LATENCY_AFTER_CHARGE_MS", 0)
         if after:
             time.sleep(after / 1000)
         return _result(txn)
+
+    def charge_tokens(self, charges: list[tuple[PaymentRequest, str]], *,
+                      threads: int = 1) -> list[ChargeResult | Exception]:
+        """An instant sandbox (no simulated latency or fault) decides a whole batch in one
+        ledger transaction: its ledger shares our database, and one commit per charge would
+        bill the portal for work a remote gateway does on its own machines. Same answers as
+        `charge_token` one by one; a failed ledger write charged nothing, and says so as a
+        GatewayError for each (outcome unknown to the caller: reconciliation looks it up)."""
+        if (not charges or getattr(settings, "SANDBOX_LATENCY_MS", 0)
+                or getattr(settings, "SANDBOX_LATENCY_AFTER_CHARGE_MS", 0)):
+            return super().charge_tokens(charges, threads=threads)
+        Txn = _ledger()
+        try:
+            with transaction.atomic():
+                first = Txn.objects.filter(token__in={token for _r, token in charges}).order_by("token", "created_at")
+                last4: dict[str, str] = {}
+                if connection.vendor == "postgresql":
+                    first = first.distinct("token")  # one row per token, not its whole history
+                for token, card_last4 in first.values_list("token", "card_last4"):
+                    last4.setdefault(token, card_last4)
+                Txn.objects.bulk_create([_token_charge(request, token, last4.get(token)) for request, token in charges],
+                                        ignore_conflicts=True)  # a key seen before keeps its first answer
+                stored = {t.idempotency_key: t for t in Txn.objects.filter(
+                    idempotency_key__in=[f"charge:{request.idempotency_key}" for request, _t in charges])}
+        except Exception as exc:
+            log.exception("sandbox: a batch of %s token charges failed", len(charges))
+            return [GatewayError(f"sandbox ledger: {exc}") for _c in charges]
+        return [_result(stored[f"charge:{request.idempotency_key}"]) for request, _t in charges]
+
+    def _in_thread(self, work) -> None:
+        close_old_connections()
+        try:
+            work()
+        finally:
+            connection.close()  # the ledger is in the database: each thread has its own connection
 
     def refund(self, *, gateway_ref, amount_minor, currency, idempotency_key) -> RefundResult:
         Txn = _ledger()

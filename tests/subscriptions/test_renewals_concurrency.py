@@ -71,17 +71,29 @@ def test_a_row_locked_by_another_transaction_is_skipped_this_tick_and_renewed_on
     assert SandboxTransaction.objects.filter(kind="token_charge").count() == 2
 
 
-def test_nothing_holds_a_transaction_across_the_gateway_call(require_postgres, plan, documents, monkeypatch):
+def test_nothing_holds_a_transaction_across_the_gateway_call(require_postgres, plan, documents, monkeypatch, settings):
     from billing.gateways.sandbox import SandboxGateway
 
     seed_due_subscriptions(n=3, plan=plan)
     seen = []
-    original = SandboxGateway.charge_token
+    batch, one = SandboxGateway.charge_tokens, SandboxGateway.charge_token
 
-    def spy(self, request, *, token):
-        seen.append(connection.in_atomic_block)
-        return original(self, request, token=token)
+    def spy_batch(self, charges, **kw):
+        seen.append(("batch", len(charges), connection.in_atomic_block))
+        return batch(self, charges, **kw)
 
-    monkeypatch.setattr(SandboxGateway, "charge_token", spy)
+    def spy_one(self, request, *, token):
+        seen.append(("one", 1, connection.in_atomic_block))
+        return one(self, request, token=token)
+
+    monkeypatch.setattr(SandboxGateway, "charge_tokens", spy_batch)
+    monkeypatch.setattr(SandboxGateway, "charge_token", spy_one)
     renewals.renewals_run(now=timezone.now() + timedelta(seconds=1))
-    assert seen == [False, False, False]
+    assert seen == [("batch", 3, False)]  # the instant sandbox decides the batch at once
+
+    # A gateway with latency answers call by call, in pool threads: none inside a transaction.
+    settings.SANDBOX_LATENCY_MS = 1
+    seen.clear()
+    seed_due_subscriptions(n=3, plan=plan)
+    renewals.renewals_run(now=timezone.now() + timedelta(seconds=1))
+    assert sorted(seen) == [("batch", 3, False)] + [("one", 1, False)] * 3
