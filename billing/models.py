@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from soldee.bulk import CopyQuerySet
 from soldee.money import format_money
 
 
@@ -58,6 +59,8 @@ class Payment(models.Model):
     refunded_minor = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
 
     class Meta:
         ordering = ["-created_at"]
@@ -286,6 +289,8 @@ class PaymentDocument(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
 
     class Meta:
         ordering = ["-created_at", "-id"]

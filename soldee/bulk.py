@@ -9,6 +9,7 @@ save() and sends no signal: callers are service functions that record their own 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 from django.db import connections, models, router
@@ -79,3 +80,76 @@ def row_insert_new(obj: models.Model, *, unique_field: str) -> bool:
         obj._state.adding = False
         obj._state.db = connection.alias
     return inserted
+
+
+# --- Inserting many rows: COPY on PostgreSQL ---------------------------------------------
+
+_sequences: dict[tuple[str, str], str] = {}
+
+
+def rows_copy(objs: Sequence[models.Model], *, using: str | None = None) -> list[models.Model]:
+    """`bulk_create(objs)` for PostgreSQL with COPY: Django builds one INSERT with a
+    placeholder per value and psycopg quotes each value into it (profiled: ~40 % of a
+    renewal batch's Python); COPY sends the prepared values as rows. Ids of an auto
+    primary key come from the table's sequence in one query first, so every instance gets
+    its pk as with bulk_create; `auto_now_add` fields are filled, `_state` marked saved.
+    Like bulk_create it calls no save() and sends no signal. Errors are Django's
+    (IntegrityError on a unique constraint). The COPY is logged with the queries when
+    queries are being captured, so query counts stay true."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    model = type(objs[0])
+    meta = model._meta
+    alias = using or router.db_for_write(model)
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+    pk = meta.pk
+    need_ids = [obj for obj in objs if obj.pk is None]
+    if need_ids and not isinstance(pk, models.AutoField):
+        for obj in need_ids:  # a pk with a Python default (UUID) is set at __init__
+            obj.pk = pk.get_pk_value_on_save(obj)
+        need_ids = [obj for obj in need_ids if obj.pk is None]
+    fields = list(meta.concrete_fields)
+    with connection.cursor() as cursor:
+        if need_ids:
+            key = (alias, meta.db_table)
+            if key not in _sequences:
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk.column])
+                _sequences[key] = cursor.fetchone()[0]
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [_sequences[key], len(need_ids)])
+            for obj, (value,) in zip(need_ids, cursor.fetchall(), strict=True):
+                obj.pk = value
+        rows = [[f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs]
+        sql = f"COPY {table} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
+        started = time.monotonic()
+        with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows",
+                                           "time": f"{time.monotonic() - started:.3f}"})
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = alias
+    return objs
+
+
+class CopyQuerySet(models.QuerySet):
+    """A QuerySet whose plain `bulk_create` of two rows or more uses `rows_copy` on
+    PostgreSQL (the renewal batch's tables). Anything else — conflicts handling, a batch
+    size, one row, another database — is Django's own bulk_create."""
+
+    def bulk_create(self, objs, batch_size=None, ignore_conflicts=False, update_conflicts=False,
+                    update_fields=None, unique_fields=None):
+        objs = list(objs)
+        self._for_write = True
+        if (len(objs) >= 2 and not (batch_size or ignore_conflicts or update_conflicts)
+                and connections[self.db].vendor == "postgresql"):
+            return rows_copy(objs, using=self.db)
+        return super().bulk_create(objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts,
+                                   update_conflicts=update_conflicts, update_fields=update_fields,
+                                   unique_fields=unique_fields)

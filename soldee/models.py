@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .bulk import CopyQuerySet
+
 
 class AppendOnlyError(Exception):
     """Raised on an attempt to change or delete an append-only record."""
@@ -39,7 +41,7 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
 
 
-class EventQuerySet(AppendOnlyQuerySet):
+class EventQuerySet(CopyQuerySet, AppendOnlyQuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         objs = super().bulk_create(objs, *args, **kwargs)
         # bulk_create sends no post_save: the customers' cached pages go stale here.

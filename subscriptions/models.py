@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from soldee.bulk import CopyQuerySet
+
 LIVE_STATUSES = ("active", "past_due")
 
 
@@ -80,6 +82,8 @@ class Term(models.Model):
     ends_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
+
     class Meta:
         ordering = ["-starts_at"]
         constraints = [
@@ -117,6 +121,8 @@ class AccessGrant(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     platform_ref = models.CharField(max_length=128, blank=True)
+
+    objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -189,6 +195,8 @@ class RenewalAttempt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True)
+
+    objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
 
     class Meta:
         ordering = ["-created_at"]

@@ -46,3 +46,56 @@ def test_row_insert_new_inserts_once_per_unique_key():
     stored = SandboxTransaction.objects.get(idempotency_key="charge:k1")
     assert stored.pk == first.pk and stored.created_at is not None
     assert SandboxTransaction.objects.filter(idempotency_key="charge:k1").count() == 1
+
+
+def _payment(customer, key, **extra):
+    from decimal import Decimal
+
+    from billing.models import Payment
+
+    return Payment(customer=customer, purpose="subscription.renewal", purpose_ref="7", description="Soldee — Старт, 30 days\t(renewal)\\n",
+                   amount_minor=1234, currency="USD", kzt_amount_minor=617_000, exchange_rate=Decimal("500.1234"),
+                   exchange_rate_date=timezone.localdate(), exchange_rate_source="nbk", idempotency_key=key,
+                   status=Payment.Status.PROCESSING, method=Payment.Method.SAVED_CARD,
+                   pinned_documents=[{"kind": "offer", "id": 3, "label": "v2 «кавычки»", "sha": None}], **extra)
+
+
+def _row(payment):
+    from billing.models import Payment
+
+    fields = [f.attname for f in Payment._meta.concrete_fields if f.attname not in ("id", "public_id")]
+    return {name: getattr(payment, name) for name in fields if name not in ("created_at", "updated_at")}
+
+
+def test_copy_bulk_create_writes_exactly_what_bulk_create_writes(require_postgres, customer):
+    """PostgreSQL: Payment.objects.bulk_create of 2+ rows goes by COPY (soldee.bulk.rows_copy)
+    — same stored values, pks and timestamps set, the instances marked saved."""
+    from django.db import connection
+    from django.db.models import QuerySet
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.models import Payment
+
+    by_copy = Payment.objects.bulk_create([_payment(customer, "copy-1"), _payment(customer, "copy-2", card_mask="")])
+    by_insert = QuerySet.bulk_create(Payment.objects.all(), [_payment(customer, "ins-1")])  # Django's own
+    assert all(p.pk and not p._state.adding and p.created_at for p in by_copy)
+    assert by_copy[0].pk != by_copy[1].pk
+    stored = {p.idempotency_key: p for p in Payment.objects.filter(pk__in=[p.pk for p in by_copy + by_insert])}
+    assert _row(stored["copy-1"]) | {"idempotency_key": "x"} == _row(stored["ins-1"]) | {"idempotency_key": "x"}
+    assert stored["copy-1"].public_id == by_copy[0].public_id
+    assert stored["copy-1"].pinned_documents == [{"kind": "offer", "id": 3, "label": "v2 «кавычки»", "sha": None}]
+    assert stored["copy-2"].created_at == by_copy[1].created_at  # the instance holds what was stored
+    with CaptureQueriesContext(connection) as ctx:
+        Payment.objects.bulk_create([_payment(customer, "copy-3"), _payment(customer, "copy-4")])
+    assert any(q["sql"].startswith("COPY ") for q in ctx.captured_queries)  # counted like any query
+
+
+def test_copy_bulk_create_raises_djangos_integrity_error_and_writes_nothing(require_postgres, customer):
+    from django.db import IntegrityError, transaction
+
+    from billing.models import Payment
+
+    Payment.objects.bulk_create([_payment(customer, "dup-1"), _payment(customer, "dup-2")])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.bulk_create([_payment(customer, "dup-3"), _payment(customer, "dup-1")])
+    assert not Payment.objects.filter(idempotency_key="dup-3").exists()
