@@ -37,6 +37,7 @@ from django.http import HttpResponse
 from django.utils.html import escape
 from django.utils.translation import get_language
 
+from . import local_pages
 from .csrf_tokens import get_token
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ def replace_versions(*names: str) -> None:
         for attempt in range(3):
             try:
                 cache.set_many({_version_key(n): uuid.uuid4().hex for n in names}, None)
+                local_pages.announce(cache, names)  # after the write: see soldee/local_pages.py
                 return
             except Exception:
                 if attempt == 2:
@@ -209,6 +211,11 @@ def page(request, *, name: str, versions_of: tuple[str, ...], render: Callable[[
     # One round trip: the page (stored with the versions it was rendered at) and the
     # current versions. Versions are read before rendering (see the module docstring).
     key = page_key(name, versions_of)
+    ticket = None
+    if local_pages.usable(cache, versions_of):  # announced versions: a local copy may do
+        html, ticket = local_pages.get(cache, key, versions_of)
+        if html is not None:
+            return HttpResponse(fill(html, request))
     try:
         found, current = fetch([key], versions_of)
     except Exception:
@@ -216,12 +223,22 @@ def page(request, *, name: str, versions_of: tuple[str, ...], render: Callable[[
         return render()
     stored = found.get(key)
     if stored is not None and stored[0] == current:
+        if ticket is not None:
+            local_pages.keep(ticket, key, versions_of, current, stored[1], _seconds(timeout))
         return HttpResponse(fill(stored[1], request))
     response = render()
-    seconds = timeout() if callable(timeout) else timeout
+    seconds = _seconds(timeout)
     if response.status_code == 200 and not response.streaming and seconds > 0:
+        html = cut(response.content.decode(response.charset), request)
         try:
-            cache.set(key, (current, cut(response.content.decode(response.charset), request)), seconds)
+            cache.set(key, (current, html), seconds)
         except Exception:
             log.exception("page cache: write failed for %s", name)
+        else:
+            if ticket is not None:
+                local_pages.keep(ticket, key, versions_of, current, html, seconds)
     return response
+
+
+def _seconds(timeout: int | Callable[[], int]) -> int:
+    return timeout() if callable(timeout) else timeout

@@ -215,6 +215,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if _SHARED_C
 # Whole-page cache of the visitor's pricing page and the personal account (soldee/pagecache.py):
 # invalidated through the shared cache, so only with one.
 SOLDEE_PAGE_CACHE = env.bool("SOLDEE_PAGE_CACHE", default=_SHARED_CACHE)
+# With Redis: each process also keeps the pricing page locally while a subscription tells it
+# of every plan or document change (soldee/local_pages.py); no round trip per visit.
+SOLDEE_PAGE_CACHE_LOCAL = env.bool("SOLDEE_PAGE_CACHE_LOCAL", default=True)
 # The logged-in user's row from the shared cache, dropped on every save (accounts/auth_backends.py).
 SOLDEE_USER_CACHE = env.bool("SOLDEE_USER_CACHE", default=_SHARED_CACHE)
 
