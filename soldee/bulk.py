@@ -9,6 +9,7 @@ save() and sends no signal: callers are service functions that record their own 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Sequence
 
@@ -94,61 +95,92 @@ def rows_copy(objs: Sequence[models.Model], *, using: str | None = None) -> list
     primary key come from the table's sequence in one query first, so every instance gets
     its pk as with bulk_create; `auto_now_add` fields are filled, `_state` marked saved.
     Like bulk_create it calls no save() and sends no signal. Errors are Django's
-    (IntegrityError on a unique constraint). The COPY is logged with the queries when
-    queries are being captured, so query counts stay true."""
+    (IntegrityError on a unique constraint), and leave the instances without a pk. The
+    COPY is logged with the queries when queries are being captured, so counts stay true."""
     objs = list(objs)
     if not objs:
         return objs
     model = type(objs[0])
-    meta = model._meta
     alias = using or router.db_for_write(model)
     connection = connections[alias]
-    qn = connection.ops.quote_name
-    table = qn(meta.db_table)
+    connection.validate_no_broken_transaction()
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
-    pk = meta.pk
+    pk = model._meta.pk
     need_ids = [obj for obj in objs if obj.pk is None]
     if need_ids and not isinstance(pk, models.AutoField):
         for obj in need_ids:  # a pk with a Python default (UUID) is set at __init__
             obj.pk = pk.get_pk_value_on_save(obj)
         need_ids = [obj for obj in need_ids if obj.pk is None]
-    fields = list(meta.concrete_fields)
-    with connection.cursor() as cursor:
-        if need_ids:
-            key = (alias, meta.db_table)
-            if key not in _sequences:
-                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk.column])
-                _sequences[key] = cursor.fetchone()[0]
-            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [_sequences[key], len(need_ids)])
-            for obj, (value,) in zip(need_ids, cursor.fetchall(), strict=True):
-                obj.pk = value
-        rows = [[f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs]
-        sql = f"COPY {table} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
-        started = time.monotonic()
-        with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-        if connection.queries_logged:
-            connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows",
-                                           "time": f"{time.monotonic() - started:.3f}"})
+    try:
+        with connection.cursor() as cursor:
+            if need_ids:
+                for obj, value in zip(need_ids, _next_ids(cursor, model, alias, len(need_ids)), strict=True):
+                    obj.pk = value
+            _copy_rows(cursor, connection, model, objs)
+    except BaseException:
+        for obj in need_ids:  # as bulk_create leaves them
+            obj.pk = None
+        raise
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
     return objs
 
 
+def _next_ids(cursor, model, alias: str, count: int) -> list[int]:
+    key = (alias, model._meta.db_table)
+    if key not in _sequences:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                       [cursor.db.ops.quote_name(model._meta.db_table), model._meta.pk.column])
+        _sequences[key] = cursor.fetchone()[0]
+    cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [_sequences[key], count])
+    return [value for (value,) in cursor.fetchall()]
+
+
+def _copy_rows(cursor, connection, model, objs) -> None:
+    fields = list(model._meta.concrete_fields)
+    qn = connection.ops.quote_name
+    rows = [[f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs]
+    sql = f"COPY {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
+    started = time.monotonic()
+    with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows",
+                                       "time": f"{time.monotonic() - started:.3f}"})
+
+
+@functools.cache
+def copy_suits(model: type[models.Model]) -> bool:
+    """Whether rows of `model` can go by COPY as bulk_create would write them: no column
+    the database computes or returns (generated, db_default, db_returning besides an auto
+    pk), no order_with_respect_to, no multi-table inheritance."""
+    meta = model._meta
+    if meta.order_with_respect_to or any(p._meta.concrete_model is not meta.concrete_model
+                                         for p in meta.all_parents):
+        return False
+    for field in meta.concrete_fields:
+        if getattr(field, "generated", False) or field.db_default is not models.NOT_PROVIDED:
+            return False
+        if field.db_returning and not (field.primary_key and isinstance(field, models.AutoField)):
+            return False
+    return True
+
+
 class CopyQuerySet(models.QuerySet):
     """A QuerySet whose plain `bulk_create` of two rows or more uses `rows_copy` on
     PostgreSQL (the renewal batch's tables). Anything else — conflicts handling, a batch
-    size, one row, another database — is Django's own bulk_create."""
+    size, one row, another database, a model `copy_suits` refuses — is Django's own
+    bulk_create. Values must be plain values, not expressions (as every caller passes)."""
 
     def bulk_create(self, objs, batch_size=None, ignore_conflicts=False, update_conflicts=False,
                     update_fields=None, unique_fields=None):
         objs = list(objs)
         self._for_write = True
-        if (len(objs) >= 2 and not (batch_size or ignore_conflicts or update_conflicts)
-                and connections[self.db].vendor == "postgresql"):
+        if (len(objs) >= 2 and batch_size is None and not (ignore_conflicts or update_conflicts)
+                and connections[self.db].vendor == "postgresql" and copy_suits(self.model)):
             return rows_copy(objs, using=self.db)
         return super().bulk_create(objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts,
                                    update_conflicts=update_conflicts, update_fields=update_fields,

@@ -12,11 +12,14 @@ the shared cache is served — the order is: new token written, then published; 
 writes the message to every subscriber before answering the publisher.
 
 The copies are trusted only while the subscription is known to be live: from its
-subscribe confirmation on. A broken connection, a re-subscription (messages may have been
-missed meanwhile) or another process after a fork drops them, and the page is read from
-Redis as without this module. A copy also lives at most `MAX_AGE` seconds. On only with
-the Redis cache backend (settings.SOLDEE_PAGE_CACHE_LOCAL, default on); a per-process
-cache has nothing to save.
+subscribe confirmation on, and while Redis has answered its pings (every `PING_EVERY`
+seconds) within `LIVENESS` seconds — a connection that died silently (a NAT or firewall
+forgetting it) stops answering. A broken connection, a reconnection (messages may have
+been missed meanwhile) or another process after a fork drops them, and the page is read
+from Redis as without this module. A copy also lives at most `MAX_AGE` seconds. On only
+with one Redis server as the cache (settings.SOLDEE_PAGE_CACHE_LOCAL, default on); a
+per-process cache has nothing to save, and with read replicas a lagging replica could
+hand back a version just replaced.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 ANNOUNCED = frozenset({"plans", "documents"})
-MAX_AGE = 60  # seconds: a bound for the case where an announcement is lost without a disconnect
+MAX_AGE = 60  # seconds a copy lives at most
+PING_EVERY = 2  # seconds: the subscription is pinged this often while pages are served...
+LIVENESS = 6  # ...and copies are trusted only while its last answer is at most this old
+RETRY_AFTER = 5  # seconds before subscribing again after a failure
 MAX_PAGES = 64
 
 
@@ -39,7 +45,11 @@ class _State:
     def __init__(self):
         self.pid = os.getpid()
         self.pubsub = None
+        self.connecting = False
+        self.retry_at = 0.0
         self.live = False  # the subscribe confirmation has been read since the last (re)connect
+        self.heard_at = 0.0  # when Redis last answered on the subscription (confirmation, pong)
+        self.pinged_at = 0.0
         self.generation = 0  # moves on every forget(): a read begun before it keeps nothing
         self.versions: dict[str, str] = {}
         self.pages: dict[str, tuple[tuple[str, ...], str, float]] = {}
@@ -49,9 +59,17 @@ class _State:
         self.versions.clear()
         self.pages.clear()
 
+    def on_connect(self, connection) -> None:
+        """redis-py (re)connected the subscription (a retry policy may do it inside a
+        read): announcements may have been missed, so nothing is trusted until the new
+        subscribe confirmation is read."""
+        self.live = False
+        self.forget()
+
 
 _state = _State()
 _lock = threading.Lock()
+_now = time.monotonic  # (tests move it)
 
 
 def _client(cache):
@@ -61,8 +79,8 @@ def _client(cache):
 
     if isinstance(cache, ConnectionProxy):  # django.core.cache.cache
         cache = cache._connections[cache._alias]
-    if not isinstance(cache, RedisCache):
-        return None
+    if not isinstance(cache, RedisCache) or len(cache._servers) > 1:
+        return None  # (with read replicas, a lagging replica could hand back an old version)
     return cache._cache.get_client(write=True)
 
 
@@ -83,56 +101,88 @@ def announce(cache, names) -> None:
         client.publish(channel(cache), ",".join(changed))
 
 
-def _reset() -> None:
+def _reset(retry: bool = False) -> None:
+    """Drop the subscription and the copies (call with _lock held)."""
     global _state
-    if _state.pubsub is not None:
+    if _state.pubsub is not None and _state.pid == os.getpid():
         try:
             _state.pubsub.close()
         except Exception:  # closing a broken connection
             pass
     _state = _State()
+    if retry:
+        _state.retry_at = _now() + RETRY_AFTER
 
 
-def _sync(cache) -> bool:
+def _subscribe(cache, state: _State) -> None:
+    """Open the subscription outside the lock (a slow or unreachable Redis must not hold
+    up the other threads), then install it if `state` is still the current one."""
+    try:
+        pubsub = _client(cache).pubsub()
+        pubsub.subscribe(channel(cache))
+        pubsub.connection.register_connect_callback(state.on_connect)
+    except Exception as exc:
+        log.warning("local pages: cannot subscribe to announcements: %s", exc)
+        pubsub = None
+    with _lock:
+        if state is not _state:
+            if pubsub is not None:
+                pubsub.close()
+            return
+        state.connecting = False
+        if pubsub is None:
+            _reset(retry=True)
+        else:
+            state.pubsub = pubsub
+
+
+def _sync(now: float) -> bool:
     """Read what has been announced (without waiting); True when the local copies can be
-    trusted now. Call with _lock held."""
-    if _state.pid != os.getpid():  # a forked child: the parent's socket is not ours
-        _state.pubsub = None
-        _reset()
-    if _state.pubsub is None:
-        try:
-            _state.pubsub = _client(cache).pubsub()
-            _state.pubsub.subscribe(channel(cache))
-        except Exception as exc:
-            log.warning("local pages: cannot subscribe to announcements: %s", exc)
-            _reset()
-            return False
+    trusted now. Call with _lock held and a subscription open."""
     try:
         while (message := _state.pubsub.get_message(timeout=0)) is not None:
             if message["type"] == "subscribe":  # (re)subscribed: what came meanwhile is unknown
                 _state.forget()
-                _state.live = True
+                _state.live, _state.heard_at = True, now
+            elif message["type"] == "pong":
+                _state.heard_at = now
             elif message["type"] == "message":
                 _state.forget()
+        if _state.live and now - _state.pinged_at >= PING_EVERY:
+            _state.pubsub.ping()  # a connection that died silently stops answering
+            _state.pinged_at = now
     except Exception as exc:
         log.warning("local pages: announcements lost (%s); pages are read from Redis until re-subscribed", exc)
-        _reset()
+        _reset(retry=True)
         return False
-    return _state.live
+    return _state.live and now - _state.heard_at <= LIVENESS
 
 
 def get(cache, key: str, names: tuple[str, ...]) -> tuple[str | None, object]:
     """(the local copy of page `key` if it is current, a ticket for keep() — None when
     copies cannot be kept now)."""
+    now = _now()
     with _lock:
-        if not _sync(cache):
-            return None, None
-        ticket = (_state, _state.generation)
-        entry = _state.pages.get(key)
-        if entry is None or entry[2] < time.monotonic():
+        if _state.pid != os.getpid():  # a forked child: the parent's socket is not ours
+            _reset()
+        if _state.pubsub is None:
+            subscribe = not _state.connecting and now >= _state.retry_at
+            _state.connecting = _state.connecting or subscribe
+            state = _state
+            trusted = False
+        else:
+            subscribe = False
+            trusted = _sync(now)
+        if trusted:
+            ticket = (_state, _state.generation)
+            entry = _state.pages.get(key)
+            current = tuple(_state.versions.get(name) for name in names)
+            if entry is not None and entry[2] >= now and entry[0] == current:
+                return entry[1], ticket
             return None, ticket
-        current = tuple(_state.versions.get(name) for name in names)
-        return (entry[1] if entry[0] == current else None), ticket
+    if subscribe:
+        _subscribe(cache, state)
+    return None, None
 
 
 def keep(ticket, key: str, names: tuple[str, ...], versions: tuple[str, ...], html: str, seconds: int) -> None:
@@ -148,4 +198,4 @@ def keep(ticket, key: str, names: tuple[str, ...], versions: tuple[str, ...], ht
             if _state.versions.setdefault(name, version) != version:
                 _state.forget()  # versions moved between two reads: keep nothing this time
                 return
-        _state.pages[key] = (versions, html, time.monotonic() + min(seconds, MAX_AGE))
+        _state.pages[key] = (versions, html, _now() + min(seconds, MAX_AGE))

@@ -128,12 +128,17 @@ def replace_versions(*names: str) -> None:
         for attempt in range(3):
             try:
                 cache.set_many({_version_key(n): uuid.uuid4().hex for n in names}, None)
-                local_pages.announce(cache, names)  # after the write: see soldee/local_pages.py
-                return
+                break
             except Exception:
                 if attempt == 2:
                     log.exception("versions %s not replaced: what they key may be served stale",
                                   ", ".join(names))
+                    return
+        try:
+            local_pages.announce(cache, names)  # after the write: see soldee/local_pages.py
+        except Exception:
+            log.exception("versions %s replaced but not announced: processes may serve their copies "
+                          "for up to %s s", ", ".join(names), local_pages.MAX_AGE)
 
     apply()
     if transaction.get_connection().in_atomic_block:

@@ -240,10 +240,10 @@ class SandboxGateway(Gateway):
                                         ignore_conflicts=True)  # a key seen before keeps its first answer
                 stored = {t.idempotency_key: t for t in Txn.objects.filter(
                     idempotency_key__in=[f"charge:{request.idempotency_key}" for request, _t in charges])}
-        except Exception as exc:
+            return [_result(stored[f"charge:{request.idempotency_key}"]) for request, _t in charges]
+        except Exception as exc:  # (if the commit itself failed, the outcome is truly unknown)
             log.exception("sandbox: a batch of %s token charges failed", len(charges))
             return [GatewayError(f"sandbox ledger: {exc}") for _c in charges]
-        return [_result(stored[f"charge:{request.idempotency_key}"]) for request, _t in charges]
 
     def _in_thread(self, work) -> None:
         close_old_connections()

@@ -3,7 +3,6 @@ without a round trip while nothing changed, dropped by the announcement of a cha
 the next request, and never trusted while the subscription is down."""
 
 import os
-import time
 import uuid
 
 import pytest
@@ -54,8 +53,11 @@ def serve(rf):
 
 
 def _settle():
-    """Give Redis a moment to deliver the subscribe confirmation (first request only)."""
-    time.sleep(0.05)
+    """Wait (up to 2 s) until Redis's answer on the subscription — its confirmation, a
+    pong — can be read, as it can within microseconds on a real server."""
+    pubsub = local_pages._state.pubsub
+    if pubsub is not None:
+        pubsub.connection.can_read(timeout=2)
 
 
 def test_an_unchanged_page_is_served_from_the_process_without_a_round_trip(shared, serve):
@@ -81,7 +83,11 @@ def test_a_change_announced_by_another_process_shows_at_the_next_request(shared,
     assert serve() == b"<p>render 3</p>"
 
 
-def test_copies_are_not_trusted_after_the_subscription_dropped_and_a_missed_change_shows(shared, serve):
+def test_copies_are_not_trusted_after_the_subscription_dropped_and_a_missed_change_shows(
+    shared, serve, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr(local_pages, "_now", lambda: clock[0])
     serve()
     _settle()
     serve()
@@ -92,6 +98,9 @@ def test_copies_are_not_trusted_after_the_subscription_dropped_and_a_missed_chan
     reads = len(shared.reads)
     assert serve() == b"<p>render 2</p>"  # not the local copy: read from Redis, re-rendered
     assert len(shared.reads) > reads
+    serve()
+    assert local_pages._state.pubsub is None  # not at once: after a pause
+    clock[0] += local_pages.RETRY_AFTER + 1
     serve()  # subscribes again
     _settle()
     serve()  # reads the confirmation, keeps a copy
@@ -130,3 +139,63 @@ def test_nothing_is_kept_with_a_per_process_cache(settings):
     from django.core.cache.backends.locmem import LocMemCache
 
     assert not local_pages.usable(LocMemCache("x", {}), ("plans",))
+
+
+def test_copies_are_not_trusted_once_the_subscription_stops_answering_pings(shared, serve, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(local_pages, "_now", lambda: clock[0])
+    serve()
+    _settle()
+    serve()
+    reads = len(shared.reads)
+    assert serve() == b"<p>render 1</p>" and len(shared.reads) == reads
+    clock[0] += local_pages.PING_EVERY + 0.5
+    serve()  # sends a ping
+    _settle()
+    clock[0] += local_pages.LIVENESS - 1
+    serve()  # reads the pong: still trusted
+    assert len(shared.reads) == reads
+    # The connection dies silently (a firewall forgets it): pings go out, nothing comes back.
+    monkeypatch.setattr(local_pages._state.pubsub, "ping", lambda *a: None)
+    _settle()
+    serve()  # the last answer (to the ping before) is read
+    assert len(shared.reads) == reads
+    clock[0] += local_pages.LIVENESS + 1
+    assert serve() == b"<p>render 1</p>"
+    assert len(shared.reads) == reads + 1  # read from Redis, not from the process
+
+
+def test_a_reconnection_drops_the_copies_and_a_change_made_meanwhile_shows(shared, serve):
+    serve()
+    _settle()
+    serve()
+    assert serve() == b"<p>render 1</p>"
+    connection = local_pages._state.pubsub.connection
+    connection.disconnect()  # what a retry policy does inside a read...
+    pagecache.cache.set(pagecache._version_key("plans"), "changed-meanwhile", None)  # not announced
+    connection.connect()  # ...then connects and re-subscribes
+    assert serve() == b"<p>render 2</p>"
+
+
+def test_a_redis_that_refuses_the_subscription_is_asked_again_only_after_a_pause(shared, serve, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(local_pages, "_now", lambda: clock[0])
+    attempts = []
+
+    class Refusing:
+        def pubsub(self):
+            attempts.append(1)
+            raise redis.ConnectionError("refused")
+
+    monkeypatch.setattr(local_pages, "_client", lambda cache: Refusing())
+    assert serve() == serve() == b"<p>render 1</p>"  # pages still served (from Redis)
+    assert len(attempts) == 1
+    clock[0] += local_pages.RETRY_AFTER + 1
+    serve()
+    assert len(attempts) == 2
+
+
+def test_no_copies_with_read_replicas(require_redis):
+    url = os.environ["CELERY_BROKER_URL"]
+    cache = RedisCache(f"{url},{url}", {})
+    assert not local_pages.usable(cache, ("plans",))

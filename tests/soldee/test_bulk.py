@@ -96,6 +96,8 @@ def test_copy_bulk_create_raises_djangos_integrity_error_and_writes_nothing(requ
     from billing.models import Payment
 
     Payment.objects.bulk_create([_payment(customer, "dup-1"), _payment(customer, "dup-2")])
+    rows = [_payment(customer, "dup-3"), _payment(customer, "dup-1")]
     with pytest.raises(IntegrityError), transaction.atomic():
-        Payment.objects.bulk_create([_payment(customer, "dup-3"), _payment(customer, "dup-1")])
+        Payment.objects.bulk_create(rows)
     assert not Payment.objects.filter(idempotency_key="dup-3").exists()
+    assert [p.pk for p in rows] == [None, None]  # as bulk_create leaves them
