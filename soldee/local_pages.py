@@ -30,6 +30,9 @@ import threading
 import time
 
 from django.conf import settings
+from django.utils.connection import ConnectionProxy
+
+from .cache import RedisCache
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +76,6 @@ _now = time.monotonic  # (tests move it)
 
 
 def _client(cache):
-    from django.utils.connection import ConnectionProxy
-
-    from .cache import RedisCache
-
     if isinstance(cache, ConnectionProxy):  # django.core.cache.cache
         cache = cache._connections[cache._alias]
     if not isinstance(cache, RedisCache) or len(cache._servers) > 1:
@@ -190,7 +189,7 @@ def keep(ticket, key: str, names: tuple[str, ...], versions: tuple[str, ...], ht
     get() gave BEFORE that read: an announcement read since then (by any thread) voids the
     ticket; one that came after it is still in the socket and drops this copy next time."""
     with _lock:
-        if ticket is None or ticket != (_state, _state.generation) or not _state.live:
+        if ticket is None or ticket != (_state, _state.generation):  # (a reconnection forgets too)
             return
         if len(_state.pages) >= MAX_PAGES:
             _state.pages.clear()

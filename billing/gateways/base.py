@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from django.db import close_old_connections, connection
+
 log = logging.getLogger(__name__)
 
 
@@ -132,9 +134,13 @@ class Gateway:
         return answers  # type: ignore[return-value]
 
     def _in_thread(self, work) -> None:
-        """Run `work` in a pool thread (an adapter holding per-thread resources, such as a
-        database connection, releases them here)."""
-        work()
+        """Run `work` in a pool thread: Django gives each thread its own database
+        connection (the sandbox's ledger, anything an adapter reads), closed at the end."""
+        close_old_connections()
+        try:
+            work()
+        finally:
+            connection.close()
 
     def refund(self, *, gateway_ref: str, amount_minor: int, currency: str,
                idempotency_key: str) -> RefundResult:

@@ -21,7 +21,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -244,13 +244,6 @@ class SandboxGateway(Gateway):
         except Exception as exc:  # (if the commit itself failed, the outcome is truly unknown)
             log.exception("sandbox: a batch of %s token charges failed", len(charges))
             return [GatewayError(f"sandbox ledger: {exc}") for _c in charges]
-
-    def _in_thread(self, work) -> None:
-        close_old_connections()
-        try:
-            work()
-        finally:
-            connection.close()  # the ledger is in the database: each thread has its own connection
 
     def refund(self, *, gateway_ref, amount_minor, currency, idempotency_key) -> RefundResult:
         Txn = _ledger()
