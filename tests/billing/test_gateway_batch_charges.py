@@ -85,11 +85,15 @@ def test_a_failed_ledger_write_charges_nothing_and_reports_every_outcome_as_unkn
 class _Recording(Gateway):
     name = "recording"
 
-    def __init__(self):
+    def __init__(self, together: int = 0):
         self.threads = set()
+        # calls wait for each other in groups of `together`: only calls in flight at once pass
+        self.barrier = threading.Barrier(together) if together else None
 
     def charge_token(self, request, *, token):
         self.threads.add(threading.get_ident())
+        if self.barrier is not None:
+            self.barrier.wait(timeout=10)
         if token == "timeout":
             raise GatewayError("read timeout")
         if token == "bug":
@@ -98,7 +102,7 @@ class _Recording(Gateway):
 
 
 def test_the_default_batch_charges_each_token_in_order_and_returns_what_each_call_raised():
-    gateway = _Recording()
+    gateway = _Recording(together=4)
     charges = [(_request(f"r{i}"), "timeout" if i == 3 else "bug" if i == 5 else "ok") for i in range(8)]
     answers = gateway.charge_tokens(charges, threads=4)
     assert isinstance(answers[3], GatewayError) and isinstance(answers[5], KeyError)
