@@ -39,7 +39,7 @@ class Payment(models.Model):
     exchange_rate_source = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.CARD)
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(max_length=128)  # unique: Meta (no unused LIKE index)
     gateway = models.CharField(max_length=32)
     gateway_ref = models.CharField(max_length=128, null=True, blank=True)
     payment_method = models.ForeignKey(
@@ -80,6 +80,7 @@ class Payment(models.Model):
                 condition=models.Q(gateway_ref__isnull=False),
                 name="payment_unique_gateway_ref",
             ),
+            models.UniqueConstraint(fields=["idempotency_key"], name="payment_unique_idempotency_key"),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
         verbose_name = _("payment")
@@ -176,14 +177,14 @@ class SandboxTransaction(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    invoice_id = models.CharField(max_length=64, db_index=True)
-    idempotency_key = models.CharField(max_length=160, unique=True)
+    invoice_id = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=160)
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     description = models.CharField(max_length=255, blank=True)
     return_url = models.URLField(max_length=500, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
-    token = models.CharField(max_length=64, blank=True, db_index=True)
+    token = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(max_length=255, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
@@ -192,6 +193,10 @@ class SandboxTransaction(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Declared here rather than with unique=/db_index=, which add LIKE indexes nobody uses.
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="sandboxtxn_unique_idempotency_key")]
+        indexes = [models.Index(fields=["invoice_id"], name="sandboxtxn_invoice"),
+                   models.Index(fields=["token"], name="sandboxtxn_token")]
         verbose_name = "sandbox gateway transaction"
 
 
@@ -266,7 +271,7 @@ class PaymentDocument(models.Model):
     PREFIXES = {"receipt": "R", "refund_note": "RN", "invoice": "INV"}
 
     doc_type = models.CharField(max_length=16, choices=DocType.choices)
-    number = models.CharField(max_length=32, unique=True)
+    number = models.CharField(max_length=32)  # unique: Meta (no unused LIKE index)
     year = models.PositiveIntegerField()
     seq = models.PositiveIntegerField()
     customer = models.ForeignKey(
@@ -295,6 +300,7 @@ class PaymentDocument(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="paymentdocument_unique_number"),
             models.UniqueConstraint(fields=["doc_type", "year", "seq"], name="paymentdocument_unique_seq"),
             models.UniqueConstraint(
                 fields=["payment", "doc_type"], condition=models.Q(doc_type__in=["receipt", "invoice"]),

@@ -74,7 +74,8 @@ class Subscription(models.Model):
 class Term(models.Model):
     """One paid term: 30 calendar days from its payment (clause 6.3)."""
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="terms")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="terms",
+                                     db_index=False)  # term_unique_number leads with it
     payment = models.OneToOneField("billing.Payment", on_delete=models.PROTECT, related_name="term")
     plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
     number = models.PositiveIntegerField()
@@ -186,7 +187,8 @@ class RenewalAttempt(models.Model):
         AUTOMATIC = "automatic", _("Saved card, automatic")
         CUSTOMER = "customer", _("Customer paid with another card")
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="renewal_attempts")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="renewal_attempts",
+                                     db_index=False)  # renewalattempt_once_per_try leads with it
     term_number = models.PositiveIntegerField()
     attempt_no = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUTOMATIC)
