@@ -3,8 +3,10 @@
 `rows_update` is `QuerySet.bulk_update` without its cost: Django builds a CASE WHEN per row
 and field (O(rows × fields) expression objects); this sends one
 `UPDATE t SET f = v.columnN ... FROM (VALUES (...), ...) AS v WHERE t.pk = v.column1`
-per chunk, which PostgreSQL and SQLite (3.33+) both run. Like bulk_update, it calls no
-save() and sends no signal: callers are service functions that record their own events.
+per chunk, which PostgreSQL and SQLite (3.33+) both run; on PostgreSQL, when every column
+is of a simple type, `FROM unnest(%s::type[], ...)` with one array per column instead (a
+parameter per column, not per value). Like bulk_update, it calls no save() and sends no
+signal: callers are service functions that record their own events.
 """
 
 from __future__ import annotations
@@ -44,6 +46,21 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
     where = f"{qn(meta.db_table)}.{qn(pk.column)} = {cast('v.column1', pk)}"
     row_sql = "(" + ", ".join(["%s"] * (len(concrete) + 1)) + ")"
     updated = 0
+    if postgres and all(_array_safe(f) for f in [pk, *concrete]):
+        # One array per column (`unnest`): a parameter per column instead of one per value,
+        # which psycopg would otherwise re-parse out of a statement of thousands.
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *concrete])
+        names = ", ".join(f"column{i + 1}" for i in range(len(concrete) + 1))
+        sql = f"UPDATE {qn(meta.db_table)} SET {sets} FROM unnest({arrays}) AS v({names}) WHERE {where}"
+        with connection.cursor() as cursor:
+            for start in range(0, len(objs), CHUNK):
+                chunk = objs[start:start + CHUNK]
+                params = [[pk.get_db_prep_save(obj.pk, connection) for obj in chunk]]
+                params += [[f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in chunk]
+                           for f in concrete]
+                cursor.execute(sql, params)
+                updated += cursor.rowcount
+        return updated
     with connection.cursor() as cursor:
         for start in range(0, len(objs), CHUNK):
             chunk = objs[start:start + CHUNK]
@@ -58,6 +75,13 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
             )
             updated += cursor.rowcount
     return updated
+
+
+def _array_safe(field) -> bool:
+    from .lookups import ARRAY_TYPES
+
+    target = getattr(field, "target_field", field)
+    return target.get_internal_type() in ARRAY_TYPES
 
 
 def row_insert_new(obj: models.Model, *, unique_field: str) -> bool:

@@ -101,3 +101,49 @@ def test_copy_bulk_create_raises_djangos_integrity_error_and_writes_nothing(requ
         Payment.objects.bulk_create(rows)
     assert not Payment.objects.filter(idempotency_key="dup-3").exists()
     assert [p.pk for p in rows] == [None, None]  # as bulk_create leaves them
+
+
+AWKWARD = ['a,b "q" {x} \\ \' ;', "NULL", "", "Ключ «ёлка»\tтаб", "}{"]
+
+
+def test_rows_update_carries_awkward_text_nulls_and_foreign_keys(customer):
+    """On PostgreSQL these columns go as one array each (`unnest`): text that looks like
+    array syntax, the word NULL, empty strings and real NULLs must arrive as they were."""
+    from billing.models import Payment
+
+    payments = Payment.objects.bulk_create([_payment(customer, f"k-arr-{i}") for i in range(len(AWKWARD))])
+    card = customer.payment_methods.create(gateway="sandbox", token="tok-arr", card_mask="•••• 1111")
+    for i, (payment, text) in enumerate(zip(payments, AWKWARD, strict=True)):
+        payment.failure_message = text
+        payment.gateway_ref = None if i % 2 else f"ref-{i}"
+        payment.payment_method = card if i % 2 else None
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert rows_update(payments, ["failure_message", "gateway_ref", "payment_method"]) == len(AWKWARD)
+    assert ("unnest(" in ctx.captured_queries[-1]["sql"]) is (connection.vendor == "postgresql")
+    stored = {p.pk: p for p in Payment.objects.filter(pk__in=[p.pk for p in payments])}
+    for i, payment in enumerate(payments):
+        row = stored[payment.pk]
+        assert row.failure_message == AWKWARD[i]
+        assert row.gateway_ref == (None if i % 2 else f"ref-{i}")
+        assert row.payment_method_id == (card.pk if i % 2 else None)
+
+
+def test_rows_update_of_a_json_column_takes_the_values_path(customer):
+    from billing.models import Payment
+
+    payments = Payment.objects.bulk_create([_payment(customer, f"k-json-{i}") for i in range(3)])
+    for i, payment in enumerate(payments):
+        payment.pinned_documents = [{"kind": "offer", "id": i, "label": AWKWARD[i]}]
+        payment.failure_message = AWKWARD[i]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert rows_update(payments, ["pinned_documents", "failure_message"]) == 3
+    assert "unnest(" not in ctx.captured_queries[-1]["sql"]
+    for i, row in enumerate(Payment.objects.filter(pk__in=[p.pk for p in payments]).order_by("pk")):
+        assert row.pinned_documents == [{"kind": "offer", "id": i, "label": AWKWARD[i]}]
+        assert row.failure_message == AWKWARD[i]

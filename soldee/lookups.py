@@ -1,0 +1,64 @@
+"""`__in` with a long list of values, sent to PostgreSQL as ONE array parameter.
+
+Django writes `col IN (%s, %s, ...)` with a placeholder per value. Batches of 500 ids
+(renewals, admin actions) then make statements of hundreds or thousands of
+parameters, which psycopg re-parses in Python on every execution (it caches the parsed
+form only for statements of at most 50 parameters) and quotes one by one. On PostgreSQL,
+a list longer than `ARRAY_FROM` of plain values of a simple column type is sent as
+`col = ANY(%s::type[])` instead: one parameter, the same rows. Anything else (short
+lists, subqueries, expressions, composite keys, other column types, other databases)
+goes to Django's own lookup unchanged.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import EmptyResultSet
+from django.db.models import Field, ForeignObject
+from django.db.models.expressions import ColPairs
+from django.db.models.fields.related_lookups import RelatedIn
+from django.db.models.lookups import In
+
+ARRAY_FROM = 50  # psycopg parses and caches statements of up to 50 parameters
+
+SIMPLE_TYPES = frozenset({
+    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
+    "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
+    "UUIDField", "CharField", "TextField", "EmailField", "SlugField",
+})
+# Types a list of which psycopg sends as a PostgreSQL array literal unchanged (soldee.bulk).
+ARRAY_TYPES = SIMPLE_TYPES | {"DateTimeField", "DateField", "BooleanField"}
+
+
+class _ArrayIn:
+    def as_postgresql(self, compiler, connection):
+        sql = self._as_array(compiler, connection)
+        return sql if sql is not None else self.as_sql(compiler, connection)
+
+    def _as_array(self, compiler, connection):
+        if isinstance(self.lhs, (ColPairs, tuple)) or not self.rhs_is_direct_value() or len(self.rhs) <= ARRAY_FROM:
+            return None
+        field = getattr(self.lhs, "output_field", None)
+        target = getattr(field, "target_field", field)  # a foreign key compares its target's values
+        if target is None or target.get_internal_type() not in SIMPLE_TYPES:
+            return None
+        db_type = field.db_type(connection)
+        if not db_type:
+            return None
+        values = [field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs if v is not None]
+        if not values:
+            raise EmptyResultSet  # as In does: NULL is never equal to anything
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs_sql} = ANY(%s::{db_type}[])", (*lhs_params, values)
+
+
+class ArrayIn(_ArrayIn, In):
+    pass
+
+
+class RelatedArrayIn(_ArrayIn, RelatedIn):
+    pass
+
+
+def register() -> None:
+    Field.register_lookup(ArrayIn)
+    ForeignObject.register_lookup(RelatedArrayIn)
