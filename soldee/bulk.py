@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connections, models, router
 
+from .lookups import ARRAY_TYPES, array_type
+
 CHUNK = 500
 
 
@@ -40,7 +42,9 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
     qn = connection.ops.quote_name
 
     def cast(sql: str, field) -> str:
-        return f"CAST({sql} AS {field.db_type(connection)})" if postgres else sql
+        # text, not varchar(n), for text columns: an explicit cast to varchar(n) silently
+        # cuts a longer value; assigning text to the column raises, as an UPDATE would.
+        return f"CAST({sql} AS {array_type(field, connection)})" if postgres else sql
 
     sets = ", ".join(f"{qn(f.column)} = {cast(f'v.column{i + 2}', f)}" for i, f in enumerate(concrete))
     where = f"{qn(meta.db_table)}.{qn(pk.column)} = {cast('v.column1', pk)}"
@@ -49,7 +53,7 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
     if postgres and all(_array_safe(f) for f in [pk, *concrete]):
         # One array per column (`unnest`): a parameter per column instead of one per value,
         # which psycopg would otherwise re-parse out of a statement of thousands.
-        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *concrete])
+        arrays = ", ".join(f"%s::{array_type(f, connection)}[]" for f in [pk, *concrete])
         names = ", ".join(f"column{i + 1}" for i in range(len(concrete) + 1))
         sql = f"UPDATE {qn(meta.db_table)} SET {sets} FROM unnest({arrays}) AS v({names}) WHERE {where}"
         with connection.cursor() as cursor:
@@ -78,8 +82,6 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
 
 
 def _array_safe(field) -> bool:
-    from .lookups import ARRAY_TYPES
-
     target = getattr(field, "target_field", field)
     return target.get_internal_type() in ARRAY_TYPES
 

@@ -27,6 +27,15 @@ SIMPLE_TYPES = frozenset({
 })
 # Types a list of which psycopg sends as a PostgreSQL array literal unchanged (soldee.bulk).
 ARRAY_TYPES = SIMPLE_TYPES | {"DateTimeField", "DateField", "BooleanField"}
+TEXT_TYPES = frozenset({"CharField", "TextField", "EmailField", "SlugField"})
+
+
+def array_type(field, connection) -> str:
+    """The element type to cast a list of `field`'s values to. Text goes as `text`, never
+    `varchar(n)`: an explicit cast to varchar(n) silently cuts longer values, so a
+    too-long value could match (or be written as) its first n characters."""
+    target = getattr(field, "target_field", field)
+    return "text" if target.get_internal_type() in TEXT_TYPES else field.db_type(connection)
 
 
 class _ArrayIn:
@@ -41,7 +50,7 @@ class _ArrayIn:
         target = getattr(field, "target_field", field)  # a foreign key compares its target's values
         if target is None or target.get_internal_type() not in SIMPLE_TYPES:
             return None
-        db_type = field.db_type(connection)
+        db_type = array_type(field, connection)
         if not db_type:
             return None
         values = [field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs if v is not None]

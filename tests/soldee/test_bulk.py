@@ -147,3 +147,21 @@ def test_rows_update_of_a_json_column_takes_the_values_path(customer):
     for i, row in enumerate(Payment.objects.filter(pk__in=[p.pk for p in payments]).order_by("pk")):
         assert row.pinned_documents == [{"kind": "offer", "id": i, "label": AWKWARD[i]}]
         assert row.failure_message == AWKWARD[i]
+
+
+def test_rows_update_refuses_a_value_too_long_for_its_column_on_postgresql(customer):
+    """Never cut silently: a too-long text is an error, as with save()."""
+    from django.db import DataError, connection, transaction
+
+    from billing.models import Payment
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce varchar lengths")
+    payment = Payment.objects.bulk_create([_payment(customer, "k-long")])[0]
+    payment.card_mask = "x" * (Payment._meta.get_field("card_mask").max_length + 1)
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update([payment], ["card_mask"])
+    payment.pinned_documents = []  # the VALUES path (a JSON column) refuses it too
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update([payment], ["card_mask", "pinned_documents"])
+    assert Payment.objects.get(pk=payment.pk).card_mask == ""

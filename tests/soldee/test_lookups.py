@@ -58,3 +58,15 @@ def test_short_lists_subqueries_and_empty_lists_keep_djangos_in(plan):
     assert Subscription.objects.filter(pk__in=[None] * (ARRAY_FROM + 1)).count() == 0
     assert Subscription.objects.filter(pk__in=[]).count() == 0
     assert list(Subscription.objects.exclude(pk__in=[None] * (ARRAY_FROM + 1)).filter(pk__in=ids[:1])) != []
+
+
+def test_a_value_longer_than_the_column_does_not_match_its_prefix(plan):
+    """An explicit cast to varchar(n) would cut the value to n characters and match a row
+    holding just those: the list goes as text."""
+    ids = seed_due_subscriptions(n=1, plan=plan, history=True)
+    payment = Payment.objects.get(customer__subscriptions__id=ids[0])
+    max_length = Payment._meta.get_field("idempotency_key").max_length
+    Payment.objects.filter(pk=payment.pk).update(idempotency_key="k" * max_length)
+    longer = ["k" * (max_length + 5)] + [f"other-{i}" for i in range(ARRAY_FROM)]
+    assert Payment.objects.filter(idempotency_key__in=longer).count() == 0
+    assert Payment.objects.filter(idempotency_key__in=longer + ["k" * max_length]).count() == 1
