@@ -47,13 +47,17 @@ class _ArrayIn:
         if isinstance(self.lhs, (ColPairs, tuple)) or not self.rhs_is_direct_value() or len(self.rhs) <= ARRAY_FROM:
             return None
         field = getattr(self.lhs, "output_field", None)
+        if not isinstance(field, Field):  # e.g. a reverse relation (ManyToOneRel): Django's way
+            return None
         target = getattr(field, "target_field", field)  # a foreign key compares its target's values
-        if target is None or target.get_internal_type() not in SIMPLE_TYPES:
+        if target.get_internal_type() not in SIMPLE_TYPES:
             return None
         db_type = array_type(field, connection)
         if not db_type:
             return None
         values = [field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs if v is not None]
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):
+            return None  # an out-of-range id matches nothing in IN; in a bigint[] it is an error
         if not values:
             raise EmptyResultSet  # as In does: NULL is never equal to anything
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
