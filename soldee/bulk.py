@@ -11,9 +11,11 @@ signal: callers are service functions that record their own events.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 
 from django.db import connections, models, router
 
@@ -59,9 +61,11 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
         with connection.cursor() as cursor:
             for start in range(0, len(objs), CHUNK):
                 chunk = objs[start:start + CHUNK]
-                params = [[pk.get_db_prep_save(obj.pk, connection) for obj in chunk]]
-                params += [[f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in chunk]
-                           for f in concrete]
+                prep = db_value(pk, connection)
+                params = [[prep(obj.pk) for obj in chunk]]
+                for f in concrete:
+                    prep, attname = db_value(f, connection), f.attname
+                    params.append([prep(getattr(obj, attname)) for obj in chunk])
                 cursor.execute(sql, params)
                 updated += cursor.rowcount
         return updated
@@ -84,6 +88,49 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
 def _array_safe(field) -> bool:
     target = getattr(field, "target_field", field)
     return target.get_internal_type() in ARRAY_TYPES
+
+
+# Field classes whose get_db_prep_save, on PostgreSQL, hands a value of these exact Python
+# types back unchanged (checked against Django's code: to_python/get_prep_value return it,
+# the backend's adapt_*_value returns it). Exact classes only: a subclass may convert.
+_PASS_THROUGH: dict[type, tuple[type, ...]] = {
+    models.CharField: (str,), models.TextField: (str,), models.EmailField: (str,),
+    models.SlugField: (str,), models.BooleanField: (bool,), models.UUIDField: (uuid.UUID,),
+    models.AutoField: (int,), models.BigAutoField: (int,), models.SmallAutoField: (int,),
+    models.IntegerField: (int,), models.BigIntegerField: (int,), models.SmallIntegerField: (int,),
+    models.PositiveIntegerField: (int,), models.PositiveBigIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,), models.DateField: (datetime.date,),
+    models.DateTimeField: (datetime.datetime,),
+}
+
+
+def db_value(field, connection) -> Callable[[object], object]:
+    """`field.get_db_prep_save(value, connection)` as a function of the value, cheaper for
+    the common case: on PostgreSQL a value whose exact type the field stores unchanged
+    (str for text, int for integers and integer foreign keys, an aware datetime, ...) is
+    returned as it is, skipping Django's chain of ~6 calls per value (a quarter of a
+    renewal batch's Python went there). Anything else — NULL in a NOT NULL column, a naive
+    datetime, other types, other databases — takes Django's own path (its errors too)."""
+    slow = functools.partial(field.get_db_prep_save, connection=connection)
+    if connection.vendor != "postgresql":
+        return slow
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    types = _PASS_THROUGH.get(type(target))
+    if types is None:
+        return slow
+    nullable = field.null
+    if types == (datetime.datetime,):
+        def prep_datetime(value):
+            if type(value) is datetime.datetime and value.tzinfo is not None:
+                return value
+            return None if value is None and nullable else slow(value)
+        return prep_datetime
+
+    def prep(value):
+        if type(value) in types:
+            return value
+        return None if value is None and nullable else slow(value)
+    return prep
 
 
 def row_insert_new(obj: models.Model, *, unique_field: str) -> bool:
@@ -167,7 +214,9 @@ def _next_ids(cursor, model, alias: str, count: int) -> list[int]:
 def _copy_rows(cursor, connection, model, objs) -> None:
     fields = list(model._meta.concrete_fields)
     qn = connection.ops.quote_name
-    rows = [[f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs]
+    columns = [(f.attname, db_value(f, connection), _fills_on_insert(f)) for f in fields]
+    rows = [[prep(field.pre_save(obj, add=True) if fills else getattr(obj, attname))
+             for (attname, prep, fills), field in zip(columns, fields, strict=True)] for obj in objs]
     sql = f"COPY {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
     started = time.monotonic()
     with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
@@ -176,6 +225,16 @@ def _copy_rows(cursor, connection, model, objs) -> None:
     if connection.queries_logged:
         connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows",
                                        "time": f"{time.monotonic() - started:.3f}"})
+
+
+def _fills_on_insert(field) -> bool:
+    """Whether `field.pre_save(obj, add=True)` may be more than reading the attribute
+    (auto_now(_add) dates, file fields, any field class overriding pre_save)."""
+    if type(field).pre_save is models.Field.pre_save:
+        return False
+    if type(field) in (models.DateTimeField, models.DateField):
+        return field.auto_now or field.auto_now_add
+    return True
 
 
 @functools.cache

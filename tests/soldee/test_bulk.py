@@ -165,3 +165,58 @@ def test_rows_update_refuses_a_value_too_long_for_its_column_on_postgresql(custo
     with pytest.raises(DataError), transaction.atomic():
         rows_update([payment], ["card_mask", "pinned_documents"])
     assert Payment.objects.get(pk=payment.pk).card_mask == ""
+
+
+def test_db_value_prepares_every_value_as_get_db_prep_save_does(require_postgres):
+    """soldee.bulk.db_value (the COPY and unnest paths) passes a value of the exact type a
+    column stores unchanged and hands anything else to Django: the result is the same."""
+    import datetime
+    import warnings
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from billing.models import Payment, PaymentDocument
+    from soldee.bulk import db_value
+    from soldee.models import Event
+    from subscriptions.models import AccessGrant, RenewalAttempt, Term
+
+    aware = timezone.now()
+    naive = datetime.datetime(2026, 11, 29, 12, 30)
+    samples = [None, 0, 7, -3, True, False, "12", "", "text «ё»", aware, naive, aware.date(), uuid.uuid4(),
+               Decimal("1.50"), 2**40, {"a": [1, None]}]
+    checked = 0
+    for model in (Payment, PaymentDocument, Event, AccessGrant, RenewalAttempt, Term):
+        for field in model._meta.concrete_fields:
+            prep = db_value(field, connection)
+            for value in samples:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # Django warns of the naive datetime
+                    try:
+                        expected = field.get_db_prep_save(value, connection)
+                    except Exception as exc:  # noqa: BLE001 - the same error must come out
+                        with pytest.raises(type(exc)):
+                            prep(value)
+                        continue
+                    got = prep(value)
+                if hasattr(expected, "obj"):  # psycopg's Jsonb wrapper has no equality of its own
+                    got, expected = got.obj, expected.obj
+                assert got == expected and type(got) in (type(expected), *type(expected).__mro__), (
+                    model.__name__, field.name, value, got, expected)
+                checked += 1
+    assert checked > 300
+
+
+def test_db_value_is_djangos_own_on_other_databases():
+    from django.db import connection
+
+    from billing.models import Payment
+    from soldee.bulk import db_value
+
+    prep = db_value(Payment._meta.get_field("paid_at"), connection)
+    if connection.vendor == "postgresql":
+        assert prep(timezone.now()) is not None
+    else:  # SQLite stores datetimes as text: Django's adaptation must run
+        moment = timezone.now()
+        assert prep(moment) == Payment._meta.get_field("paid_at").get_db_prep_save(moment, connection)
+        assert isinstance(prep(moment), str)
