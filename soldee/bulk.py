@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from django.db import connections, models, router
 
-from .lookups import ARRAY_TYPES, array_type
+from .lookups import ARRAY_TYPES, array_type, takes_array
 
 CHUNK = 500
 
@@ -52,7 +52,7 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
     where = f"{qn(meta.db_table)}.{qn(pk.column)} = {cast('v.column1', pk)}"
     row_sql = "(" + ", ".join(["%s"] * (len(concrete) + 1)) + ")"
     updated = 0
-    if postgres and all(_array_safe(f) for f in [pk, *concrete]):
+    if postgres and all(takes_array(f, ARRAY_TYPES) for f in [pk, *concrete]):
         # One array per column (`unnest`): a parameter per column instead of one per value,
         # which psycopg would otherwise re-parse out of a statement of thousands.
         arrays = ", ".join(f"%s::{array_type(f, connection)}[]" for f in [pk, *concrete])
@@ -83,11 +83,6 @@ def rows_update(objs: Sequence[models.Model], fields: Iterable[str]) -> int:
             )
             updated += cursor.rowcount
     return updated
-
-
-def _array_safe(field) -> bool:
-    target = getattr(field, "target_field", field)
-    return target.get_internal_type() in ARRAY_TYPES
 
 
 # Field classes whose get_db_prep_save, on PostgreSQL, hands a value of these exact Python

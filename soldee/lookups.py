@@ -30,6 +30,13 @@ ARRAY_TYPES = SIMPLE_TYPES | {"DateTimeField", "DateField", "BooleanField"}
 TEXT_TYPES = frozenset({"CharField", "TextField", "EmailField", "SlugField"})
 
 
+def takes_array(field, types=SIMPLE_TYPES) -> bool:
+    """Whether a list of `field`'s values can go as one PostgreSQL array (a foreign key by
+    its target's type)."""
+    target = getattr(field, "target_field", field)
+    return target.get_internal_type() in types
+
+
 def array_type(field, connection) -> str:
     """The element type to cast a list of `field`'s values to. Text goes as `text`, never
     `varchar(n)`: an explicit cast to varchar(n) silently cuts longer values, so a
@@ -49,8 +56,7 @@ class _ArrayIn:
         field = getattr(self.lhs, "output_field", None)
         if not isinstance(field, Field):  # e.g. a reverse relation (ManyToOneRel): Django's way
             return None
-        target = getattr(field, "target_field", field)  # a foreign key compares its target's values
-        if target.get_internal_type() not in SIMPLE_TYPES:
+        if not takes_array(field):  # a foreign key compares its target's values
             return None
         db_type = array_type(field, connection)
         if not db_type:
