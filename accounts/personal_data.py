@@ -263,6 +263,9 @@ def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
         Authenticator.objects.filter(user=customer).delete()
         now = timezone.now()
         PersonalDataConsent.objects.filter(user=customer, withdrawn_at__isnull=True).update(withdrawn_at=now)
+        from billing.services import payment_methods_erase
+
+        cards_erased = payment_methods_erase(customer=customer, by=by)
         exports = list(DataExport.objects.filter(customer=customer).exclude(
             status=DataExport.Status.EXPIRED).values_list("pk", "file"))
         DataExport.objects.filter(pk__in=[pk for pk, _f in exports]).update(
@@ -273,7 +276,8 @@ def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
         deletion.save()
         events.record(verb="account.anonymised", subject=deletion, customer=customer, actor=by,
                       actor_kind=_actor_kind(by, customer_id),
-                      data={"exports_deleted": len(exports), "profile": profile is not None})
+                      data={"exports_deleted": len(exports), "profile": profile is not None,
+                            "cards_erased": cards_erased})
         from . import tasks
 
         files = [name for _pk, name in exports if name]

@@ -67,6 +67,18 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
     assert not EmailAddress.objects.filter(user=user).exists()
     assert not EmailAddress.objects.filter(email__iexact=old_email).exists()
 
+    # The saved card can never be charged again: its token is gone, the row (and the
+    # payment naming it) stays with the card mask.
+    from billing.models import PaymentMethod
+
+    card = PaymentMethod.objects.get(customer=user)
+    assert payment.payment_method_id == card.pk
+    assert card.token == f"erased:{card.pk}" and not card.is_active and card.card_mask == "•••• 4242"
+    assert not PaymentMethod.objects.filter(token__startswith="tok-secret").exists()
+    erased = Event.objects.get(verb="card.erased")
+    assert erased.customer == user and erased.actor == staff and erased.subject_id == str(card.pk)
+    assert Event.objects.get(verb="account.anonymised").data["cards_erased"] == 1
+
     # Kept: the accounting and contract evidence.
     assert Payment.objects.filter(pk=payment.pk, customer=user).exists()
     acceptance = Acceptance.objects.get(payment=payment)
