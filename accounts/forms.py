@@ -75,6 +75,10 @@ class CustomerProfileForm(forms.ModelForm):
             for field in ("signatory_name", "signatory_basis"):
                 if not data.get(field):
                     self.add_error(field, _("Required for a legal entity."))
+        elif kind == CustomerProfile.Kind.INDIVIDUAL:
+            # An individual signs for themself: the fields are hidden for them, and what was
+            # typed while "Legal entity" was chosen must not reach the agreement.
+            data["signatory_name"] = data["signatory_basis"] = ""
         if data.get("is_resident"):
             data["payment_currency"] = "KZT"
         elif data.get("is_resident") is False and data.get("payment_currency") not in offered_currencies():

@@ -32,6 +32,22 @@ def test_a_legal_entity_needs_a_bin_and_a_signatory(client, user_without_profile
     assert CustomerProfile.objects.get().kind == "legal_entity"
 
 
+def test_an_individual_has_no_signatory_even_if_one_was_typed_as_a_legal_entity(client, user_without_profile):
+    client.force_login(user_without_profile)
+    data = {**VALID, "signatory_name": "A. Director", "signatory_basis": "Charter"}
+    assert client.post("/profile/", data).status_code == 302
+    profile = CustomerProfile.objects.get()
+    assert (profile.kind, profile.signatory_name, profile.signatory_basis) == ("individual", "", "")
+    data = {**data, "kind": "legal_entity", "name": "Example LLP", "iin_bin": "250640004728"}
+    assert client.post("/profile/", data).status_code == 302
+    profile.refresh_from_db()
+    assert (profile.kind, profile.signatory_name, profile.signatory_basis) == ("legal_entity", "A. Director", "Charter")
+    # Back to an individual: the company's signatory leaves the agreement details.
+    assert client.post("/profile/", {**VALID, "signatory_name": "A. Director"}).status_code == 302
+    profile.refresh_from_db()
+    assert (profile.kind, profile.signatory_name, profile.signatory_basis) == ("individual", "", "")
+
+
 def test_residency_and_country_must_agree(client, user_without_profile):
     client.force_login(user_without_profile)
     response = client.post("/profile/", {**VALID, "country": "RU"})

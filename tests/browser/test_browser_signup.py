@@ -81,7 +81,13 @@ def test_signup_verify_profile(page, site, seeded, shot):
 
     page.goto(site.url + "/profile/")
     expect(page.get_by_role("heading", name="Customer details")).to_be_visible()
+    # A signatory acts for a legal entity: its fields show only when that is chosen.
+    page.locator("input[name=kind][value=legal_entity]").check()
+    expect(page.locator("#field-signatory_name")).to_be_visible()
+    expect(page.locator("#field-signatory_basis")).to_be_visible()
     page.locator("input[name=kind][value=individual]").check()
+    expect(page.locator("#field-signatory_name")).to_be_hidden()
+    expect(page.locator("#field-signatory_basis")).to_be_hidden()
     page.locator("input[name=name]").fill("Aigerim Nurlanova")
     page.locator("input[name=iin_bin]").fill(BAD_IIN)
     page.locator("textarea[name=address]").fill("Almaty, Abay ave. 10, apt. 5")
