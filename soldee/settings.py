@@ -6,6 +6,7 @@ the variables listed in `.env.example` (PostgreSQL, Redis, SMTP, S3 storage, sec
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -195,8 +196,32 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- E-mail -----------------------------------------------------------------------
+# EMAIL_URL (django-environ's form: smtp+tls://user:password@host:587, consolemail://,
+# filemail://path) becomes the default entry of MAILERS, Django 6.1's mail setting (the
+# EMAIL_* settings are deprecated). SMTP gets a timeout: a mail server that hangs must not
+# hold a worker for ever.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+EMAIL_TIMEOUT_SECONDS = env.int("EMAIL_TIMEOUT_SECONDS", default=30)
+
+
+def _mailer(config: dict) -> dict:
+    backend = config["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {"host": config.get("EMAIL_HOST") or "localhost", "port": config.get("EMAIL_PORT"),
+                   "username": config.get("EMAIL_HOST_USER") or "",
+                   "password": config.get("EMAIL_HOST_PASSWORD") or "",
+                   "use_tls": bool(config.get("EMAIL_USE_TLS")), "use_ssl": bool(config.get("EMAIL_USE_SSL")),
+                   "timeout": EMAIL_TIMEOUT_SECONDS}
+    elif backend == "django.core.mail.backends.filebased.EmailBackend":
+        # filemail:///abs/path is absolute (django-environ would drop the leading "/").
+        url = urlsplit(env.str("EMAIL_URL", default=""))
+        options = {"file_path": (url.netloc + url.path) or str(VAR_DIR / "mail")}
+    else:
+        options = {}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+MAILERS = {"default": _mailer(EMAIL_CONFIG)}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Soldee <info@soldee.kz>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=["tech@soldee.kz"])

@@ -52,7 +52,7 @@ def require_redis():
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     # Tests read English unless they ask for another language (Accept-Language).
     settings.LANGUAGE_CODE = "en"
     # The staff second factor is tested in tests/security; elsewhere staff log in plainly.

@@ -1,0 +1,35 @@
+"""EMAIL_URL becomes Django 6.1's MAILERS["default"] (the EMAIL_* settings are deprecated)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mailer(email_url: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
+    env.update({"DJANGO_SETTINGS_MODULE": "soldee.settings", "SECRET_KEY": "x" * 50, "EMAIL_URL": email_url})
+    code = ("import warnings; warnings.simplefilter('error'); "  # no deprecated mail setting on the way
+            "import django; django.setup(); from django.core import mail; m = mail.mailers.default; "
+            "print(type(m).__module__, *[getattr(m, a, '-') for a in "
+            "('host', 'port', 'username', 'password', 'use_tls', 'use_ssl', 'timeout', 'file_path')])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_smtp_with_starttls_credentials_and_a_timeout():
+    assert _mailer("smtp+tls://mailer:s3cret@smtp.example.com:587") == [
+        "django.core.mail.backends.smtp", "smtp.example.com", "587", "mailer", "s3cret", "True", "False", "30", "-"]
+
+
+def test_smtp_over_ssl():
+    assert _mailer("smtp+ssl://mailer:s3cret@smtp.example.com:465")[4:7] == ["s3cret", "False", "True"]
+
+
+def test_console_by_default_and_files_at_an_absolute_path(tmp_path):
+    assert _mailer("consolemail://")[0] == "django.core.mail.backends.console"
+    out = _mailer(f"filemail://{tmp_path}/mail")
+    assert out[0] == "django.core.mail.backends.filebased" and out[-1] == f"{tmp_path}/mail"
