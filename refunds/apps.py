@@ -14,3 +14,14 @@ class RefundsConfig(AppConfig):
         # Staff-entered days off and transferred working days override the `holidays`
         # package in every deadline the portal computes.
         business_days.set_exceptions_provider(calendar_exceptions)
+
+        from subscriptions.services import on_unapplied_payment
+
+        # A paid payment that bought nothing gets a refund request for staff to decide.
+        on_unapplied_payment(_open_refund_request)
+
+
+def _open_refund_request(payment_id: int) -> None:
+    from . import tasks
+
+    tasks.refund_request_for_unapplied.delay(payment_id)

@@ -9,8 +9,9 @@ import logging
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing import services as billing
 from billing.gateways import GatewayError
@@ -179,6 +180,43 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
                      f"Ground: {ground}. Eligible by records: {evaluation.eligible}.\n"
                      + "\n".join(evaluation.reasons))
     return request
+
+
+def refund_request_open_unapplied(*, payment_id: int) -> RefundRequest | None:
+    """A paid payment that bought nothing (it started no term: a second checkout paid in
+    parallel, a renewal charged for an ended subscription or for a term already paid):
+    open a refund request on the customer's behalf, on the ground "access not granted"
+    (clause 7), for staff to decide and execute like any other. The customer is told.
+    Nothing is opened when the payment has a term, is not paid, is refunded, or already
+    has a refund request (open or decided). Returns the request opened, or None."""
+    with transaction.atomic():
+        customer_id = Payment.objects.values_list("customer_id", flat=True).get(pk=payment_id)
+        _lock_customer(customer_id)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("customer").get(pk=payment_id)
+        if (payment.status != Payment.Status.SUCCEEDED or Term.objects.filter(payment=payment).exists()
+                or RefundRequest.objects.filter(payment=payment).exists()
+                or payment.refundable_minor - selectors.reserved_minor(payment.pk) <= 0):
+            return None
+        ground = RefundRequest.Ground.NO_ACCESS
+        evaluation = selectors.evaluate(payment=payment, ground=ground)
+        with translation.override(payment.customer.language or "ru"):
+            explanation = str(UNAPPLIED_EXPLANATION)
+        request = RefundRequest.objects.create(
+            customer_id=customer_id, payment=payment, ground=ground, explanation=explanation,
+            eligible=evaluation.eligible, evaluation=evaluation.as_dict(), evaluated_at=timezone.now(),
+        )
+        events.record(verb="refund_request.opened_for_customer", subject=request, customer=customer_id,
+                      actor_kind=Event.ActorKind.SYSTEM,
+                      data={"payment": str(payment.public_id), "ground": ground,
+                            "eligible_by_records": evaluation.eligible, "opened_for": "unapplied_payment"})
+        _email("emails/refund_request_opened", "refund_request", request.pk)
+    return request
+
+
+UNAPPLIED_EXPLANATION = gettext_lazy(
+    "Opened by Soldee on your behalf: this payment arrived while your subscription was already "
+    "paid for, so it started no paid term and gave no access. Our staff will review it and "
+    "return the money to your card.")
 
 
 def refund_request_reevaluate(*, request_id: int) -> RefundRequest:

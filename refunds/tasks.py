@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.gateways import GatewayError
@@ -39,6 +40,16 @@ def refund_sweep() -> int:
     for pk in ids:
         refund_execute.delay(pk)
     return len(ids)
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
+def refund_request_for_unapplied(self, payment_id: int) -> int | None:
+    """A paid payment bought nothing: open a refund request for it (idempotent)."""
+    try:
+        request = services.refund_request_open_unapplied(payment_id=payment_id)
+    except DatabaseError as exc:
+        raise self.retry(exc=exc) from exc
+    return request.pk if request else None
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)

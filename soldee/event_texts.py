@@ -40,6 +40,7 @@ CUSTOMER_TEXTS = {
     "error_report.resolved": _("The error was resolved"),
     "error_report.deadline_changed": _("The resolution deadline moved (business-day calendar change)"),
     "refund_request.created": _("You requested a refund"),
+    "refund_request.opened_for_customer": _("We opened a refund request for a payment that started no paid term"),
     "refund_request.approved": _("The refund was approved"),
     "refund_request.rejected": _("The refund request was rejected"),
     "refund.created": _("The refund was queued for the payment gateway"),

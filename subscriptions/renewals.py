@@ -228,7 +228,7 @@ def renewals_paid(*, payments: list[Payment]) -> list[Term | None]:
     the later of the previous end and the payment (no paid day lost, no gap), with access,
     events and — when the offer changed — acceptance by continued use. Inside billing's
     settlement transaction (customers and payments locked); rows written in bulk."""
-    from .services import _alert_duplicate, terms_create
+    from .services import _unapplied_payment, terms_create
 
     now = timezone.now()
     attempts = {a.payment_id: a for a in RenewalAttempt.objects.select_for_update().filter(
@@ -246,7 +246,9 @@ def renewals_paid(*, payments: list[Payment]) -> list[Term | None]:
             unapplied.append(events.build(
                 verb="payment.unapplied_renewal", subject=payment, customer=payment.customer_id,
                 data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number}))
-            transaction.on_commit(lambda pk=payment.pk: _alert_duplicate(pk))
+            why = (f"renewal charge for subscription {sub.pk}, which is {sub.status}" if not sub.is_live
+                   else f"renewal charge for term {attempt.term_number} of subscription {sub.pk}, already paid")
+            transaction.on_commit(lambda pk=payment.pk, why=why: _unapplied_payment(pk, why), robust=True)
             continue
         taken.add((sub.pk, attempt.term_number))
         specs.append(dict(subscription=sub, payment=payment, plan=sub.plan, number=attempt.term_number,

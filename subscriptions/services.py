@@ -5,6 +5,7 @@ defers side effects to on_commit."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -93,7 +94,8 @@ def term_start_paid(*, payment: Payment) -> Term | None:
         # Two checkouts paid in parallel: keep the money visible, let staff refund it.
         events.record(verb="payment.duplicate_purchase", subject=payment, customer=payment.customer,
                       data={"plan": plan.code})
-        transaction.on_commit(lambda: _alert_duplicate(payment.pk))
+        transaction.on_commit(lambda: _unapplied_payment(
+            payment.pk, "paid while the customer already had a live subscription"), robust=True)
         return None
     acceptance = offer_services.acceptance_record(
         payment=payment, plan_code=plan.code, plan_name=plan.name, price_minor=payment.amount_minor,
@@ -147,11 +149,30 @@ def terms_create(specs: list[dict]) -> list[Term]:
     return terms
 
 
-def _alert_duplicate(payment_id: int) -> None:
+# A paid payment that bought nothing: a second checkout paid in parallel with the first,
+# a renewal charge that arrived for an ended subscription or for a term already paid.
+# Staff are alerted, and the apps registered here (refunds: a refund request opened on the
+# customer's behalf) are told of it after commit.
+_unapplied_handlers: list[Callable[[int], None]] = []
+
+
+def on_unapplied_payment(handler: Callable[[int], None]) -> None:
+    if handler not in _unapplied_handlers:
+        _unapplied_handlers.append(handler)
+
+
+def _unapplied_payment(payment_id: int, why: str) -> None:
+    """After commit: the money came but started no term."""
     from soldee.emails import send_staff_alert
 
-    send_staff_alert(subject="Duplicate purchase needs a refund",
-                     body=f"Payment {payment_id} was paid while the customer already had a live subscription.")
+    send_staff_alert(subject="A paid payment bought nothing: refund it",
+                     body=f"Payment {payment_id}: {why}. It started no paid term. A refund request on the "
+                          f"ground 'access not granted' is opened for it (admin: Refund requests).")
+    for handler in _unapplied_handlers:
+        try:
+            handler(payment_id)
+        except Exception:  # the alert above is out; one failing listener must not stop the others
+            log.exception("unapplied payment %s: handler %r failed", payment_id, handler)
 
 
 # --- Cancellation (clause 6.5) -------------------------------------------------------

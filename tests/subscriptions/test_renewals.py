@@ -257,3 +257,33 @@ def test_an_abandoned_payment_page_of_a_past_due_customer_does_not_stop_the_retr
     assert renewals.renewals_run() == {"declined": 1}  # the automatic retry still happens
     sub.refresh_from_db()
     assert sub.failed_attempts == 2
+
+
+def test_a_renewal_charged_for_a_subscription_that_ended_meanwhile_gets_a_refund_request(
+    sub, time_machine, enqueued, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The charge was claimed while the subscription was live; staff ended it before the
+    money came: the payment starts no term, staff are alerted and a refund request is
+    opened for them to decide (refunds registers itself for unapplied payments)."""
+    from django.db import transaction
+
+    from refunds.models import RefundRequest
+    from subscriptions.services import subscription_end
+
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    ids = renewals.renewals_claim()
+    with transaction.atomic():
+        subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.CANCELLED)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        renewals.renewals_charge(ids)
+    payment = RenewalAttempt.objects.get(pk=ids[0]).payment
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED and not Term.objects.filter(payment=payment).exists()
+    assert Event.objects.filter(verb="payment.unapplied_renewal", subject_id=str(payment.pk)).exists()
+    assert any("bought nothing" in m.subject and f"Payment {payment.pk}: renewal charge for subscription "
+               f"{sub.pk}, which is ended" in m.body for m in mailoutbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert enqueued.run("refunds.tasks.refund_request_for_unapplied") == 1
+    request = RefundRequest.objects.get(payment=payment)
+    assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
