@@ -24,6 +24,12 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason / note (sent to the customer)"), widget=forms.Textarea(attrs={"rows": 4}))
 
 
+class BankTransferForm(forms.Form):
+    reference = forms.CharField(
+        label=_("Bank reference of the transfer"), max_length=100,
+        help_text=_("The payment order number (or the bank's reference) of the money paid back."))
+
+
 class ApproveForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Amount to refund"), required=False, min_value=Decimal("0.01"), decimal_places=2,
@@ -261,11 +267,20 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                        "idempotency_key", "gateway_ref", "attempts", "last_error", "approved_by", "created_at",
                        "succeeded_at", "timeline")
     fields = readonly_fields
-    actions = ["retry"]
+    actions = ["retry", "record_bank_transfer"]
 
     @admin.display(description=_("timeline"))
     def timeline(self, obj):
         return timeline_html(obj)
+
+    @admin.action(description=_("Record the bank transfer (paid back by accounting)"), permissions=["decide"])
+    def record_bank_transfer(self, request, queryset):
+        def apply(refund, data):
+            return services.refund_record_bank_transfer(refund_id=refund.pk, reference=data["reference"],
+                                                        by=request.user)
+
+        return self._form_action(request, queryset, form_class=BankTransferForm,
+                                 title=_("Record the bank transfer of the refund"), apply=apply)
 
     @admin.action(description=_("Retry sending to the payment gateway"), permissions=["decide"])
     def retry(self, request, queryset):

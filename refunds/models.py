@@ -170,6 +170,9 @@ class Refund(models.Model):
         EXECUTING = "executing", _("Being sent to the payment gateway")
         SUCCEEDED = "succeeded", _("Refunded")
         FAILED = "failed", _("Refused by the payment gateway")
+        # A payment made by bank transfer (an invoice) has no gateway to send money back
+        # through: accounting pays it back to the account it came from and staff record it.
+        AWAITING_TRANSFER = "to_transfer", _("Approved, to be paid back by bank transfer")
 
     # One refund per request: a second approval hits this constraint.
     request = models.OneToOneField(RefundRequest, on_delete=models.PROTECT, related_name="refund")

@@ -274,9 +274,46 @@ def refund_request_approve(*, request_id: int, by, amount_minor: int | None = No
                             "idempotency_key": refund.idempotency_key})
         from . import tasks
 
-        transaction.on_commit(lambda: tasks.refund_execute.delay(refund.pk))
+        if payment.method == Payment.Method.BANK_TRANSFER:
+            _await_bank_transfer(refund=refund, payment=payment)
+        else:
+            transaction.on_commit(lambda: tasks.refund_execute.delay(refund.pk))
         _email("emails/refund_approved", "refund_request", request.pk)
     return refund
+
+
+def _await_bank_transfer(*, refund: Refund, payment: Payment) -> None:
+    """Inside the caller's transaction, refund row locked: no gateway holds this money, so
+    accounting must pay it back by bank transfer and record it (refund_record_bank_transfer)."""
+    refund.status = Refund.Status.AWAITING_TRANSFER
+    refund.save(update_fields=["status", "updated_at"])
+    events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id,
+                  data={"amount_minor": refund.amount_minor, "payment": str(payment.public_id),
+                        "paid_by": payment.gateway_ref})
+    _staff_alert(f"Refund #{refund.pk}: pay it back by bank transfer",
+                 f"Payment {payment.public_id} came by bank transfer ({payment.gateway_ref}). Pay "
+                 f"{format_money(refund.amount_minor, refund.currency)} back to the account it came from, "
+                 f"then record the transfer in the admin (Refunds → #{refund.pk} → Record the bank transfer).")
+
+
+def refund_record_bank_transfer(*, refund_id: int, reference: str, by) -> Refund:
+    """Staff paid an approved refund back by bank transfer: record it with the bank's
+    reference (payment order number). The same record as a gateway refund: the payment's
+    refunded amount, the refund note, the end of the subscription on a full refund, the
+    customer's e-mail. Once only."""
+    reference = " ".join(reference.split())
+    if not reference:
+        raise RefundError(_("Enter the bank's reference of the transfer (the payment order number)."))
+    customer_id = Refund.objects.values_list("customer_id", flat=True).get(pk=refund_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)  # every change of this customer's refunds waits here
+        refund = Refund.objects.get(pk=refund_id)
+        if refund.status != Refund.Status.AWAITING_TRANSFER:
+            raise RefundError(_("Refund #%(id)s is not waiting for a bank transfer (it is %(status)s).")
+                              % {"id": refund.pk, "status": refund.get_status_display()})
+        events.record(verb="refund.transfer_recorded", subject=refund, customer=customer_id, actor=by,
+                      actor_kind=Event.ActorKind.STAFF, data={"reference": reference})
+        return _refund_record(refund_id=refund.pk, gateway_ref=f"bank-transfer:{reference}"[:128], by=by)
 
 
 def refund_request_reject(*, request_id: int, by, reason: str) -> RefundRequest:
@@ -311,6 +348,10 @@ def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
             allowed.add(Refund.Status.FAILED)
         if refund.status not in allowed:
             return None
+        payment = Payment.objects.get(pk=refund.payment_id)
+        if payment.method == Payment.Method.BANK_TRANSFER:  # no gateway holds it (approved before this rule)
+            _await_bank_transfer(refund=refund, payment=payment)
+            return None
         previous = refund.status
         refund.status = Refund.Status.EXECUTING
         refund.attempts += 1
@@ -330,7 +371,7 @@ def _refund_fail(*, refund: Refund, error: str) -> None:
     _staff_alert(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
 
 
-def _refund_record(*, refund_id: int, gateway_ref: str) -> Refund:
+def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
     refund = Refund.objects.get(pk=refund_id)
     term = Term.objects.filter(payment_id=refund.payment_id).first()
     with transaction.atomic():
@@ -354,8 +395,8 @@ def _refund_record(*, refund_id: int, gateway_ref: str) -> Refund:
         refund.status, refund.gateway_ref, refund.succeeded_at = Refund.Status.SUCCEEDED, gateway_ref, timezone.now()
         refund.last_error = ""
         refund.save()
-        events.record(verb="refund.succeeded", subject=refund, customer=refund.customer,
-                      actor_kind=Event.ActorKind.GATEWAY,
+        events.record(verb="refund.succeeded", subject=refund, customer=refund.customer, actor=by,
+                      actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.GATEWAY,
                       data={"amount_minor": refund.amount_minor, "gateway_ref": gateway_ref,
                             "refunded_minor": payment.refunded_minor, "full": refund.is_full})
         fully_refunded = payment.refunded_minor >= payment.amount_minor

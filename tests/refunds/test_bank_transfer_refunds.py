@@ -1,0 +1,100 @@
+"""A payment that came by bank transfer (a legal entity's invoice) has no gateway to send
+money back through: an approved refund waits for accounting to pay it back, staff record
+the transfer in the admin, and the record is the same as a gateway refund's."""
+
+import pytest
+
+from billing import documents as billing_documents
+from billing.models import Payment, PaymentDocument, SandboxTransaction
+from refunds import services
+from refunds.models import Refund, RefundRequest
+from soldee.models import Event
+from subscriptions.models import Subscription
+from tests.factories import VALID_BIN, ProfileFactory
+
+from .conftest import emails
+
+REFUNDS = "/admin/refunds/refund/"
+
+
+@pytest.fixture
+def company(db):
+    return ProfileFactory(kind="legal_entity", name="ТОО «Көктем Сауда»", iin_bin=VALID_BIN,
+                          signatory_name="Ержанов Н.", signatory_basis="Устав", user__language="en").user
+
+
+@pytest.fixture
+def paid_by_transfer(company, plan, documents, staff, django_capture_on_commit_callbacks):
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+    assert payment.method == Payment.Method.BANK_TRANSFER
+    return payment
+
+
+@pytest.fixture
+def approved(company, paid_by_transfer, staff, queued, django_capture_on_commit_callbacks):
+    request = services.refund_request_create(customer=company, payment_id=paid_by_transfer.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.refund_request_approve(request_id=request.pk, by=staff)
+
+
+def test_an_approved_refund_of_a_bank_transfer_waits_for_accounting(approved, paid_by_transfer, queued):
+    assert approved.status == Refund.Status.AWAITING_TRANSFER
+    assert not any(name == "refund_execute" for name, _args in queued)  # no gateway holds this money
+    alerts = [args for name, args in queued if name == "staff_alert"]
+    assert any("bank transfer" in subject and f"bank:{PaymentDocument.objects.get(doc_type='invoice').number}"
+               in body for subject, body in alerts)
+    assert "emails/refund_approved" in emails(queued)
+    assert Event.objects.filter(verb="refund.awaiting_transfer", subject_id=str(approved.pk)).exists()
+    # The task, the sweeper or a staff retry changes nothing and calls no gateway.
+    assert services.refund_execute(refund_id=approved.pk, retry_failed=True).status == Refund.Status.AWAITING_TRANSFER
+    assert not SandboxTransaction.objects.filter(kind="refund").exists()
+
+
+def test_staff_record_the_transfer_once_in_the_admin(client, staff, approved, paid_by_transfer, company, queued,
+                                                     django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    data = {"action": "record_bank_transfer", "_selected_action": [approved.pk]}
+    form = client.post(REFUNDS, data)
+    assert form.status_code == 200 and "Bank reference of the transfer" in form.content.decode()
+    refused = client.post(REFUNDS, {**data, "apply": "1", "reference": "   "}, follow=True)
+    assert Refund.objects.get(pk=approved.pk).status == Refund.Status.AWAITING_TRANSFER
+    assert refused.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(REFUNDS, {**data, "apply": "1", "reference": "PP 000123 of 29.11.2026"}, follow=True)
+    refund = Refund.objects.get(pk=approved.pk)
+    assert refund.status == Refund.Status.SUCCEEDED and refund.gateway_ref == "bank-transfer:PP 000123 of 29.11.2026"
+    paid_by_transfer.refresh_from_db()
+    assert paid_by_transfer.refunded_minor == paid_by_transfer.amount_minor
+    assert PaymentDocument.objects.filter(doc_type=PaymentDocument.DocType.REFUND_NOTE,
+                                          payment=paid_by_transfer).count() == 1
+    assert Subscription.objects.get(customer=company).status == Subscription.Status.ENDED  # a full refund
+    recorded = Event.objects.get(verb="refund.transfer_recorded")
+    assert recorded.actor == staff and recorded.data["reference"] == "PP 000123 of 29.11.2026"
+    assert Event.objects.get(verb="refund.succeeded", subject_id=str(refund.pk)).actor == staff
+    assert "emails/refund_completed" in emails(queued)
+    with pytest.raises(services.RefundError):
+        services.refund_record_bank_transfer(refund_id=refund.pk, reference="again", by=staff)
+    paid_by_transfer.refresh_from_db()
+    assert paid_by_transfer.refunded_minor == paid_by_transfer.amount_minor  # once
+
+
+def test_a_card_refund_cannot_be_recorded_as_a_bank_transfer(customer, buy, staff, queued,
+                                                             django_capture_on_commit_callbacks):
+    payment = buy(customer)
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="x")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    assert refund.status == Refund.Status.PENDING
+    with pytest.raises(services.RefundError):
+        services.refund_record_bank_transfer(refund_id=refund.pk, reference="PP 1", by=staff)
+
+
+def test_the_customer_is_told_the_money_goes_back_by_bank_transfer(approved, company, mailoutbox):
+    from refunds import tasks
+
+    tasks.customer_email.run("emails/refund_approved", "refund_request", approved.request_id)
+    assert "paid back by bank transfer to the account you paid from" in mailoutbox[-1].body
+    assert "card" not in mailoutbox[-1].body
