@@ -3,7 +3,6 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from soldee.bulk import CopyQuerySet
@@ -65,10 +64,6 @@ class Subscription(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
-
-    def entitled_at(self, moment=None) -> bool:
-        moment = moment or timezone.now()
-        return self.is_live and self.current_period_start <= moment < self.current_period_end
 
 
 class Term(models.Model):

@@ -1,11 +1,12 @@
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from billing.models import Payment, PaymentDocument
 from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
-from .models import AccessGrant, Subscription
+from .models import AccessGrant, Subscription, Term
 
 # The personal account shows the latest rows; "all" pages list the full history.
 PAYMENTS_SHOWN = 12
@@ -41,14 +42,26 @@ def _latest(queryset, n: int) -> tuple[list, bool]:
 def account_overview(user) -> dict:
     subscriptions = list(Subscription.objects.filter(customer=user).select_related("plan")[:10])
     current = next((s for s in subscriptions if s.is_live), subscriptions[0] if subscriptions else None)
-    grant = None
+    grant = running_term = next_term = None
     if current is not None:
-        grant = AccessGrant.objects.filter(term__subscription=current).select_related("term").first()
+        # A renewal is paid a day ahead: the subscription's period is then the NEXT term,
+        # while the term the customer is using runs on until its end (and its access).
+        now = timezone.now()
+        for term in Term.objects.filter(subscription=current, ends_at__gt=now).order_by("starts_at")[:2]:
+            if term.starts_at <= now:
+                running_term = term
+            elif next_term is None:
+                next_term = term
+        grants = AccessGrant.objects.filter(term__subscription=current).select_related("term")
+        grant = (grants.filter(term=running_term).first() if running_term else None) or grants.first()
     payments, more_payments = _latest(payments_of(user), PAYMENTS_SHOWN)
     acceptances, more_acceptances = _latest(acceptances_of(user), AGREEMENTS_SHOWN)
     return {
         "subscription": current,
         "grant": grant,
+        "running_term": running_term,  # the paid term covering now, if any
+        "next_term": next_term,  # a paid term that starts later (renewal paid ahead)
+        "entitled": current is not None and current.is_live and running_term is not None,
         "payments": payments,
         "more_payments": more_payments,
         "acceptances": acceptances,

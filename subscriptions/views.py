@@ -112,8 +112,10 @@ def account(request):
         return render(request, "subscriptions/account.html", overview)
 
     def lifetime() -> int:
-        # "Access granted" turns into "closed" when the paid term ends, with no write.
-        end = getattr(overview.get("subscription"), "current_period_end", None)
+        # "Access granted" turns into "closed" (or the next paid term begins) when the term
+        # running now ends, with no write.
+        running = overview.get("running_term")
+        end = running.ends_at if running else getattr(overview.get("subscription"), "current_period_end", None)
         until_end = int((end - timezone.now()).total_seconds()) if end else ACCOUNT_PAGE_TTL
         return min(ACCOUNT_PAGE_TTL, until_end) if until_end > 0 else ACCOUNT_PAGE_TTL
 

@@ -287,3 +287,45 @@ def test_a_renewal_charged_for_a_subscription_that_ended_meanwhile_gets_a_refund
         assert enqueued.run("refunds.tasks.refund_request_for_unapplied") == 1
     request = RefundRequest.objects.get(payment=payment)
     assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
+
+
+def test_the_account_shows_the_running_term_and_access_while_the_next_term_is_paid_ahead(
+    sub, customer, client, time_machine, django_capture_on_commit_callbacks, enqueued
+):
+    """A renewal is charged a day before the end: the account still shows the term running
+    now and access granted, and the paid next term beside it — not "closed"."""
+    import re
+
+    from django.utils.formats import date_format
+
+    from subscriptions.services import access_mark_granted
+
+    def fmt(moment):
+        return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+    first = Term.objects.get(subscription=sub, number=1)
+    access_mark_granted(grant_id=first.access_grant.pk, platform_ref="t")
+    time_machine.move_to(first.ends_at - timedelta(hours=23), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_run() == {"succeeded": 1}
+    second = Term.objects.get(subscription=sub, number=2)
+    access_mark_granted(grant_id=second.access_grant.pk, platform_ref="t2")
+    client.force_login(customer)
+
+    def section(body, element_id):
+        return re.search(rf'id="{element_id}">(.*?)</dd>', body, re.S).group(1)
+
+    body = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert section(body, "paid-term") == f"{fmt(first.starts_at)} — {fmt(first.ends_at)}"
+    assert section(body, "next-term") == f"{fmt(second.starts_at)} — {fmt(second.ends_at)}"
+    assert "Closed: the paid term is over" not in body and "Granted" in section(body, "access-status")
+
+    time_machine.move_to(first.ends_at + timedelta(minutes=1), tick=False)
+    body = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert section(body, "paid-term") == f"{fmt(second.starts_at)} — {fmt(second.ends_at)}"
+    assert 'id="next-term"' not in body and "Closed" not in body
+
+    time_machine.move_to(second.ends_at + timedelta(minutes=1), tick=False)  # not renewed (no run)
+    client.force_login(customer)  # the session of a month ago has expired
+    body = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Closed: the paid term is over" in body
