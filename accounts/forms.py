@@ -79,6 +79,8 @@ class CustomerProfileForm(forms.ModelForm):
             # An individual signs for themself: the fields are hidden for them, and what was
             # typed while "Legal entity" was chosen must not reach the agreement.
             data["signatory_name"] = data["signatory_basis"] = ""
+        if data.get("is_resident") and not number and "iin_bin" not in self.errors:
+            self.add_error("iin_bin", _("Required for a resident of Kazakhstan."))
         if data.get("is_resident"):
             data["payment_currency"] = "KZT"
         elif data.get("is_resident") is False and data.get("payment_currency") not in offered_currencies():

@@ -70,9 +70,10 @@ class CustomerProfile(models.Model):
     kind = models.CharField(_("customer type"), max_length=16, choices=Kind.choices)
     name = models.CharField(_("full name or legal name"), max_length=255)
     iin_bin = models.CharField(
-        _("IIN / BIN"), max_length=12, validators=[validate_iin_bin],
-        help_text=_("12 digits: IIN for an individual, BIN for a legal entity."),
-    )
+        _("IIN / BIN"), max_length=12, validators=[validate_iin_bin], blank=True,
+        help_text=_("12 digits: IIN for an individual, BIN for a legal entity. A non-resident "
+                    "without one leaves it empty."),
+    )  # required of residents (CustomerProfileForm); non-residents rarely have one (clause 6.2)
     signatory_name = models.CharField(_("signatory's full name"), max_length=255, blank=True)
     signatory_basis = models.CharField(
         _("signatory's basis of authority"), max_length=255, blank=True,
@@ -100,7 +101,7 @@ class CustomerProfile(models.Model):
         verbose_name_plural = _("customer profiles")
 
     def __str__(self):
-        return f"{self.name} ({self.iin_bin})"
+        return f"{self.name} ({self.iin_bin})" if self.iin_bin else self.name
 
     def snapshot(self) -> dict:
         """The profile as it is now, for contract records that must not change later."""

@@ -48,6 +48,26 @@ def test_an_individual_has_no_signatory_even_if_one_was_typed_as_a_legal_entity(
     assert (profile.kind, profile.signatory_name, profile.signatory_basis) == ("individual", "", "")
 
 
+def test_a_non_resident_without_an_iin_or_bin_can_fill_the_details_and_a_resident_cannot(
+        client, user_without_profile, settings):
+    """Clause 6.2 provides for non-residents, who seldom have a Kazakh IIN/BIN."""
+    client.force_login(user_without_profile)
+    resident = client.post("/profile/", {**VALID, "iin_bin": ""}, HTTP_ACCEPT_LANGUAGE="en")
+    assert resident.status_code == 200
+    assert resident.context["form"].errors["iin_bin"] == ["Required for a resident of Kazakhstan."]
+    foreign = {k: v for k, v in VALID.items() if k != "is_resident"} | {
+        "iin_bin": "", "country": "DE", "payment_currency": "USD", "name": "Anna Schmidt"}
+    assert client.post("/profile/", foreign, HTTP_ACCEPT_LANGUAGE="en").status_code == 302
+    profile = CustomerProfile.objects.get()
+    assert (profile.is_resident, profile.iin_bin, profile.country) == (False, "", "DE")
+    assert str(profile) == "Anna Schmidt"
+    # A number a non-resident does give is still checked.
+    response = client.post("/profile/", {**foreign, "iin_bin": "900101300018"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "fails the IIN/BIN check digit" in response.content.decode()
+    body = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "IIN / BIN:" not in body and "Anna Schmidt" in body
+
+
 def test_residency_and_country_must_agree(client, user_without_profile):
     client.force_login(user_without_profile)
     response = client.post("/profile/", {**VALID, "country": "RU"})
