@@ -126,3 +126,18 @@ def admin_login(request, extra_context=None):
         # Logged in, but not staff: sending them to the login page would loop.
         raise PermissionDenied(_("This account has no access to the administration."))
     return redirect_to_login(next_url, login_url=reverse("account_login"))
+
+
+def set_language(request):
+    """Django's language switch, and for a logged-in customer the language of their
+    e-mails and documents too (it was only the one chosen at sign-up)."""
+    from django.conf import settings
+    from django.views.i18n import set_language as django_set_language
+
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    if (request.method == "POST" and request.user.is_authenticated
+            and language in dict(settings.LANGUAGES) and request.user.language != language):
+        request.user.language = language
+        request.user.save(update_fields=["language"])
+    return response

@@ -2,13 +2,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
 from plans import views as plan_views
 from soldee.health import health
 
 urlpatterns = [
     path("", plan_views.pricing, name="home"),
     path("pricing/", plan_views.pricing, name="pricing"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's set_language, which also keeps a logged-in customer's e-mail language.
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("health/", health, name="health"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("subscriptions.urls")),
