@@ -31,9 +31,11 @@ def calendar_exceptions() -> tuple[list[date], list[date]]:
 
 
 def refundable_payments(customer) -> QuerySet[Payment]:
-    """The customer's own paid payments with money left to refund."""
+    """The customer's own paid payments with money left to refund and no request open
+    (one open request per payment: offering a second one would only be refused)."""
     return (Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED)
             .filter(refunded_minor__lt=F("amount_minor"))
+            .exclude(refund_requests__status=RefundRequest.Status.OPEN)
             .order_by("-paid_at"))
 
 

@@ -87,6 +87,12 @@ def test_one_open_request_per_payment(client, customer, paid):
     assert response.status_code == 200
     assert "already have an open refund request" in response.content.decode()
     assert RefundRequest.objects.filter(payment=paid).count() == 1
+    # The list no longer offers what would be refused; once decided, it offers it again.
+    assert url not in client.get(reverse("refunds:index")).content.decode()
+    from refunds import services
+
+    services.refund_request_reject(request_id=RefundRequest.objects.get(payment=paid).pk, by=None, reason="No")
+    assert url in client.get(reverse("refunds:index")).content.decode()
 
 
 def test_another_customers_objects_are_404(client, customer, other_customer, buy):
