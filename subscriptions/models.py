@@ -181,6 +181,7 @@ class RenewalAttempt(models.Model):
     class Kind(models.TextChoices):
         AUTOMATIC = "automatic", _("Saved card, automatic")
         CUSTOMER = "customer", _("Customer paid with another card")
+        INVOICE = "invoice", _("Customer paid an invoice by bank transfer")
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="renewal_attempts",
                                      db_index=False)  # renewalattempt_once_per_try leads with it

@@ -274,6 +274,22 @@ def renewals_paid(*, payments: list[Payment]) -> list[Term | None]:
     return [by_payment.get(p.pk) for p in payments]
 
 
+def renewal_by_invoice(*, payment: Payment, subscription: Subscription) -> Term | None:
+    """A bank transfer (an invoice) for the plan of a live subscription pays its next
+    term: recorded as a renewal attempt of its own and settled by `renewals_paid`, the
+    path of every renewal (term from the later of the previous end and the payment, access,
+    events, acceptance by continued use). Inside billing's settlement transaction, the
+    customer locked. A term already paid by then (the saved card was charged too) makes it
+    an unapplied payment, refunded like any other."""
+    sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
+    term_number = (Term.objects.filter(subscription=sub).aggregate(n=Max("number"))["n"] or 0) + 1
+    attempt_no = (RenewalAttempt.objects.filter(subscription=sub, term_number=term_number)
+                  .aggregate(n=Max("attempt_no"))["n"] or 0) + 1
+    RenewalAttempt.objects.create(subscription=sub, term_number=term_number, attempt_no=attempt_no,
+                                  kind=RenewalAttempt.Kind.INVOICE, payment=payment)
+    return renewals_paid(payments=[payment])[0]
+
+
 def _accept_amendments_by_continued_use(*, renewed: list[tuple[Subscription, Payment]]) -> None:
     """Clause 11: the Offer version in force at renewal is accepted by continued use,
     with this payment as evidence, when it differs from the last one accepted."""

@@ -1,7 +1,7 @@
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from billing.models import Payment, PaymentDocument
+from billing.models import Payment, PaymentDocument, PaymentMethod
 from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
@@ -62,6 +62,8 @@ def account_overview(user) -> dict:
         "running_term": running_term,  # the paid term covering now, if any
         "next_term": next_term,  # a paid term that starts later (renewal paid ahead)
         "entitled": current is not None and current.is_live and running_term is not None,
+        "saved_card": current is not None and current.is_live
+        and PaymentMethod.objects.filter(customer=user, is_active=True).exists(),
         "payments": payments,
         "more_payments": more_payments,
         "acceptances": acceptances,

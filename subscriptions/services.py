@@ -90,7 +90,14 @@ def term_start_paid(*, payment: Payment) -> Term | None:
     transaction, customer and payment already locked): the agreement is concluded
     (acceptance), the subscription starts, access is provisioned."""
     plan = Plan.objects.get(code=payment.purpose_ref)
-    if live_subscription(payment.customer) is not None:
+    live = live_subscription(payment.customer)
+    if live is not None and payment.method == Payment.Method.BANK_TRANSFER and live.plan_id == plan.pk:
+        # A legal entity pays each term by invoice: a transfer for the plan it is on pays
+        # the next term (it has no saved card for the automatic charge).
+        from .renewals import renewal_by_invoice
+
+        return renewal_by_invoice(payment=payment, subscription=live)
+    if live is not None:
         # Two checkouts paid in parallel: keep the money visible, let staff refund it.
         events.record(verb="payment.duplicate_purchase", subject=payment, customer=payment.customer,
                       data={"plan": plan.code})

@@ -1,0 +1,93 @@
+"""A legal entity that pays by invoice has no saved card: it renews by paying an invoice
+for the plan it is on, which starts the next term through the renewal path (not a
+duplicate purchase to refund), and the reminders and the account say so."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from billing import documents as billing_documents
+from billing.models import Payment
+from soldee.models import Event
+from subscriptions import renewals
+from subscriptions.models import RenewalAttempt, Subscription, Term
+from tests.factories import VALID_BIN, ProfileFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def company(db):
+    return ProfileFactory(kind="legal_entity", name="ТОО «Көктем Сауда»", iin_bin=VALID_BIN,
+                          signatory_name="Ержанов Н.", signatory_basis="Устав", user__language="en").user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True, is_superuser=True, email="acc@soldee.kz")
+
+
+def pay_invoice(company, plan, staff, capture) -> Payment:
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    with capture(execute=True):
+        return billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+
+
+def test_an_invoice_paid_during_the_term_pays_the_next_term(company, plan, documents, staff, enqueued,
+                                                            django_capture_on_commit_callbacks, time_machine):
+    first = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    sub = Subscription.objects.get(customer=company)
+    term1 = Term.objects.get(payment=first)
+    time_machine.move_to(term1.ends_at - timedelta(days=2), tick=False)
+    enqueued.calls.clear()
+    second = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    term2 = Term.objects.get(payment=second)
+    assert (term2.number, term2.starts_at, term2.ends_at - term2.starts_at) == (2, term1.ends_at, timedelta(days=30))
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE and sub.current_period_end == term2.ends_at
+    assert RenewalAttempt.objects.get(payment=second).kind == RenewalAttempt.Kind.INVOICE
+    assert Subscription.objects.filter(customer=company).count() == 1
+    assert not Event.objects.filter(verb="payment.duplicate_purchase").exists()
+    assert "refunds.tasks.refund_request_for_unapplied" not in enqueued.names()
+    assert Event.objects.filter(verb="subscription.renewed", subject_id=str(sub.pk)).count() == 1
+
+
+def test_paid_after_a_failed_automatic_charge_the_past_due_subscription_renews_from_the_payment(
+        company, plan, documents, staff, django_capture_on_commit_callbacks, time_machine, mailoutbox):
+    from subscriptions import tasks
+
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    sub = Subscription.objects.get(customer=company)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    assert renewals.renewals_run() == {"declined": 1}  # no saved card to charge
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+    tasks.subscription_email.run(sub.pk, "emails/renewal_failed")
+    body = mailoutbox[-1].body
+    assert "no saved card" in body and "/account/#invoices" in body and "another card" not in body
+    time_machine.move_to(sub.current_period_end + timedelta(hours=5), tick=False)
+    late = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    term = Term.objects.get(payment=late)
+    assert term.number == 2 and term.starts_at == late.paid_at  # after the end: from the payment
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE and sub.failed_attempts == 0
+
+
+def test_the_reminder_and_the_account_tell_an_invoice_payer_how_to_pay(
+        client, company, plan, documents, staff, django_capture_on_commit_callbacks, mailoutbox):
+    from plans.models import Plan
+    from subscriptions import tasks
+
+    Plan.objects.create(code="other", name="Other", price_minor=9_900_000, is_active=True)
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    sub = Subscription.objects.get(customer=company)
+    tasks.subscription_email.run(sub.pk, "emails/renewal_reminder")
+    body = mailoutbox[-1].body
+    assert "You have no saved card" in body and "/account/#invoices" in body
+    assert "to your saved card" not in body and "Non-residents" not in body
+    client.force_login(company)
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="no-saved-card"' in page and "the saved card is charged" not in page
+    assert f'<option value="{plan.code}">' in page and '<option value="other">' not in page  # the plan it is on
+    assert timezone.now() < sub.current_period_end
