@@ -24,7 +24,7 @@ check-system: install
 run: install
 	@$(PY) scripts/check_system.py --for run
 	@$(PY) manage.py migrate --noinput
-	@$(PY) manage.py seed_demo
+	@DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo  # the same DEBUG as run_embedded.py: its staff-login note must be true
 	@$(PY) scripts/run_embedded.py
 
 test: install

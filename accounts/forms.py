@@ -33,6 +33,9 @@ class SignupForm(AllauthSignupForm):
         return user
 
 
+PHONE_CHARS = frozenset("0123456789+()- ")  # an international number as people write it (E.164: 15 digits)
+
+
 class CustomerProfileForm(forms.ModelForm):
     class Meta:
         model = CustomerProfile
@@ -59,6 +62,14 @@ class CustomerProfileForm(forms.ModelForm):
 
     def clean_iin_bin(self):
         return (self.cleaned_data.get("iin_bin") or "").strip()
+
+    def clean_phone(self):
+        phone = " ".join((self.cleaned_data.get("phone") or "").split())
+        digits = sum(ch.isdigit() for ch in phone)
+        if phone and (not PHONE_CHARS.issuperset(phone) or not 7 <= digits <= 15):
+            raise forms.ValidationError(_("Enter a phone number: digits, with + ( ) - and spaces, "
+                                          "for example +7 701 123 45 67."))
+        return phone
 
     def clean_country(self):
         return (self.cleaned_data.get("country") or "").strip().upper()

@@ -99,3 +99,14 @@ def test_signup_requires_and_records_consent(client, documents):
     assert len(mail.outbox) == 1  # the verification e-mail
     # mandatory verification: no access before the e-mail is confirmed
     assert client.get("/account/").status_code == 302
+
+
+@pytest.mark.parametrize("phone, ok", [("+7 701 123 45 67", True), ("8 (727) 356-00-00", True), ("abc", False),
+                                       ("+7 701", False), ("+7 701 123 45 67 ext 5", False), ("1" * 16, False)])
+def test_the_phone_must_look_like_a_phone_number(client, user_without_profile, phone, ok):
+    client.force_login(user_without_profile)
+    response = client.post("/profile/", {**VALID, "phone": phone}, HTTP_ACCEPT_LANGUAGE="en")
+    assert (response.status_code == 302) is ok
+    if not ok:
+        assert "Enter a phone number" in response.content.decode()
+        assert f'value="{phone}"' in response.content.decode()  # what was typed is kept
