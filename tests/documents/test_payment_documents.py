@@ -207,3 +207,19 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
     # Marking it paid again changes nothing.
     assert billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff).pk == payment.pk
     assert Payment.objects.filter(customer=company).count() == 1 and Acceptance.objects.count() == 1
+
+
+def test_the_receipt_and_its_email_describe_the_payment_in_the_customers_language(
+        kazakh_customer, plan, documents, mailoutbox):
+    """Payments store their description in English (what the gateway and the bank show);
+    the receipt PDF and e-mail say it in the customer's language, as the account does."""
+    from billing.tasks import receipt_email
+
+    payment = settle(pending_payment(kazakh_customer, plan, documents, "lang"))
+    assert ", 30 days" in payment.description and kazakh_customer.language == "ru"
+    receipt = PaymentDocument.objects.get(payment=payment, doc_type="receipt")
+    html = billing_documents.document_html(receipt)
+    assert "30 дней" in html and "30 days" not in html
+    receipt_email.run(payment.pk)
+    body = mailoutbox[-1].body
+    assert "30 дней" in body and "30 days" not in body
