@@ -1,4 +1,8 @@
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.utils import translation
 
 
@@ -11,3 +15,9 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # allauth greets "Hello from <site name>!": without the sites framework that is the
+        # request's host ("127.0.0.1:8000"); the customer should read the service's name.
+        site = SimpleNamespace(name="Soldee", domain=urlsplit(settings.SITE_URL).netloc or "soldee.kz")
+        super().send_mail(template_prefix, email, {"current_site": site, **context})

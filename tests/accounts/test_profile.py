@@ -97,6 +97,7 @@ def test_signup_requires_and_records_consent(client, documents):
     assert consent.user.email == "new@example.kz"
     assert consent.policy == documents["privacy"] and consent.ip_address == "10.1.2.3"
     assert len(mail.outbox) == 1  # the verification e-mail
+    assert "Hello from Soldee!" in mail.outbox[0].body and "Thank you for using Soldee!" in mail.outbox[0].body
     # mandatory verification: no access before the e-mail is confirmed
     assert client.get("/account/").status_code == 302
 
