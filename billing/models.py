@@ -205,7 +205,7 @@ class ExchangeRate(models.Model):
 
     class Source(models.TextChoices):
         NBK = "nbk", _("National Bank of Kazakhstan feed")
-        MANUAL = "manual", _("Entered by staff")
+        MANUAL = "manual", _("National Bank of Kazakhstan rate, entered by staff")
 
     currency = models.CharField(max_length=3)
     rate_date = models.DateField(help_text="The date the National Bank set the rate for.")

@@ -77,10 +77,11 @@ def checkout(request, plan_code):
             "documents": ",".join(str(d.pk) for d in in_force.values()),
         })
     live = services.live_subscription(request.user)
-    quote, _why = exchange.quote_for(customer=request.user, kzt_amount_minor=plan.price_minor)
+    quote, why = exchange.quote_for(customer=request.user, kzt_amount_minor=plan.price_minor)
     charge_display = format_money(quote.amount_minor, quote.currency) if quote else plan.price_display
     return render(request, "subscriptions/checkout.html", {
         "charge_display": charge_display,
+        "rate_unavailable": why if quote is None else "",  # Pay stays off: checkout would refuse
         "plan": plan, "form": form, "documents": in_force, "live": live,
         "profile": request.user.profile,
     })

@@ -125,6 +125,24 @@ def test_checkout_without_a_rate_is_refused_with_the_reason_and_creates_no_payme
     assert not Payment.objects.exists()
 
 
+def test_the_review_page_keeps_pay_off_while_there_is_no_rate_and_names_a_staff_rate(client, documents, plan):
+    """Pay would only be refused: it stays off, with the reason. Once staff enter the NBK
+    rate by hand, the customer reads it as the National Bank's rate, entered by staff."""
+    import re
+
+    customer = non_resident()
+    client.force_login(customer)
+    body = client.get(f"/account/checkout/{plan.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "cannot convert the price" in body
+    assert re.search(r'<button type="submit" class="primary"\s+disabled>', body)
+    from django.utils import timezone
+
+    make_rate("USD", timezone.localdate(), "523.45", source="manual")
+    body = client.get(f"/account/checkout/{plan.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert not re.search(r'<button type="submit" class="primary"\s+disabled>', body)
+    assert "National Bank of Kazakhstan rate, entered by staff" in body
+
+
 @time_machine.travel(datetime(2026, 11, 24, 12, 0, tzinfo=ALMATY), tick=False)
 def test_changing_residency_applies_from_the_next_payment(customer, rates):
     first = billing.payment_create(
