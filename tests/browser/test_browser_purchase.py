@@ -57,6 +57,9 @@ def review_and_pay(page, site, shot):
     page.get_by_role("link", name="Choose Start").click()
     expect(page).to_have_url(site.url + "/account/checkout/start/")
     expect(page.get_by_role("heading", name="Review your purchase")).to_be_visible()
+    # The two cards side by side line up (a margin meant for stacked cards pushed the second down).
+    tops = page.locator(".grid2 > .card").evaluate_all("cards => cards.map(c => c.getBoundingClientRect().top)")
+    assert len(tops) == 2 and abs(tops[0] - tops[1]) < 1, tops
     expect(page.locator("dd.price")).to_have_text(PRICE)
     for doc in documents_in_force().values():
         link = page.get_by_role("link", name=doc.get_kind_display(), exact=True).first
