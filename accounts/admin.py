@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
 
 from . import personal_data
 from .models import AccountDeletionRequest, CustomerProfile, DataExport, PersonalDataConsent, User
@@ -69,6 +69,11 @@ class AccountDeletionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Confirm: anonymise the customer's personal data"),
                   permissions=["decide"])
     def confirm_deletion(self, request, queryset):
+        page = confirmation_page(self, request, queryset, title=_("Anonymise these accounts?"), warning=_(
+            "Names, IIN/BIN, addresses, phones, e-mail addresses and saved cards are erased and the login "
+            "is closed. This cannot be undone. Payments, agreements and documents are kept."))
+        if page is not None:
+            return page
         done = 0
         for deletion in queryset:
             try:

@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
 
 from . import (
     admin_rates,  # noqa: F401  (ExchangeRateAdmin)
@@ -72,6 +72,11 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Invoice paid by bank transfer: start the subscription"),
                   permissions=["bank"])
     def mark_paid_by_bank_transfer(self, request, queryset):
+        page = confirmation_page(self, request, queryset, title=_("Has the bank transfer arrived?"), warning=_(
+            "Mark an invoice paid only when the money is on the bank account: the payment is recorded, the "
+            "agreement concluded and a paid term starts now. This cannot be undone (a refund is the way back)."))
+        if page is not None:
+            return page
         for invoice in queryset:
             if invoice.doc_type != PaymentDocument.DocType.INVOICE:
                 self.message_user(request, f"{invoice.number}: not an invoice.", level=messages.ERROR)

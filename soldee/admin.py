@@ -52,3 +52,19 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("verb", "subject_id", "customer__email")
     date_hierarchy = "created_at"
     list_select_related = ("actor", "customer")
+
+
+def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str):
+    """For an admin action that cannot be undone: the first post shows what it will do to
+    which rows and asks again; the action runs only on the post that carries `confirmed`.
+    Returns the page to show, or None when confirmed."""
+    from django.contrib.admin import helpers
+    from django.template.response import TemplateResponse
+
+    if request.POST.get("confirmed") == "yes":
+        return None
+    return TemplateResponse(request, "admin/soldee_confirm_action.html", {
+        **modeladmin.admin_site.each_context(request),
+        "title": title, "warning": warning, "queryset": queryset, "opts": modeladmin.model._meta,
+        "action": request.POST.get("action", ""), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    })

@@ -186,8 +186,11 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
     invoice = get_invoice(client, plan)
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/admin/billing/paymentdocument/",
-                               {"action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk]})
+        action = {"action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk]}
+        page = client.post("/admin/billing/paymentdocument/", action)  # asks first
+        assert page.status_code == 200 and "Has the bank transfer arrived?" in page.content.decode()
+        assert not Payment.objects.exists()
+        response = client.post("/admin/billing/paymentdocument/", {**action, "confirmed": "yes"})
     assert response.status_code == 302
     invoice.refresh_from_db()
     payment = invoice.payment

@@ -51,9 +51,12 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
     assert "accounts.tasks.staff_alert" in enqueued.names()
     enqueued.calls.clear()
 
+    action = {"action": "confirm_deletion", "_selected_action": [deletion.pk]}
+    page = staff_client.post("/admin/accounts/accountdeletionrequest/", action)  # asks first
+    assert page.status_code == 200 and "This cannot be undone" in page.content.decode()
+    assert AccountDeletionRequest.objects.get(pk=deletion.pk).status == AccountDeletionRequest.Status.REQUESTED
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post("/admin/accounts/accountdeletionrequest/", {
-            "action": "confirm_deletion", "_selected_action": [deletion.pk]})
+        response = staff_client.post("/admin/accounts/accountdeletionrequest/", {**action, "confirmed": "yes"})
     assert response.status_code == 302
     deletion.refresh_from_db()
     assert deletion.status == AccountDeletionRequest.Status.COMPLETED and deletion.decided_by == staff
