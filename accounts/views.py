@@ -104,9 +104,9 @@ def deletion_request(request):
                                                   reason=form.cleaned_data["reason"])
         except personal_data.PersonalDataRefused as exc:
             messages.error(request, str(exc))
-        else:
-            messages.success(request, _(
-                "Your request is registered. We will e-mail you when your account is deleted."))
+            return _privacy_page(request, form)  # what the customer wrote is kept
+        messages.success(request, _(
+            "Your request is registered. We will e-mail you when your account is deleted."))
         return redirect("accounts:privacy")
     return _privacy_page(request, form)
 

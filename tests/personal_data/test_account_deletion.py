@@ -27,6 +27,7 @@ def test_deletion_is_refused_while_a_subscription_is_live(client, customer, buy)
     buy(customer)
     response = _ask(client, customer)
     assert "Turn off automatic renewal" in response.content.decode()
+    assert "Moving on" in response.content.decode()  # the reason typed is kept for later
     assert not AccountDeletionRequest.objects.exists()
 
 
