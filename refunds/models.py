@@ -97,7 +97,7 @@ class ErrorReport(models.Model):
         verbose_name_plural = _("critical-error reports")
 
     def __str__(self):
-        return f"#{self.pk} {self.customer} {self.reported_at:%Y-%m-%d}"
+        return f"#{self.pk} {self.customer} {timezone.localtime(self.reported_at):%Y-%m-%d}"  # Almaty date
 
     @property
     def is_critical(self) -> bool:

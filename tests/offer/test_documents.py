@@ -89,3 +89,10 @@ def test_acceptances_cannot_be_changed(customer, plan, documents):
         Acceptance.objects.all().delete()
     with pytest.raises(AppendOnlyError):
         Acceptance.objects.update(price_minor=1)
+
+
+def test_a_reader_in_russian_or_kazakh_is_told_the_legal_text_is_the_english_original(client, documents):
+    for lang in ("ru", "kk"):
+        body = client.get("/legal/offer/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+        assert 'id="not-translated"' in body
+    assert 'id="not-translated"' not in client.get("/legal/offer/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
