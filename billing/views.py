@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from soldee.models import Event
+
 from . import services
 from .gateways import GatewayError, SignatureError, get_gateway
 from .gateways import sandbox as sandbox_gateway
@@ -72,7 +74,10 @@ def payment_return(request, public_id):
         payment = services.payment_refresh_from_gateway(payment=payment, source="return")
     except GatewayError:
         log.warning("status look-up for %s failed; waiting for the notification", payment)
-    return render(request, "billing/payment_return.html", {"payment": payment})
+    # Paid in a second tab while the first payment had already bought the plan: say so at once.
+    duplicate = payment.status == Payment.Status.SUCCEEDED and Event.objects.filter(
+        verb="payment.duplicate_purchase", subject_type="billing.payment", subject_id=str(payment.pk)).exists()
+    return render(request, "billing/payment_return.html", {"payment": payment, "duplicate": duplicate})
 
 
 @login_required

@@ -71,3 +71,20 @@ def test_an_unfinished_checkout_can_be_continued_from_the_account_on_the_same_pa
     assert SandboxTransaction.objects.filter(invoice_id=str(payment.public_id)).count() == 1
     client.force_login(other_customer)
     assert client.get(f"/billing/payments/{payment.public_id}/continue/").status_code == 404
+
+
+def test_the_second_of_two_tabs_paid_says_the_payment_was_not_needed(
+    client, customer, plan, documents, django_capture_on_commit_callbacks
+):
+    first = start_checkout(None, customer, plan, documents, token="tab-1")
+    second = start_checkout(None, customer, plan, documents, token="tab-2")
+    with django_capture_on_commit_callbacks(execute=True):
+        pay_on_sandbox(first)
+        pay_on_sandbox(second)
+    client.force_login(customer)
+    page = client.get(f"/billing/payments/{first.public_id}/return/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Thank you, your payment is received" in page and 'id="duplicate-payment"' not in page
+    page = client.get(f"/billing/payments/{second.public_id}/return/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This payment was not needed" in page and 'id="duplicate-payment"' in page
+    assert "agreement with STG LLP is concluded" not in page
+    assert Subscription.objects.filter(customer=customer).count() == 1
