@@ -21,6 +21,7 @@ def production_env(tmp_path, **extra):
         "ALLOWED_HOSTS": "portal.soldee.kz",
         "CSRF_TRUSTED_ORIGINS": "https://portal.soldee.kz",
         "SITE_URL": "https://portal.soldee.kz",
+        "EMAIL_URL": "smtp+tls://mailer:secret@smtp.soldee.kz:587",
         "SOLDEE_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "soldee.settings",
         **extra,
@@ -46,6 +47,13 @@ def test_check_deploy_would_report_a_weak_setting(tmp_path):
                         SECURE_HSTS_SECONDS="0")
     assert result.returncode != 0
     assert "security.W004" in result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_console_mail_in_production(tmp_path):
+    """Forgetting EMAIL_URL in production would print customers' e-mails to a log."""
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", EMAIL_URL="consolemail://")
+    assert result.returncode != 0
+    assert "mail.E001" in result.stdout + result.stderr
 
 
 def test_production_settings_are_hardened(tmp_path):
