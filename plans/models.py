@@ -20,6 +20,11 @@ class Plan(models.Model):
         _("features and limits"), default=list, blank=True,
         help_text=_('A list of short lines, e.g. ["1 AI agent", "1 000 dialogues a month"].'),
     )
+    translations = models.JSONField(
+        _("translations"), default=dict, blank=True,
+        help_text=_('The description and features in other languages, e.g. {"ru": {"description": "…", '
+                    '"features": ["…"]}, "kk": {…}}. What is missing is shown as above.'),
+    )
     price_minor = models.BigIntegerField(
         _("price, tiyn"), help_text=_("Price for 30 days in KZT minor units (1 ₸ = 100).")
     )
@@ -45,6 +50,22 @@ class Plan(models.Model):
 
     def __str__(self):
         return self.name
+
+    def _in_language(self, field: str):
+        from django.utils import translation
+
+        language = (translation.get_language() or "").split("-")[0]
+        value = (self.translations or {}).get(language, {}).get(field)
+        return value if value else getattr(self, field)
+
+    @property
+    def shown_description(self) -> str:
+        """The description in the reader's language (the plan's own when not translated)."""
+        return self._in_language("description")
+
+    @property
+    def shown_features(self) -> list:
+        return self._in_language("features")
 
     @property
     def price_display(self) -> str:

@@ -20,3 +20,27 @@ def test_the_pricing_page_lists_active_plans_in_order_and_hides_archived_ones(cl
     assert body.index("Start") < body.index("Business")
     assert "Legacy" not in body
     assert "29\xa0900\xa0₸" in body
+
+
+def test_the_pricing_page_describes_plans_in_the_readers_language(client):
+    PlanFactory(code="a", name="Start", description="One AI sales agent.", features=["1 AI agent", "E-mail support"],
+                translations={"ru": {"description": "Один ИИ-агент продаж.", "features": ["1 ИИ-агент"]},
+                              "kk": {"features": ["1 ЖИ агент"]}})
+    ru = client.get("/pricing/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Один ИИ-агент продаж." in ru and "<li>1 ИИ-агент</li>" in ru and "1 AI agent" not in ru
+    kk = client.get("/pricing/", HTTP_ACCEPT_LANGUAGE="kk").content.decode()
+    assert "<li>1 ЖИ агент</li>" in kk and "One AI sales agent." in kk  # no Kazakh description: the plan's own
+    en = client.get("/pricing/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "One AI sales agent." in en and "<li>E-mail support</li>" in en
+
+
+def test_the_demo_plans_are_described_in_russian_and_kazakh(db):
+    from django.core.management import call_command
+
+    from plans.models import Plan
+
+    call_command("seed_demo", "--no-staff", verbosity=0)
+    for plan in Plan.objects.all():
+        for lang in ("ru", "kk"):
+            assert plan.translations[lang]["description"] and len(plan.translations[lang]["features"]) == len(
+                plan.features)
