@@ -275,6 +275,11 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Record the bank transfer (paid back by accounting)"), permissions=["decide"])
     def record_bank_transfer(self, request, queryset):
+        if queryset.count() != 1:  # one bank reference is one transfer: one refund
+            self.message_user(request, _("Select exactly one refund: a bank reference belongs to one transfer."),
+                              level=messages.ERROR)
+            return None
+
         def apply(refund, data):
             return services.refund_record_bank_transfer(refund_id=refund.pk, reference=data["reference"],
                                                         by=request.user)

@@ -58,7 +58,8 @@ def events_for(*subjects) -> QuerySet[Event]:
 def reserved_minor(payment_id: int) -> int:
     """Money promised by approved refunds not yet recorded on the payment."""
     return Refund.objects.filter(
-        payment_id=payment_id, status__in=[Refund.Status.PENDING, Refund.Status.EXECUTING]
+        payment_id=payment_id,
+        status__in=[Refund.Status.PENDING, Refund.Status.EXECUTING, Refund.Status.AWAITING_TRANSFER]
     ).aggregate(total=Sum("amount_minor"))["total"] or 0
 
 

@@ -349,9 +349,10 @@ def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
         if refund.status not in allowed:
             return None
         payment = Payment.objects.get(pk=refund.payment_id)
-        if payment.method == Payment.Method.BANK_TRANSFER:  # no gateway holds it (approved before this rule)
-            _await_bank_transfer(refund=refund, payment=payment)
-            return None
+        if payment.method == Payment.Method.BANK_TRANSFER:  # no gateway holds it
+            if refund.status != Refund.Status.FAILED:  # approved before this rule: accounting pays it
+                _await_bank_transfer(refund=refund, payment=payment)
+            return None  # a failed one (its recording was refused) waits for staff to look
         previous = refund.status
         refund.status = Refund.Status.EXECUTING
         refund.attempts += 1

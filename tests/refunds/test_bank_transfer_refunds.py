@@ -98,3 +98,34 @@ def test_the_customer_is_told_the_money_goes_back_by_bank_transfer(approved, com
     tasks.customer_email.run("emails/refund_approved", "refund_request", approved.request_id)
     assert "paid back by bank transfer to the account you paid from" in mailoutbox[-1].body
     assert "card" not in mailoutbox[-1].body
+
+
+def test_money_waiting_to_be_paid_back_cannot_be_refunded_again(approved, company, paid_by_transfer):
+    """The approved refund reserves the money until accounting records the transfer."""
+    with pytest.raises(services.RefundError, match="refunded in full"):
+        services.refund_request_create(customer=company, payment_id=paid_by_transfer.pk,
+                                       ground=RefundRequest.Ground.NO_ACCESS, explanation="again")
+
+
+def test_a_refused_recording_is_left_for_staff_and_not_sent_to_accounting_again(approved, staff, queued):
+    Refund.objects.filter(pk=approved.pk).update(status=Refund.Status.FAILED, last_error="refused")
+    queued.clear()
+    assert services.refund_execute(refund_id=approved.pk, by=staff, retry_failed=True).status == Refund.Status.FAILED
+    assert not any(name == "staff_alert" for name, _args in queued)  # no second "pay it back"
+
+
+def test_one_bank_reference_is_recorded_for_one_refund_only(client, staff, approved, plan, documents, queued,
+                                                           django_capture_on_commit_callbacks):
+    second_company = ProfileFactory(kind="legal_entity", iin_bin=VALID_BIN, signatory_name="B.",
+                                    signatory_basis="Устав", user__language="en").user
+    invoice = billing_documents.invoice_issue(customer=second_company, plan=plan)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+    request = services.refund_request_create(customer=second_company, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="x")
+    other = services.refund_request_approve(request_id=request.pk, by=staff)
+    client.force_login(staff)
+    response = client.post(REFUNDS, {"action": "record_bank_transfer", "_selected_action": [approved.pk, other.pk],
+                                     "apply": "1", "reference": "PP 1"}, follow=True)
+    assert "Select exactly one refund" in response.content.decode()
+    assert set(Refund.objects.values_list("status", flat=True)) == {Refund.Status.AWAITING_TRANSFER}
