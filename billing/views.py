@@ -76,7 +76,8 @@ def payment_return(request, public_id):
         log.warning("status look-up for %s failed; waiting for the notification", payment)
     # Paid in a second tab while the first payment had already bought the plan: say so at once.
     duplicate = payment.status == Payment.Status.SUCCEEDED and Event.objects.filter(
-        verb="payment.duplicate_purchase", subject_type="billing.payment", subject_id=str(payment.pk)).exists()
+        verb__in=["payment.duplicate_purchase", "payment.unapplied_renewal"], subject_type="billing.payment",
+        subject_id=str(payment.pk)).exists()
     return render(request, "billing/payment_return.html", {"payment": payment, "duplicate": duplicate})
 
 

@@ -213,10 +213,28 @@ def refund_request_open_unapplied(*, payment_id: int) -> RefundRequest | None:
     return request
 
 
+def refund_requests_open_for_unapplied(*, days: int = 30) -> int:
+    """The sweep behind `refund_request_open_unapplied`: payments the event log marks as
+    bought nothing in the last `days`, with no refund request yet. Returns requests opened."""
+    from subscriptions.services import UNAPPLIED_VERBS
+
+    since = timezone.now() - timezone.timedelta(days=days)
+    marked = {int(pk) for pk in Event.objects.filter(verb__in=UNAPPLIED_VERBS, subject_type="billing.payment",
+                                                      created_at__gte=since).values_list("subject_id", flat=True)}
+    waiting = Payment.objects.filter(pk__in=marked).exclude(refund_requests__isnull=False).values_list("pk", flat=True)
+    opened = 0
+    for payment_id in waiting:
+        try:
+            opened += refund_request_open_unapplied(payment_id=payment_id) is not None
+        except Exception:  # one payment must not stop the sweep
+            log.exception("opening a refund request for unapplied payment %s failed", payment_id)
+    return opened
+
+
 UNAPPLIED_EXPLANATION = gettext_lazy(
-    "Opened by Soldee on your behalf: this payment arrived while your subscription was already "
-    "paid for, so it started no paid term and gave no access. Our staff will review it and "
-    "return the money to your card.")
+    "Opened by Soldee on your behalf: this payment started no paid term and gave no access (the "
+    "term it was for was already paid, or the subscription had ended when the money arrived). Our "
+    "staff will review it and return the money the way it was paid.")
 
 
 def refund_request_reevaluate(*, request_id: int) -> RefundRequest:

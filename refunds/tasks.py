@@ -52,6 +52,13 @@ def refund_request_for_unapplied(self, payment_id: int) -> int | None:
     return request.pk if request else None
 
 
+@shared_task
+def unapplied_payments_sweep() -> int:
+    """Beat: a paid payment that bought nothing and still has no refund request (its
+    message was lost: broker down, worker died) gets one. Idempotent."""
+    return services.refund_requests_open_for_unapplied()
+
+
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
 def customer_email(self, template: str, model: str, pk: int) -> None:
     model_cls, name = _MODELS[model]

@@ -341,6 +341,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 5 minutes: approved refunds not finished for 15 minutes are sent again (idempotent).
     "refund-sweep": {"task": "refunds.tasks.refund_sweep", "schedule": 300.0},
+    # Every 15 minutes: a paid payment that bought nothing gets its refund request (lost messages).
+    "unapplied-payments-sweep": {"task": "refunds.tasks.unapplied_payments_sweep", "schedule": 900.0},
     # Every 15 minutes: personal-data exports stuck while building are re-sent, and
     # exports older than DATA_EXPORT_TTL_DAYS are deleted from storage.
     "data-export-sweep": {"task": "accounts.tasks.data_export_sweep", "schedule": 900.0},

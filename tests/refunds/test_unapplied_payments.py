@@ -3,6 +3,8 @@ gets a refund request opened on the customer's behalf, ground "access not grante
 (clause 7); staff approve it like any other and the money goes back once, while the
 subscription the first payment bought runs on."""
 
+from datetime import timedelta
+
 import pytest
 import time_machine
 
@@ -120,3 +122,32 @@ def test_the_request_and_the_email_speak_the_customers_language(customer, two_pa
     assert request.explanation.startswith("Открыта Soldee от вашего имени")
     tasks.customer_email.run("emails/refund_request_opened", "refund_request", request.pk)
     assert mailoutbox[-1].subject == f"Soldee: мы вернём платёж (заявка на возврат № {request.pk})"
+
+
+def test_a_lost_message_is_made_good_by_the_sweep(customer, two_paid, enqueued):
+    from refunds.tasks import unapplied_payments_sweep
+
+    _first, second = two_paid
+    enqueued.calls.clear()  # the broker lost the task
+    assert not RefundRequest.objects.exists()
+    with time_machine.travel(PAID_AT + timedelta(minutes=15), tick=False):
+        assert unapplied_payments_sweep.run() == 1
+        assert RefundRequest.objects.get().payment == second
+        assert unapplied_payments_sweep.run() == 0  # once
+
+
+def test_a_mail_server_that_is_down_does_not_stop_the_refund_request(
+        customer, plan, documents, enqueued, monkeypatch, django_capture_on_commit_callbacks):
+    from soldee import emails
+
+    def down(**kwargs):
+        raise OSError("mail server down")
+
+    monkeypatch.setattr(emails, "send_staff_alert", down)
+    ids = [d.pk for d in documents.values()]
+    with time_machine.travel(PAID_AT, tick=False):
+        first, second = (checkout_start(customer=customer, plan=plan, document_ids=ids, token=t, client_ip=None,
+                                        user_agent="") for t in ("a", "b"))
+        _settle(first, django_capture_on_commit_callbacks)
+        _settle(second, django_capture_on_commit_callbacks)
+    assert "refunds.tasks.refund_request_for_unapplied" in enqueued.names()

@@ -91,3 +91,17 @@ def test_the_reminder_and_the_account_tell_an_invoice_payer_how_to_pay(
     assert 'id="no-saved-card"' in page and "the saved card is charged" not in page
     assert f'<option value="{plan.code}">' in page and '<option value="other">' not in page  # the plan it is on
     assert timezone.now() < sub.current_period_end
+
+
+def test_an_invoice_for_a_term_already_paid_is_returned_not_stacked(company, plan, documents, staff, enqueued,
+                                                                   django_capture_on_commit_callbacks, time_machine):
+    first = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    term1 = Term.objects.get(payment=first)
+    time_machine.move_to(term1.ends_at - timedelta(days=2), tick=False)
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)  # term 2, paid ahead
+    enqueued.calls.clear()
+    third = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    assert not Term.objects.filter(payment=third).exists()
+    assert Term.objects.filter(subscription__customer=company).count() == 2
+    assert Event.objects.filter(verb="payment.unapplied_renewal", subject_id=str(third.pk)).exists()
+    assert "refunds.tasks.refund_request_for_unapplied" in enqueued.names()
