@@ -4,6 +4,21 @@ from django.utils.translation import gettext_lazy as _
 from soldee.money import format_money
 
 
+def translations_problem(value) -> str:
+    """Why `value` is not {"<language>": {"description": "text", "features": ["line", ...]}}, or ""."""
+    if not isinstance(value, dict):
+        return _('Use an object by language code, e.g. {"ru": {"description": "…", "features": ["…"]}}.')
+    for language, entry in value.items():
+        if not isinstance(entry, dict) or set(entry) - {"description", "features"}:
+            return _('"%(lang)s": use an object with "description" and/or "features".') % {"lang": language}
+        if not isinstance(entry.get("description", ""), str):
+            return _('"%(lang)s": "description" must be text.') % {"lang": language}
+        features = entry.get("features", [])
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            return _('"%(lang)s": "features" must be a list of lines of text.') % {"lang": language}
+    return ""
+
+
 class PlanQuerySet(models.QuerySet):
     def for_sale(self):
         return self.filter(is_active=True).order_by("display_order", "price_minor")
@@ -51,12 +66,22 @@ class Plan(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        problem = translations_problem(self.translations)
+        if problem:
+            raise ValidationError({"translations": problem})
+
     def _in_language(self, field: str):
         from django.utils import translation
 
         language = (translation.get_language() or "").split("-")[0]
-        value = (self.translations or {}).get(language, {}).get(field)
-        return value if value else getattr(self, field)
+        entry = self.translations.get(language) if isinstance(self.translations, dict) else None
+        value = entry.get(field) if isinstance(entry, dict) else None
+        own = getattr(self, field)
+        # Only a value of the field's own shape (text; a list of lines): bad data shows the original.
+        return value if value and isinstance(value, type(own) if own is not None else str) else own
 
     @property
     def shown_description(self) -> str:

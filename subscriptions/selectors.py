@@ -1,6 +1,7 @@
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from billing.documents import invoice_plans_for
 from billing.models import Payment, PaymentDocument, PaymentMethod
 from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
@@ -64,6 +65,7 @@ def account_overview(user) -> dict:
         "entitled": current is not None and current.is_live and running_term is not None,
         "saved_card": current is not None and current.is_live
         and PaymentMethod.objects.filter(customer=user, is_active=True).exists(),
+        "invoice_payer": bool(invoice_plans_for(user)),  # a resident legal entity: may pay by invoice
         "payments": payments,
         "more_payments": more_payments,
         "acceptances": acceptances,

@@ -44,3 +44,19 @@ def test_the_demo_plans_are_described_in_russian_and_kazakh(db):
         for lang in ("ru", "kk"):
             assert plan.translations[lang]["description"] and len(plan.translations[lang]["features"]) == len(
                 plan.features)
+
+
+@pytest.mark.parametrize("bad", [{"ru": "текст"}, {"ru": {"features": "1 агент"}}, {"ru": {"description": ["x"]}},
+                                 {"ru": {"name": "Старт"}}, ["ru"]])
+def test_badly_shaped_translations_are_refused_in_the_admin_and_never_break_the_page(client, bad):
+    from django.core.exceptions import ValidationError
+
+    plan = PlanFactory(code="a", name="Start", description="One AI sales agent.", features=["1 AI agent"])
+    plan.translations = bad
+    with pytest.raises(ValidationError):
+        plan.full_clean()
+    plan.save()  # written around the form (a shell, a bulk update): the page still renders
+    response = client.get("/pricing/", HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "One AI sales agent." in body and "<li>1 AI agent</li>" in body
