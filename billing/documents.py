@@ -206,11 +206,25 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
 def invoice_plans_for(customer) -> list:
     """Plans a customer may get an invoice for (resident legal entities only)."""
     from plans.models import Plan
+    from subscriptions.services import live_subscription
 
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY or not profile.is_resident:
         return []
-    return list(Plan.objects.for_sale())
+    plans = list(Plan.objects.for_sale())
+    live = live_subscription(customer)
+    if live is not None and live.plan not in plans:  # its next term, even off sale
+        plans.append(live.plan)
+    return plans
+
+
+def _renews(customer, plan) -> bool:
+    """The customer's live subscription is on `plan`: its next term may be invoiced even
+    when the plan is no longer on sale (renewals by card keep archived plans too)."""
+    from subscriptions.services import live_subscription
+
+    live = live_subscription(customer)
+    return live is not None and live.plan_id == plan.pk
 
 
 def invoice_issue(*, customer, plan) -> PaymentDocument:
@@ -224,7 +238,7 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         raise InvoiceRefused(_("Invoices for bank transfer are issued to legal entities."))
     if not profile.is_resident:
         raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
-    if not plan.is_active:
+    if not plan.is_active and not _renews(customer, plan):
         raise InvoiceRefused(_("This plan is no longer on sale."))
     today = timezone.localdate()
     with transaction.atomic():

@@ -148,7 +148,7 @@ def invoice_create(request):
 
     from . import documents
 
-    plan = Plan.objects.filter(code=request.POST.get("plan", ""), is_active=True).first()
+    plan = Plan.objects.filter(code=request.POST.get("plan", "")).first()  # invoice_issue says what is on sale
     if plan is None:
         messages.error(request, _gettext("Please choose a plan."))
         return redirect(reverse("subscriptions:account") + "#invoices")

@@ -106,3 +106,20 @@ def test_an_invoice_for_a_term_already_paid_is_returned_not_stacked(company, pla
     assert Term.objects.filter(subscription__customer=company).count() == 2
     assert Event.objects.filter(verb="payment.unapplied_renewal", subject_id=str(third.pk)).exists()
     assert "refunds.tasks.refund_request_for_unapplied" in enqueued.names()
+
+
+def test_a_plan_taken_off_sale_can_still_be_renewed_by_invoice(client, company, plan, documents, staff,
+                                                              django_capture_on_commit_callbacks):
+    from billing.documents import InvoiceRefused
+
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    plan.is_active = False
+    plan.save()
+    client.force_login(company)
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<option value="{plan.code}">' in page
+    response = client.post("/billing/invoices/new/", {"plan": plan.code})
+    assert response.status_code == 302 and "/billing/documents/" in response["Location"]  # the PDF
+    other = ProfileFactory(kind="legal_entity", iin_bin=VALID_BIN, signatory_name="B.", signatory_basis="Устав").user
+    with pytest.raises(InvoiceRefused):  # a new customer cannot buy it
+        billing_documents.invoice_issue(customer=other, plan=plan)
