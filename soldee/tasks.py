@@ -29,3 +29,15 @@ def fan_out(task, ids) -> int:
     for pk in ids:
         task.delay(pk)
     return len(ids)
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def staff_alert(self, subject: str, body: str) -> None:
+    """A staff e-mail from a worker, retried: a mail server that is slow or down must not
+    hold the request or settlement that raised the alert."""
+    from .emails import send_staff_alert
+
+    try:
+        send_staff_alert(subject=subject, body=body)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc

@@ -172,20 +172,21 @@ UNAPPLIED_VERBS = ("payment.duplicate_purchase", "payment.unapplied_renewal")  #
 
 
 def _unapplied_payment(payment_id: int, why: str) -> None:
-    """After commit: the money came but started no term. Each listener and the alert on
-    its own: a mail server or broker that is down loses nothing for the others (and the
-    refunds sweep finds what a lost message left out, by the events above)."""
+    """After commit: the money came but started no term. Each listener and the alert (a
+    task: a slow mail server holds no request) on its own: a broker that is down loses
+    nothing for the others, and the refunds sweep finds what a lost message left out, by
+    the events above."""
     for handler in _unapplied_handlers:
         try:
             handler(payment_id)
         except Exception:
             log.exception("unapplied payment %s: handler %r failed", payment_id, handler)
     try:
-        from soldee.emails import send_staff_alert
+        from soldee.tasks import staff_alert
 
-        send_staff_alert(subject="A paid payment bought nothing: refund it",
-                         body=f"Payment {payment_id}: {why}. It started no paid term. A refund request on the "
-                              f"ground 'access not granted' will be opened for it (admin: Refund requests).")
+        staff_alert.delay("A paid payment bought nothing: refund it",
+                          f"Payment {payment_id}: {why}. It started no paid term. A refund request on the "
+                          f"ground 'access not granted' will be opened for it (admin: Refund requests).")
     except Exception:
         log.exception("unapplied payment %s: staff alert not sent", payment_id)
 

@@ -281,6 +281,7 @@ def test_a_renewal_charged_for_a_subscription_that_ended_meanwhile_gets_a_refund
     payment.refresh_from_db()
     assert payment.status == Payment.Status.SUCCEEDED and not Term.objects.filter(payment=payment).exists()
     assert Event.objects.filter(verb="payment.unapplied_renewal", subject_id=str(payment.pk)).exists()
+    enqueued.run("soldee.tasks.staff_alert")
     assert any("bought nothing" in m.subject and f"Payment {payment.pk}: renewal charge for subscription "
                f"{sub.pk}, which is ended" in m.body for m in mailoutbox)
     with django_capture_on_commit_callbacks(execute=True):
