@@ -265,7 +265,7 @@ def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
         PersonalDataConsent.objects.filter(user=customer, withdrawn_at__isnull=True).update(withdrawn_at=now)
         from billing.services import payment_methods_erase
 
-        cards_erased = payment_methods_erase(customer=customer, by=by)
+        cards_erased = payment_methods_erase(customer=customer, by=by, actor_kind=_actor_kind(by, customer_id))
         exports = list(DataExport.objects.filter(customer=customer).exclude(
             status=DataExport.Status.EXPIRED).values_list("pk", "file"))
         DataExport.objects.filter(pk__in=[pk for pk, _f in exports]).update(

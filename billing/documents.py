@@ -213,18 +213,9 @@ def invoice_plans_for(customer) -> list:
         return []
     plans = list(Plan.objects.for_sale())
     live = live_subscription(customer)
-    if live is not None and live.plan not in plans:  # its next term, even off sale
+    if live is not None and live.plan not in plans:  # its next term, even off sale (as card renewals)
         plans.append(live.plan)
     return plans
-
-
-def _renews(customer, plan) -> bool:
-    """The customer's live subscription is on `plan`: its next term may be invoiced even
-    when the plan is no longer on sale (renewals by card keep archived plans too)."""
-    from subscriptions.services import live_subscription
-
-    live = live_subscription(customer)
-    return live is not None and live.plan_id == plan.pk
 
 
 def invoice_issue(*, customer, plan) -> PaymentDocument:
@@ -238,7 +229,7 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         raise InvoiceRefused(_("Invoices for bank transfer are issued to legal entities."))
     if not profile.is_resident:
         raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
-    if not plan.is_active and not _renews(customer, plan):
+    if not plan.is_active and plan not in invoice_plans_for(customer):  # off sale, not the live one's
         raise InvoiceRefused(_("This plan is no longer on sale."))
     today = timezone.localdate()
     with transaction.atomic():

@@ -324,7 +324,7 @@ def _payment_method_save(*, customer, gateway: str, token: str, card_mask: str) 
 ERASED_TOKEN = "erased:"
 
 
-def payment_methods_erase(*, customer, by=None) -> int:
+def payment_methods_erase(*, customer, by=None, actor_kind: str = Event.ActorKind.STAFF) -> int:
     """Erase the customer's saved card tokens (account deletion): nothing can charge those
     cards again. The rows stay, inactive, with their masks, for the payments that name
     them; the token is replaced by a marker (it records nothing, it is only a key to the
@@ -335,7 +335,6 @@ def payment_methods_erase(*, customer, by=None) -> int:
         card.token = f"{ERASED_TOKEN}{card.pk}"
         card.is_active = False
     PaymentMethod.objects.bulk_update(cards, ["token", "is_active"])
-    actor_kind = Event.ActorKind.STAFF if by is not None and by.pk != customer.pk else Event.ActorKind.CUSTOMER
     events.record_many([events.build(verb="card.erased", subject=card, customer=customer.pk, actor=by,
                                      actor_kind=actor_kind, data={"card_mask": card.card_mask})
                         for card in cards])

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from soldee import events
 from soldee.models import Event
 
 from . import services
@@ -76,7 +77,7 @@ def payment_return(request, public_id):
         log.warning("status look-up for %s failed; waiting for the notification", payment)
     # Paid in a second tab while the first payment had already bought the plan: say so at once.
     duplicate = payment.status == Payment.Status.SUCCEEDED and Event.objects.filter(
-        verb__in=["payment.duplicate_purchase", "payment.unapplied_renewal"], subject_type="billing.payment",
+        verb__in=events.UNAPPLIED_PAYMENT_VERBS, subject_type="billing.payment",
         subject_id=str(payment.pk)).exists()
     return render(request, "billing/payment_return.html", {"payment": payment, "duplicate": duplicate})
 

@@ -216,10 +216,8 @@ def refund_request_open_unapplied(*, payment_id: int) -> RefundRequest | None:
 def refund_requests_open_for_unapplied(*, days: int = 30) -> int:
     """The sweep behind `refund_request_open_unapplied`: payments the event log marks as
     bought nothing in the last `days`, with no refund request yet. Returns requests opened."""
-    from subscriptions.services import UNAPPLIED_VERBS
-
     since = timezone.now() - timezone.timedelta(days=days)
-    marked = {int(pk) for pk in Event.objects.filter(verb__in=UNAPPLIED_VERBS, subject_type="billing.payment",
+    marked = {int(pk) for pk in Event.objects.filter(verb__in=events.UNAPPLIED_PAYMENT_VERBS, subject_type="billing.payment",
                                                       created_at__gte=since).values_list("subject_id", flat=True)}
     waiting = Payment.objects.filter(pk__in=marked).exclude(refund_requests__isnull=False).values_list("pk", flat=True)
     opened = 0

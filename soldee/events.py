@@ -6,6 +6,12 @@ from django.db import models
 
 from .models import Event
 
+# The events that mark a paid payment that bought nothing (it started no term): the
+# subscriptions app records them, refunds sweeps for them, the payment page reads them.
+DUPLICATE_PURCHASE = "payment.duplicate_purchase"
+UNAPPLIED_RENEWAL = "payment.unapplied_renewal"
+UNAPPLIED_PAYMENT_VERBS = (DUPLICATE_PURCHASE, UNAPPLIED_RENEWAL)
+
 
 def build(
     *,

@@ -244,7 +244,7 @@ def renewals_paid(*, payments: list[Payment]) -> list[Term | None]:
         sub = subs[attempt.subscription_id]
         if not sub.is_live or (sub.pk, attempt.term_number) in taken:
             unapplied.append(events.build(
-                verb="payment.unapplied_renewal", subject=payment, customer=payment.customer_id,
+                verb=events.UNAPPLIED_RENEWAL, subject=payment, customer=payment.customer_id,
                 data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number}))
             why = (f"renewal charge for subscription {sub.pk}, which is {sub.status}" if not sub.is_live
                    else f"renewal charge for term {attempt.term_number} of subscription {sub.pk}, already paid")
@@ -287,17 +287,25 @@ def renewal_by_invoice(*, payment: Payment, subscription: Subscription) -> Term 
     if Term.objects.filter(subscription=sub, starts_at__gt=payment.paid_at).exists():
         # The next term is already paid (the saved card, or another invoice): one term ahead
         # is what a renewal buys; this transfer is returned.
-        events.record(verb="payment.unapplied_renewal", subject=payment, customer=payment.customer_id,
+        events.record(verb=events.UNAPPLIED_RENEWAL, subject=payment, customer=payment.customer_id,
                       data={"subscription": sub.pk, "status": sub.status, "reason": "next term already paid"})
         transaction.on_commit(lambda: _unapplied_payment(
             payment.pk, f"invoice for subscription {sub.pk}, whose next term is already paid"), robust=True)
         return None
-    term_number = (Term.objects.filter(subscription=sub).aggregate(n=Max("number"))["n"] or 0) + 1
-    attempt_no = (RenewalAttempt.objects.filter(subscription=sub, term_number=term_number)
-                  .aggregate(n=Max("attempt_no"))["n"] or 0) + 1
-    RenewalAttempt.objects.create(subscription=sub, term_number=term_number, attempt_no=attempt_no,
+    term_number = _next_term_number(sub)
+    RenewalAttempt.objects.create(subscription=sub, term_number=term_number,
+                                  attempt_no=_next_attempt_no(sub, term_number),
                                   kind=RenewalAttempt.Kind.INVOICE, payment=payment)
     return renewals_paid(payments=[payment])[0]
+
+
+def _next_term_number(sub: Subscription) -> int:
+    return (Term.objects.filter(subscription=sub).aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _next_attempt_no(sub: Subscription, term_number: int) -> int:
+    return (RenewalAttempt.objects.filter(subscription=sub, term_number=term_number)
+            .aggregate(n=Max("attempt_no"))["n"] or 0) + 1
 
 
 def _accept_amendments_by_continued_use(*, renewed: list[tuple[Subscription, Payment]]) -> None:
@@ -403,13 +411,12 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
         sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)
         if sub.status != Subscription.Status.PAST_DUE:
             raise ValueError(_("This subscription has nothing to pay."))
-        term_number = (Term.objects.filter(subscription=sub).aggregate(n=Max("number"))["n"] or 0) + 1
+        term_number = _next_term_number(sub)
         key = f"renewal-customer:{sub.pk}:{term_number}:{token}"
         existing = Payment.objects.filter(idempotency_key=key).first()
         if existing:
             return existing
-        attempt_no = (RenewalAttempt.objects.filter(subscription=sub, term_number=term_number)
-                      .aggregate(n=Max("attempt_no"))["n"] or 0) + 1
+        attempt_no = _next_attempt_no(sub, term_number)
         conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor)
         payment, _created = billing.payment_create(
             customer=sub.customer, purpose=PURPOSE_RENEWAL, purpose_ref=str(sub.pk),

@@ -40,6 +40,16 @@ def _latest(queryset, n: int) -> tuple[list, bool]:
     return rows[:n], len(rows) > n
 
 
+def payment_options(customer) -> dict:
+    """How the customer's next term can be paid: a saved card the renewal charges, and
+    whether they may pay by invoice (a resident legal entity). The account and the
+    renewal e-mails say what to do from these."""
+    return {
+        "saved_card": PaymentMethod.objects.filter(customer=customer, is_active=True).exists(),
+        "invoice_payer": bool(invoice_plans_for(customer)),
+    }
+
+
 def account_overview(user) -> dict:
     subscriptions = list(Subscription.objects.filter(customer=user).select_related("plan")[:10])
     current = next((s for s in subscriptions if s.is_live), subscriptions[0] if subscriptions else None)
@@ -63,9 +73,7 @@ def account_overview(user) -> dict:
         "running_term": running_term,  # the paid term covering now, if any
         "next_term": next_term,  # a paid term that starts later (renewal paid ahead)
         "entitled": current is not None and current.is_live and running_term is not None,
-        "saved_card": current is not None and current.is_live
-        and PaymentMethod.objects.filter(customer=user, is_active=True).exists(),
-        "invoice_payer": bool(invoice_plans_for(user)),  # a resident legal entity: may pay by invoice
+        **payment_options(user),
         "payments": payments,
         "more_payments": more_payments,
         "acceptances": acceptances,

@@ -99,7 +99,7 @@ def term_start_paid(*, payment: Payment) -> Term | None:
         return renewal_by_invoice(payment=payment, subscription=live)
     if live is not None:
         # Two checkouts paid in parallel: keep the money visible, let staff refund it.
-        events.record(verb="payment.duplicate_purchase", subject=payment, customer=payment.customer,
+        events.record(verb=events.DUPLICATE_PURCHASE, subject=payment, customer=payment.customer,
                       data={"plan": plan.code})
         transaction.on_commit(lambda: _unapplied_payment(
             payment.pk, "paid while the customer already had a live subscription"), robust=True)
@@ -168,14 +168,11 @@ def on_unapplied_payment(handler: Callable[[int], None]) -> None:
         _unapplied_handlers.append(handler)
 
 
-UNAPPLIED_VERBS = ("payment.duplicate_purchase", "payment.unapplied_renewal")  # the events that mark one
-
-
 def _unapplied_payment(payment_id: int, why: str) -> None:
     """After commit: the money came but started no term. Each listener and the alert (a
     task: a slow mail server holds no request) on its own: a broker that is down loses
     nothing for the others, and the refunds sweep finds what a lost message left out, by
-    the events above."""
+    the events that mark it (soldee.events.UNAPPLIED_PAYMENT_VERBS)."""
     for handler in _unapplied_handlers:
         try:
             handler(payment_id)

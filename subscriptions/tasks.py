@@ -65,17 +65,13 @@ def access_breach_alert(self, grant_id: int) -> None:
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
 def subscription_email(self, subscription_id: int, template: str) -> None:
-    from billing.documents import invoice_plans_for
-    from billing.models import PaymentMethod
+    from .selectors import payment_options
 
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
     customer = subscription.customer
-    send_customer_email(user=customer, template=template, context={
-        "subscription": subscription,
-        # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
-        "saved_card": PaymentMethod.objects.filter(customer=customer, is_active=True).exists(),
-        "invoice_payer": bool(invoice_plans_for(customer)),
-    })
+    # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
+    send_customer_email(user=customer, template=template,
+                        context={"subscription": subscription, **payment_options(customer)})
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)
