@@ -12,7 +12,7 @@ from django.db import connection
 
 from offer.services import seed_initial_documents
 
-from .factories import PlanFactory, ProfileFactory, UserFactory
+from .factories import VALID_BIN, PlanFactory, ProfileFactory, UserFactory
 
 REQUIRE_ALL = os.environ.get("SOLDEE_REQUIRE_ALL") == "1"
 
@@ -104,6 +104,18 @@ def customer(db):
 @pytest.fixture
 def other_customer(db):
     return ProfileFactory().user
+
+
+@pytest.fixture
+def company(db):
+    """A resident legal entity: it may pay by invoice (bank transfer)."""
+    return ProfileFactory(kind="legal_entity", name="ТОО «Көктем Сауда»", iin_bin=VALID_BIN,
+                          signatory_name="Ержанов Н.", signatory_basis="Устав", user__language="en").user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True, is_superuser=True, email="staff@soldee.kz")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from billing.gateways import ChargeResult, ChargeStatus
 from billing.services import payment_settle
 from subscriptions.services import checkout_start
-from tests.factories import VALID_BIN, ProfileFactory, UserFactory
+from tests.factories import ProfileFactory
 
 KAZAKH_NAME = "Сәуле Бағланқызы Төлегенова-Сүлейменова (Әйгерім Ғ. Қоңыр, Ұ. Өмір, Ү. Шаһар, Ң. Һ. Іле, ұлы)"
 
@@ -47,12 +47,3 @@ def kazakh_customer(db):
                           postal_address="Астана, Қабанбай батыр 11, пәтер 5", user__language="ru").user
 
 
-@pytest.fixture
-def company(db):
-    return ProfileFactory(kind="legal_entity", name="ТОО «Көктем Сауда»", iin_bin=VALID_BIN,
-                          signatory_name="Ержанов Н.", signatory_basis="Устав", user__language="en").user
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(is_staff=True, is_superuser=True, email="staff@soldee.kz")

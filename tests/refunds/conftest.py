@@ -13,7 +13,6 @@ from refunds import tasks
 from refunds.selectors import calendar_exceptions
 from soldee import business_days as bd
 from subscriptions.services import access_mark_granted, checkout_start
-from tests.factories import UserFactory
 
 ALMATY = bd.ALMATY
 # A purchase on Tuesday 10 March 2026, 10:00 Almaty: its term (30 days) covers Nauryz.
@@ -41,10 +40,6 @@ def queued(monkeypatch):
 def emails(queued) -> list[str]:
     return [args[0] for name, args in queued if name == "customer_email"]
 
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(is_staff=True, is_superuser=True, email="staff@soldee.kz")
 
 
 @pytest.fixture

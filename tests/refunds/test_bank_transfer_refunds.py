@@ -17,11 +17,6 @@ from .conftest import emails
 REFUNDS = "/admin/refunds/refund/"
 
 
-@pytest.fixture
-def company(db):
-    return ProfileFactory(kind="legal_entity", name="ТОО «Көктем Сауда»", iin_bin=VALID_BIN,
-                          signatory_name="Ержанов Н.", signatory_basis="Устав", user__language="en").user
-
 
 @pytest.fixture
 def paid_by_transfer(company, plan, documents, staff, django_capture_on_commit_callbacks):

@@ -33,18 +33,22 @@ def _settle(payment, django_capture_on_commit_callbacks):
             currency="KZT", card_token=f"tok-{payment.pk}"), source="test")
 
 
-@pytest.fixture
-def two_paid(customer, plan, documents, django_capture_on_commit_callbacks):
+def pay_in_two_tabs(customer, plan, documents, capture):
     """Two checkouts started in two tabs, both paid: the second bought nothing."""
     ids = [d.pk for d in documents.values()]
     with time_machine.travel(PAID_AT, tick=False):
         first, second = (checkout_start(customer=customer, plan=plan, document_ids=ids, token=t, client_ip=None,
                                         user_agent="") for t in ("tab-1", "tab-2"))
-        _settle(first, django_capture_on_commit_callbacks)
-        _settle(second, django_capture_on_commit_callbacks)
+        _settle(first, capture)
+        _settle(second, capture)
     first.refresh_from_db()
     second.refresh_from_db()
     return first, second
+
+
+@pytest.fixture
+def two_paid(customer, plan, documents, django_capture_on_commit_callbacks):
+    return pay_in_two_tabs(customer, plan, documents, django_capture_on_commit_callbacks)
 
 
 def test_the_payment_that_bought_nothing_gets_a_refund_request_and_is_returned_once(
@@ -145,10 +149,5 @@ def test_a_broker_refusing_the_alert_does_not_stop_the_refund_request(
         raise OSError("broker down")
 
     monkeypatch.setattr(tasks.staff_alert, "delay", down)
-    ids = [d.pk for d in documents.values()]
-    with time_machine.travel(PAID_AT, tick=False):
-        first, second = (checkout_start(customer=customer, plan=plan, document_ids=ids, token=t, client_ip=None,
-                                        user_agent="") for t in ("a", "b"))
-        _settle(first, django_capture_on_commit_callbacks)
-        _settle(second, django_capture_on_commit_callbacks)
+    pay_in_two_tabs(customer, plan, documents, django_capture_on_commit_callbacks)
     assert "refunds.tasks.refund_request_for_unapplied" in enqueued.names()

@@ -12,20 +12,11 @@ from billing.models import Payment
 from soldee.models import Event
 from subscriptions import renewals
 from subscriptions.models import RenewalAttempt, Subscription, Term
-from tests.factories import VALID_BIN, ProfileFactory, UserFactory
+from tests.factories import VALID_BIN, ProfileFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def company(db):
-    return ProfileFactory(kind="legal_entity", name="ТОО «Көктем Сауда»", iin_bin=VALID_BIN,
-                          signatory_name="Ержанов Н.", signatory_basis="Устав", user__language="en").user
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(is_staff=True, is_superuser=True, email="acc@soldee.kz")
 
 
 def pay_invoice(company, plan, staff, capture) -> Payment:
