@@ -191,12 +191,12 @@ def deletion_request_create(*, customer, reason: str = "") -> AccountDeletionReq
         deletion = AccountDeletionRequest.objects.create(customer=customer, reason=reason[:2000])
         events.record(verb="account.deletion_requested", subject=deletion, customer=customer,
                       actor=customer, actor_kind=Event.ActorKind.CUSTOMER)
-        from . import tasks
+        from soldee.tasks import staff_alert_on_commit
 
-        transaction.on_commit(lambda: tasks.staff_alert.delay(
+        staff_alert_on_commit(
             "Account deletion requested",
             f"Customer #{customer.pk} asked for deletion (request #{deletion.pk}). "
-            "Confirm or reject it in the admin: Customers → Account deletion requests."))
+            "Confirm or reject it in the admin: Customers → Account deletion requests.")
     return deletion
 
 

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from soldee.emails import send_customer_email, send_staff_alert
+from soldee.emails import send_customer_email
 
 from . import personal_data
 from .models import DataExport
@@ -57,8 +57,3 @@ def customer_email(self, user_id: int, template: str, context: dict, to: str | N
                                    idempotency_key=f"{template}:{user_id}:{self.request.id or ''}")
     except OSError as exc:
         raise self.retry(exc=exc, countdown=60 * (self.request.retries + 1)) from exc
-
-
-@shared_task
-def staff_alert(subject: str, body: str) -> None:
-    send_staff_alert(subject=subject, body=body)

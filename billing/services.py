@@ -16,12 +16,11 @@ from django.utils import timezone
 
 from soldee import events
 from soldee.bulk import rows_update
-from soldee.emails import send_staff_alert
 from soldee.locking import lock_customer as _lock_customer
 from soldee.locking import lock_customers as _lock_customers
 from soldee.models import Event
 from soldee.money import format_money  # noqa: F401  (re-exported for views)
-from soldee.tasks import enqueue_on_commit
+from soldee.tasks import enqueue_on_commit, staff_alert_on_commit
 
 from . import documents, purposes
 from .gateways import ChargeResult, ChargeStatus, Notification, PaymentRequest, get_gateway
@@ -209,8 +208,7 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                                              actor_kind=Event.ActorKind.GATEWAY,
                                              data={"reason": reason, "source": source}) for p, reason in refused])
             text = "\n".join(f"{p.public_id}: {reason}" for p, reason in refused)
-            transaction.on_commit(lambda: send_staff_alert(
-                subject="Gateway results that do not match our payments", body=text), robust=True)
+            staff_alert_on_commit("Gateway results that do not match our payments", text)
         if not settling:
             return out
         rows_update(settling, ["status", "paid_at", "gateway_ref", "card_mask", "failure_code",

@@ -20,6 +20,7 @@ from soldee import business_days, events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
 from soldee.money import format_money
+from soldee.tasks import staff_alert_on_commit
 from subscriptions.models import Subscription, Term
 from subscriptions.services import subscription_end
 
@@ -39,12 +40,6 @@ def _email(template: str, model: str, pk: int) -> None:
     from . import tasks
 
     transaction.on_commit(lambda: tasks.customer_email.delay(template, model, pk))
-
-
-def _staff_alert(subject: str, body: str) -> None:
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.staff_alert.delay(subject, body))
 
 
 # --- Critical-error reports ------------------------------------------------------------
@@ -72,7 +67,7 @@ def error_report_create(*, customer, what_fails: str, since, severity: str, atta
                             "deadline_at": report.deadline_at.isoformat(),
                             "attachment": original_name})
         _email("emails/error_report_received", "error_report", report.pk)
-        _staff_alert(f"Critical-error report #{report.pk} from {customer.email}",
+        staff_alert_on_commit(f"Critical-error report #{report.pk} from {customer.email}",
                      f"Severity: {severity}. Resolve by {report.deadline_at:%Y-%m-%d %H:%M %Z}.\n\n{what_fails}")
     return report
 
@@ -176,7 +171,7 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
                       data={"payment": str(payment.public_id), "ground": ground,
                             "eligible_by_records": evaluation.eligible})
         _email("emails/refund_request_received", "refund_request", request.pk)
-        _staff_alert(f"Refund request #{request.pk} from {customer.email}",
+        staff_alert_on_commit(f"Refund request #{request.pk} from {customer.email}",
                      f"Ground: {ground}. Eligible by records: {evaluation.eligible}.\n"
                      + "\n".join(evaluation.reasons))
     return request
@@ -306,7 +301,7 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment) -> None:
     events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id,
                   data={"amount_minor": refund.amount_minor, "payment": str(payment.public_id),
                         "paid_by": payment.gateway_ref})
-    _staff_alert(f"Refund #{refund.pk}: pay it back by bank transfer",
+    staff_alert_on_commit(f"Refund #{refund.pk}: pay it back by bank transfer",
                  f"Payment {payment.public_id} came by bank transfer ({payment.gateway_ref}). Pay "
                  f"{format_money(refund.amount_minor, refund.currency)} back to the account it came from, "
                  f"then record the transfer in the admin (Refunds → #{refund.pk} → Record the bank transfer).")
@@ -385,7 +380,7 @@ def _refund_fail(*, refund: Refund, error: str) -> None:
     refund.save(update_fields=["status", "last_error", "updated_at"])
     events.record(verb="refund.failed", subject=refund, customer=refund.customer,
                   actor_kind=Event.ActorKind.GATEWAY, data={"error": refund.last_error})
-    _staff_alert(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
+    staff_alert_on_commit(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
 
 
 def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:

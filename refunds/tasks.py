@@ -5,7 +5,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.gateways import GatewayError
-from soldee.emails import send_customer_email, send_staff_alert
+from soldee.emails import send_customer_email
 
 from . import services
 from .models import ErrorReport, Refund, RefundRequest
@@ -65,8 +65,3 @@ def customer_email(self, template: str, model: str, pk: int) -> None:
     obj = model_cls.objects.select_related("customer").get(pk=pk)
     send_customer_email(user=obj.customer, template=template, context={name: obj},
                         idempotency_key=f"{template}:{pk}")
-
-
-@shared_task(bind=True, max_retries=5, default_retry_delay=60)
-def staff_alert(self, subject: str, body: str) -> None:
-    send_staff_alert(subject=subject, body=body)

@@ -37,6 +37,7 @@ from offer.models import Acceptance, AcceptedDocument, LegalDocument
 from soldee import events
 from soldee.bulk import rows_update
 from soldee.models import Event
+from soldee.tasks import staff_alert_on_commit
 
 from .models import LIVE_STATUSES, RenewalAttempt, Subscription, Term
 from .terms import renewal_term_start
@@ -125,7 +126,7 @@ def renewals_claim(*, now=None, limit: int | None = None) -> list[int]:
             Subscription.objects.filter(pk=sub.pk).update(next_charge_at=now + timedelta(hours=1))
             events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data={"reason": reason})
         if deferred:
-            transaction.on_commit(lambda: _alert(f"{len(deferred)} renewals deferred: no exchange rate"))
+            staff_alert_on_commit("Renewals need attention", f"{len(deferred)} renewals deferred: no exchange rate")
     return [a.pk for a in attempts]
 
 
@@ -467,9 +468,3 @@ def subscriptions_expire(*, now=None) -> int:
             transaction.on_commit(lambda pk=pk: tasks.subscription_email.delay(pk, "emails/subscription_ended"))
             ended += 1
     return ended
-
-
-def _alert(text: str) -> None:
-    from soldee.emails import send_staff_alert
-
-    send_staff_alert(subject="Renewals need attention", body=text)

@@ -21,7 +21,7 @@ from plans.models import Plan
 from soldee import events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
-from soldee.tasks import enqueue_on_commit
+from soldee.tasks import enqueue_on_commit, staff_alert
 
 from . import agent_platform
 from .models import LIVE_STATUSES, AccessGrant, Subscription, Term
@@ -179,8 +179,6 @@ def _unapplied_payment(payment_id: int, why: str) -> None:
         except Exception:
             log.exception("unapplied payment %s: handler %r failed", payment_id, handler)
     try:
-        from soldee.tasks import staff_alert
-
         staff_alert.delay("A paid payment bought nothing: refund it",
                           f"Payment {payment_id}: {why}. It started no paid term. A refund request on the "
                           f"ground 'access not granted' will be opened for it (admin: Refund requests).")

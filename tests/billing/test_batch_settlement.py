@@ -111,7 +111,7 @@ def test_one_payment_that_breaks_its_batch_keeps_only_itself_unsettled(plan, doc
 
 
 def test_a_charge_that_cannot_settle_is_recorded_and_staff_are_told(
-    plan, documents, mailoutbox, django_capture_on_commit_callbacks
+    plan, documents, mailoutbox, enqueued, django_capture_on_commit_callbacks
 ):
     _ids, payments = _claimed(plan, 2)
     bad = payments[0]
@@ -120,6 +120,8 @@ def test_a_charge_that_cannot_settle_is_recorded_and_staff_are_told(
                                  source="test")
     refused = Event.objects.get(verb="payment.settlement_refused")
     assert refused.subject_id == str(bad.pk) and "we asked" in refused.data["reason"]
+    assert not mailoutbox  # the settlement waits for no mail server: a worker sends the alert
+    assert enqueued.run("soldee.tasks.staff_alert") == 1
     assert any("do not match" in m.subject and str(bad.public_id) in m.body for m in mailoutbox)
 
 

@@ -49,7 +49,7 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
         _ask(client, customer)
     deletion = AccountDeletionRequest.objects.get()
     assert deletion.status == AccountDeletionRequest.Status.REQUESTED and deletion.reason == "Moving on"
-    assert "accounts.tasks.staff_alert" in enqueued.names()
+    assert "soldee.tasks.staff_alert" in enqueued.names()
     enqueued.calls.clear()
 
     action = {"action": "confirm_deletion", "_selected_action": [deletion.pk]}

@@ -31,8 +31,10 @@ def _calendar_provider():
 def queued(monkeypatch):
     """Tasks that on-commit callbacks enqueue: [(task name, args)]. Nothing runs."""
     calls: list[tuple[str, tuple]] = []
-    for name in ("customer_email", "staff_alert", "refund_execute"):
-        task = getattr(tasks, name)
+    from soldee import tasks as soldee_tasks
+
+    for name, module in (("customer_email", tasks), ("staff_alert", soldee_tasks), ("refund_execute", tasks)):
+        task = getattr(module, name)
         monkeypatch.setattr(task, "delay", lambda *args, _n=name: calls.append((_n, args)))
     return calls
 
