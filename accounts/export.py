@@ -3,7 +3,9 @@ plus the files they own (attachments, documents).
 
 Which rows: the user, and every row of every model with a foreign key named `customer`
 or `user` to the user model (so a model added later is included without changing this
-file). Secrets are left out: password hashes, gateway card tokens, MFA secrets."""
+file), plus the models owned through another row (INDIRECT_OWNERS: the agreement copies
+belong to the customer through their acceptance). Secrets are left out: password
+hashes, gateway card tokens, MFA secrets."""
 
 from __future__ import annotations
 
@@ -22,6 +24,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 OWNER_FIELDS = ("customer", "user")
+# Models that belong to a customer through another row: label → the lookup to the user.
+INDIRECT_OWNERS = {
+    "offer.agreementcopy": "acceptance__customer",  # the PDF of an agreement (clause 5.4)
+    "offer.agreementcopyrequest": "acceptance__customer",
+}
 # Whole models that are not the customer's data or hold secrets.
 EXCLUDED_MODELS = {"accounts.dataexport", "mfa.authenticator", "admin.logentry", "sessions.session"}
 # Fields never exported: credentials, not personal data.
@@ -37,6 +44,9 @@ def owned_models() -> list[tuple[type[models.Model], str]]:
     found = []
     for model in apps.get_models():
         if model._meta.label_lower in EXCLUDED_MODELS or model is User:
+            continue
+        if model._meta.label_lower in INDIRECT_OWNERS:
+            found.append((model, INDIRECT_OWNERS[model._meta.label_lower]))
             continue
         for name in OWNER_FIELDS:
             try:

@@ -164,3 +164,26 @@ def test_the_privacy_page_links_everything(client, customer):
     html = client.get("/profile/privacy/").content.decode()
     for element in ('id="export-request"', 'id="consent-withdraw"', 'id="deletion-request"'):
         assert element in html
+
+
+def test_the_export_holds_the_agreement_copies_the_customer_asked_for(
+        client, customer, other_customer, buy, enqueued, django_capture_on_commit_callbacks):
+    from offer.agreement_copies import render_copy, request_copy
+
+    for who in (customer, other_customer):
+        payment = buy(who)
+        copy_request, _created = request_copy(acceptance_id=payment.acceptance.pk, by=who)
+        render_copy(request_id=copy_request.pk)
+    mine = payment.acceptance.__class__.objects.get(customer=customer).agreement_copy
+    client.force_login(customer)
+    export = _request(client, django_capture_on_commit_callbacks)
+    enqueued.run("accounts.tasks.data_export_build")
+    archive = _zip(client.get(f"/profile/privacy/exports/{export.public_id}/download/"))
+    pdfs = [n for n in archive.namelist() if n.startswith("files/offer.agreementcopy/")]
+    assert pdfs == [f"files/offer.agreementcopy/{mine.pk}/{mine.file.name.rsplit('/', 1)[-1]}"]
+    with default_storage.open(mine.file.name, "rb") as fh:
+        assert archive.read(pdfs[0]) == fh.read() and fh.name.endswith(".pdf")
+    [row] = json.loads(archive.read("data/offer.agreementcopy.json"))
+    assert row["sha256"] == mine.sha256
+    [asked] = json.loads(archive.read("data/offer.agreementcopyrequest.json"))
+    assert asked["acceptance"] == mine.acceptance_id  # the other customer's copy is not in it
