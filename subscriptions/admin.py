@@ -1,6 +1,9 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from soldee.admin import ReadOnlyAdminMixin
+from soldee.money import format_money
 
 from . import renewals, services
 from .models import AccessGrant, AgentPlatformKey, RenewalAttempt, Subscription, Term
@@ -30,17 +33,32 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("next_charge_at",)
     actions = ["renewal_off", "renewal_on", "retry_now"]
 
-    @admin.action(description="Retry the renewal charge now")
+    @admin.action(description=gettext_lazy("Retry the renewal charge now"))
     def retry_now(self, request, queryset):
-        for sub in queryset:
+        """Charges the selected subscriptions only (the sweep's claim and charge), one
+        message each."""
+        for subscription in queryset.select_related("customer", "plan"):
+            sub = f"{subscription.customer} · {subscription.plan}"
             try:
-                renewals.renewal_retry_now(subscription_id=sub.pk, by=request.user)
+                attempt = renewals.renewal_retry_now(subscription_id=subscription.pk, by=request.user)
             except ValueError as exc:
                 self.message_user(request, f"{sub}: {exc}", level=messages.ERROR)
                 continue
-        ids = renewals.renewals_claim()
-        counts = renewals.renewals_charge(ids) if ids else {}
-        self.message_user(request, f"Charged now: {counts or 'nothing due'}")
+            if attempt is None:
+                self.message_user(request, _("%(sub)s: not charged now: a charge of it is under way, or no exchange "
+                                             "rate is available (the renewal sweep goes on with it).") % {"sub": sub},
+                                  level=messages.WARNING)
+            elif attempt.status == RenewalAttempt.Status.SUCCEEDED:
+                self.message_user(request, _("%(sub)s: paid, %(amount)s; the next term has started or starts at the "
+                                             "end of the current one.") % {
+                    "sub": sub, "amount": format_money(attempt.payment.amount_minor, attempt.payment.currency)})
+            elif attempt.status == RenewalAttempt.Status.DECLINED:
+                self.message_user(request, _("%(sub)s: declined (%(reason)s). The customer is e-mailed; the retry "
+                                             "schedule goes on.") % {"sub": sub, "reason": attempt.error or "—"},
+                                  level=messages.WARNING)
+            else:
+                self.message_user(request, _("%(sub)s: the gateway's answer is not known yet; reconciliation asks "
+                                             "it again in a few minutes.") % {"sub": sub}, level=messages.WARNING)
 
     def _set(self, request, queryset, on):
         for sub in queryset:
@@ -48,13 +66,13 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user)
             except services.CheckoutRefused as exc:
                 self.message_user(request, f"{sub}: {exc}", level=messages.ERROR)
-        self.message_user(request, "Done.")
+        self.message_user(request, _("Done."))
 
-    @admin.action(description="Turn automatic renewal off")
+    @admin.action(description=gettext_lazy("Turn automatic renewal off"))
     def renewal_off(self, request, queryset):
         self._set(request, queryset, False)
 
-    @admin.action(description="Turn automatic renewal on")
+    @admin.action(description=gettext_lazy("Turn automatic renewal on"))
     def renewal_on(self, request, queryset):
         self._set(request, queryset, True)
 

@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from billing import exchange
@@ -57,18 +57,21 @@ def next_charge_for(subscription: Subscription):
 
 # --- 1. Claim ----------------------------------------------------------------------
 
-def renewals_claim(*, now=None, limit: int | None = None) -> list[int]:
-    """Claim due subscriptions and record the intent to charge. Returns attempt ids."""
+def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list[int] | None = None) -> list[int]:
+    """Claim due subscriptions (of `subscription_ids` only, when given) and record the
+    intent to charge. Returns attempt ids."""
     now = now or timezone.now()
     limit = limit or settings.RENEWAL_BATCH_SIZE
     with transaction.atomic():
         # Lock ids only: the next `limit` in next_charge_at order, read by that index. With the
         # customer, profile and plan joined in, PostgreSQL built and sorted every due row
         # (20,000 wide rows per claim at scale) before taking the first `limit`.
+        due = Subscription.objects.select_for_update(skip_locked=True, no_key=True).filter(
+            status__in=LIVE_STATUSES, auto_renew=True, next_charge_at__lte=now)
+        if subscription_ids is not None:
+            due = due.filter(pk__in=subscription_ids)
         locked = list(
-            Subscription.objects.select_for_update(skip_locked=True, no_key=True)
-            .filter(status__in=LIVE_STATUSES, auto_renew=True, next_charge_at__lte=now)
-            .exclude(renewal_attempts__status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN])
+            due.exclude(renewal_attempts__status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN])
             .order_by("next_charge_at").values_list("pk", flat=True)[:limit]
         )
         if not locked:
@@ -394,15 +397,31 @@ def renewals_reconcile(*, now=None) -> dict[str, int]:
 
 # --- Retry now (staff), pay with another card (customer) ------------------------------
 
-def renewal_retry_now(*, subscription_id: int, by) -> None:
+def renewal_retry_now(*, subscription_id: int, by) -> RenewalAttempt | None:
+    """Staff: charge this subscription's next term now, through the sweep's own claim and
+    charge (same idempotency keys, same settlement), and only this subscription. Returns
+    the attempt, or None when it could not be claimed now (a charge of it is under way, or
+    no exchange rate: the sweep goes on with it)."""
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
         if not sub.is_live or not sub.auto_renew:
             raise ValueError(_("Only a live subscription with renewal on can be charged."))
-        sub.next_charge_at = timezone.now()
+        now = timezone.now()
+        if sub.status != Subscription.Status.PAST_DUE:
+            if sub.next_charge_at is None:
+                raise ValueError(_("A renewal charge of this subscription is under way."))
+            if sub.next_charge_at > now:  # paid up to its current end: charging now would pay a term ahead
+                raise ValueError(_("Nothing to retry: the next renewal charge is due on %(date)s.") % {
+                    "date": formats.date_format(timezone.localtime(sub.next_charge_at), "DATETIME_FORMAT")})
+        sub.next_charge_at = now
         sub.save(update_fields=["next_charge_at", "updated_at"])
         events.record(verb="renewal.retry_requested", subject=sub, customer=sub.customer, actor=by,
                       actor_kind=Event.ActorKind.STAFF)
+    ids = renewals_claim(subscription_ids=[subscription_id])
+    if not ids:
+        return None
+    renewals_charge(ids)
+    return RenewalAttempt.objects.select_related("payment").get(pk=ids[0])
 
 
 def renewal_customer_payment(*, subscription: Subscription, token: str, client_ip, user_agent) -> Payment:

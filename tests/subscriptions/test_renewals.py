@@ -330,3 +330,56 @@ def test_the_account_shows_the_running_term_and_access_while_the_next_term_is_pa
     client.force_login(customer)  # the session of a month ago has expired
     body = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Closed: the paid term is over" in body
+
+
+@pytest.fixture
+def admin_client(client, staff, settings):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
+    client.staff = staff
+    return client
+
+
+def _retry_now(admin_client, *subs):
+    admin_client.force_login(admin_client.staff)  # now: the clock may have moved past a session's age
+    response = admin_client.post("/admin/subscriptions/subscription/", {
+        "action": "retry_now", "_selected_action": [s.pk for s in subs]}, follow=True)
+    assert response.status_code == 200
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_staff_retry_now_charges_only_the_selected_subscription(
+        customer, other_customer, plan, documents, admin_client, time_machine):
+    failing = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    waiting = subscribe(other_customer, plan, documents)
+    time_machine.move_to(max(failing.current_period_end, waiting.current_period_end) - timedelta(hours=2), tick=False)
+    assert renewals.renewals_run(max_batches=0) == {}
+    [message] = _retry_now(admin_client, failing)  # both are due; staff picked one
+    assert "declined" in message and "retry schedule goes on" in message
+    assert not RenewalAttempt.objects.filter(subscription=waiting).exists()  # not charged from a staff click
+    failing.refresh_from_db()
+    assert failing.status == "past_due" and failing.failed_attempts == 1
+    assert Event.objects.filter(verb="renewal.retry_requested", subject_id=str(failing.pk)).count() == 1
+    assert renewals.renewals_run() == {"succeeded": 1}  # the sweep renews the other one
+    assert Term.objects.filter(subscription=waiting, number=2).exists()
+
+
+def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
+        sub, admin_client, time_machine):
+    time_machine.move_to(sub.current_period_end - timedelta(hours=20), tick=False)
+    Subscription.objects.filter(pk=sub.pk).update(status="past_due", failed_attempts=1,
+                                                   next_charge_at=timezone.now() + timedelta(days=1))
+    [message] = _retry_now(admin_client, sub)
+    from soldee.money import format_money
+
+    assert message == (f"{sub.customer} · {sub.plan}: paid, {format_money(sub.plan.price_minor, 'KZT')}; "
+                       "the next term has started or starts at the end of the current one.")
+    sub.refresh_from_db()
+    assert sub.status == "active" and sub.failed_attempts == 0
+    assert Term.objects.get(subscription=sub, number=2).payment.status == Payment.Status.SUCCEEDED
+
+
+def test_staff_retry_now_refuses_a_subscription_paid_up_to_its_end(sub, admin_client):
+    [message] = _retry_now(admin_client, sub)  # just bought: the charge is due in 29 days
+    assert "Nothing to retry" in message
+    assert not RenewalAttempt.objects.filter(subscription=sub).exists() and token_charges() == 0
+    assert not Event.objects.filter(verb="renewal.retry_requested").exists()
