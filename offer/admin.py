@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
 
 from . import agreement_copies, services
 from .models import (
@@ -38,14 +38,25 @@ class LegalDocumentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return obj is not None and not obj.is_published
 
-    @admin.action(description="Publish the selected drafts")
+    @admin.action(description=_("Publish the selected drafts"))
     def publish(self, request, queryset):
-        for doc in queryset.filter(status=LegalDocument.Status.DRAFT):
+        drafts = queryset.filter(status=LegalDocument.Status.DRAFT)
+        if not drafts.exists():
+            self.message_user(request, _("Nothing to publish: only drafts can be published."), level=messages.ERROR)
+            return None
+        page = confirmation_page(self, request, drafts, title=_("Publish these versions?"), warning=_(
+            "A published version can never be changed or withdrawn: it is the text customers accept from its "
+            "effective date. Publishing a Public Offer e-mails every customer with a live subscription about the "
+            "amendment; a renewal after its effective date accepts it by continued use (clause 11)."))
+        if page is not None:
+            return page
+        for doc in drafts:
             try:
                 services.document_publish(document_id=doc.pk, by=request.user)
-                self.message_user(request, f"Published {doc}.")
+                self.message_user(request, _("Published %(document)s.") % {"document": doc})
             except ValueError as exc:
                 self.message_user(request, f"{doc}: {exc}", level=messages.ERROR)
+        return None
 
 
 class AcceptedDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from soldee import events
 from soldee.models import Event
@@ -54,7 +55,7 @@ def document_publish(*, document_id: int, by=None) -> LegalDocument:
         if document.is_published:
             return document
         if document.effective_date < today_almaty():
-            raise ValueError("the effective date of a new version cannot be in the past")
+            raise ValueError(_("The effective date of a new version cannot be in the past."))
         document.status = LegalDocument.Status.PUBLISHED
         document.published_at = timezone.now()
         document.save()

@@ -102,3 +102,34 @@ def test_the_diff_of_unknown_or_draft_versions_is_404_and_text_is_escaped(client
     document_publish(document_id=published.pk)
     body = client.get("/legal/offer/diff/2025-11-01/2099-02-01/").content.decode()
     assert "&lt;b&gt;bold&lt;/b&gt;" in body and "<b>bold</b>" not in body
+
+
+def test_staff_publish_a_draft_in_the_admin_only_after_confirming(
+        client, staff, documents, enqueued, settings, django_capture_on_commit_callbacks):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
+    client.force_login(staff)
+    draft = new_offer(documents)
+    action = {"action": "publish", "_selected_action": [draft.pk, documents["offer"].pk]}
+    page = client.post("/admin/offer/legaldocument/", action)
+    assert page.status_code == 200 and "can never be changed or withdrawn" in page.content.decode()
+    assert list(page.context["queryset"]) == [draft]  # the published version is not offered again
+    draft.refresh_from_db()
+    assert draft.status == LegalDocument.Status.DRAFT and not enqueued.names()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post("/admin/offer/legaldocument/", {**action, "confirmed": "yes"}, follow=True)
+    assert [str(m) for m in done.context["messages"]] == [f"Published {draft}."]
+    draft.refresh_from_db()
+    assert draft.status == LegalDocument.Status.PUBLISHED
+    assert enqueued.names() == ["offer.tasks.offer_amendment_notify"]
+
+
+def test_a_version_effective_in_the_past_is_refused_with_a_message(client, staff, documents, settings):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    client.force_login(staff)
+    late = new_offer(documents)
+    LegalDocument.objects.filter(pk=late.pk).update(effective_date="2020-01-01")
+    done = client.post("/admin/offer/legaldocument/", {"action": "publish", "_selected_action": [late.pk],
+                                                       "confirmed": "yes"}, follow=True)
+    assert [str(m) for m in done.context["messages"]] == [
+        f"{late}: The effective date of a new version cannot be in the past."]
+    assert LegalDocument.objects.get(pk=late.pk).status == LegalDocument.Status.DRAFT
