@@ -1,0 +1,55 @@
+"""The price list is evidence (clause 6.1: the cost is what the website says): every change
+staff make to a plan in the admin is on record with the old and new values."""
+
+import json
+
+import pytest
+
+from plans.models import Plan
+from soldee.events import for_subject
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, staff, settings):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
+    client.force_login(staff)
+    return client
+
+
+def _form(plan, **changes):
+    data = {"code": plan.code, "name": plan.name, "description": plan.description,
+            "features": '["Agent"]', "translations": "{}", "price_minor": plan.price_minor,
+            "is_active": "on" if plan.is_active else "", "display_order": plan.display_order}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def test_a_price_change_is_recorded_with_the_old_and_new_price(admin_client, plan, staff):
+    old = plan.price_minor
+    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price_minor=old + 500_000))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    plan.refresh_from_db()
+    assert plan.price_minor == old + 500_000
+    [event] = [e for e in for_subject(plan) if e.verb == "plan.changed"]
+    assert event.actor == staff and event.data["code"] == plan.code
+    assert event.data["changes"]["price_minor"] == {"from": old, "to": old + 500_000}
+
+
+def test_taking_a_plan_off_sale_from_the_list_is_recorded(admin_client, plan):
+    data = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(plan.pk),
+            "form-0-display_order": str(plan.display_order), "_save": "Save"}  # is_active unticked
+    response = admin_client.post("/admin/plans/plan/", data)
+    assert response.status_code == 302
+    assert Plan.objects.get(pk=plan.pk).is_active is False
+    [event] = [e for e in for_subject(plan) if e.verb == "plan.changed"]
+    assert event.data["changes"] == {"is_active": {"from": True, "to": False}}
+
+
+def test_saving_without_a_change_records_nothing(admin_client, plan):
+    unchanged = _form(plan, features=json.dumps(plan.features), translations=json.dumps(plan.translations or {}))
+    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", unchanged)
+    assert response.status_code == 302
+    assert [e.data for e in for_subject(plan) if e.verb == "plan.changed"] == []
+
