@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from soldee.bulk import CopyQuerySet
@@ -96,6 +97,13 @@ class Payment(models.Model):
     @property
     def refunded_display(self) -> str:
         return format_money(self.refunded_minor, self.currency)
+
+    @property
+    def failure_display(self) -> str:
+        """The decline reason in the current language: gateways' known reasons are stored
+        in English (marked with gettext_noop where they are defined); a reason the gateway
+        words itself is shown as it came."""
+        return gettext(self.failure_message) if self.failure_message else ""
 
     @property
     def is_paid(self) -> bool:

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing import exchange
 from billing import services as billing
@@ -194,7 +195,7 @@ def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttemp
     for attempt in attempts:
         if attempt.payment.payment_method is None:
             outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
-                                                failure_message="No saved card")
+                                                failure_message=gettext_noop("No saved card"))
         else:
             by_gateway.setdefault(attempt.payment.gateway, []).append(attempt)
     for name, group in by_gateway.items():

@@ -34,6 +34,7 @@ import httpx
 from babel.numbers import get_currency_precision
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from soldee.money import minor_to_decimal
 
@@ -67,28 +68,29 @@ CHECK_EXPIRED = 20
 HARD_DECLINE_CODES = frozenset({"5001", "5003", "5005", "5012", "5017", "5033", "5034", "5057"})
 
 # What the customer reads on the payment page (stored on the payment, like the sandbox's).
+# Stored in English on the payment; shown translated (Payment.failure_display).
 REASON_MESSAGES = {
-    "5051": "Insufficient funds",
-    "5054": "The card has expired",
-    "5033": "The card has expired",
-    "5014": "Invalid card number",
-    "5082": "Incorrect CVV code",
-    "5006": "Incorrect CVV code or a network error",
-    "5012": "The card cannot be used for online payments",
-    "5057": "The card cannot be used for this payment",
-    "5058": "The card cannot be used for this payment",
-    "5036": "The card cannot be used for this payment",
-    "5062": "The card cannot be used for this payment",
-    "5061": "The card limit is exceeded",
-    "5065": "Too many payments with this card; try later",
-    "5013": "The amount is not allowed for this card",
-    "5206": "3-D Secure authentication failed",
-    "5207": "3-D Secure authentication is unavailable",
-    "5091": "The bank is unavailable; try later",
-    "5092": "The bank is unavailable; try later",
-    "5096": "The bank is unavailable; try later",
+    "5051": gettext_noop("Insufficient funds"),
+    "5054": gettext_noop("The card has expired"),
+    "5033": gettext_noop("The card has expired"),
+    "5014": gettext_noop("Invalid card number"),
+    "5082": gettext_noop("Incorrect CVV code"),
+    "5006": gettext_noop("Incorrect CVV code or a network error"),
+    "5012": gettext_noop("The card cannot be used for online payments"),
+    "5057": gettext_noop("The card cannot be used for this payment"),
+    "5058": gettext_noop("The card cannot be used for this payment"),
+    "5036": gettext_noop("The card cannot be used for this payment"),
+    "5062": gettext_noop("The card cannot be used for this payment"),
+    "5061": gettext_noop("The card limit is exceeded"),
+    "5065": gettext_noop("Too many payments with this card; try later"),
+    "5013": gettext_noop("The amount is not allowed for this card"),
+    "5206": gettext_noop("3-D Secure authentication failed"),
+    "5207": gettext_noop("3-D Secure authentication is unavailable"),
+    "5091": gettext_noop("The bank is unavailable; try later"),
+    "5092": gettext_noop("The bank is unavailable; try later"),
+    "5096": gettext_noop("The bank is unavailable; try later"),
 }
-GENERIC_DECLINE = "The bank declined the payment"
+GENERIC_DECLINE = gettext_noop("The bank declined the payment")
 
 APPROVED_STATUSES = {"Completed", "Authorized"}
 DECLINED_STATUSES = {"Declined", "Cancelled"}

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_noop
 
 from soldee.bulk import row_insert_new
 
@@ -55,7 +56,7 @@ TEST_CARDS = {
     CARD_DELAYED: "approve after a delay",
 }
 DECLINE_CODE = "insufficient_funds"
-DECLINE_MESSAGE = "Insufficient funds"
+DECLINE_MESSAGE = gettext_noop("Insufficient funds")  # stored in English, shown translated
 
 
 def sign(body: bytes, secret: str | None = None) -> str:

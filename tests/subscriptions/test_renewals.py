@@ -234,6 +234,26 @@ def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one
     assert renewals.renewals_run() == {"succeeded": 1}
 
 
+def test_a_declined_card_of_a_past_due_customer_offers_to_pay_the_renewal_again_in_their_language(
+    client, customer, plan, documents, time_machine
+):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    client.force_login(customer)
+    client.cookies["django_language"] = "ru"
+    page = client.get(f"/account/subscriptions/{sub.pk}/pay/")
+    client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": page.context["token"]})
+    payment = Payment.objects.get(purpose="subscription.renewal", method="card")
+    pay_on_sandbox(payment, card=sandbox.CARD_DECLINE)
+    html = client.get(f"/billing/payments/{payment.public_id}/return/").content.decode()
+    assert f'href="/account/subscriptions/{sub.pk}/pay/"' in html  # not the checkout of a plan
+    assert "/account/checkout/" not in html and "Недостаточно средств" in html
+    assert "Insufficient funds" not in html
+    payments = client.get("/account/payments/").content.decode()
+    assert "Недостаточно средств" in payments and "Insufficient funds" not in payments
+
+
 def test_an_abandoned_payment_page_of_a_past_due_customer_does_not_stop_the_retries(
     client, customer, plan, documents, time_machine, settings
 ):
