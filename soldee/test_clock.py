@@ -106,6 +106,7 @@ def offset_display(delta: timedelta) -> str:
 def next_due(*, customer_id: int, now) -> object | None:
     """The earliest moment after `now` at which a sweep has something to do for the customer."""
     from subscriptions.models import LIVE_STATUSES, AccessGrant, RenewalAttempt, Subscription
+    from subscriptions.renewals import RECONCILED_KINDS
 
     moments = []
     for sub in Subscription.objects.filter(customer_id=customer_id, status__in=LIVE_STATUSES):
@@ -119,7 +120,7 @@ def next_due(*, customer_id: int, now) -> object | None:
                                           breached_at__isnull=True).values_list("deadline_at", flat=True)
     reconcile_after = timedelta(minutes=settings.RENEWAL_RECONCILE_AFTER_MINUTES)
     moments += [created + reconcile_after for created in RenewalAttempt.objects.filter(
-        subscription__customer_id=customer_id, kind=RenewalAttempt.Kind.AUTOMATIC,
+        subscription__customer_id=customer_id, kind__in=RECONCILED_KINDS,
         status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
     ).values_list("created_at", flat=True)]
     future = [m for m in moments if m is not None and m > now]

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -53,12 +54,25 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                              "end of the current one.") % {
                     "sub": sub, "amount": format_money(attempt.payment.amount_minor, attempt.payment.currency)})
             elif attempt.status == RenewalAttempt.Status.DECLINED:
-                self.message_user(request, _("%(sub)s: declined (%(reason)s). The customer is e-mailed; the retry "
-                                             "schedule goes on.") % {"sub": sub, "reason": attempt.error or "—"},
-                                  level=messages.WARNING)
+                self.message_user(request, self._declined_text(sub, attempt), level=messages.WARNING)
             else:
                 self.message_user(request, _("%(sub)s: the gateway's answer is not known yet; reconciliation asks "
                                              "it again in a few minutes.") % {"sub": sub}, level=messages.WARNING)
+
+    @staticmethod
+    def _declined_text(label: str, attempt: RenewalAttempt) -> str:
+        after = Subscription.objects.get(pk=attempt.subscription_id)
+        reason = attempt.error or "—"
+        if not after.is_live:
+            return _("%(sub)s: declined (%(reason)s). That was the last try: the subscription has lapsed and the "
+                     "customer is told.") % {"sub": label, "reason": reason}
+        when = formats.date_format(timezone.localtime(after.next_charge_at), "DATETIME_FORMAT") \
+            if after.next_charge_at else "—"
+        if attempt.kind == RenewalAttempt.Kind.STAFF:
+            return _("%(sub)s: declined (%(reason)s). An extra try: the customer's retry schedule is unchanged, "
+                     "next automatic try on %(date)s.") % {"sub": label, "reason": reason, "date": when}
+        return _("%(sub)s: declined (%(reason)s). The customer is e-mailed; next automatic try on %(date)s.") % {
+            "sub": label, "reason": reason, "date": when}
 
     def _set(self, request, queryset, on):
         for sub in queryset:

@@ -179,9 +179,12 @@ class RenewalAttempt(models.Model):
         UNKNOWN = "unknown", _("Outcome unknown (reconciling)")
 
     class Kind(models.TextChoices):
+        # AUTOMATIC and STAFF charge the saved card from our side (the reconciliation sweep
+        # resolves them); CUSTOMER and INVOICE are paid by the customer.
         AUTOMATIC = "automatic", _("Saved card, automatic")
         CUSTOMER = "customer", _("Customer paid with another card")
         INVOICE = "invoice", _("Customer paid an invoice by bank transfer")
+        STAFF = "staff", _("Saved card, extra try by staff")
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="renewal_attempts",
                                      db_index=False)  # renewalattempt_once_per_try leads with it

@@ -46,6 +46,8 @@ from .terms import renewal_term_start
 log = logging.getLogger(__name__)
 
 PURPOSE_RENEWAL = "subscription.renewal"
+# The tries that charge the saved card from our side: the reconciliation sweep resolves them.
+RECONCILED_KINDS = (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Kind.STAFF)
 
 
 def lead() -> timedelta:
@@ -58,9 +60,10 @@ def next_charge_for(subscription: Subscription):
 
 # --- 1. Claim ----------------------------------------------------------------------
 
-def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list[int] | None = None) -> list[int]:
+def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list[int] | None = None,
+                   kind: str = RenewalAttempt.Kind.AUTOMATIC) -> list[int]:
     """Claim due subscriptions (of `subscription_ids` only, when given) and record the
-    intent to charge. Returns attempt ids."""
+    intent to charge, as tries of `kind`. Returns attempt ids."""
     now = now or timezone.now()
     limit = limit or settings.RENEWAL_BATCH_SIZE
     with transaction.atomic():
@@ -115,7 +118,7 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
             plans.append((sub, term_number, attempt_no))
         Payment.objects.bulk_create(payments)
         attempts = RenewalAttempt.objects.bulk_create([
-            RenewalAttempt(subscription=sub, term_number=term, attempt_no=try_no, payment=payment)
+            RenewalAttempt(subscription=sub, term_number=term, attempt_no=try_no, payment=payment, kind=kind)
             for (sub, term, try_no), payment in zip(plans, payments, strict=True)
         ])
         Subscription.objects.filter(pk__in=[s.pk for s, _t, _n in plans]).update(next_charge_at=None, updated_at=now)
@@ -348,9 +351,20 @@ def renewal_declined(*, payment: Payment) -> None:
                                                          error=payment.failure_message[:255])
     if not sub.is_live or attempt.kind == RenewalAttempt.Kind.CUSTOMER:
         return  # the customer's own try with another card does not move the schedule
+    retry_days = settings.RENEWAL_RETRY_DAYS
+    if attempt.kind == RenewalAttempt.Kind.STAFF:
+        # An extra try by staff of a past-due subscription: it uses up none of the customer's
+        # retries. Its claim cleared the next charge; the schedule is put back as it was.
+        slot = min(max(sub.failed_attempts, 1), len(retry_days)) - 1
+        sub.next_charge_at = (sub.first_failed_at + timedelta(days=retry_days[slot]) if sub.first_failed_at
+                              else now)
+        sub.save(update_fields=["next_charge_at", "updated_at"])
+        events.record(verb="renewal.staff_try_declined", subject=sub, customer=sub.customer,
+                      data={"try": attempt.attempt_no, "reason": payment.failure_message,
+                            "next_retry_at": sub.next_charge_at.isoformat()})
+        return
     sub.failed_attempts += 1
     sub.first_failed_at = sub.first_failed_at or now
-    retry_days = settings.RENEWAL_RETRY_DAYS
     if sub.failed_attempts <= len(retry_days):
         sub.status = Subscription.Status.PAST_DUE
         sub.next_charge_at = sub.first_failed_at + timedelta(days=retry_days[sub.failed_attempts - 1])
@@ -374,7 +388,7 @@ def renewals_reconcile(*, now=None) -> dict[str, int]:
     cutoff = now - timedelta(minutes=settings.RENEWAL_RECONCILE_AFTER_MINUTES)
     stuck = list(RenewalAttempt.objects.filter(
         status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
-        kind=RenewalAttempt.Kind.AUTOMATIC, created_at__lt=cutoff, payment__status=Payment.Status.PROCESSING,
+        kind__in=RECONCILED_KINDS, created_at__lt=cutoff, payment__status=Payment.Status.PROCESSING,
     ).select_related("payment__payment_method").order_by("created_at")[:1000])
     counts: dict[str, int] = {}
     for attempt in stuck:
@@ -400,29 +414,41 @@ def renewals_reconcile(*, now=None) -> dict[str, int]:
 
 def renewal_retry_now(*, subscription_id: int, by) -> RenewalAttempt | None:
     """Staff: charge this subscription's next term now, through the sweep's own claim and
-    charge (same idempotency keys, same settlement), and only this subscription. Returns
-    the attempt, or None when it could not be claimed now (a charge of it is under way, or
-    no exchange rate: the sweep goes on with it)."""
+    charge (same idempotency keys, same settlement), and only this subscription.
+    - past due: an extra try (kind STAFF); declined, it uses up none of the customer's
+      retries and leaves the schedule as it was;
+    - due and not yet tried: the scheduled charge itself, a minute before the sweep;
+    - paid up to its end (charge not due) or a charge under way: refused.
+    Returns the attempt, or None when it could not be claimed now (no exchange rate: the
+    sweep goes on with it)."""
+    from .services import _lock_customer
+
+    customer_id = Subscription.objects.values_list("customer_id", flat=True).get(pk=subscription_id)
     with transaction.atomic():
+        _lock_customer(customer_id)
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
         if not sub.is_live or not sub.auto_renew:
             raise ValueError(_("Only a live subscription with renewal on can be charged."))
         now = timezone.now()
-        if sub.status != Subscription.Status.PAST_DUE:
-            if sub.next_charge_at is None:
-                raise ValueError(_("A renewal charge of this subscription is under way."))
-            if sub.next_charge_at > now:  # paid up to its current end: charging now would pay a term ahead
-                raise ValueError(_("Nothing to retry: the next renewal charge is due on %(date)s.") % {
-                    "date": formats.date_format(timezone.localtime(sub.next_charge_at), "DATETIME_FORMAT")})
+        if sub.renewal_attempts.filter(status__in=[RenewalAttempt.Status.CHARGING,
+                                                   RenewalAttempt.Status.UNKNOWN]).exists():
+            raise ValueError(_("A renewal charge of this subscription is under way."))
+        past_due = sub.status == Subscription.Status.PAST_DUE
+        if not past_due and (sub.next_charge_at is None or sub.next_charge_at > now):
+            # paid up to its current end: charging now would pay a term ahead
+            raise ValueError(_("Nothing to retry: the next renewal charge is due on %(date)s.") % {
+                "date": formats.date_format(timezone.localtime(sub.next_charge_at or sub.current_period_end),
+                                            "DATETIME_FORMAT")})
         sub.next_charge_at = now
         sub.save(update_fields=["next_charge_at", "updated_at"])
         events.record(verb="renewal.retry_requested", subject=sub, customer=sub.customer, actor=by,
-                      actor_kind=Event.ActorKind.STAFF)
-    ids = renewals_claim(subscription_ids=[subscription_id])
+                      actor_kind=Event.ActorKind.STAFF, data={"extra_try": past_due})
+    ids = renewals_claim(subscription_ids=[subscription_id],
+                         kind=RenewalAttempt.Kind.STAFF if past_due else RenewalAttempt.Kind.AUTOMATIC)
     if not ids:
         return None
     renewals_charge(ids)
-    return RenewalAttempt.objects.select_related("payment").get(pk=ids[0])
+    return RenewalAttempt.objects.select_related("payment", "subscription").get(pk=ids[0])
 
 
 def renewal_customer_payment(*, subscription: Subscription, token: str, client_ip, user_agent) -> Payment:

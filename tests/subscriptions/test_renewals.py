@@ -374,7 +374,7 @@ def test_staff_retry_now_charges_only_the_selected_subscription(
     time_machine.move_to(max(failing.current_period_end, waiting.current_period_end) - timedelta(hours=2), tick=False)
     assert renewals.renewals_run(max_batches=0) == {}
     [message] = _retry_now(admin_client, failing)  # both are due; staff picked one
-    assert "declined" in message and "retry schedule goes on" in message
+    assert "declined (Insufficient funds). The customer is e-mailed; next automatic try on" in message
     assert not RenewalAttempt.objects.filter(subscription=waiting).exists()  # not charged from a staff click
     failing.refresh_from_db()
     assert failing.status == "past_due" and failing.failed_attempts == 1
@@ -398,8 +398,55 @@ def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
     assert Term.objects.get(subscription=sub, number=2).payment.status == Payment.Status.SUCCEEDED
 
 
+def test_extra_staff_tries_of_a_past_due_subscription_use_up_none_of_the_customers_retries(
+        customer, plan, documents, admin_client, time_machine, enqueued, django_capture_on_commit_callbacks):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=20), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_run() == {"declined": 1}  # the scheduled charge: past due
+    sub.refresh_from_db()
+    schedule = sub.next_charge_at
+    assert sub.status == "past_due" and sub.failed_attempts == 1
+    enqueued.calls.clear()
+    for _click in range(len(settings_retry_days()) + 1):  # more clicks than the customer has retries
+        with django_capture_on_commit_callbacks(execute=True):
+            [message] = _retry_now(admin_client, sub)
+        assert "An extra try: the customer's retry schedule is unchanged" in message
+        sub.refresh_from_db()
+        assert sub.status == "past_due" and sub.failed_attempts == 1 and sub.next_charge_at == schedule
+    assert RenewalAttempt.objects.filter(subscription=sub, kind="staff", status="declined").count() == 4
+    assert "subscriptions.tasks.subscription_email" not in enqueued.names()  # no e-mail per staff click
+    assert not AccessGrant.objects.filter(customer=customer, status="revoked").exists()  # the paid term stays
+    time_machine.move_to(schedule, tick=False)
+    assert renewals.renewals_run() == {"declined": 1}  # the customer's own schedule goes on
+    sub.refresh_from_db()
+    assert sub.failed_attempts == 2
+
+
+def settings_retry_days():
+    from django.conf import settings
+
+    return settings.RENEWAL_RETRY_DAYS
+
+
 def test_staff_retry_now_refuses_a_subscription_paid_up_to_its_end(sub, admin_client):
     [message] = _retry_now(admin_client, sub)  # just bought: the charge is due in 29 days
     assert "Nothing to retry" in message
     assert not RenewalAttempt.objects.filter(subscription=sub).exists() and token_charges() == 0
     assert not Event.objects.filter(verb="renewal.retry_requested").exists()
+
+
+def test_staff_retry_now_waits_while_a_charge_of_the_subscription_is_under_way(
+        client, customer, plan, documents, admin_client, time_machine):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()  # past due
+    client.force_login(customer)  # the customer has the payment page open
+    page = client.get(f"/account/subscriptions/{sub.pk}/pay/")
+    client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": page.context["token"]})
+    sub.refresh_from_db()
+    before = sub.next_charge_at
+    [message] = _retry_now(admin_client, sub)
+    assert "under way" in message
+    sub.refresh_from_db()
+    assert sub.next_charge_at == before and not Event.objects.filter(verb="renewal.retry_requested").exists()
