@@ -28,9 +28,14 @@ OWNER_FIELDS = ("customer", "user")
 INDIRECT_OWNERS = {
     "offer.agreementcopy": "acceptance__customer",  # the PDF of an agreement (clause 5.4)
     "offer.agreementcopyrequest": "acceptance__customer",
+    "offer.accepteddocument": "acceptance__customer",
+    "subscriptions.term": "subscription__customer",  # the paid terms
+    "subscriptions.renewalattempt": "subscription__customer",
 }
 # Whole models that are not the customer's data or hold secrets.
-EXCLUDED_MODELS = {"accounts.dataexport", "mfa.authenticator", "admin.logentry", "sessions.session"}
+EXCLUDED_MODELS = {"accounts.dataexport", "mfa.authenticator", "admin.logentry", "sessions.session",
+                   "account.emailconfirmation",  # a confirmation key: a secret
+                   "billing.exchangerate"}  # its user is the staff member who entered a rate
 # Fields never exported: credentials, not personal data.
 EXCLUDED_FIELDS = {
     "accounts.user": {"password", "groups", "user_permissions", "is_superuser"},

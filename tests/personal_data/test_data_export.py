@@ -187,3 +187,31 @@ def test_the_export_holds_the_agreement_copies_the_customer_asked_for(
     assert row["sha256"] == mine.sha256
     [asked] = json.loads(archive.read("data/offer.agreementcopyrequest.json"))
     assert asked["acceptance"] == mine.acceptance_id  # the other customer's copy is not in it
+
+
+def test_every_model_that_points_at_a_customers_rows_is_exported_or_excluded_on_purpose(db):
+    # A model owned through another row (a term through its subscription) has no customer
+    # field of its own: it must be listed in INDIRECT_OWNERS, or excluded with a reason.
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+
+    from accounts.export import EXCLUDED_MODELS, owned_models
+
+    owned = {model for model, _owner in owned_models()} | {get_user_model()}
+    left_out = sorted(
+        f"{model._meta.label_lower}.{field.name}" for model in apps.get_models()
+        if model not in owned and model._meta.label_lower not in EXCLUDED_MODELS
+        for field in model._meta.concrete_fields if field.is_relation and field.related_model in owned
+    )
+    assert left_out == []
+
+
+def test_the_export_holds_the_paid_terms_and_renewal_tries(client, customer, buy, enqueued,
+                                                           django_capture_on_commit_callbacks):
+    payment = buy(customer)
+    client.force_login(customer)
+    export = _request(client, django_capture_on_commit_callbacks)
+    enqueued.run("accounts.tasks.data_export_build")
+    archive = _zip(client.get(f"/profile/privacy/exports/{export.public_id}/download/"))
+    [term] = json.loads(archive.read("data/subscriptions.term.json"))
+    assert term["payment"] == payment.pk and term["number"] == 1
