@@ -369,13 +369,19 @@ def rates_import_from_feed(*, on: date, allow_jump: bool = False, reason: str = 
 
 
 def alert_staff(*, subject: str, body: str) -> bool:
-    """E-mail staff about the rates import, at most once a day per distinct problem."""
-    from soldee.emails import send_staff_alert
+    """E-mail staff about the rates import, at most once a day per distinct problem. The
+    mail goes from the retried alert task; a message that could not even be queued frees
+    the day's slot, so the next run alerts again."""
+    from soldee.tasks import staff_alert
 
     key = "nbk-alert:" + hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()
     if not cache.add(key, 1, timeout=24 * 3600):
         return False
-    send_staff_alert(subject=subject, body=body)
+    try:
+        staff_alert.delay(subject, body)
+    except Exception:
+        cache.delete(key)
+        raise
     return True
 
 

@@ -279,7 +279,7 @@ def access_flag_breach(*, grant_id: int) -> bool:
                       data={"deadline_at": grant.deadline_at.isoformat(), "status": grant.status})
         from . import tasks
 
-        transaction.on_commit(lambda: tasks.access_breach_alert.delay(grant.pk))
+        transaction.on_commit(lambda: tasks.access_breach_alert.delay(grant.pk), robust=True)
     return True
 
 

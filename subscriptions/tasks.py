@@ -55,12 +55,15 @@ def access_deadline_sweep() -> int:
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def access_breach_alert(self, grant_id: int) -> None:
     grant = AccessGrant.objects.select_related("customer", "term").get(pk=grant_id)
-    send_staff_alert(
-        subject=f"Access not granted within 30 minutes: {grant.customer.email}",
-        body=(f"Access grant {grant.pk} for term {grant.term_id} was due at "
-              f"{grant.deadline_at:%Y-%m-%d %H:%M %Z} and is {grant.status}. "
-              "The payment is refundable under clause 7 of the offer."),
-    )
+    try:
+        send_staff_alert(
+            subject=f"Access not granted within 30 minutes: {grant.customer.email}",
+            body=(f"Access grant {grant.pk} for term {grant.term_id} was due at "
+                  f"{grant.deadline_at:%Y-%m-%d %H:%M %Z} and is {grant.status}. "
+                  "The payment is refundable under clause 7 of the offer."),
+        )
+    except OSError as exc:  # the mail server is down: this alert grounds a refund, it must arrive
+        raise self.retry(exc=exc) from exc
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)

@@ -15,6 +15,29 @@ from tests.exchange.exchange_helpers import FEED, feed_file, make_rate
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def alerts_sent_at_once(monkeypatch):
+    """The alert goes from the retried staff_alert task: here a worker takes it at once."""
+    from soldee.tasks import staff_alert
+
+    monkeypatch.setattr(staff_alert, "delay", lambda *args: staff_alert.apply(args=args))
+
+
+def test_an_alert_that_cannot_be_queued_is_tried_again_on_the_next_run(monkeypatch):
+    from billing import exchange
+    from soldee.tasks import staff_alert
+
+    def broker_down(*args):
+        raise OSError("broker down")
+
+    monkeypatch.setattr(staff_alert, "delay", broker_down)
+    with pytest.raises(OSError):
+        exchange.alert_staff(subject="NBK rates refused", body="why")
+    monkeypatch.setattr(staff_alert, "delay", lambda *args: staff_alert.apply(args=args))
+    assert exchange.alert_staff(subject="NBK rates refused", body="why") is True  # not "already sent today"
+    assert [m.subject for m in mail.outbox] == ["[Soldee staff] NBK rates refused"]
+
+
 @respx.mock
 @time_machine.travel("2026-11-24 00:10 +05:00", tick=False)
 def test_imports_todays_rates_in_almaty():

@@ -58,3 +58,28 @@ def test_renewals_deferred_for_want_of_a_rate_alert_staff_from_a_worker(
     assert not mailoutbox  # the claim's transaction waited for no mail server
     assert enqueued.run("soldee.tasks.staff_alert") == 1
     assert "1 renewals deferred: no exchange rate" in mailoutbox[0].body
+
+
+def test_the_missed_access_deadline_alert_is_retried_while_the_mail_server_is_down(
+        customer, plan, documents, monkeypatch, mailoutbox):
+    from billing.services import payment_refresh_from_gateway
+    from subscriptions.models import AccessGrant
+    from subscriptions.tasks import access_breach_alert
+    from tests.billing.helpers import pay_on_sandbox, start_checkout
+
+    payment = start_checkout(None, customer, plan, documents, token="t")
+    pay_on_sandbox(payment)
+    payment_refresh_from_gateway(payment=payment)
+    grant = AccessGrant.objects.get(customer=customer)
+    real = __import__("django.core.mail", fromlist=["send_mail"]).send_mail
+    calls = []
+
+    def down_twice(**kwargs):
+        calls.append(kwargs)
+        if len(calls) <= 2:
+            raise ConnectionRefusedError("mail server down")
+        return real(**kwargs)
+
+    monkeypatch.setattr("django.core.mail.send_mail", down_twice)
+    assert access_breach_alert.apply(args=[grant.pk]).successful()
+    assert len(calls) == 3 and "Access not granted within 30 minutes" in mailoutbox[0].subject
