@@ -1,10 +1,15 @@
 import json
+from decimal import Decimal
 
+from django import forms
 from django.contrib import admin
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from soldee import events
 from soldee.models import Event
+from soldee.money import format_money, minor_to_decimal
 
 from .models import Plan
 
@@ -13,8 +18,49 @@ def _plain(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+class PlanForm(forms.ModelForm):
+    """The price in tenge (stored in tiyn). A new price of a plan that live subscriptions
+    renew at must be confirmed: they are charged it from their next renewal."""
+
+    price = forms.DecimalField(label=_("Price, ₸ per 30 days"), max_digits=14, decimal_places=2,
+                               min_value=Decimal("0.01"), help_text=_("In tenge, for example 29900 or 29900.50."))
+    confirm_price = forms.BooleanField(label=_("I have checked the new price"), required=False)
+
+    class Meta:
+        model = Plan
+        fields = ["code", "name", "description", "features", "translations", "price", "confirm_price",
+                  "is_active", "display_order"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["price"] = minor_to_decimal(self.instance.price_minor, self.instance.currency)
+
+    def clean(self):
+        data = super().clean()
+        price = data.get("price")
+        if price is None:
+            return data
+        self.instance.price_minor = int(price * 100)
+        old = Plan.objects.filter(pk=self.instance.pk).values_list("price_minor", flat=True).first()
+        if old is not None and old != self.instance.price_minor and not data.get("confirm_price"):
+            from subscriptions.models import LIVE_STATUSES, Subscription
+
+            live = Subscription.objects.filter(plan_id=self.instance.pk, status__in=LIVE_STATUSES).count()
+            if live:
+                self.add_error("confirm_price", ngettext(
+                    "%(count)d live subscription renews at this plan's price: from its next renewal it is "
+                    "charged %(new)s instead of %(old)s. Check the price and tick the box.",
+                    "%(count)d live subscriptions renew at this plan's price: from their next renewal they are "
+                    "charged %(new)s instead of %(old)s. Check the price and tick the box.", live) % {
+                    "count": live, "new": format_money(self.instance.price_minor, "KZT"),
+                    "old": format_money(old, "KZT")})
+        return data
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanForm
     list_display = ("name", "code", "price_display", "is_active", "display_order")
     list_editable = ("is_active", "display_order")
     list_filter = ("is_active",)
@@ -27,13 +73,19 @@ class PlanAdmin(admin.ModelAdmin):
         """Every change of the price list is on record (what the website offered when,
         clause 6.1): an event with each changed field's old and new value. The admin saves
         in a transaction, so the plan and its event are written together."""
+        old_price = Plan.objects.filter(pk=obj.pk).values_list("price_minor", flat=True).first() if change else None
         super().save_model(request, obj, form, change)
         changes = {}
-        for name in form.changed_data:  # a JSON field may report a change of text only
+        for name in form.changed_data if change else form.cleaned_data:  # a new plan: every field
+            if name in ("price", "confirm_price"):
+                continue  # the price is recorded as stored, in tiyn, below
+            # (a JSON field may report a change of its text only)
             before = _plain(form.initial.get(name)) if change else None
             after = _plain(form.cleaned_data.get(name))
             if before != after:
                 changes[name] = {"from": before, "to": after}
+        if old_price != obj.price_minor:
+            changes["price_minor"] = {"from": old_price, "to": obj.price_minor}
         if change and not changes:
             return
         events.record(verb="plan.changed" if change else "plan.created", subject=obj, actor=request.user,

@@ -20,7 +20,7 @@ def admin_client(client, staff, settings):
 
 def _form(plan, **changes):
     data = {"code": plan.code, "name": plan.name, "description": plan.description,
-            "features": '["Agent"]', "translations": "{}", "price_minor": plan.price_minor,
+            "features": '["Agent"]', "translations": "{}", "price": str(plan.price_minor / 100),
             "is_active": "on" if plan.is_active else "", "display_order": plan.display_order}
     data.update(changes)
     return {k: v for k, v in data.items() if v != ""}
@@ -28,7 +28,7 @@ def _form(plan, **changes):
 
 def test_a_price_change_is_recorded_with_the_old_and_new_price(admin_client, plan, staff):
     old = plan.price_minor
-    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price_minor=old + 500_000))
+    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="34900"))
     assert response.status_code == 302, response.content.decode()[:3000]
     plan.refresh_from_db()
     assert plan.price_minor == old + 500_000
@@ -53,3 +53,40 @@ def test_saving_without_a_change_records_nothing(admin_client, plan):
     assert response.status_code == 302
     assert [e.data for e in for_subject(plan) if e.verb == "plan.changed"] == []
 
+
+
+def test_a_new_plan_is_recorded_with_every_field(admin_client, staff):
+    form = {"code": "team", "name": "Team", "description": "", "features": '["Agent"]', "translations": "{}",
+            "price": "49900", "is_active": "on", "display_order": 0}
+    response = admin_client.post("/admin/plans/plan/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = Plan.objects.get(code="team")
+    [event] = [e for e in for_subject(plan) if e.verb == "plan.created"]
+    changes = event.data["changes"]
+    assert changes["price_minor"] == {"from": None, "to": 4_990_000}
+    assert changes["is_active"] == {"from": None, "to": True} and changes["display_order"]["to"] == 0
+
+
+def test_a_new_price_for_live_subscriptions_must_be_confirmed(admin_client, plan, customer, other_customer):
+    from subscriptions.testing import seed_due_subscriptions
+
+    seed_due_subscriptions(n=2, plan=plan)
+    old = plan.price_minor
+    typo = _form(plan, price="2990000")  # a hundred times the price
+    page = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", typo)
+    assert page.status_code == 200  # the form again, nothing saved
+    text = page.content.decode()
+    assert "2 live subscriptions renew at this plan&#x27;s price" in text and "₸2,990,000" in text
+    assert Plan.objects.get(pk=plan.pk).price_minor == old
+    assert not [e for e in for_subject(plan) if e.verb == "plan.changed"]
+    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", {**typo, "confirm_price": "on"})
+    assert response.status_code == 302
+    assert Plan.objects.get(pk=plan.pk).price_minor == 299_000_000
+
+
+def test_the_price_is_entered_and_shown_in_tenge(admin_client, plan):
+    page = admin_client.get(f"/admin/plans/plan/{plan.pk}/change/")
+    assert page.context["adminform"].form.initial["price"] == plan.price_minor / 100
+    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="29900.505"))
+    assert response.status_code == 200  # more than two decimals is refused
+    assert Plan.objects.get(pk=plan.pk).price_minor == plan.price_minor
