@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -54,7 +55,7 @@ class StaffActionsMixin:
         opts = self.model._meta
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
-    def _form_action(self, request, queryset, *, form_class, title, apply):
+    def _form_action(self, request, queryset, *, form_class, title, apply, describe=None):
         form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             for obj in queryset:
@@ -68,6 +69,7 @@ class StaffActionsMixin:
         return TemplateResponse(request, "refunds/admin/action_form.html", {
             **self.admin_site.each_context(request),
             "title": title, "form": form, "queryset": queryset, "opts": self.model._meta,
+            "rows": [(obj, describe(obj) if describe else "") for obj in queryset],
             "action": request.POST.get("action", ""),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         })
@@ -201,8 +203,9 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     @admin.display(description=_("payment"))
     def payment_link(self, obj):
         p = obj.payment
-        return format_html("{} · {} · paid {} · refunded {} · {}", p.public_id, p.amount_display,
-                           p.paid_at, p.refunded_minor, p.get_status_display())
+        return format_html("{} · {} · {} {} · {} {} · {}", p.public_id, p.amount_display, _("paid"),
+                           formats.date_format(timezone.localtime(p.paid_at), "DATETIME_FORMAT") if p.paid_at else "—",
+                           _("refunded"), p.refunded_display, p.get_status_display())
 
     @staticmethod
     def _evaluation_html(ev: dict):
@@ -241,7 +244,8 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
             refund = services.refund_request_approve(request_id=req.pk, by=request.user, amount_minor=amount,
                                                      note=data["reason"] or "")
             return _("approved, refund of %(amount)s queued") % {"amount": refund.amount_display}
-        return self._form_action(request, queryset, form_class=ApproveForm, title=_("Approve refund"), apply=apply)
+        return self._form_action(request, queryset, form_class=ApproveForm, title=_("Approve refund"), apply=apply,
+                                 describe=selectors.approval_summary)
 
     @admin.action(description=_("Reject (with a reason)"), permissions=["decide"])
     def reject(self, request, queryset):

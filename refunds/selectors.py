@@ -63,6 +63,44 @@ def reserved_minor(payment_id: int) -> int:
     ).aggregate(total=Sum("amount_minor"))["total"] or 0
 
 
+def full_refund_effect(payment: Payment, now=None) -> str:
+    """What refunding everything left on `payment` does to the subscription, for the staff
+    member who approves it (the rule is refunds.services._refund_record + term_refunded)."""
+    from subscriptions.models import Term
+
+    now = now or timezone.now()
+    term = getattr(payment, "term", None)
+    if term is None:
+        return _("It paid for no term: the subscription is not affected.")
+    subscription = term.subscription
+    if not subscription.is_live:
+        return _("The subscription has already ended.")
+    later = Term.objects.filter(subscription=subscription, starts_at__gt=term.starts_at).exclude(
+        payment__refunded_minor__gte=F("payment__amount_minor"))
+    if later.exists():
+        return _("A later term is paid: the subscription goes on.")
+    if term.starts_at > now:
+        in_use = Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at).order_by(
+            "-starts_at").first()
+        if in_use is not None and in_use.ends_at > now:
+            return _("The term it paid has not started: that term is cancelled. The term in use keeps its access "
+                     "until %(date)s, then the subscription ends (automatic renewal off).") % {
+                "date": _dt(in_use.ends_at)}
+    return _("The subscription ends now and access to the AI agent is closed.")
+
+
+def approval_summary(request: RefundRequest) -> str:
+    """One line per request on the approve page: what was paid, what is left, the records'
+    recommendation and what a full refund does."""
+    payment = request.payment
+    left = payment.refundable_minor - reserved_minor(payment.pk)
+    return _("%(paid)s paid on %(date)s, %(left)s left to refund. %(eligible)s. A full refund: %(effect)s") % {
+        "paid": payment.amount_display, "date": _dt(payment.paid_at),
+        "left": format_money(max(left, 0), payment.currency),
+        "eligible": _("Eligible by records") if request.eligible else _("Not eligible by records"),
+        "effect": full_refund_effect(payment)}
+
+
 # --- Evaluation of a ground (clause 7) ------------------------------------------------
 
 

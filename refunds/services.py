@@ -9,6 +9,7 @@ import logging
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +23,7 @@ from soldee.models import Event
 from soldee.money import format_money
 from soldee.tasks import staff_alert_on_commit
 from subscriptions.models import Subscription, Term
-from subscriptions.services import subscription_end
+from subscriptions.services import term_refunded
 
 from . import selectors
 from .models import CalendarException, ErrorReport, Refund, RefundRequest, _attachment_path
@@ -413,10 +414,10 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
                             "refunded_minor": payment.refunded_minor, "full": refund.is_full})
         fully_refunded = payment.refunded_minor >= payment.amount_minor
         latest_term = term is not None and not Term.objects.filter(
-            subscription_id=term.subscription_id, starts_at__gt=term.starts_at).exists()
+            subscription_id=term.subscription_id, starts_at__gt=term.starts_at,
+        ).exclude(payment__refunded_minor__gte=F("payment__amount_minor")).exists()  # a later term refunded too
         if (refund.is_full or fully_refunded) and latest_term:
-            subscription_end(subscription_id=term.subscription_id, reason=Subscription.EndReason.REFUNDED,
-                             by=refund.approved_by)
+            term_refunded(term=term, by=refund.approved_by)
         _email("emails/refund_completed", "refund", refund.pk)
     return refund
 

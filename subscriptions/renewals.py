@@ -498,7 +498,7 @@ def reminders_due(*, now=None) -> list[int]:
 def subscriptions_expire(*, now=None) -> int:
     """Renewal off and the paid term over: the subscription ends, access is revoked."""
     from . import tasks
-    from .services import _lock_customer, subscription_end
+    from .services import _lock_customer, refunded_ahead, subscription_end
 
     now = now or timezone.now()
     ended = 0
@@ -510,7 +510,8 @@ def subscriptions_expire(*, now=None) -> int:
             sub = Subscription.objects.select_for_update().get(pk=pk)
             if not sub.is_live or sub.auto_renew or sub.current_period_end > now:
                 continue
-            subscription_end(subscription_id=pk, reason=Subscription.EndReason.CANCELLED)
+            subscription_end(subscription_id=pk, reason=Subscription.EndReason.REFUNDED if refunded_ahead(sub)
+                             else Subscription.EndReason.CANCELLED)
             transaction.on_commit(lambda pk=pk: tasks.subscription_email.delay(pk, "emails/subscription_ended"))
             ended += 1
     return ended

@@ -54,11 +54,15 @@ def account_overview(user) -> dict:
     subscriptions = list(Subscription.objects.filter(customer=user).select_related("plan")[:10])
     current = next((s for s in subscriptions if s.is_live), subscriptions[0] if subscriptions else None)
     grant = running_term = next_term = None
+    refunded_ahead = False
     if current is not None:
         # A renewal is paid a day ahead: the subscription's period is then the NEXT term,
-        # while the term the customer is using runs on until its end (and its access).
+        # while the term the customer is using runs on until its end (and its access). A term
+        # after the period's end was paid and refunded before it started (term_refunded).
         now = timezone.now()
-        for term in Term.objects.filter(subscription=current, ends_at__gt=now).order_by("starts_at")[:2]:
+        terms = list(Term.objects.filter(subscription=current, ends_at__gt=now).order_by("starts_at")[:3])
+        refunded_ahead = current.is_live and any(t.starts_at >= current.current_period_end for t in terms)
+        for term in [t for t in terms if t.starts_at < current.current_period_end][:2]:
             if term.starts_at <= now:
                 running_term = term
             elif next_term is None:
@@ -72,6 +76,7 @@ def account_overview(user) -> dict:
         "grant": grant,
         "running_term": running_term,  # the paid term covering now, if any
         "next_term": next_term,  # a paid term that starts later (renewal paid ahead)
+        "refunded_ahead": refunded_ahead,  # the next term was refunded: the subscription ends with this one
         "entitled": current is not None and current.is_live and running_term is not None,
         **payment_options(user),
         "payments": payments,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from accounts.personal_data import consent_withdrawn
@@ -197,6 +197,10 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
             raise CheckoutRefused(_("This subscription has ended; renewal can no longer be changed."))
         if subscription.auto_renew == on:
             return subscription
+        if on and refunded_ahead(subscription):
+            raise CheckoutRefused(_("The next term of this subscription was refunded, so it ends on %(date)s. You can "
+                                    "buy a plan again after that.") % {
+                "date": formats.date_format(timezone.localtime(subscription.current_period_end), "DATETIME_FORMAT")})
         subscription.auto_renew = on
         if on:
             # Back on: the normal schedule (a past-due one keeps its retry date).
@@ -303,6 +307,47 @@ def entitlement(customer) -> dict:
         "plan": term.plan.code if term else None,
         "until": subscription.current_period_end.isoformat() if term else None,
     }
+
+
+def term_refunded(*, term: Term, by=None) -> Subscription:
+    """A paid term whose payment was refunded in full (clause 7). Call inside a transaction
+    that has locked the customer.
+    - The term has started (the term in use): the subscription ends now, access revoked.
+    - It has not started yet (a renewal or an invoice paid ahead): only that term is undone.
+      The term in use keeps its access to its end, then the subscription ends; automatic
+      renewal is off and cannot be turned back on (the customer buys again after the end)."""
+    subscription = Subscription.objects.select_for_update().get(pk=term.subscription_id)
+    now = timezone.now()
+    if term.starts_at <= now or not subscription.is_live:
+        return subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.REFUNDED, by=by)
+    in_use = Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at).order_by("-starts_at").first()
+    if in_use is None or in_use.ends_at <= now:
+        return subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.REFUNDED, by=by)
+    subscription.current_period_start, subscription.current_period_end = in_use.starts_at, in_use.ends_at
+    subscription.auto_renew, subscription.next_charge_at = False, None
+    subscription.save()
+    events.record(verb="subscription.next_term_refunded", subject=subscription, customer=subscription.customer,
+                  actor=by, actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                  data={"term": term.number, "access_until": in_use.ends_at.isoformat()})
+    grants = list(AccessGrant.objects.select_for_update().filter(
+        term=term, status__in=[AccessGrant.Status.PENDING, AccessGrant.Status.GRANTED]))
+    for grant in grants:
+        grant.status, grant.revoked_at = AccessGrant.Status.REVOKED, now
+        grant.save(update_fields=["status", "revoked_at"])
+        events.record(verb="access.revoked", subject=grant, customer=subscription.customer,
+                      data={"reason": Subscription.EndReason.REFUNDED, "term": term.number})
+    if grants:
+        from . import tasks
+
+        ids = [g.pk for g in grants]
+        transaction.on_commit(lambda: [tasks.access_revoke_notify.delay(pk) for pk in ids], robust=True)
+    return subscription
+
+
+def refunded_ahead(subscription: Subscription) -> bool:
+    """The subscription's next term was paid and then refunded (see term_refunded): it
+    runs to the end of its current term and ends."""
+    return Term.objects.filter(subscription=subscription, starts_at__gte=subscription.current_period_end).exists()
 
 
 def subscription_end(*, subscription_id: int, reason: str, by=None) -> Subscription:

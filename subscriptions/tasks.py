@@ -80,12 +80,16 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
 @shared_task(bind=True, max_retries=10, acks_late=True)
 def access_revoke_notify(self, grant_id: int) -> None:
     """Tell the agent platform that access for a term is revoked (retried with backoff)."""
-    grant = AccessGrant.objects.select_related("customer", "term__plan").get(pk=grant_id)
+    grant = AccessGrant.objects.select_related("customer", "term__plan", "term__subscription").get(pk=grant_id)
     if not agent_platform.is_configured():
         return
+    # A refunded term that had not started: the term in use keeps its access to its end.
+    subscription = grant.term.subscription
+    until = subscription.current_period_end.isoformat() if (
+        subscription.is_live and subscription.current_period_end > timezone.now()) else None
     try:
         agent_platform.send(action="revoke", customer_ref=str(grant.customer.public_id),
-                            plan_code=grant.term.plan.code, until=None,
+                            plan_code=grant.term.plan.code, until=until,
                             idempotency_key=f"access-revoke:{grant.pk}")
     except agent_platform.PlatformError as exc:
         raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
