@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from soldee import events
 from soldee.bulk import rows_update
@@ -294,7 +295,7 @@ def payment_expire(*, payment_id: int) -> bool:
         if payment is None:
             return False
         payment.status = Payment.Status.EXPIRED
-        payment.failure_message = "The payment page expired"
+        payment.failure_message = gettext_noop("The payment page expired")  # shown translated
         payment.save(update_fields=["status", "failure_message", "updated_at"])
         events.record(verb="payment.expired", subject=payment, customer=payment.customer)
         # For the purpose, an abandoned payment page is a payment that did not go through

@@ -58,6 +58,13 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
                                 "Give it again on the Personal data page to make a purchase."))
     if not plan.is_active:
         raise CheckoutRefused(_("This plan is no longer on sale."))
+    in_flight = checkout_in_flight(customer, except_key=f"checkout:{customer.pk}:{token}")
+    if in_flight is not None:
+        raise CheckoutRefused(_(
+            "Your payment of %(amount)s made at %(time)s is still being processed by the bank. Please wait for its "
+            "result (we e-mail you the receipt) before paying again: otherwise both payments may be charged.") % {
+            "amount": in_flight.amount_display,
+            "time": formats.date_format(timezone.localtime(in_flight.created_at), "DATETIME_FORMAT")})
     if live_subscription(customer) is not None:
         raise CheckoutRefused(
             _("You already have an active subscription. You can buy a new plan when it ends.")
@@ -83,6 +90,29 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
         user_agent=user_agent,
     )
     return payment
+
+
+def checkout_in_flight(customer, *, except_key: str = "") -> Payment | None:
+    """A checkout payment the customer already submitted on the hosted page and the bank
+    has not decided yet (a delayed approval, 3-D Secure): paying again now would charge
+    twice. Asks the gateway about the customer's open card checkouts (no transaction open)
+    and applies any answer it already has; a page never submitted is not in flight."""
+    from billing.gateways import ChargeStatus, GatewayError, get_gateway
+
+    since = timezone.now() - timezone.timedelta(hours=settings.CHECKOUT_PAYMENT_TTL_HOURS)
+    open_checkouts = (Payment.objects.filter(customer=customer, purpose=PURPOSE_CHECKOUT, method=Payment.Method.CARD,
+                                             status=Payment.Status.PENDING, created_at__gte=since)
+                      .exclude(idempotency_key=except_key).order_by("-created_at")[:3])
+    for payment in open_checkouts:
+        try:
+            charge = get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id))
+            billing.payment_apply_result(public_id=payment.public_id, charge=charge, source="checkout")
+        except GatewayError as exc:
+            log.warning("checkout: status of %s unknown: %s", payment.public_id, exc)
+            continue
+        if charge.status == ChargeStatus.PENDING:
+            return payment
+    return None
 
 
 def term_start_paid(*, payment: Payment) -> Term | None:

@@ -74,6 +74,9 @@ def _result(txn) -> ChargeResult:
     Txn = _ledger()
     if txn is None:
         return ChargeResult(status=ChargeStatus.NOT_FOUND)
+    if txn.status == Txn.Status.AWAITING_CARD:
+        # Like a real hosted page: nothing is at the gateway until the card is submitted.
+        return ChargeResult(status=ChargeStatus.NOT_FOUND)
     status = {
         Txn.Status.APPROVED: ChargeStatus.APPROVED,
         Txn.Status.DECLINED: ChargeStatus.DECLINED,

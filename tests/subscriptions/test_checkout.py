@@ -144,3 +144,24 @@ def test_concurrent_duplicate_settlements_on_postgres_make_one_of_everything(req
     assert results.count(True) == 1
     assert Acceptance.objects.count() == 1
     assert Subscription.objects.count() == 1
+
+
+def test_a_second_checkout_waits_while_the_bank_decides_the_first(customer, plan, documents):
+    from billing.gateways import sandbox
+    from billing.services import payment_hosted_url
+    from subscriptions.services import CheckoutRefused
+    from tests.billing.helpers import pay_on_sandbox, start_checkout
+
+    abandoned = start_checkout(None, customer, plan, documents, token="tab-0")
+    payment_hosted_url(payment=abandoned)  # the page was opened, no card typed: not in flight
+    first = start_checkout(None, customer, plan, documents, token="tab-1")
+    txn = pay_on_sandbox(first, card=sandbox.CARD_DELAYED)  # submitted; the bank answers later
+    with pytest.raises(CheckoutRefused, match="still being processed by the bank"):
+        start_checkout(None, customer, plan, documents, token="tab-2")
+    assert start_checkout(None, customer, plan, documents, token="tab-1") == first  # its own page again
+    sandbox.approve_delayed(txn.pk)  # the bank approves; the notification has not come yet
+    with pytest.raises(CheckoutRefused, match="already have an active subscription"):
+        start_checkout(None, customer, plan, documents, token="tab-3")  # it asked the gateway: settled
+    first.refresh_from_db()
+    assert first.status == Payment.Status.SUCCEEDED
+    assert Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).count() == 1
