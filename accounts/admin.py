@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, form_changes
 
 from . import personal_data
 from .models import AccountDeletionRequest, CustomerProfile, DataExport, PersonalDataConsent, User
@@ -27,6 +27,11 @@ class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
     readonly_fields = ("public_id",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    def has_delete_permission(self, request, obj=None):
+        # Payments, agreements and the event log point at users: deactivate a staff account
+        # (untick "active"); a customer's data is anonymised through a deletion request.
+        return False
+
 
 @admin.register(CustomerProfile)
 class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
@@ -34,6 +39,23 @@ class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "iin_bin", "user", "is_resident", "country")
     list_filter = ("kind", "is_resident")
     search_fields = ("name", "iin_bin", "user__email")
+
+    def has_delete_permission(self, request, obj=None):
+        # The profile says how the customer pays (residency, currency) and who signs: without
+        # it a non-resident would be charged in tenge. Personal data goes by anonymisation.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """A change by staff is on the customer's record with the old and new values, and
+        in their account history ("our staff changed your details")."""
+        from soldee import events
+        from soldee.models import Event
+
+        super().save_model(request, obj, form, change)
+        changes = form_changes(form, change)
+        if changes or not change:
+            events.record(verb="profile.changed_by_staff", subject=obj, customer=obj.user, actor=request.user,
+                          actor_kind=Event.ActorKind.STAFF, data={"changes": changes})
 
 
 @admin.register(PersonalDataConsent)

@@ -1,21 +1,16 @@
-import json
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from soldee import events
+from soldee.admin import form_changes
 from soldee.models import Event
 from soldee.money import format_money, minor_to_decimal
 
 from .models import Plan
-
-
-def _plain(value):
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
 class PlanForm(forms.ModelForm):
@@ -75,15 +70,7 @@ class PlanAdmin(admin.ModelAdmin):
         in a transaction, so the plan and its event are written together."""
         old_price = Plan.objects.filter(pk=obj.pk).values_list("price_minor", flat=True).first() if change else None
         super().save_model(request, obj, form, change)
-        changes = {}
-        for name in form.changed_data if change else form.cleaned_data:  # a new plan: every field
-            if name in ("price", "confirm_price"):
-                continue  # the price is recorded as stored, in tiyn, below
-            # (a JSON field may report a change of its text only)
-            before = _plain(form.initial.get(name)) if change else None
-            after = _plain(form.cleaned_data.get(name))
-            if before != after:
-                changes[name] = {"from": before, "to": after}
+        changes = form_changes(form, change, skip=("price", "confirm_price"))  # the price: in tiyn, below
         if old_price != obj.price_minor:
             changes["price_minor"] = {"from": old_price, "to": obj.price_minor}
         if change and not changes:

@@ -1,6 +1,28 @@
+import json
+
 from django.contrib import admin
+from django.core.serializers.json import DjangoJSONEncoder
 
 from .models import Event
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def form_changes(form, change: bool, *, skip=()) -> dict:
+    """What an admin form changed, for the event log: {field: {"from": old, "to": new}}.
+    A new row: every field, from None. Fields whose value did not really change (a JSON
+    field re-typed, say) are left out."""
+    changes = {}
+    for name in form.changed_data if change else form.cleaned_data:
+        if name in skip:
+            continue
+        before = _plain(form.initial.get(name)) if change else None
+        after = _plain(form.cleaned_data.get(name))
+        if before != after:
+            changes[name] = {"from": before, "to": after}
+    return changes
 
 
 class StaffViewAuditMixin:
