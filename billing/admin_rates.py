@@ -18,9 +18,13 @@ class ManualRateForm(forms.ModelForm):
         help_text=_("Tenge per QUANTITY units, as the National Bank publishes it (e.g. 3.96 per 100 UZS)."),
     )
 
+    confirm_jump = forms.BooleanField(
+        label=_("The rate really moved this much"), required=False,
+        help_text=_("Only when the new rate is far from the previous one and you have checked it."))
+
     class Meta:
         model = ExchangeRate
-        fields = ["currency", "rate_date", "published", "quant", "reason"]
+        fields = ["currency", "rate_date", "published", "quant", "reason", "confirm_jump"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,6 +42,12 @@ class ManualRateForm(forms.ModelForm):
                 self.add_error("published", _("Too small to store: use a larger quantity."))
             # Set before model validation so the constraints are checked on real values.
             self.instance.kzt_per_unit = per_unit
+            if per_unit > 0 and data.get("currency") and data.get("rate_date"):
+                problem = exchange.manual_rate_problem(currency=data["currency"], rate_date=data["rate_date"],
+                                                       per_unit=per_unit, allow_jump=bool(data.get("confirm_jump")))
+                if problem:
+                    what, message = problem
+                    self.add_error("rate_date" if what == "date" else "confirm_jump", message)
         return data
 
 
@@ -58,7 +68,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
         if obj:  # viewing a stored rate
             return ["currency", "rate_date", "kzt_per_unit", "quant", "source", "reason", "entered_by",
                     "imported_at"]
-        return ["currency", "rate_date", "published", "quant", "reason"]
+        return ["currency", "rate_date", "published", "quant", "reason", "confirm_jump"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj:  # view-only: the plain model form, every field read-only
@@ -75,6 +85,6 @@ class ExchangeRateAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         rate = exchange.rate_enter_manually(
             currency=data["currency"], rate_date=data["rate_date"], published=data["published"],
-            quant=data["quant"], reason=data["reason"], by=request.user,
+            quant=data["quant"], reason=data["reason"], by=request.user, allow_jump=bool(data.get("confirm_jump")),
         )
         obj.pk, obj.kzt_per_unit, obj.source, obj.entered_by = rate.pk, rate.kzt_per_unit, rate.source, rate.entered_by

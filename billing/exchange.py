@@ -387,10 +387,36 @@ def alert_staff(*, subject: str, body: str) -> bool:
 
 # --- Staff entering a rate by hand ----------------------------------------------------------
 
+class ManualRateRefused(ValueError):
+    pass
+
+
+def manual_rate_problem(*, currency: str, rate_date: date, per_unit: Decimal,
+                        allow_jump: bool) -> tuple[str, str] | None:
+    """Why a rate typed by staff must not be stored as it is, as (what is wrong: "date" or
+    "jump", message), or None: a stored rate is evidence and is never edited, and
+    payments are charged at it at once."""
+    latest_date = timezone.localdate() + timedelta(days=1)  # the NBK publishes tomorrow's rate today
+    if rate_date > latest_date:
+        return "date", _("The National Bank has not published a rate for %(date)s yet: a rate can be entered for "
+                         "tomorrow at the latest.") % {"date": rate_date.strftime("%d.%m.%Y")}
+    previous = _previous(currency, rate_date)
+    if previous is not None and not allow_jump and _jump(per_unit, previous.kzt_per_unit) > _max_jump():
+        return "jump", _("%(per_unit)s ₸ per 1 %(currency)s is %(jump)s%% away from the rate of %(date)s (%(previous)s ₸). "
+                 "Check the figure and the quantity; if the rate really moved that much, tick the confirmation.") % {
+            "per_unit": per_unit.normalize(), "currency": currency,
+            "jump": (_jump(per_unit, previous.kzt_per_unit) * 100).quantize(Decimal("1")),
+            "date": previous.rate_date.strftime("%d.%m.%Y"), "previous": previous.kzt_per_unit.normalize()}
+    return None
+
+
 def rate_enter_manually(*, currency: str, rate_date: date, published: Decimal, quant: int, reason: str,
-                        by) -> ExchangeRate:
+                        by, allow_jump: bool = False) -> ExchangeRate:
     """A staff member records a rate (tenge per `quant` units) with a reason, e.g. when the
-    feed is down or to accept a real jump. One transaction, one event."""
+    feed is down or to accept a real jump. One transaction, one event. Refused
+    (ManualRateRefused) for a date the NBK cannot have published yet, or a move of more than
+    EXCHANGE_RATE_MAX_JUMP from the previous rate unless `allow_jump` (a typo is otherwise
+    charged to every non-resident at once and can never be edited)."""
     currency = currency.strip().upper()
     if not reason or not reason.strip():
         raise ValueError("a manually entered rate needs a reason")
@@ -399,6 +425,9 @@ def rate_enter_manually(*, currency: str, rate_date: date, published: Decimal, q
     per_unit = _per_unit(published, quant)
     if per_unit <= 0:
         raise ValueError("the rate is too small to store")
+    problem = manual_rate_problem(currency=currency, rate_date=rate_date, per_unit=per_unit, allow_jump=allow_jump)
+    if problem:
+        raise ManualRateRefused(problem[1])
     with transaction.atomic():
         rate = ExchangeRate.objects.create(currency=currency, rate_date=rate_date, kzt_per_unit=per_unit,
                                            quant=quant, source=ExchangeRate.Source.MANUAL,
@@ -408,6 +437,7 @@ def rate_enter_manually(*, currency: str, rate_date: date, published: Decimal, q
             verb="exchange_rate.entered", subject=rate, actor=by, actor_kind=Event.ActorKind.STAFF,
             data={"currency": currency, "rate_date": rate_date.isoformat(), "published": str(published),
                   "quant": quant, "kzt_per_unit": str(per_unit), "reason": reason.strip(),
+                  "jump_confirmed": allow_jump,
                   "previous": ({"rate_date": previous.rate_date.isoformat(),
                                 "kzt_per_unit": str(previous.kzt_per_unit),
                                 "jump": str(_jump(per_unit, previous.kzt_per_unit).quantize(Decimal("0.0001")))}

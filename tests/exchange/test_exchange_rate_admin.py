@@ -79,3 +79,44 @@ def test_a_stored_rate_cannot_be_changed_or_deleted(admin_client):
     assert delete.status_code == 403
     rate.refresh_from_db()
     assert rate.kzt_per_unit == Decimal("521.18")
+
+
+def test_a_rate_far_from_the_previous_one_needs_a_confirmation(admin_client, admin_user):
+    make_rate("EUR", date(2026, 11, 23), "600.10")
+    typo = {"currency": "EUR", "rate_date": "2026-11-24", "published": "6001.0", "quant": "1",
+            "reason": "Feed down"}
+
+    response = admin_client.post(reverse("admin:billing_exchangerate_add"), typo)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["confirm_jump"] and "900% away from the rate of 23.11.2026" in errors["confirm_jump"][0]
+    assert not ExchangeRate.objects.filter(rate_date=date(2026, 11, 24)).exists()
+
+    response = admin_client.post(reverse("admin:billing_exchangerate_add"), {**typo, "confirm_jump": "on"})
+    assert response.status_code == 302
+    assert Event.objects.get(verb="exchange_rate.entered").data["jump_confirmed"] is True
+
+
+def test_a_rate_for_a_date_the_bank_has_not_published_is_refused(admin_client):
+    import time_machine
+
+    with time_machine.travel("2026-11-24 12:00 +05:00", tick=False):
+        later = admin_client.post(reverse("admin:billing_exchangerate_add"), {
+            "currency": "USD", "rate_date": "2027-06-01", "published": "1.0", "quant": "1", "reason": "x"})
+        tomorrow = admin_client.post(reverse("admin:billing_exchangerate_add"), {
+            "currency": "USD", "rate_date": "2026-11-25", "published": "521", "quant": "1", "reason": "published"})
+
+    assert list(later.context["adminform"].form.errors) == ["rate_date"]
+    assert tomorrow.status_code == 302
+    assert list(ExchangeRate.objects.values_list("rate_date", flat=True)) == [date(2026, 11, 25)]
+
+
+def test_the_service_refuses_an_unconfirmed_jump_too(admin_user):
+    from billing import exchange
+
+    make_rate("USD", date(2026, 11, 23), "521.18")
+    with pytest.raises(exchange.ManualRateRefused):
+        exchange.rate_enter_manually(currency="USD", rate_date=date(2026, 11, 24), published=Decimal("52.118"),
+                                     quant=1, reason="typo", by=admin_user)
+    assert ExchangeRate.objects.count() == 1
