@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from soldee import events
@@ -303,6 +303,8 @@ def document_context(document: PaymentDocument) -> dict:
     from soldee.money import format_money
     from soldee.provider import provider_details
 
+    from .exchange import format_rate
+
     data = document.data or {}
     rate = Decimal(data["vat_rate"]) if data.get("vat_rate") else None
     return {
@@ -321,6 +323,10 @@ def document_context(document: PaymentDocument) -> dict:
         if data.get("payment_amount_minor") else "",
         "kzt_amount": format_money(data["kzt_amount_minor"], "KZT")
         if data.get("kzt_amount_minor") and document.currency != "KZT" else "",
+        # The stored rate and its date, as the reader writes them ("512,34", "30.11.2026").
+        "exchange_rate": format_rate(Decimal(data["exchange_rate"])) if data.get("exchange_rate") else "",
+        "exchange_rate_date": formats.date_format(date.fromisoformat(data["exchange_rate_date"]), "SHORT_DATE_FORMAT")
+        if data.get("exchange_rate_date") else "",
         "SITE_URL": settings.SITE_URL,
     }
 

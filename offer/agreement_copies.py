@@ -218,7 +218,23 @@ def agreement_context(acceptance: Acceptance) -> dict:
         raise ValueError(f"the stored text of {offer.document} does not match the accepted hash")
     payment = acceptance.payment
     term = getattr(payment, "term", None)
+    concluded = acceptance
+    if acceptance.kind == Acceptance.Kind.CONTINUED_USE:
+        # Amendments accepted by continued use (clause 11): the agreement itself was
+        # concluded by the customer's last payment-acceptance before it.
+        concluded = (Acceptance.objects.filter(customer_id=acceptance.customer_id, kind=Acceptance.Kind.PAYMENT,
+                                               accepted_at__lte=acceptance.accepted_at)
+                     .order_by("-accepted_at", "-pk").first()) or acceptance
+    conversion = ""
+    if payment.currency != "KZT" and payment.exchange_rate is not None:
+        from billing.exchange import describe_conversion
+
+        conversion = describe_conversion(currency=payment.currency, amount_minor=payment.amount_minor,
+                                         kzt_amount_minor=payment.kzt_amount_minor, rate=payment.exchange_rate,
+                                         rate_date=payment.exchange_rate_date, source=payment.exchange_rate_source)
     return {
+        "concluded": concluded,
+        "conversion": conversion,
         "acceptance": acceptance,
         "offer": offer.document,
         "offer_sha256": offer.sha256,

@@ -112,7 +112,8 @@ def acceptance_record(*, payment, plan_code: str, plan_name: str, price_minor: i
         [AcceptedDocument(acceptance=acceptance, document=documents[p["id"]], kind=p["kind"],
                           sha256=p["sha256"]) for p in pinned]
     )
-    events.record(verb="offer.accepted", subject=acceptance, customer=payment.customer,
+    events.record(verb="offer.amendment_accepted" if kind == Acceptance.Kind.CONTINUED_USE else "offer.accepted",
+                  subject=acceptance, customer=payment.customer,
                   actor_kind=Event.ActorKind.CUSTOMER, actor=payment.customer,
                   data={"kind": kind, "payment": str(payment.public_id),
                         "documents": {p["kind"]: [p["label"], p["sha256"]] for p in pinned}})

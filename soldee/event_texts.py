@@ -16,6 +16,7 @@ CUSTOMER_TEXTS = {
     "payment.refunded": _("Money was returned to your card"),
     "card.saved": _("Your card was saved for renewals"),
     "offer.accepted": _("The agreement was concluded (the offer was accepted by payment)"),
+    "offer.amendment_accepted": _("The amended offer was accepted by continued use (a renewal after it took effect)"),
     "subscription.started": _("Your subscription started"),
     "term.started": _("A new paid term started"),
     "access.granted": _("Access to the AI agent was granted"),

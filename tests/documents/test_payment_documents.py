@@ -16,6 +16,7 @@ from soldee.models import Event
 from soldee.provider import provider_details
 from subscriptions.models import AccessGrant, Subscription
 from subscriptions.services import checkout_start, entitlement
+from tests.factories import ProfileFactory
 
 from .conftest import pdf_text, settle, squeeze
 
@@ -226,3 +227,23 @@ def test_the_receipt_and_its_email_describe_the_payment_in_the_customers_languag
     receipt_email.run(payment.pk)
     body = mailoutbox[-1].body
     assert "30 дней" in body and "30 days" not in body
+
+
+def test_a_foreign_currency_payment_shows_the_rate_as_the_reader_writes_it(plan, documents):
+    from datetime import date
+
+    from offer.agreement_copies import render_agreement_html
+    from tests.exchange.exchange_helpers import make_rate
+
+    make_rate("USD", date(2026, 11, 24), "512.34")
+    customer = ProfileFactory(is_resident=False, country="US", payment_currency="USD", iin_bin="").user
+    payment = checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents.values()],
+                             token="usd", client_ip=None, user_agent="")
+    payment = settle(payment)
+    receipt = PaymentDocument.objects.get(payment=payment, doc_type="receipt")
+    receipt.language = "ru"  # the customer's language, as issued
+    html = billing_documents.document_html(receipt)
+    assert "512,34" in html and "24.11.2026" in html
+    assert "512.340000" not in html and "2026-11-24" not in html
+    agreement = render_agreement_html(payment.acceptance, language="en")
+    assert "= ₸29,900 at 512.34 ₸ per 1 USD" in agreement  # the tenge price and the NBK rate, not dollars alone

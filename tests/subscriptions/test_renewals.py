@@ -196,6 +196,15 @@ def test_a_new_offer_version_is_accepted_by_continued_use_at_renewal(sub, custom
     acceptance = Acceptance.objects.get(kind="continued_use")
     assert acceptance.offer_document == new
     assert acceptance.payment == Term.objects.get(subscription=sub, number=2).payment
+    event = Event.objects.get(subject_type="offer.acceptance", subject_id=str(acceptance.pk))
+    assert event.verb == "offer.amendment_accepted"  # the history does not say "concluded by payment"
+    from offer.agreement_copies import render_agreement_html
+
+    first = Acceptance.objects.get(kind="payment")
+    html = render_agreement_html(acceptance, language="en")
+    assert "accepted the amended Public Offer, version amended, by continued use" in html
+    assert "The agreement itself was concluded on" in html and first.payment_reference in html
+    assert "by the Customer&#x27;s acceptance, through payment" not in html
     # the next renewal, same version: nothing new to accept
     sub.refresh_from_db()
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
