@@ -50,6 +50,10 @@ class Conversion:
     rate_date: object = None
     source: str = ""
 
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount_minor, self.currency)
+
 
 
 

@@ -68,13 +68,18 @@ def access_breach_alert(self, grant_id: int) -> None:
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
 def subscription_email(self, subscription_id: int, template: str) -> None:
+    from billing.exchange import quote_for
+
     from .selectors import payment_options
 
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
     customer = subscription.customer
+    # A non-resident is charged the equivalent at the rate of the charge date: today's is a guide.
+    quote, _why = quote_for(customer=customer, kzt_amount_minor=subscription.plan.price_minor)
     # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
     send_customer_email(user=customer, template=template,
-                        context={"subscription": subscription, **payment_options(customer)})
+                        context={"subscription": subscription, **payment_options(customer),
+                                 "quote": quote if quote is not None and quote.currency != "KZT" else None})
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)

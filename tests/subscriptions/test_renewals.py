@@ -459,3 +459,18 @@ def test_staff_retry_now_waits_while_a_charge_of_the_subscription_is_under_way(
     assert "under way" in message
     sub.refresh_from_db()
     assert sub.next_charge_at == before and not Event.objects.filter(verb="renewal.retry_requested").exists()
+
+
+def test_a_non_resident_sees_the_renewal_amount_in_their_currency(client, plan, documents, mailoutbox):
+    from subscriptions.tasks import subscription_email
+    from tests.exchange.exchange_helpers import make_rate
+    from tests.factories import ProfileFactory
+
+    make_rate("USD", timezone.localdate() - timedelta(days=1), "500")
+    customer = ProfileFactory(is_resident=False, country="US", payment_currency="USD", iin_bin="").user
+    sub = subscribe(customer, plan, documents)
+    client.force_login(customer)
+    renewal = client.get("/account/").content.decode()
+    assert "$59.80" in renewal.split('id="next-renewal"')[1].split("</dd>")[0]  # 29 900 ₸ at 500 ₸ per 1 USD
+    subscription_email(sub.pk, "emails/renewal_reminder")
+    assert "At today's rate that is $59.80." in mailoutbox[-1].body
