@@ -74,7 +74,8 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def mark_paid_by_bank_transfer(self, request, queryset):
         page = confirmation_page(self, request, queryset, title=_("Has the bank transfer arrived?"), warning=_(
             "Mark an invoice paid only when the money is on the bank account: the payment is recorded, the "
-            "agreement concluded and a paid term starts now. This cannot be undone (a refund is the way back)."))
+            "agreement concluded and a paid term starts now. This cannot be undone (a refund is the way back)."),
+            describe=documents.invoice_summary)
         if page is not None:
             return page
         for invoice in queryset:

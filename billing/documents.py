@@ -258,6 +258,30 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         )
 
 
+def invoice_summary(invoice: PaymentDocument) -> str:
+    """For the staff member about to mark an invoice paid: who, how much, for what, and
+    whether the legal documents it pins are still the ones in force."""
+    from offer.services import documents_in_force
+    from soldee.money import format_money
+
+    data = invoice.data or {}
+    customer = data.get("customer") or {}
+    line = _("%(name)s (%(email)s) · %(amount)s · plan %(plan)s · issued %(issued)s, valid until %(until)s.") % {
+        "name": customer.get("name") or "—", "email": invoice.customer.email,
+        "amount": format_money(invoice.amount_minor, invoice.currency), "plan": data.get("plan_code") or "—",
+        "issued": formats.date_format(timezone.localtime(invoice.created_at).date(), "SHORT_DATE_FORMAT"),
+        "until": formats.date_format(invoice.valid_until, "SHORT_DATE_FORMAT") if invoice.valid_until else "—"}
+    pinned = {p["kind"]: p for p in data.get("pinned_documents") or []}
+    in_force = documents_in_force()
+    changed = [doc for kind, doc in in_force.items() if kind in pinned and pinned[kind]["id"] != doc.pk]
+    if changed:
+        line += " " + _("The customer accepts the versions shown with the invoice (%(pinned)s), not the ones in force "
+                        "now (%(now)s): if that matters, issue a new invoice instead.") % {
+            "pinned": ", ".join(f'{pinned[d.kind]["label"]}' for d in changed),
+            "now": ", ".join(d.label for d in changed)}
+    return line
+
+
 def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
     """Staff received the bank transfer: run the NORMAL post-payment path with a
     bank-transfer payment (acceptance of the pinned versions, term, access). Idempotent."""

@@ -76,10 +76,11 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("actor", "customer")
 
 
-def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str):
+def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str, describe=None):
     """For an admin action that cannot be undone: the first post shows what it will do to
-    which rows and asks again; the action runs only on the post that carries `confirmed`.
-    Returns the page to show, or None when confirmed."""
+    which rows (`describe(row)`: a line of details under each) and asks again; the action
+    runs only on the post that carries `confirmed`. Returns the page to show, or None when
+    confirmed."""
     from django.contrib.admin import helpers
     from django.template.response import TemplateResponse
 
@@ -88,5 +89,6 @@ def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str
     return TemplateResponse(request, "admin/soldee_confirm_action.html", {
         **modeladmin.admin_site.each_context(request),
         "title": title, "warning": warning, "queryset": queryset, "opts": modeladmin.model._meta,
+        "rows": [(obj, describe(obj) if describe else "") for obj in queryset],
         "action": request.POST.get("action", ""), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     })

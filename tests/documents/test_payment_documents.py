@@ -190,6 +190,9 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
         action = {"action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk]}
         page = client.post("/admin/billing/paymentdocument/", action)  # asks first
         assert page.status_code == 200 and "Has the bank transfer arrived?" in page.content.decode()
+        summary = page.context["rows"][0][1]
+        assert company.email in summary and "₸29,900" in summary and f"plan {plan.code}" in summary
+        assert "not the ones in force" not in summary  # the pinned versions are in force
         assert not Payment.objects.exists()
         response = client.post("/admin/billing/paymentdocument/", {**action, "confirmed": "yes"})
     assert response.status_code == 302
@@ -247,3 +250,17 @@ def test_a_foreign_currency_payment_shows_the_rate_as_the_reader_writes_it(plan,
     assert "512.340000" not in html and "2026-11-24" not in html
     agreement = render_agreement_html(payment.acceptance, language="en")
     assert "= ₸29,900 at 512.34 ₸ per 1 USD" in agreement  # the tenge price and the NBK rate, not dollars alone
+
+
+def test_staff_are_warned_when_an_invoice_pins_a_version_no_longer_in_force(client, company, plan, documents):
+    from offer.models import LegalDocument
+    from offer.services import document_publish
+
+    client.force_login(company)
+    invoice = get_invoice(client, plan)
+    newer = LegalDocument.objects.create(kind="offer", label="2099-01-01", title="Public Offer", body="New text",
+                                         effective_date="2099-01-01")
+    document_publish(document_id=newer.pk)
+    LegalDocument.objects.filter(pk=newer.pk).update(effective_date="2026-01-01")  # in force now
+    summary = billing_documents.invoice_summary(invoice)
+    assert "(2025-11-01), not the ones in force now (2099-01-01)" in summary
