@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from soldee.money import format_money
 
 from .business_days import ALMATY
 
@@ -119,14 +121,17 @@ def refunds_by_ground() -> dict:
 
     requests = {(r["ground"], r["status"]): r["n"] for r in RefundRequest.objects.values("ground", "status")
                 .annotate(n=Count("pk")).order_by()}
-    refunds = {}
-    refunded_kzt = {}
-    for r in (Refund.objects.values("request__ground", "status")
-              .annotate(n=Count("pk"), kzt=Sum(F("amount_minor") * F("payment__kzt_amount_minor")
-                                               / F("payment__amount_minor"))).order_by()):
-        refunds[(r["request__ground"], r["status"])] = r["n"]
-        if r["status"] == Refund.Status.SUCCEEDED:
-            refunded_kzt[r["request__ground"]] = r["kzt"] or 0
+    refunds = {(r["request__ground"], r["status"]): r["n"] for r in Refund.objects.values(
+        "request__ground", "status").annotate(n=Count("pk")).order_by()}
+    # The tenge equivalent at each payment's own rate, rounded once per payment (and ground):
+    # a payment refunded in two parts still sums to its whole tenge price.
+    refunded_kzt: dict[str, int] = {}
+    for r in (Refund.objects.filter(status=Refund.Status.SUCCEEDED)
+              .values("request__ground", "payment_id", "payment__amount_minor", "payment__kzt_amount_minor")
+              .annotate(total=Sum("amount_minor")).order_by()):
+        paid, kzt = r["payment__amount_minor"], r["payment__kzt_amount_minor"]
+        share = (2 * r["total"] * kzt + paid) // (2 * paid)  # half up
+        refunded_kzt[r["request__ground"]] = refunded_kzt.get(r["request__ground"], 0) + share
     rows = []
     for ground, label in RefundRequest.Ground.choices:
         rows.append({
@@ -134,6 +139,7 @@ def refunds_by_ground() -> dict:
             "requests": [requests.get((ground, s), 0) for s, _l in RefundRequest.Status.choices],
             "refunds": [refunds.get((ground, s), 0) for s, _l in Refund.Status.choices],
             "refunded_kzt_minor": refunded_kzt.get(ground, 0),
+            "refunded_kzt_display": format_money(refunded_kzt.get(ground, 0), "KZT"),
         })
     totals = {
         "requests": [sum(r["requests"][i] for r in rows) for i in range(len(RefundRequest.Status.choices))],

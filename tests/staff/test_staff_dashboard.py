@@ -196,3 +196,19 @@ def test_customers_cannot_open_the_dashboard(client, customer):
     client.force_login(customer)
     response = client.get(URL)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_payment_refunded_in_parts_sums_to_its_whole_tenge_price(staff_client):
+    c = ProfileFactory().user
+    rub = pay(c, amount=46_367, currency="RUB", kzt=2_990_000)  # 463.67 RUB at 6.4486... ₸
+    for amount in (10_000, 36_367):  # 100.00 RUB, then the rest
+        request = RefundRequest.objects.create(customer=c, payment=rub, ground="late", explanation="x",
+                                               status="approved", decided_at=NOW)
+        Refund.objects.create(request=request, payment=rub, customer=c, amount_minor=amount, currency="RUB",
+                              is_full=amount == 36_367, status="succeeded", succeeded_at=NOW,
+                              idempotency_key=f"parts-{amount}")
+    assert dashboard.refunds_by_ground()["totals"]["refunded_kzt_minor"] == 2_990_000
+    with time_machine.travel(NOW, tick=False):
+        page = staff_client.get(URL).content.decode()
+    row = re.search(r'<tr data-ground="late">.*?</tr>', page).group(0)
+    assert "₸29,900" in row and "2990000" not in row  # money as money, not tiyn
