@@ -185,7 +185,7 @@ class DataExport(models.Model):
         verbose_name_plural = _("personal-data exports")
 
     def __str__(self):
-        return f"{self.customer} {self.requested_at:%Y-%m-%d %H:%M} {self.status}"
+        return f"{self.customer} {timezone.localtime(self.requested_at):%Y-%m-%d %H:%M} {self.status}"
 
     @property
     def is_downloadable(self) -> bool:

@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from soldee.models import AppendOnlyError, AppendOnlyModel
@@ -115,7 +116,7 @@ class Acceptance(AppendOnlyModel):
         verbose_name_plural = _("acceptances")
 
     def __str__(self):
-        return f"{self.customer} {self.plan_code} {self.accepted_at:%Y-%m-%d %H:%M}"
+        return f"{self.customer} {self.plan_code} {timezone.localtime(self.accepted_at):%Y-%m-%d %H:%M}"
 
     @property
     def offer_document(self):

@@ -7,6 +7,7 @@ or deleted: the model and its queryset refuse it, and the admin is read-only.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .bulk import CopyQuerySet
@@ -90,7 +91,7 @@ class Event(AppendOnlyModel):
         verbose_name_plural = _("events")
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb} {self.subject_type}#{self.subject_id}"
+        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.verb} {self.subject_type}#{self.subject_id}"
 
 
 class Heartbeat(models.Model):
@@ -100,4 +101,4 @@ class Heartbeat(models.Model):
     at = models.DateTimeField()
 
     def __str__(self):
-        return f"{self.name} {self.at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.name} {timezone.localtime(self.at):%Y-%m-%d %H:%M:%S}"

@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from soldee.bulk import CopyQuerySet
@@ -91,7 +92,7 @@ class Term(models.Model):
         verbose_name_plural = _("paid terms")
 
     def __str__(self):
-        return f"{self.subscription_id} #{self.number} {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+        return f"{self.subscription_id} #{self.number} {timezone.localtime(self.starts_at):%Y-%m-%d}–{timezone.localtime(self.ends_at):%Y-%m-%d}"
 
 
 class AccessGrant(models.Model):
