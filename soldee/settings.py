@@ -126,7 +126,7 @@ AUTHENTICATION_BACKENDS = [
 # --- Internationalisation: English, Russian, Kazakh; times shown in Asia/Almaty ----
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("kk", _("Kazakh")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]  # vendor: allauth in Kazakh
 FORMAT_MODULE_PATH = ["soldee.formats"]
 USE_I18N = True
 USE_TZ = True
