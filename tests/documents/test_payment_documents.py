@@ -264,3 +264,15 @@ def test_staff_are_warned_when_an_invoice_pins_a_version_no_longer_in_force(clie
     LegalDocument.objects.filter(pk=newer.pk).update(effective_date="2026-01-01")  # in force now
     summary = billing_documents.invoice_summary(invoice)
     assert "(2025-11-01), not the ones in force now (2099-01-01)" in summary
+
+
+def test_a_long_name_without_spaces_wraps_on_the_receipt_instead_of_running_off_the_page(plan, documents):
+    from soldee.pdf import render_pdf
+
+    name = "Қ" * 200  # nothing to break at
+    customer = ProfileFactory(name=name).user
+    payment = settle(pending_payment(customer, plan, documents, "long"))
+    receipt = PaymentDocument.objects.get(payment=payment, doc_type="receipt")
+    text = pdf_text(render_pdf(billing_documents.document_html(receipt)))
+    assert name in squeeze(text)  # all of it is printed ...
+    assert not any(name in line for line in text.splitlines())  # ... over several lines
