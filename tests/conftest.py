@@ -119,6 +119,16 @@ def staff(db):
 
 
 @pytest.fixture
+def staff_admin(client, staff, settings):
+    """The test client in the admin as `staff` (`.staff`); the admin's second factor is
+    tested elsewhere."""
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    client.force_login(staff)
+    client.staff = staff
+    return client
+
+
+@pytest.fixture
 def user_without_profile(db):
     return UserFactory()
 

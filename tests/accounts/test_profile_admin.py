@@ -10,35 +10,28 @@ from tests.factories import ProfileFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, staff, settings):
-    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
-    client.force_login(staff)
-    return client
-
-
-def test_a_profile_cannot_be_deleted_in_the_admin(admin_client):
+def test_a_profile_cannot_be_deleted_in_the_admin(staff_admin):
     profile = ProfileFactory(is_resident=False, country="US", payment_currency="USD")
-    response = admin_client.get(f"/admin/accounts/customerprofile/{profile.pk}/delete/")
+    response = staff_admin.get(f"/admin/accounts/customerprofile/{profile.pk}/delete/")
     assert response.status_code == 403
-    response = admin_client.post("/admin/accounts/customerprofile/", {
+    response = staff_admin.post("/admin/accounts/customerprofile/", {
         "action": "delete_selected", "_selected_action": [profile.pk], "post": "yes"})
     profile.refresh_from_db()  # still there
 
 
-def test_a_user_cannot_be_deleted_in_the_admin(admin_client):
+def test_a_user_cannot_be_deleted_in_the_admin(staff_admin):
     user = UserFactory()
-    assert admin_client.get(f"/admin/accounts/user/{user.pk}/delete/").status_code == 403
+    assert staff_admin.get(f"/admin/accounts/user/{user.pk}/delete/").status_code == 403
 
 
-def test_a_staff_change_of_a_profile_is_on_the_customers_record(admin_client, staff):
+def test_a_staff_change_of_a_profile_is_on_the_customers_record(staff_admin, staff):
     profile = ProfileFactory(is_resident=False, country="US", payment_currency="USD", iin_bin="")
-    page = admin_client.get(f"/admin/accounts/customerprofile/{profile.pk}/change/")
+    page = staff_admin.get(f"/admin/accounts/customerprofile/{profile.pk}/change/")
     form = page.context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
     data.update({"user": profile.user_id, "address": "New York, 5th Ave 1", "is_resident": ""})
     data = {k: ("on" if v is True else v) for k, v in data.items() if v is not False and v != ""}
-    response = admin_client.post(f"/admin/accounts/customerprofile/{profile.pk}/change/", data)
+    response = staff_admin.post(f"/admin/accounts/customerprofile/{profile.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     [event] = [e for e in for_subject(profile) if e.verb == "profile.changed_by_staff"]
     assert event.actor == staff and event.actor_kind == Event.ActorKind.STAFF and event.customer == profile.user

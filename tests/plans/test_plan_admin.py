@@ -11,13 +11,6 @@ from soldee.events import for_subject
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, staff, settings):
-    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
-    client.force_login(staff)
-    return client
-
-
 def _form(plan, **changes):
     data = {"code": plan.code, "name": plan.name, "description": plan.description,
             "features": '["Agent"]', "translations": "{}", "price": str(plan.price_minor / 100),
@@ -26,9 +19,9 @@ def _form(plan, **changes):
     return {k: v for k, v in data.items() if v != ""}
 
 
-def test_a_price_change_is_recorded_with_the_old_and_new_price(admin_client, plan, staff):
+def test_a_price_change_is_recorded_with_the_old_and_new_price(staff_admin, plan, staff):
     old = plan.price_minor
-    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="34900"))
+    response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="34900"))
     assert response.status_code == 302, response.content.decode()[:3000]
     plan.refresh_from_db()
     assert plan.price_minor == old + 500_000
@@ -37,28 +30,28 @@ def test_a_price_change_is_recorded_with_the_old_and_new_price(admin_client, pla
     assert event.data["changes"]["price_minor"] == {"from": old, "to": old + 500_000}
 
 
-def test_taking_a_plan_off_sale_from_the_list_is_recorded(admin_client, plan):
+def test_taking_a_plan_off_sale_from_the_list_is_recorded(staff_admin, plan):
     data = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(plan.pk),
             "form-0-display_order": str(plan.display_order), "_save": "Save"}  # is_active unticked
-    response = admin_client.post("/admin/plans/plan/", data)
+    response = staff_admin.post("/admin/plans/plan/", data)
     assert response.status_code == 302
     assert Plan.objects.get(pk=plan.pk).is_active is False
     [event] = [e for e in for_subject(plan) if e.verb == "plan.changed"]
     assert event.data["changes"] == {"is_active": {"from": True, "to": False}}
 
 
-def test_saving_without_a_change_records_nothing(admin_client, plan):
+def test_saving_without_a_change_records_nothing(staff_admin, plan):
     unchanged = _form(plan, features=json.dumps(plan.features), translations=json.dumps(plan.translations or {}))
-    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", unchanged)
+    response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", unchanged)
     assert response.status_code == 302
     assert [e.data for e in for_subject(plan) if e.verb == "plan.changed"] == []
 
 
 
-def test_a_new_plan_is_recorded_with_every_field(admin_client, staff):
+def test_a_new_plan_is_recorded_with_every_field(staff_admin, staff):
     form = {"code": "team", "name": "Team", "description": "", "features": '["Agent"]', "translations": "{}",
             "price": "49900", "is_active": "on", "display_order": 0}
-    response = admin_client.post("/admin/plans/plan/add/", form)
+    response = staff_admin.post("/admin/plans/plan/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     plan = Plan.objects.get(code="team")
     [event] = [e for e in for_subject(plan) if e.verb == "plan.created"]
@@ -67,26 +60,26 @@ def test_a_new_plan_is_recorded_with_every_field(admin_client, staff):
     assert changes["is_active"] == {"from": None, "to": True} and changes["display_order"]["to"] == 0
 
 
-def test_a_new_price_for_live_subscriptions_must_be_confirmed(admin_client, plan, customer, other_customer):
+def test_a_new_price_for_live_subscriptions_must_be_confirmed(staff_admin, plan, customer, other_customer):
     from subscriptions.testing import seed_due_subscriptions
 
     seed_due_subscriptions(n=2, plan=plan)
     old = plan.price_minor
     typo = _form(plan, price="2990000")  # a hundred times the price
-    page = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", typo)
+    page = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", typo)
     assert page.status_code == 200  # the form again, nothing saved
     text = page.content.decode()
     assert "2 live subscriptions renew at this plan&#x27;s price" in text and "₸2,990,000" in text
     assert Plan.objects.get(pk=plan.pk).price_minor == old
     assert not [e for e in for_subject(plan) if e.verb == "plan.changed"]
-    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", {**typo, "confirm_price": "on"})
+    response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", {**typo, "confirm_price": "on"})
     assert response.status_code == 302
     assert Plan.objects.get(pk=plan.pk).price_minor == 299_000_000
 
 
-def test_the_price_is_entered_and_shown_in_tenge(admin_client, plan):
-    page = admin_client.get(f"/admin/plans/plan/{plan.pk}/change/")
+def test_the_price_is_entered_and_shown_in_tenge(staff_admin, plan):
+    page = staff_admin.get(f"/admin/plans/plan/{plan.pk}/change/")
     assert page.context["adminform"].form.initial["price"] == plan.price_minor / 100
-    response = admin_client.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="29900.505"))
+    response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="29900.505"))
     assert response.status_code == 200  # more than two decimals is refused
     assert Plan.objects.get(pk=plan.pk).price_minor == plan.price_minor

@@ -361,28 +361,21 @@ def test_the_account_shows_the_running_term_and_access_while_the_next_term_is_pa
     assert "Closed: the paid term is over" in body
 
 
-@pytest.fixture
-def admin_client(client, staff, settings):
-    settings.SOLDEE_STAFF_MFA_REQUIRED = False  # the admin's second factor is tested elsewhere
-    client.staff = staff
-    return client
-
-
-def _retry_now(admin_client, *subs):
-    admin_client.force_login(admin_client.staff)  # now: the clock may have moved past a session's age
-    response = admin_client.post("/admin/subscriptions/subscription/", {
+def _retry_now(staff_admin, *subs):
+    staff_admin.force_login(staff_admin.staff)  # now: the clock may have moved past a session's age
+    response = staff_admin.post("/admin/subscriptions/subscription/", {
         "action": "retry_now", "_selected_action": [s.pk for s in subs]}, follow=True)
     assert response.status_code == 200
     return [str(m) for m in response.context["messages"]]
 
 
 def test_staff_retry_now_charges_only_the_selected_subscription(
-        customer, other_customer, plan, documents, admin_client, time_machine):
+        customer, other_customer, plan, documents, staff_admin, time_machine):
     failing = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
     waiting = subscribe(other_customer, plan, documents)
     time_machine.move_to(max(failing.current_period_end, waiting.current_period_end) - timedelta(hours=2), tick=False)
     assert renewals.renewals_run(max_batches=0) == {}
-    [message] = _retry_now(admin_client, failing)  # both are due; staff picked one
+    [message] = _retry_now(staff_admin, failing)  # both are due; staff picked one
     assert "declined (Insufficient funds). The customer is e-mailed; next automatic try on" in message
     assert not RenewalAttempt.objects.filter(subscription=waiting).exists()  # not charged from a staff click
     failing.refresh_from_db()
@@ -393,11 +386,11 @@ def test_staff_retry_now_charges_only_the_selected_subscription(
 
 
 def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
-        sub, admin_client, time_machine):
+        sub, staff_admin, time_machine):
     time_machine.move_to(sub.current_period_end - timedelta(hours=20), tick=False)
     Subscription.objects.filter(pk=sub.pk).update(status="past_due", failed_attempts=1,
                                                    next_charge_at=timezone.now() + timedelta(days=1))
-    [message] = _retry_now(admin_client, sub)
+    [message] = _retry_now(staff_admin, sub)
     from soldee.money import format_money
 
     assert message == (f"{sub.customer} · {sub.plan}: paid, {format_money(sub.plan.price_minor, 'KZT')}; "
@@ -408,7 +401,7 @@ def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
 
 
 def test_extra_staff_tries_of_a_past_due_subscription_use_up_none_of_the_customers_retries(
-        customer, plan, documents, admin_client, time_machine, enqueued, django_capture_on_commit_callbacks):
+        customer, plan, documents, staff_admin, time_machine, enqueued, django_capture_on_commit_callbacks):
     sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
     time_machine.move_to(sub.current_period_end - timedelta(hours=20), tick=False)
     with django_capture_on_commit_callbacks(execute=True):
@@ -419,7 +412,7 @@ def test_extra_staff_tries_of_a_past_due_subscription_use_up_none_of_the_custome
     enqueued.calls.clear()
     for _click in range(len(settings_retry_days()) + 1):  # more clicks than the customer has retries
         with django_capture_on_commit_callbacks(execute=True):
-            [message] = _retry_now(admin_client, sub)
+            [message] = _retry_now(staff_admin, sub)
         assert "An extra try: the customer's retry schedule is unchanged" in message
         sub.refresh_from_db()
         assert sub.status == "past_due" and sub.failed_attempts == 1 and sub.next_charge_at == schedule
@@ -438,15 +431,15 @@ def settings_retry_days():
     return settings.RENEWAL_RETRY_DAYS
 
 
-def test_staff_retry_now_refuses_a_subscription_paid_up_to_its_end(sub, admin_client):
-    [message] = _retry_now(admin_client, sub)  # just bought: the charge is due in 29 days
+def test_staff_retry_now_refuses_a_subscription_paid_up_to_its_end(sub, staff_admin):
+    [message] = _retry_now(staff_admin, sub)  # just bought: the charge is due in 29 days
     assert "Nothing to retry" in message
     assert not RenewalAttempt.objects.filter(subscription=sub).exists() and token_charges() == 0
     assert not Event.objects.filter(verb="renewal.retry_requested").exists()
 
 
 def test_staff_retry_now_waits_while_a_charge_of_the_subscription_is_under_way(
-        client, customer, plan, documents, admin_client, time_machine):
+        client, customer, plan, documents, staff_admin, time_machine):
     sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     renewals.renewals_run()  # past due
@@ -455,7 +448,7 @@ def test_staff_retry_now_waits_while_a_charge_of_the_subscription_is_under_way(
     client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": page.context["token"]})
     sub.refresh_from_db()
     before = sub.next_charge_at
-    [message] = _retry_now(admin_client, sub)
+    [message] = _retry_now(staff_admin, sub)
     assert "under way" in message
     sub.refresh_from_db()
     assert sub.next_charge_at == before and not Event.objects.filter(verb="renewal.retry_requested").exists()
