@@ -46,13 +46,16 @@ class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        """A change by staff is on the customer's record with the old and new values, and
-        in their account history ("our staff changed your details")."""
+        """A change by staff is on the customer's record (old and new values of how they pay;
+        personal data by field name only) and in their account history ("our staff changed
+        your details")."""
         from soldee import events
         from soldee.models import Event
 
         super().save_model(request, obj, form, change)
-        changes = form_changes(form, change)
+        # Values of the fields that say how the customer pays; personal data by name only.
+        changes = form_changes(form, change, names_only=[
+            f for f in form.fields if f not in ("kind", "is_resident", "country", "payment_currency", "user")])
         if changes or not change:
             events.record(verb="profile.changed_by_staff", subject=obj, customer=obj.user, actor=request.user,
                           actor_kind=Event.ActorKind.STAFF, data={"changes": changes})

@@ -206,13 +206,15 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
 def invoice_plans_for(customer) -> list:
     """Plans a customer may get an invoice for (resident legal entities only)."""
     from plans.models import Plan
-    from subscriptions.services import live_subscription
+    from subscriptions.services import live_subscription, refunded_ahead
 
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY or not profile.is_resident:
         return []
     plans = list(Plan.objects.for_sale())
     live = live_subscription(customer)
+    if live is not None and refunded_ahead(live):
+        return []  # its next term was refunded: it ends with this one, then the customer buys again
     if live is not None and live.plan not in plans:  # its next term, even off sale (as card renewals)
         plans.append(live.plan)
     return plans
@@ -229,7 +231,11 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         raise InvoiceRefused(_("Invoices for bank transfer are issued to legal entities."))
     if not profile.is_resident:
         raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
-    if not plan.is_active and plan not in invoice_plans_for(customer):  # off sale, not the live one's
+    allowed = invoice_plans_for(customer)
+    if not allowed:  # a live subscription whose next term was refunded ends with its current term
+        raise InvoiceRefused(_("Your subscription ends with its current term: you can get an invoice for a plan "
+                               "after that."))
+    if not plan.is_active and plan not in allowed:  # off sale, not the live one's
         raise InvoiceRefused(_("This plan is no longer on sale."))
     today = timezone.localdate()
     with transaction.atomic():

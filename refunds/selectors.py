@@ -80,8 +80,8 @@ def full_refund_effect(payment: Payment, now=None) -> str:
     if later.exists():
         return _("A later term is paid: the subscription goes on.")
     if term.starts_at > now:
-        in_use = Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at).order_by(
-            "-starts_at").first()
+        in_use = (Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at)
+                  .exclude(payment__refunded_minor__gte=F("payment__amount_minor")).order_by("-starts_at").first())
         if in_use is not None and in_use.ends_at > now:
             return _("The term it paid has not started: that term is cancelled. The term in use keeps its access "
                      "until %(date)s, then the subscription ends (automatic renewal off).") % {

@@ -2,18 +2,23 @@ import json
 
 from django.contrib import admin
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
 
 from .models import Event
 
 
 def _plain(value):
+    if isinstance(value, models.Model):  # a foreign key: its primary key
+        value = value.pk
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def form_changes(form, change: bool, *, skip=()) -> dict:
+def form_changes(form, change: bool, *, skip=(), names_only=()) -> dict:
     """What an admin form changed, for the event log: {field: {"from": old, "to": new}}.
     A new row: every field, from None. Fields whose value did not really change (a JSON
-    field re-typed, say) are left out."""
+    field re-typed, say) are left out. Fields in `names_only` (personal data: the event
+    log is never edited, so anonymisation could not remove them) are recorded as changed,
+    without their values."""
     changes = {}
     for name in form.changed_data if change else form.cleaned_data:
         if name in skip:
@@ -21,7 +26,7 @@ def form_changes(form, change: bool, *, skip=()) -> dict:
         before = _plain(form.initial.get(name)) if change else None
         after = _plain(form.cleaned_data.get(name))
         if before != after:
-            changes[name] = {"from": before, "to": after}
+            changes[name] = {"changed": True} if name in names_only else {"from": before, "to": after}
     return changes
 
 

@@ -415,6 +415,9 @@ CLOUDPAYMENTS_API_URL = env.str("CLOUDPAYMENTS_API_URL", default="https://api.cl
 CLOUDPAYMENTS_TIMEOUT_SECONDS = env.float("CLOUDPAYMENTS_TIMEOUT_SECONDS", default=10)
 CLOUDPAYMENTS_NOTIFICATION_FORMAT = env.str("CLOUDPAYMENTS_NOTIFICATION_FORMAT", default="form")
 CHECKOUT_PAYMENT_TTL_HOURS = env.int("CHECKOUT_PAYMENT_TTL_HOURS", default=24)
+# A new checkout waits for an earlier card payment the bank has not decided yet, if it was
+# started at most this long ago (subscriptions.services.checkout_in_flight).
+CHECKOUT_IN_FLIGHT_MINUTES = env.int("CHECKOUT_IN_FLIGHT_MINUTES", default=60)
 
 # --- Exchange rates (offer clause 6.2; docs/exchange-rates.md) --------------------------
 NBK_FEED_URL = env.str("NBK_FEED_URL", default="https://nationalbank.kz/rss/get_rates.cfm")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -58,6 +59,9 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
                                 "Give it again on the Personal data page to make a purchase."))
     if not plan.is_active:
         raise CheckoutRefused(_("This plan is no longer on sale."))
+    already = CheckoutRefused(_("You already have an active subscription. You can buy a new plan when it ends."))
+    if live_subscription(customer) is not None:
+        raise already
     in_flight = checkout_in_flight(customer, except_key=f"checkout:{customer.pk}:{token}")
     if in_flight is not None:
         raise CheckoutRefused(_(
@@ -65,10 +69,8 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
             "result (we e-mail you the receipt) before paying again: otherwise both payments may be charged.") % {
             "amount": in_flight.amount_display,
             "time": formats.date_format(timezone.localtime(in_flight.created_at), "DATETIME_FORMAT")})
-    if live_subscription(customer) is not None:
-        raise CheckoutRefused(
-            _("You already have an active subscription. You can buy a new plan when it ends.")
-        )
+    if live_subscription(customer) is not None:  # an earlier checkout the gateway had approved: settled just now
+        raise already
     in_force = offer_services.documents_in_force()
     if sorted(document_ids) != sorted(d.pk for d in in_force.values()):
         raise CheckoutRefused(
@@ -96,10 +98,12 @@ def checkout_in_flight(customer, *, except_key: str = "") -> Payment | None:
     """A checkout payment the customer already submitted on the hosted page and the bank
     has not decided yet (a delayed approval, 3-D Secure): paying again now would charge
     twice. Asks the gateway about the customer's open card checkouts (no transaction open)
-    and applies any answer it already has; a page never submitted is not in flight."""
-    from billing.gateways import ChargeStatus, GatewayError, get_gateway
+    and applies any answer it already has; a page never submitted is not in flight, nor
+    one older than CHECKOUT_IN_FLIGHT_MINUTES (a 3-D Secure page the customer closed stays
+    undecided at the gateway: it must not block buying for long)."""
+    from billing.gateways import ChargeStatus, get_gateway
 
-    since = timezone.now() - timezone.timedelta(hours=settings.CHECKOUT_PAYMENT_TTL_HOURS)
+    since = timezone.now() - timezone.timedelta(minutes=settings.CHECKOUT_IN_FLIGHT_MINUTES)
     open_checkouts = (Payment.objects.filter(customer=customer, purpose=PURPOSE_CHECKOUT, method=Payment.Method.CARD,
                                              status=Payment.Status.PENDING, created_at__gte=since)
                       .exclude(idempotency_key=except_key).order_by("-created_at")[:3])
@@ -107,8 +111,8 @@ def checkout_in_flight(customer, *, except_key: str = "") -> Payment | None:
         try:
             charge = get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id))
             billing.payment_apply_result(public_id=payment.public_id, charge=charge, source="checkout")
-        except GatewayError as exc:
-            log.warning("checkout: status of %s unknown: %s", payment.public_id, exc)
+        except Exception:  # the gateway down, or a result that cannot settle: staff see it elsewhere
+            log.exception("checkout: the status of earlier payment %s could not be applied", payment.public_id)
             continue
         if charge.status == ChargeStatus.PENDING:
             return payment
@@ -350,7 +354,9 @@ def term_refunded(*, term: Term, by=None) -> Subscription:
     now = timezone.now()
     if term.starts_at <= now or not subscription.is_live:
         return subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.REFUNDED, by=by)
-    in_use = Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at).order_by("-starts_at").first()
+    in_use = (Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at)
+              .exclude(payment__refunded_minor__gte=F("payment__amount_minor"))  # refunded too: not paid for
+              .order_by("-starts_at").first())
     if in_use is None or in_use.ends_at <= now:
         return subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.REFUNDED, by=by)
     subscription.current_period_start, subscription.current_period_end = in_use.starts_at, in_use.ends_at

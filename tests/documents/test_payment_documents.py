@@ -233,12 +233,15 @@ def test_the_receipt_and_its_email_describe_the_payment_in_the_customers_languag
 
 
 def test_a_foreign_currency_payment_shows_the_rate_as_the_reader_writes_it(plan, documents):
-    from datetime import date
+    from datetime import timedelta
+
+    from django.utils import timezone
 
     from offer.agreement_copies import render_agreement_html
     from tests.exchange.exchange_helpers import make_rate
 
-    make_rate("USD", date(2026, 11, 24), "512.34")
+    rate_date = timezone.localdate() - timedelta(days=1)  # the rate in force (rates expire after 7 days)
+    make_rate("USD", rate_date, "512.34")
     customer = ProfileFactory(is_resident=False, country="US", payment_currency="USD", iin_bin="").user
     payment = checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents.values()],
                              token="usd", client_ip=None, user_agent="")
@@ -246,8 +249,8 @@ def test_a_foreign_currency_payment_shows_the_rate_as_the_reader_writes_it(plan,
     receipt = PaymentDocument.objects.get(payment=payment, doc_type="receipt")
     receipt.language = "ru"  # the customer's language, as issued
     html = billing_documents.document_html(receipt)
-    assert "512,34" in html and "24.11.2026" in html
-    assert "512.340000" not in html and "2026-11-24" not in html
+    assert "512,34" in html and rate_date.strftime("%d.%m.%Y") in html
+    assert "512.340000" not in html and rate_date.isoformat() not in html
     agreement = render_agreement_html(payment.acceptance, language="en")
     assert "= ₸29,900 at 512.34 ₸ per 1 USD" in agreement  # the tenge price and the NBK rate, not dollars alone
 

@@ -20,9 +20,7 @@ from .conftest import emails
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def renewed_ahead(customer, buy):
-    """A subscription whose term in use ends in two hours and whose next term is paid."""
+def _renew_ahead(customer, buy):
     first = buy(customer, at=timezone.now() - timedelta(days=29, hours=22))
     SandboxTransaction.objects.filter(invoice_id=str(first.public_id)).update(token=f"tok-{first.pk}",
                                                                                card_last4="4242")
@@ -31,6 +29,12 @@ def renewed_ahead(customer, buy):
     in_use = Term.objects.get(subscription=sub, number=1)
     AccessGrant.objects.filter(term=in_use).update(status=AccessGrant.Status.GRANTED, granted_at=timezone.now())
     return sub, in_use, Term.objects.get(subscription=sub, number=2)
+
+
+@pytest.fixture
+def renewed_ahead(customer, buy):
+    """A subscription whose term in use ends in two hours and whose next term is paid."""
+    return _renew_ahead(customer, buy)
 
 
 def _refund_in_full(customer, payment, staff, django_capture_on_commit_callbacks):
@@ -133,3 +137,29 @@ def test_the_agent_platform_hears_that_access_ends_with_the_term_in_use(
         access_revoke_notify(AccessGrant.objects.get(term=ahead).pk)
     body = json.loads(route.calls.last.request.content)
     assert body["action"] == "revoke" and body["until"] == in_use.ends_at.isoformat()
+
+
+def test_refunding_the_term_in_use_first_and_then_the_next_one_ends_the_subscription_now(
+        renewed_ahead, staff, queued, django_capture_on_commit_callbacks):
+    from subscriptions.services import entitlement
+
+    sub, in_use, ahead = renewed_ahead
+    _refund_in_full(sub.customer, in_use.payment, staff, django_capture_on_commit_callbacks)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE  # a later term is paid: it goes on
+    _refund_in_full(sub.customer, ahead.payment, staff, django_capture_on_commit_callbacks)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ENDED and sub.end_reason == Subscription.EndReason.REFUNDED
+    assert entitlement(sub.customer)["entitled"] is False  # nothing paid is left: no access
+
+
+def test_a_legal_entity_whose_next_term_was_refunded_gets_no_invoice_until_it_ends(
+        company, buy, staff, queued, django_capture_on_commit_callbacks):
+    from billing.documents import InvoiceRefused, invoice_issue, invoice_plans_for
+
+    sub, _in_use, ahead = _renew_ahead(company, buy)
+    assert invoice_plans_for(company)  # a legal entity may pay by invoice
+    _refund_in_full(company, ahead.payment, staff, django_capture_on_commit_callbacks)
+    assert invoice_plans_for(company) == []
+    with pytest.raises(InvoiceRefused, match="ends with its current term"):
+        invoice_issue(customer=company, plan=sub.plan)

@@ -165,3 +165,37 @@ def test_a_second_checkout_waits_while_the_bank_decides_the_first(customer, plan
     first.refresh_from_db()
     assert first.status == Payment.Status.SUCCEEDED
     assert Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).count() == 1
+
+
+def test_an_undecided_payment_blocks_a_new_checkout_for_an_hour_at_most(customer, plan, documents, time_machine):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.gateways import sandbox
+    from subscriptions.services import CheckoutRefused
+    from tests.billing.helpers import pay_on_sandbox, start_checkout
+
+    first = start_checkout(None, customer, plan, documents, token="tab-1")
+    pay_on_sandbox(first, card=sandbox.CARD_DELAYED)  # e.g. a 3-D Secure page the customer closed
+    time_machine.move_to(timezone.now() + timedelta(minutes=59), tick=False)
+    with pytest.raises(CheckoutRefused, match="still being processed"):
+        start_checkout(None, customer, plan, documents, token="tab-2")
+    time_machine.move_to(timezone.now() + timedelta(minutes=2), tick=False)
+    assert start_checkout(None, customer, plan, documents, token="tab-3").status == Payment.Status.PENDING
+
+
+def test_a_gateway_failure_while_checking_earlier_payments_does_not_stop_the_checkout(
+        customer, plan, documents, monkeypatch):
+    from billing.gateways import sandbox
+    from billing.gateways.sandbox import SandboxGateway
+    from tests.billing.helpers import pay_on_sandbox, start_checkout
+
+    first = start_checkout(None, customer, plan, documents, token="tab-1")
+    pay_on_sandbox(first, card=sandbox.CARD_DELAYED)
+
+    def broken(self, **kwargs):
+        raise RuntimeError("unexpected answer")
+
+    monkeypatch.setattr(SandboxGateway, "lookup", broken)
+    assert start_checkout(None, customer, plan, documents, token="tab-2").status == Payment.Status.PENDING
