@@ -400,13 +400,17 @@ def manual_rate_problem(*, currency: str, rate_date: date, per_unit: Decimal,
     if rate_date > latest_date:
         return "date", _("The National Bank has not published a rate for %(date)s yet: a rate can be entered for "
                          "tomorrow at the latest.") % {"date": rate_date.strftime("%d.%m.%Y")}
-    previous = _previous(currency, rate_date)
-    if previous is not None and not allow_jump and _jump(per_unit, previous.kzt_per_unit) > _max_jump():
-        return "jump", _("%(per_unit)s ₸ per 1 %(currency)s is %(jump)s%% away from the rate of %(date)s (%(previous)s ₸). "
-                 "Check the figure and the quantity; if the rate really moved that much, tick the confirmation.") % {
-            "per_unit": per_unit.normalize(), "currency": currency,
-            "jump": (_jump(per_unit, previous.kzt_per_unit) * 100).quantize(Decimal("1")),
-            "date": previous.rate_date.strftime("%d.%m.%Y"), "previous": previous.kzt_per_unit.normalize()}
+    # The neighbours: the rate before it, and for a date filled in later the rate after it.
+    neighbours = [_previous(currency, rate_date), ExchangeRate.objects.filter(
+        currency=currency, rate_date__gt=rate_date).order_by("rate_date").first()]
+    for other in neighbours:
+        if other is not None and not allow_jump and _jump(per_unit, other.kzt_per_unit) > _max_jump():
+            return "jump", _("%(per_unit)s ₸ per 1 %(currency)s is %(jump)s%% away from the rate of %(date)s "
+                             "(%(previous)s ₸). Check the figure and the quantity; if the rate really moved that "
+                             "much, tick the confirmation.") % {
+                "per_unit": per_unit.normalize(), "currency": currency,
+                "jump": (_jump(per_unit, other.kzt_per_unit) * 100).quantize(Decimal("1")),
+                "date": other.rate_date.strftime("%d.%m.%Y"), "previous": other.kzt_per_unit.normalize()}
     return None
 
 

@@ -120,3 +120,15 @@ def test_the_service_refuses_an_unconfirmed_jump_too(admin_user):
         exchange.rate_enter_manually(currency="USD", rate_date=date(2026, 11, 24), published=Decimal("52.118"),
                                      quant=1, reason="typo", by=admin_user)
     assert ExchangeRate.objects.count() == 1
+
+
+def test_a_rate_filled_in_for_a_past_day_is_checked_against_the_day_after_too(admin_user):
+    from billing import exchange
+
+    make_rate("USD", date(2026, 11, 24), "521.18")  # no earlier rate stored
+    with pytest.raises(exchange.ManualRateRefused, match="away from the rate of 24.11.2026"):
+        exchange.rate_enter_manually(currency="USD", rate_date=date(2026, 11, 23), published=Decimal("5211.8"),
+                                     quant=1, reason="back-fill", by=admin_user)
+    rate = exchange.rate_enter_manually(currency="USD", rate_date=date(2026, 11, 23), published=Decimal("520.40"),
+                                        quant=1, reason="back-fill", by=admin_user)
+    assert rate.kzt_per_unit == Decimal("520.40")
