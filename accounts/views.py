@@ -6,6 +6,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -74,7 +75,7 @@ def data_export_download(request, public_id):
     if not export.is_downloadable or not default_storage.exists(export.file.name):
         raise Http404
     response = FileResponse(default_storage.open(export.file.name, "rb"), as_attachment=True,
-                            filename=f"soldee-data-{export.ready_at:%Y-%m-%d}.zip",
+                            filename=f"soldee-data-{timezone.localtime(export.ready_at):%Y-%m-%d}.zip",  # Almaty date
                             content_type="application/zip")
     response["Cache-Control"] = "no-store"
     return response

@@ -61,7 +61,14 @@ def unapplied_payments_sweep() -> int:
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
 def customer_email(self, template: str, model: str, pk: int) -> None:
+    from .selectors import full_refund_effect
+
     model_cls, name = _MODELS[model]
     obj = model_cls.objects.select_related("customer").get(pk=pk)
-    send_customer_email(user=obj.customer, template=template, context={name: obj},
+    context = {name: obj}
+    if name == "request":
+        # What a full refund does to the subscription, worded in the e-mail's language (a
+        # callable: the template calls it inside the customer's language).
+        context["effect"] = lambda: full_refund_effect(obj.payment)
+    send_customer_email(user=obj.customer, template=template, context=context,
                         idempotency_key=f"{template}:{pk}")

@@ -163,3 +163,16 @@ def test_a_legal_entity_whose_next_term_was_refunded_gets_no_invoice_until_it_en
     assert invoice_plans_for(company) == []
     with pytest.raises(InvoiceRefused, match="ends with its current term"):
         invoice_issue(customer=company, plan=sub.plan)
+
+
+def test_the_approval_e_mail_says_what_the_full_refund_does(renewed_ahead, staff, mailoutbox):
+    from refunds.tasks import customer_email
+
+    sub, in_use, ahead = renewed_ahead
+    request = services.refund_request_create(customer=sub.customer, payment_id=in_use.payment_id,
+                                             ground=RefundRequest.Ground.LATE, explanation="Late")
+    services.refund_request_approve(request_id=request.pk, by=staff)
+    customer_email("emails/refund_approved", "refund_request", request.pk)
+    body = mailoutbox[-1].body
+    assert "This is a full refund. A later term is paid: the subscription goes on." in body
+    assert "the subscription ends and access to the AI agent is closed" not in body
