@@ -66,6 +66,15 @@ class Subscription(models.Model):
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
 
+    @property
+    def lapses_at(self):
+        """Past due: when the last scheduled retry is made; if the next term is still not
+        paid then, the subscription lapses (subscriptions.renewals.renewal_declined)."""
+        if self.status != self.Status.PAST_DUE or self.first_failed_at is None:
+            return None
+        days = settings.RENEWAL_RETRY_DAYS
+        return self.first_failed_at + timezone.timedelta(days=days[-1]) if days else self.first_failed_at
+
 
 class Term(models.Model):
     """One paid term: 30 calendar days from its payment (clause 6.3)."""

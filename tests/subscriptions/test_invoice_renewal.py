@@ -5,7 +5,7 @@ duplicate purchase to refund), and the reminders and the account say so."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from billing import documents as billing_documents
 from billing.models import Payment
@@ -45,7 +45,7 @@ def test_an_invoice_paid_during_the_term_pays_the_next_term(company, plan, docum
 
 
 def test_paid_after_a_failed_automatic_charge_the_past_due_subscription_renews_from_the_payment(
-        company, plan, documents, staff, django_capture_on_commit_callbacks, time_machine, mailoutbox):
+        client, company, plan, documents, staff, django_capture_on_commit_callbacks, time_machine, mailoutbox):
     from subscriptions import tasks
 
     pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
@@ -58,6 +58,12 @@ def test_paid_after_a_failed_automatic_charge_the_past_due_subscription_renews_f
     body = mailoutbox[-1].body
     assert "no saved card" in body and "/account/#invoices" in body and "another card" not in body
     assert "We will try again" not in body  # a retry without a card is declined for certain
+    lapses = formats.date_format(timezone.localtime(sub.lapses_at), "DATETIME_FORMAT")
+    assert sub.lapses_at == sub.first_failed_at + timedelta(days=5) and f"Pay before {lapses}" in body
+    client.force_login(company)
+    banner = client.get("/account/").content.decode().split('id="past-due"')[1].split("</p>")[0]
+    assert "no saved card" in banner and f"Pay before {lapses}" in banner and "#invoices" in banner
+    assert "saved card for the renewal" not in banner  # not "we could not charge your saved card"
     time_machine.move_to(sub.current_period_end + timedelta(hours=5), tick=False)
     late = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
     term = Term.objects.get(payment=late)
