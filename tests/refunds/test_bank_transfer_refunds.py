@@ -124,3 +124,13 @@ def test_one_bank_reference_is_recorded_for_one_refund_only(client, staff, appro
                                      "apply": "1", "reference": "PP 1"}, follow=True)
     assert "Select exactly one refund" in response.content.decode()
     assert set(Refund.objects.values_list("status", flat=True)) == {Refund.Status.AWAITING_TRANSFER}
+
+
+def test_the_customers_refund_history_speaks_of_a_bank_transfer_not_a_card_or_gateway(
+        client, approved, company, staff, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.refund_record_bank_transfer(refund_id=approved.pk, reference="PP 7", by=staff)
+    client.force_login(company)
+    page = client.get(f"/refunds/requests/{approved.request_id}/").content.decode()
+    assert "paid back by bank transfer" in page
+    assert "payment gateway" not in page and "to your card" not in page
