@@ -185,10 +185,17 @@ def _late(payment, term, grant, now) -> tuple[bool, list[str]]:
 
 
 def term_error_reports(payment: Payment, term) -> QuerySet[ErrorReport]:
+    """The reports that bear on a term: filed during it, or filed in an earlier term of the
+    same subscription, confirmed critical and still unresolved when this term started (the
+    error carried into the term the customer paid for next; they need not report it again)."""
     if term is None:
         return ErrorReport.objects.none()
-    return ErrorReport.objects.filter(customer_id=payment.customer_id, reported_at__gte=term.starts_at,
-                                      reported_at__lt=term.ends_at).order_by("reported_at")
+    filed_in_term = Q(reported_at__gte=term.starts_at, reported_at__lt=term.ends_at)
+    carried_in = (Q(reported_at__lt=term.starts_at, reported_at__gte=term.subscription.created_at,
+                    confirmed_at__isnull=False)
+                  & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=term.starts_at)))
+    return ErrorReport.objects.filter(filed_in_term | carried_in, customer_id=payment.customer_id).order_by(
+        "reported_at")
 
 
 def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[str]]:
@@ -211,7 +218,8 @@ def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[st
     if qualifying:
         return True, qualifying, evidence
     if not reports:
-        return False, [_("No critical-error report was filed during this term.")], evidence
+        return False, [_("No critical-error report was filed during this term, and none was carried into it "
+                         "unresolved.")], evidence
     if not any(r.confirmed_at for r in reports):
         return False, [_("No report filed during this term was confirmed as a critical error.")], evidence
     return False, [_("Every confirmed critical error of this term was resolved by its deadline, "

@@ -205,3 +205,41 @@ def test_request_stores_the_evaluation_for_staff(customer, buy):
     request2 = services.refund_request_create(customer=customer, payment_id=payment.pk, ground=NO_ACCESS,
                                               explanation="No access")
     assert request2.eligible is False
+
+
+def test_a_critical_error_carried_unresolved_into_the_next_term_counts_for_that_term(customer, buy, staff):
+    from subscriptions.models import Term
+
+    first = buy(customer)
+    grant(first, 1)
+    term1 = first.term
+    # Filed the day before the term ends; its deadline runs out in the next term.
+    report = file_report(customer, at=term1.ends_at - timedelta(days=1), staff=staff)
+    second = buy_next_term(customer, first)
+    assert Term.objects.get(payment=second).starts_at == term1.ends_at
+    after_deadline = report.deadline_at + timedelta(hours=1)
+    result = evaluate(payment=second, ground=CRITICAL, now=after_deadline)
+    assert result.eligible and "still unresolved" in result.reasons[0]
+    # Resolved in time: no ground for either term.
+    with time_machine.travel(report.deadline_at - timedelta(hours=1), tick=False):
+        services.error_report_resolve(report_id=report.pk, by=staff, note="Fixed")
+    assert not evaluate(payment=second, ground=CRITICAL, now=after_deadline).eligible
+
+
+def buy_next_term(customer, first):
+    """The next term paid at the end of the first (as a renewal would), with its own payment."""
+    from billing.gateways import ChargeResult, ChargeStatus
+    from billing.services import payments_settle
+    from subscriptions import renewals
+    from subscriptions.models import RenewalAttempt, Subscription
+
+    sub = Subscription.objects.get(customer=customer)
+    Subscription.objects.filter(pk=sub.pk).update(next_charge_at=first.term.ends_at - timedelta(hours=1))
+    with time_machine.travel(first.term.ends_at - timedelta(minutes=30), tick=False):
+        [attempt_id] = renewals.renewals_claim()
+        payment = RenewalAttempt.objects.get(pk=attempt_id).payment
+        payments_settle(results=[(payment.public_id, ChargeResult(
+            status=ChargeStatus.APPROVED, gateway_ref=f"next-{payment.pk}", amount_minor=payment.amount_minor,
+            currency=payment.currency))], source="test")
+    payment.refresh_from_db()
+    return payment
