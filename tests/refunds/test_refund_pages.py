@@ -188,3 +188,15 @@ def test_rejection_email_carries_the_reason(customer, paid, staff):
     services.refund_request_reject(request_id=request.pk, by=staff, reason="Access came in 5 minutes")
     tasks.customer_email.run("emails/refund_rejected", "refund_request", request.pk)
     assert "Access came in 5 minutes" in mail.outbox[0].body
+
+
+def test_a_partly_refunded_payment_shows_what_was_refunded(client, customer, paid, staff):
+    request = services.refund_request_create(customer=customer, payment_id=paid.pk,
+                                             ground=RefundRequest.Ground.LATE, explanation="Late")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff, amount_minor=1_000_000)
+    services.refund_execute(refund_id=refund.pk)
+    client.force_login(customer)
+    index = client.get("/refunds/").content.decode()
+    assert "refunded ₸10,000" in index  # still refundable for the rest, and says what went back
+    form = client.get(f"/refunds/payments/{paid.public_id}/request/").content.decode()
+    assert "Already refunded: ₸10,000." in form
