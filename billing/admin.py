@@ -82,6 +82,12 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             if invoice.doc_type != PaymentDocument.DocType.INVOICE:
                 self.message_user(request, f"{invoice.number}: not an invoice.", level=messages.ERROR)
                 continue
+            if invoice.payment_id is not None:  # nothing to do: say so, not "paid"
+                self.message_user(request, _("%(number)s was already marked paid (payment %(payment)s); nothing was "
+                                             "changed.") % {"number": invoice.number,
+                                                            "payment": invoice.payment.public_id},
+                                  level=messages.WARNING)
+                continue
             try:
                 payment = documents.invoice_mark_paid(invoice_id=invoice.pk, by=request.user)
             except Exception as exc:  # shown to staff; nothing was committed

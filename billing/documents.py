@@ -196,6 +196,14 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
         "refund_reference": gateway_ref,
         "refunded_at": timezone.now().isoformat(),
     }
+    if payment.currency != "KZT" and payment.exchange_rate is not None and payment.amount_minor:
+        # The tenge equivalent of the amount returned, at the payment's own NBK rate (half up).
+        data.update({
+            "kzt_amount_minor": (2 * amount_minor * payment.kzt_amount_minor + payment.amount_minor)
+            // (2 * payment.amount_minor),
+            "exchange_rate": str(payment.exchange_rate),
+            "exchange_rate_date": payment.exchange_rate_date.isoformat() if payment.exchange_rate_date else None,
+        })
     return _document_create(doc_type=DocType.REFUND_NOTE, customer=payment.customer, payment=payment,
                             amount_minor=amount_minor, currency=payment.currency,
                             source_ref=refund_key[:128], data=data)

@@ -211,7 +211,10 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
     assert entitlement(company)["entitled"] is True
     paid = Event.objects.get(verb="document.invoice_paid")
     assert paid.actor == staff
-    # Marking it paid again changes nothing.
+    # Marking it paid again changes nothing, and the admin says so.
+    again = client.post("/admin/billing/paymentdocument/", {**action, "confirmed": "yes"}, follow=True)
+    assert [str(m) for m in again.context["messages"]][-1] == (
+        f"{invoice.number} was already marked paid (payment {payment.public_id}); nothing was changed.")
     assert billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff).pk == payment.pk
     assert Payment.objects.filter(customer=company).count() == 1 and Acceptance.objects.count() == 1
 
@@ -253,6 +256,12 @@ def test_a_foreign_currency_payment_shows_the_rate_as_the_reader_writes_it(plan,
     assert "512.340000" not in html and rate_date.isoformat() not in html
     agreement = render_agreement_html(payment.acceptance, language="en")
     assert "= ₸29,900 at 512.34 ₸ per 1 USD" in agreement  # the tenge price and the NBK rate, not dollars alone
+    with transaction.atomic():  # half of it returned: the refund note gives its tenge equivalent too
+        note = billing_documents.refund_note_create(payment=payment, amount_minor=payment.amount_minor // 2,
+                                                    refund_key="refund:usd")
+    note.language = "en"
+    refund_html = billing_documents.document_html(note)
+    assert "Equivalent: ₸14,950 at the National Bank of Kazakhstan rate 512.34" in refund_html
 
 
 def test_staff_are_warned_when_an_invoice_pins_a_version_no_longer_in_force(client, company, plan, documents):
