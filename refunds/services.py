@@ -119,6 +119,38 @@ def error_report_resolve(*, report_id: int, by, note: str) -> ErrorReport:
     return report
 
 
+def error_reports_deadline_sweep(*, now=None) -> int:
+    """Beat: a report still unresolved past its deadline (5 business days) is noticed once:
+    an event, and the customer is told they may ask for a refund (clause 7 b) when staff had
+    confirmed it critical; staff are alerted either way (one awaiting triage is late too).
+    Returns how many were noticed."""
+    now = now or timezone.now()
+    noticed = 0
+    for pk, customer_id in ErrorReport.objects.filter(
+        status__in=[ErrorReport.Status.OPEN, ErrorReport.Status.CONFIRMED], resolved_at__isnull=True,
+        deadline_at__lt=now, deadline_missed_at__isnull=True,
+    ).values_list("pk", "customer_id")[:500]:
+        with transaction.atomic():
+            _lock_customer(customer_id)
+            report = ErrorReport.objects.select_for_update().get(pk=pk)
+            if report.deadline_missed_at is not None or report.resolved_at is not None or report.deadline_at >= now:
+                continue
+            report.deadline_missed_at = now
+            report.save(update_fields=["deadline_missed_at"])
+            confirmed = report.status == ErrorReport.Status.CONFIRMED
+            events.record(verb="error_report.deadline_missed", subject=report, customer=report.customer,
+                          data={"deadline_at": report.deadline_at.isoformat(), "confirmed": confirmed})
+            if confirmed:
+                _email("emails/error_report_deadline_missed", "error_report", report.pk)
+            staff_alert_on_commit(
+                f"Error report #{report.pk}: deadline missed",
+                f"Report #{report.pk} from customer #{customer_id} was due by {report.deadline_at:%Y-%m-%d %H:%M %Z} "
+                f"and is {report.status}. " + ("The customer may now ask for a refund (clause 7 b)." if confirmed
+                                               else "It has not even been triaged."))
+            noticed += 1
+    return noticed
+
+
 def calendar_exception_changed(*, exception: CalendarException, by, removed: bool = False) -> int:
     """Staff saved or removed a calendar exception (the row is already written). Record
     it and move the deadlines of reports still running over that date. Returns how many

@@ -53,6 +53,12 @@ def refund_request_for_unapplied(self, payment_id: int) -> int | None:
 
 
 @shared_task
+def error_deadline_sweep() -> int:
+    """Beat: critical-error reports past their deadline unresolved (customer and staff told once)."""
+    return services.error_reports_deadline_sweep()
+
+
+@shared_task
 def unapplied_payments_sweep() -> int:
     """Beat: a paid payment that bought nothing and still has no refund request (its
     message was lost: broker down, worker died) gets one. Idempotent."""

@@ -41,6 +41,7 @@ CUSTOMER_TEXTS = {
     "error_report.confirmed": _("We confirmed the error as critical"),
     "error_report.not_critical": _("We found the error not critical"),
     "error_report.resolved": _("The error was resolved"),
+    "error_report.deadline_missed": _("The error was not resolved within 5 business days: you may request a refund"),
     "error_report.deadline_changed": _("The resolution deadline moved (business-day calendar change)"),
     "refund_request.created": _("You requested a refund"),
     "refund_request.opened_for_customer": _("We opened a refund request for a payment that started no paid term"),

@@ -341,6 +341,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every 5 minutes: approved refunds not finished for 15 minutes are sent again (idempotent).
     "refund-sweep": {"task": "refunds.tasks.refund_sweep", "schedule": 300.0},
+    # Critical-error reports past their 5-business-day deadline: the customer is told once.
+    "error-deadline-sweep": {"task": "refunds.tasks.error_deadline_sweep", "schedule": 900.0},
     # Every 15 minutes: a paid payment that bought nothing gets its refund request (lost messages).
     "unapplied-payments-sweep": {"task": "refunds.tasks.unapplied_payments_sweep", "schedule": 900.0},
     # Every 15 minutes: personal-data exports stuck while building are re-sent, and

@@ -243,3 +243,38 @@ def buy_next_term(customer, first):
             currency=payment.currency))], source="test")
     payment.refresh_from_db()
     return payment
+
+
+def test_the_customer_is_told_once_when_a_confirmed_error_misses_its_deadline(
+        customer, buy, staff, queued, mailoutbox, django_capture_on_commit_callbacks):
+    from refunds.tasks import customer_email
+    from soldee.models import Event
+
+    buy(customer)
+    report = file_report(customer, staff=staff)  # deadline 31 March (across Nauryz)
+    unconfirmed = file_report(customer, at=REPORTED + timedelta(minutes=5))  # never triaged
+    assert services.error_reports_deadline_sweep(now=almaty(2026, 3, 31, 23, 0)) == 0  # not yet
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.error_reports_deadline_sweep(now=almaty(2026, 4, 1, 0, 5)) == 2
+        assert services.error_reports_deadline_sweep(now=almaty(2026, 4, 1, 0, 20)) == 0  # once
+    emailed = [args for name, args in queued if name == "customer_email"]
+    assert emailed == [("emails/error_report_deadline_missed", "error_report", report.pk)]  # the confirmed one
+    assert sum(1 for name, _args in queued if name == "staff_alert") == 2  # staff hear of both
+    assert Event.objects.filter(verb="error_report.deadline_missed").count() == 2
+    customer_email("emails/error_report_deadline_missed", "error_report", report.pk)
+    assert "was not resolved within 5 business days" in mailoutbox[-1].body and "/refunds/" in mailoutbox[-1].body
+    unconfirmed.refresh_from_db()
+    assert unconfirmed.deadline_missed_at is not None
+
+
+def test_the_resolution_e_mail_says_when_the_deadline_was_missed(customer, buy, staff, mailoutbox):
+    from refunds.tasks import customer_email
+
+    buy(customer)
+    late = file_report(customer, staff=staff, resolve_at=almaty(2026, 4, 1, 9, 0))
+    customer_email("emails/error_report_resolved", "error_report", late.pk)
+    assert "This was after our deadline" in mailoutbox[-1].body
+    in_time = file_report(customer, at=REPORTED + timedelta(hours=1), staff=staff, resolve_at=almaty(2026, 3, 27))
+    customer_email("emails/error_report_resolved", "error_report", in_time.pk)
+    assert "This was after our deadline" not in mailoutbox[-1].body
