@@ -171,7 +171,7 @@ def release() -> str:
         digest.update(str(path.relative_to(base) if path.is_relative_to(base) else path).encode())
         digest.update(path.read_bytes())
     digest.update(repr((django.__version__, allauth.__version__, settings.PROVIDER,
-                        settings.SITE_URL)).encode())
+                        getattr(settings, "PROVIDER_LOCALIZED", None), settings.SITE_URL)).encode())
     return digest.hexdigest()[:16]
 
 

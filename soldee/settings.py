@@ -397,6 +397,20 @@ PROVIDER = {
     "phone": env.str("PROVIDER_PHONE", default="+7 700 431 31 31"),
     "website": env.str("PROVIDER_WEBSITE", default="https://soldee.kz"),
 }
+# The same details as written in Russian and Kazakh (pages, e-mails and documents in those
+# languages): the forms the portal's ru/kk texts already use for the legal name.
+PROVIDER_LOCALIZED = {
+    "ru": {
+        "name": env.str("PROVIDER_NAME_RU", default="ТОО «STG»"),
+        "address": env.str("PROVIDER_ADDRESS_RU", default="Казахстан, г. Алматы, мкр. Мамыр-7, д. 8/5"),
+        "bank": env.str("PROVIDER_BANK_RU", default="АО «Kaspi Bank»"),
+    },
+    "kk": {
+        "name": env.str("PROVIDER_NAME_KK", default="«STG» ЖШС"),
+        "address": env.str("PROVIDER_ADDRESS_KK", default="Қазақстан, Алматы қ., Мамыр-7 шағын ауданы, 8/5 үй"),
+        "bank": env.str("PROVIDER_BANK_KK", default="«Kaspi Bank» АҚ"),
+    },
+}
 
 # --- Payments ---------------------------------------------------------------------
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")

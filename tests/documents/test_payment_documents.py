@@ -288,3 +288,14 @@ def test_a_long_name_without_spaces_wraps_on_the_receipt_instead_of_running_off_
     text = pdf_text(render_pdf(billing_documents.document_html(receipt)))
     assert name in squeeze(text)  # all of it is printed ...
     assert not any(name in line for line in text.splitlines())  # ... over several lines
+
+
+def test_documents_in_russian_and_kazakh_name_the_provider_as_those_languages_write_it(customer, plan, documents):
+    payment = settle(pending_payment(customer, plan, documents, "lang"))
+    receipt = receipt_for(payment)
+    for language, name, address in (("ru", "ТОО «STG»", "г. Алматы"), ("kk", "«STG» ЖШС", "Алматы қ."),
+                                     ("en", "STG LLP", "Almaty, Mamyr-7")):
+        receipt.language = language
+        html = billing_documents.document_html(receipt)
+        assert name in html and address in html, language
+        assert provider_details().bin in html  # the registration details are the same in every language
