@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -76,13 +77,28 @@ class StaffActionsMixin:
 
 
 def timeline_html(*subjects):
+    """The events of a request's payment, term, grant, reports and refund, in Almaty time,
+    each in words where the customer's history has words for it, with its details."""
+    from soldee.event_texts import CUSTOMER_TEXTS
+
     rows = selectors.events_for(*subjects)
     if not rows:
         return "—"
+
+    def shown(value):
+        moment = parse_datetime(value) if isinstance(value, str) and "T" in value else None
+        if moment is not None and timezone.is_aware(moment):  # stored as ISO UTC: shown in Almaty time
+            return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+        return value
+
+    def details(data: dict) -> str:
+        return "; ".join(f"{key}: {shown(value)}" for key, value in (data or {}).items())
+
     return format_html("<ul>{}</ul>", format_html_join(
-        "", "<li>{} · <strong>{}</strong> · {} {}</li>",
-        ((e.created_at.strftime("%Y-%m-%d %H:%M:%S %Z"), e.verb, e.actor or e.get_actor_kind_display(),
-          e.data or "") for e in rows)))
+        "", '<li>{} · <strong>{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',
+        ((formats.date_format(timezone.localtime(e.created_at), "DATETIME_FORMAT"),
+          CUSTOMER_TEXTS.get(e.verb, e.verb), e.verb, e.actor or e.get_actor_kind_display(), details(e.data))
+         for e in rows)))
 
 
 @admin.register(CalendarException)
