@@ -86,7 +86,10 @@ def timeline_html(*subjects):
         return "—"
 
     def shown(value):
-        moment = parse_datetime(value) if isinstance(value, str) and "T" in value else None
+        try:
+            moment = parse_datetime(value) if isinstance(value, str) and "T" in value else None
+        except ValueError:  # looks like a date, is not one (30 February): shown as typed
+            moment = None
         if moment is not None and timezone.is_aware(moment):  # stored as ISO UTC: shown in Almaty time
             return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
         return value

@@ -77,7 +77,8 @@ class ErrorReport(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     deadline_missed_at = models.DateTimeField(
         _("deadline missed, noticed at"), null=True, blank=True,
-        help_text=_("When the sweep found the deadline passed without a resolution (the customer is told once)."))
+        help_text=_("When the customer was told that the deadline of their confirmed critical error passed "
+                    "without a resolution (once)."))
     resolution_note = models.TextField(_("resolution note"), blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")

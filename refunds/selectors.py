@@ -74,6 +74,8 @@ def full_refund_effect(payment: Payment, now=None) -> str:
         return _("It paid for no term: the subscription is not affected.")
     subscription = term.subscription
     if not subscription.is_live:
+        if subscription.end_reason == subscription.EndReason.REFUNDED:  # by this refund (an e-mail sent after it)
+            return _("The subscription ends now and access to the AI agent is closed.")
         return _("The subscription has already ended.")
     later = Term.objects.filter(subscription=subscription, starts_at__gt=term.starts_at).exclude(
         payment__refunded_minor__gte=F("payment__amount_minor"))
@@ -184,15 +186,20 @@ def _late(payment, term, grant, now) -> tuple[bool, list[str]]:
     return eligible, reasons
 
 
-def term_error_reports(payment: Payment, term) -> QuerySet[ErrorReport]:
-    """The reports that bear on a term: filed during it, or filed in an earlier term of the
-    same subscription, confirmed critical and still unresolved when this term started (the
-    error carried into the term the customer paid for next; they need not report it again)."""
+def term_error_reports(payment: Payment, term, now=None) -> QuerySet[ErrorReport]:
+    """The reports that bear on a term: filed during it, or — for a term that has started —
+    filed in an earlier term of the same subscription, confirmed critical, with its deadline
+    falling after this term started and still unresolved then (the error carried into the
+    term the customer paid for next; they need not report it again). A deadline missed
+    within the earlier term grounds a refund of that term, not of this one too."""
     if term is None:
         return ErrorReport.objects.none()
+    now = now or timezone.now()
     filed_in_term = Q(reported_at__gte=term.starts_at, reported_at__lt=term.ends_at)
+    if term.starts_at > now:
+        return ErrorReport.objects.filter(filed_in_term, customer_id=payment.customer_id).order_by("reported_at")
     carried_in = (Q(reported_at__lt=term.starts_at, reported_at__gte=term.subscription.created_at,
-                    confirmed_at__isnull=False)
+                    confirmed_at__isnull=False, deadline_at__gt=term.starts_at)
                   & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=term.starts_at)))
     return ErrorReport.objects.filter(filed_in_term | carried_in, customer_id=payment.customer_id).order_by(
         "reported_at")
@@ -201,7 +208,7 @@ def term_error_reports(payment: Payment, term) -> QuerySet[ErrorReport]:
 def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[str]]:
     if term is None:
         return False, [_("No paid term exists for this payment.")], []
-    reports = list(term_error_reports(payment, term))
+    reports = list(term_error_reports(payment, term, now))
     evidence, qualifying = [], []
     for r in reports:
         evidence.append(_("Report #%(id)s of %(at)s: %(status)s; deadline %(due)s; resolved %(res)s.") % {

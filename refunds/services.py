@@ -120,9 +120,13 @@ def error_report_resolve(*, report_id: int, by, note: str) -> ErrorReport:
 
 
 def error_reports_deadline_sweep(*, now=None) -> int:
-    """Beat: a report still unresolved past its deadline (5 business days) is noticed once:
-    an event, and the customer is told they may ask for a refund (clause 7 b) when staff had
-    confirmed it critical; staff are alerted either way (one awaiting triage is late too).
+    """Beat: reports still unresolved past their deadline (5 business days), each noticed once.
+    - Confirmed critical: event `error_report.deadline_missed` (in the customer's history), the
+      customer is told they may ask for a refund (clause 7 b), staff are alerted;
+      `deadline_missed_at` marks it. A report confirmed only after its deadline is picked up
+      by the next run.
+    - Still awaiting triage: staff only (`error_report.triage_overdue`, not shown to the
+      customer: no ground for a refund until staff confirm it).
     Returns how many were noticed."""
     now = now or timezone.now()
     noticed = 0
@@ -135,18 +139,25 @@ def error_reports_deadline_sweep(*, now=None) -> int:
             report = ErrorReport.objects.select_for_update().get(pk=pk)
             if report.deadline_missed_at is not None or report.resolved_at is not None or report.deadline_at >= now:
                 continue
-            report.deadline_missed_at = now
-            report.save(update_fields=["deadline_missed_at"])
-            confirmed = report.status == ErrorReport.Status.CONFIRMED
-            events.record(verb="error_report.deadline_missed", subject=report, customer=report.customer,
-                          data={"deadline_at": report.deadline_at.isoformat(), "confirmed": confirmed})
-            if confirmed:
+            due = report.deadline_at.isoformat()
+            if report.status == ErrorReport.Status.CONFIRMED:
+                report.deadline_missed_at = now
+                report.save(update_fields=["deadline_missed_at"])
+                events.record(verb="error_report.deadline_missed", subject=report, customer=report.customer,
+                              data={"deadline_at": due})
                 _email("emails/error_report_deadline_missed", "error_report", report.pk)
+                why = "The customer may now ask for a refund (clause 7 b) and has been told."
+            elif report.status == ErrorReport.Status.OPEN and not events.for_subject(report).filter(
+                    verb="error_report.triage_overdue").exists():
+                events.record(verb="error_report.triage_overdue", subject=report, customer=report.customer,
+                              data={"deadline_at": due})
+                why = "It has not even been triaged: confirm it or judge it not critical."
+            else:
+                continue
             staff_alert_on_commit(
                 f"Error report #{report.pk}: deadline missed",
                 f"Report #{report.pk} from customer #{customer_id} was due by {report.deadline_at:%Y-%m-%d %H:%M %Z} "
-                f"and is {report.status}. " + ("The customer may now ask for a refund (clause 7 b)." if confirmed
-                                               else "It has not even been triaged."))
+                f"and is {report.status}. {why}")
             noticed += 1
     return noticed
 

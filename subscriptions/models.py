@@ -72,6 +72,8 @@ class Subscription(models.Model):
         paid then, the subscription lapses (subscriptions.renewals.renewal_declined)."""
         if self.status != self.Status.PAST_DUE or self.first_failed_at is None:
             return None
+        if not self.auto_renew:  # renewal turned off: it ends with the paid term, no more retries
+            return self.current_period_end
         days = settings.RENEWAL_RETRY_DAYS
         return self.first_failed_at + timezone.timedelta(days=days[-1]) if days else self.first_failed_at
 

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='errorreport',
             name='deadline_missed_at',
-            field=models.DateTimeField(blank=True, help_text='When the sweep found the deadline passed without a resolution (the customer is told once).', null=True, verbose_name='deadline missed, noticed at'),
+            field=models.DateTimeField(blank=True, help_text='When the customer was told that the deadline of their confirmed critical error passed without a resolution (once).', null=True, verbose_name='deadline missed, noticed at'),
         ),
     ]

@@ -220,6 +220,13 @@ def test_a_critical_error_carried_unresolved_into_the_next_term_counts_for_that_
     after_deadline = report.deadline_at + timedelta(hours=1)
     result = evaluate(payment=second, ground=CRITICAL, now=after_deadline)
     assert result.eligible and "still unresolved" in result.reasons[0]
+    # Its deadline fell in the first term and it was fixed just after the second began: that
+    # grounds a refund of the first term only.
+    early = file_report(customer, at=term1.ends_at - timedelta(days=9), staff=staff,
+                        resolve_at=term1.ends_at + timedelta(minutes=10))
+    assert early.deadline_at < term1.ends_at
+    assert evaluate(payment=first, ground=CRITICAL, now=after_deadline).eligible
+    assert f"error #{early.pk} " not in " ".join(evaluate(payment=second, ground=CRITICAL, now=after_deadline).reasons)
     # Resolved in time: no ground for either term.
     with time_machine.travel(report.deadline_at - timedelta(hours=1), tick=False):
         services.error_report_resolve(report_id=report.pk, by=staff, note="Fixed")
@@ -261,11 +268,21 @@ def test_the_customer_is_told_once_when_a_confirmed_error_misses_its_deadline(
     emailed = [args for name, args in queued if name == "customer_email"]
     assert emailed == [("emails/error_report_deadline_missed", "error_report", report.pk)]  # the confirmed one
     assert sum(1 for name, _args in queued if name == "staff_alert") == 2  # staff hear of both
-    assert Event.objects.filter(verb="error_report.deadline_missed").count() == 2
+    # The customer's history promises a refund only for the confirmed one.
+    assert list(Event.objects.filter(verb="error_report.deadline_missed").values_list("subject_id", flat=True)) == [
+        str(report.pk)]
+    assert Event.objects.filter(verb="error_report.triage_overdue", subject_id=str(unconfirmed.pk)).count() == 1
     customer_email("emails/error_report_deadline_missed", "error_report", report.pk)
     assert "was not resolved within 5 business days" in mailoutbox[-1].body and "/refunds/" in mailoutbox[-1].body
     unconfirmed.refresh_from_db()
-    assert unconfirmed.deadline_missed_at is not None
+    assert unconfirmed.deadline_missed_at is None
+    # Confirmed late by staff: the next run tells the customer.
+    with time_machine.travel(almaty(2026, 4, 1, 9, 0), tick=False):
+        services.error_report_triage(report_id=unconfirmed.pk, by=staff, critical=True, reason="Reproduced")
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.error_reports_deadline_sweep(now=almaty(2026, 4, 1, 9, 15)) == 1
+    assert ("customer_email", ("emails/error_report_deadline_missed", "error_report", unconfirmed.pk)) in queued
 
 
 def test_the_resolution_e_mail_says_when_the_deadline_was_missed(customer, buy, staff, mailoutbox):

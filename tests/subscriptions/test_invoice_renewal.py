@@ -120,3 +120,18 @@ def test_a_plan_taken_off_sale_can_still_be_renewed_by_invoice(client, company, 
     other = ProfileFactory(kind="legal_entity", iin_bin=VALID_BIN, signatory_name="B.", signatory_basis="Устав").user
     with pytest.raises(InvoiceRefused):  # a new customer cannot buy it
         billing_documents.invoice_issue(customer=other, plan=plan)
+
+
+def test_a_past_due_subscription_with_renewal_turned_off_ends_with_its_paid_term(
+        company, plan, documents, staff, django_capture_on_commit_callbacks, time_machine):
+    from subscriptions.services import subscription_set_auto_renew
+
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    sub = Subscription.objects.get(customer=company)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()  # no saved card: past due
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=company)
+    sub.refresh_from_db()
+    assert sub.lapses_at == sub.current_period_end  # not the last retry: there are no more
+    time_machine.move_to(sub.current_period_end + timedelta(seconds=1), tick=False)
+    assert renewals.subscriptions_expire() == 1
