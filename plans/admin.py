@@ -28,6 +28,8 @@ class PlanForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The price as stored before this form (clean() sets the new one on the instance).
+        self.stored_price_minor = self.instance.price_minor if self.instance.pk else None
         if self.instance.pk:
             self.initial["price"] = minor_to_decimal(self.instance.price_minor, self.instance.currency)
 
@@ -37,7 +39,7 @@ class PlanForm(forms.ModelForm):
         if price is None:
             return data
         self.instance.price_minor = int(price * 100)
-        old = Plan.objects.filter(pk=self.instance.pk).values_list("price_minor", flat=True).first()
+        old = self.stored_price_minor
         if old is not None and old != self.instance.price_minor and not data.get("confirm_price"):
             from subscriptions.models import LIVE_STATUSES, Subscription
 
@@ -68,7 +70,8 @@ class PlanAdmin(admin.ModelAdmin):
         """Every change of the price list is on record (what the website offered when,
         clause 6.1): an event with each changed field's old and new value. The admin saves
         in a transaction, so the plan and its event are written together."""
-        old_price = Plan.objects.filter(pk=obj.pk).values_list("price_minor", flat=True).first() if change else None
+        # The list's on-sale tick saves through another form, which never touches the price.
+        old_price = getattr(form, "stored_price_minor", obj.price_minor) if change else None
         super().save_model(request, obj, form, change)
         changes = form_changes(form, change, skip=("price", "confirm_price"))  # the price: in tiyn, below
         if old_price != obj.price_minor:

@@ -64,30 +64,22 @@ def reserved_minor(payment_id: int) -> int:
 
 
 def full_refund_effect(payment: Payment, now=None) -> str:
-    """What refunding everything left on `payment` does to the subscription, for the staff
-    member who approves it (the rule is refunds.services._refund_record + term_refunded)."""
-    from subscriptions.models import Term
+    """What refunding everything left on `payment` does to the subscription, in words, for
+    the staff member who approves it and the customer's e-mail (the rule itself:
+    subscriptions.services.refund_outcome, which the refund applies)."""
+    from subscriptions.services import RefundOutcome, refund_outcome
 
-    now = now or timezone.now()
     term = getattr(payment, "term", None)
     if term is None:
         return _("It paid for no term: the subscription is not affected.")
-    subscription = term.subscription
-    if not subscription.is_live:
-        if subscription.end_reason == subscription.EndReason.REFUNDED:  # by this refund (an e-mail sent after it)
-            return _("The subscription ends now and access to the AI agent is closed.")
-        return _("The subscription has already ended.")
-    later = Term.objects.filter(subscription=subscription, starts_at__gt=term.starts_at).exclude(
-        payment__refunded_minor__gte=F("payment__amount_minor"))
-    if later.exists():
+    outcome, in_use = refund_outcome(term, now=now)
+    if outcome == RefundOutcome.ENDED and term.subscription.end_reason != term.subscription.EndReason.REFUNDED:
+        return _("The subscription has already ended.")  # (ended by this refund: an e-mail sent after it, below)
+    if outcome == RefundOutcome.LATER_PAID:
         return _("A later term is paid: the subscription goes on.")
-    if term.starts_at > now:
-        in_use = (Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at)
-                  .exclude(payment__refunded_minor__gte=F("payment__amount_minor")).order_by("-starts_at").first())
-        if in_use is not None and in_use.ends_at > now:
-            return _("The term it paid has not started: that term is cancelled. The term in use keeps its access "
-                     "until %(date)s, then the subscription ends (automatic renewal off).") % {
-                "date": _dt(in_use.ends_at)}
+    if outcome == RefundOutcome.TERM_CANCELLED:
+        return _("The term it paid has not started: that term is cancelled. The term in use keeps its access "
+                 "until %(date)s, then the subscription ends (automatic renewal off).") % {"date": _dt(in_use.ends_at)}
     return _("The subscription ends now and access to the AI agent is closed.")
 
 

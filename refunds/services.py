@@ -9,7 +9,6 @@ import logging
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -455,12 +454,8 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
                       actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.GATEWAY,
                       data={"amount_minor": refund.amount_minor, "gateway_ref": gateway_ref,
                             "refunded_minor": payment.refunded_minor, "full": refund.is_full})
-        fully_refunded = payment.refunded_minor >= payment.amount_minor
-        latest_term = term is not None and not Term.objects.filter(
-            subscription_id=term.subscription_id, starts_at__gt=term.starts_at,
-        ).exclude(payment__refunded_minor__gte=F("payment__amount_minor")).exists()  # a later term refunded too
-        if (refund.is_full or fully_refunded) and latest_term:
-            term_refunded(term=term, by=refund.approved_by)
+        if term is not None and (refund.is_full or payment.refunded_minor >= payment.amount_minor):
+            term_refunded(term=term, by=refund.approved_by)  # the subscription as refund_outcome says
         _email("emails/refund_completed", "refund", refund.pk)
     return refund
 

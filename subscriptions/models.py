@@ -78,6 +78,12 @@ class Subscription(models.Model):
         return self.first_failed_at + timezone.timedelta(days=days[-1]) if days else self.first_failed_at
 
 
+class TermQuerySet(CopyQuerySet):
+    def not_refunded(self):
+        """Terms still paid for: their payment not refunded in full."""
+        return self.exclude(payment__refunded_minor__gte=models.F("payment__amount_minor"))
+
+
 class Term(models.Model):
     """One paid term: 30 calendar days from its payment (clause 6.3)."""
 
@@ -90,7 +96,7 @@ class Term(models.Model):
     ends_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
+    objects = TermQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk); not_refunded()
 
     class Meta:
         ordering = ["-starts_at"]

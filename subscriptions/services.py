@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -343,21 +342,48 @@ def entitlement(customer) -> dict:
     }
 
 
+class RefundOutcome:
+    """What refunding a term's payment in full does to its subscription (`refund_outcome`)."""
+
+    ENDED = "ended"  # the subscription is over already
+    LATER_PAID = "later_paid"  # a later term is paid (and not refunded): it goes on
+    TERM_CANCELLED = "term_cancelled"  # a term not started: only it is undone; the term in use runs to its end
+    ENDS_NOW = "ends_now"  # the subscription ends now, access revoked
+
+
+def refund_outcome(term: Term, *, subscription: Subscription | None = None, now=None) -> tuple[str, Term | None]:
+    """The one rule for a full refund of `term`'s payment (clause 7), used to apply it
+    (term_refunded) and to tell staff and the customer beforehand: (RefundOutcome, the term
+    in use that keeps its access, for TERM_CANCELLED). Terms refunded in full do not count
+    as paid."""
+    now = now or timezone.now()
+    subscription = subscription or term.subscription
+    if not subscription.is_live:
+        return RefundOutcome.ENDED, None
+    if Term.objects.filter(subscription=subscription, starts_at__gt=term.starts_at).not_refunded().exists():
+        return RefundOutcome.LATER_PAID, None
+    if term.starts_at > now:
+        in_use = (Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at).not_refunded()
+                  .order_by("-starts_at").first())
+        if in_use is not None and in_use.ends_at > now:
+            return RefundOutcome.TERM_CANCELLED, in_use
+    return RefundOutcome.ENDS_NOW, None
+
+
 def term_refunded(*, term: Term, by=None) -> Subscription:
-    """A paid term whose payment was refunded in full (clause 7). Call inside a transaction
-    that has locked the customer.
+    """A paid term whose payment was refunded in full (clause 7), applied by `refund_outcome`.
+    Call inside a transaction that has locked the customer.
+    - A later term is paid: nothing changes.
     - The term has started (the term in use): the subscription ends now, access revoked.
     - It has not started yet (a renewal or an invoice paid ahead): only that term is undone.
       The term in use keeps its access to its end, then the subscription ends; automatic
       renewal is off and cannot be turned back on (the customer buys again after the end)."""
     subscription = Subscription.objects.select_for_update().get(pk=term.subscription_id)
     now = timezone.now()
-    if term.starts_at <= now or not subscription.is_live:
-        return subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.REFUNDED, by=by)
-    in_use = (Term.objects.filter(subscription=subscription, starts_at__lt=term.starts_at)
-              .exclude(payment__refunded_minor__gte=F("payment__amount_minor"))  # refunded too: not paid for
-              .order_by("-starts_at").first())
-    if in_use is None or in_use.ends_at <= now:
+    outcome, in_use = refund_outcome(term, subscription=subscription, now=now)
+    if outcome in (RefundOutcome.ENDED, RefundOutcome.LATER_PAID):
+        return subscription
+    if outcome == RefundOutcome.ENDS_NOW:
         return subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.REFUNDED, by=by)
     subscription.current_period_start, subscription.current_period_end = in_use.starts_at, in_use.ends_at
     subscription.auto_renew, subscription.next_charge_at = False, None
