@@ -233,6 +233,7 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
     legal documents in force now: paying it accepts those versions. An unpaid invoice
     for the same plan and amount that is still valid is returned instead of a new one."""
     from offer import services as offer_services
+    from subscriptions.services import live_subscription
 
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY:
@@ -245,12 +246,15 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
                                "after that."))
     if not plan.is_active and plan not in allowed:  # off sale, not the live one's
         raise InvoiceRefused(_("This plan is no longer on sale."))
+    # The next term of a live subscription costs what its renewal reminder stated, at most.
+    live = live_subscription(customer)
+    price_minor = live.renewal_price_minor if live is not None and live.plan_id == plan.pk else plan.price_minor
     today = timezone.localdate()
     with transaction.atomic():
         lock_customer(customer.pk)
         open_invoice = PaymentDocument.objects.filter(
             customer=customer, doc_type=DocType.INVOICE, paid_at__isnull=True,
-            valid_until__gte=today, amount_minor=plan.price_minor, data__plan_code=plan.code,
+            valid_until__gte=today, amount_minor=price_minor, data__plan_code=plan.code,
         ).order_by("-created_at").first()
         if open_invoice is not None:
             return open_invoice
@@ -263,11 +267,11 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
             "description": f"Soldee — {plan.name}, 30 days",
             "pinned_documents": [offer_services.pin(d) for d in in_force.values()],
             "vat_rate": str(rate) if rate is not None else None,
-            "vat_minor": vat_included_minor(plan.price_minor, rate),
+            "vat_minor": vat_included_minor(price_minor, rate),
             "payment_purpose_code": payment_purpose_code(),
         }
         return _document_create(
-            doc_type=DocType.INVOICE, customer=customer, amount_minor=plan.price_minor,
+            doc_type=DocType.INVOICE, customer=customer, amount_minor=price_minor,
             currency=plan.currency, data=data, valid_until=today + timedelta(days=invoice_valid_days()),
         )
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from soldee.bulk import CopyQuerySet
+from soldee.money import format_money
 
 LIVE_STATUSES = ("active", "past_due")
 
@@ -40,6 +41,9 @@ class Subscription(models.Model):
     reminder_sent_for = models.DateTimeField(
         null=True, blank=True, help_text="The period end a renewal reminder was sent for."
     )
+    # The plan price (KZT minor units) that reminder stated: the next term is never charged
+    # more than the customer was told (a price raised after it applies from the term after).
+    reminded_price_minor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +69,19 @@ class Subscription(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def renewal_price_minor(self) -> int:
+        """The KZT price of the next term: the plan's current price (clause 6.1), but not
+        more than the renewal reminder sent for this term stated."""
+        price = self.plan.price_minor
+        if self.reminded_price_minor is not None and self.reminder_sent_for == self.current_period_end:
+            return min(price, self.reminded_price_minor)
+        return price
+
+    @property
+    def renewal_price_display(self) -> str:
+        return format_money(self.renewal_price_minor, self.plan.currency)
 
     @property
     def lapses_at(self):

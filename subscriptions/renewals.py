@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -35,6 +35,7 @@ from billing.gateways import ChargeResult, ChargeStatus, GatewayError, get_gatew
 from billing.models import Payment, PaymentMethod
 from offer import services as offer_services
 from offer.models import Acceptance, AcceptedDocument, LegalDocument
+from plans.models import Plan
 from soldee import events
 from soldee.bulk import rows_update
 from soldee.models import Event
@@ -95,7 +96,7 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
         payments, plans, deferred = [], [], []
         for sub in subs:
             try:
-                conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor,
+                conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.renewal_price_minor,
                                                      on=now, profile=getattr(sub.customer, "profile", None))
             except exchange.RateUnavailable as exc:
                 deferred.append((sub, str(exc)))
@@ -464,7 +465,7 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
         if existing:
             return existing
         attempt_no = _next_attempt_no(sub, term_number)
-        conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.plan.price_minor)
+        conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.renewal_price_minor)
         payment, _created = billing.payment_create(
             customer=sub.customer, purpose=PURPOSE_RENEWAL, purpose_ref=str(sub.pk),
             description=f"Soldee — {sub.plan.name}, 30 days (renewal)", conversion=conversion,
@@ -489,8 +490,10 @@ def reminders_due(*, now=None) -> list[int]:
     for pk, end, sent_for in due:
         if sent_for == end:
             continue
+        # The price it states is kept with it: the next charge is never more (renewal_price_minor).
+        price = Plan.objects.filter(pk=OuterRef("plan_id")).values("price_minor")
         if Subscription.objects.filter(pk=pk, current_period_end=end).exclude(reminder_sent_for=end).update(
-                reminder_sent_for=end):
+                reminder_sent_for=end, reminded_price_minor=Subquery(price)):
             claimed.append(pk)
     return claimed
 

@@ -75,7 +75,7 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
     customer = subscription.customer
     # A non-resident is charged the equivalent at the rate of the charge date: today's is a guide.
-    quote, _why = quote_for(customer=customer, kzt_amount_minor=subscription.plan.price_minor)
+    quote, _why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
     # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
     send_customer_email(user=customer, template=template,
                         context={"subscription": subscription, **payment_options(customer),

@@ -135,3 +135,18 @@ def test_a_past_due_subscription_with_renewal_turned_off_ends_with_its_paid_term
     assert sub.lapses_at == sub.current_period_end  # not the last retry: there are no more
     time_machine.move_to(sub.current_period_end + timedelta(seconds=1), tick=False)
     assert renewals.subscriptions_expire() == 1
+
+
+def test_an_invoice_for_the_next_term_costs_what_the_reminder_said(company, plan, documents, staff,
+                                                                    django_capture_on_commit_callbacks, time_machine):
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    sub = Subscription.objects.get(customer=company)
+    old = plan.price_minor
+    time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
+    assert renewals.reminders_due() == [sub.pk]
+    plan.price_minor = old + 1_000_000
+    plan.save()
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    assert invoice.amount_minor == old
+    other = type(plan).objects.create(code="other", name="Other", price_minor=old + 1_000_000)
+    assert billing_documents.invoice_issue(customer=company, plan=other).amount_minor == old + 1_000_000

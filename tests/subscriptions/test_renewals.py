@@ -220,6 +220,41 @@ def test_the_reminder_is_sent_once_per_term(sub, time_machine):
     assert renewals.reminders_due() == []
 
 
+def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan, time_machine, mailoutbox):
+    from soldee.money import format_money
+    from subscriptions.tasks import subscription_email
+
+    old = plan.price_minor
+    time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
+    assert renewals.reminders_due() == [sub.pk]
+    plan.price_minor = old + 500_000  # raised after the customer was told the amount
+    plan.save()
+    subscription_email(sub.pk, "emails/renewal_reminder")  # even a reminder sent after the change
+    assert f"we will charge {format_money(old, 'KZT')}" in mailoutbox[-1].body
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 1}
+    assert Term.objects.get(subscription=sub, number=2).payment.amount_minor == old  # what the reminder said
+    # the term after: a new reminder states the new price, which is charged
+    sub.refresh_from_db()
+    time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
+    assert renewals.reminders_due() == [sub.pk]
+    subscription_email(sub.pk, "emails/renewal_reminder")
+    assert f"we will charge {format_money(old + 500_000, 'KZT')}" in mailoutbox[-1].body
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    assert Term.objects.get(subscription=sub, number=3).payment.amount_minor == old + 500_000
+
+
+def test_a_price_lowered_after_the_reminder_is_charged_lowered(sub, plan, time_machine):
+    time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
+    assert renewals.reminders_due() == [sub.pk]
+    plan.price_minor -= 500_000
+    plan.save()
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    assert Term.objects.get(subscription=sub, number=2).payment.amount_minor == plan.price_minor
+
+
 def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one(
     client, customer, plan, documents, time_machine
 ):
