@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -43,7 +44,12 @@ class PlanForm(forms.ModelForm):
         if old is not None and old != self.instance.price_minor and not data.get("confirm_price"):
             from subscriptions.models import LIVE_STATUSES, Subscription
 
-            live = Subscription.objects.filter(plan_id=self.instance.pk, status__in=LIVE_STATUSES).count()
+            subs = Subscription.objects.filter(plan_id=self.instance.pk, status__in=LIVE_STATUSES)
+            live = subs.count()
+            # A raise does not reach subscriptions already reminded of the old price
+            # (Subscription.renewal_price_minor): they pay it once more.
+            reminded = subs.filter(reminder_sent_for=F("current_period_end"),
+                                   reminded_price_minor__lt=self.instance.price_minor).count()
             if live:
                 self.add_error("confirm_price", ngettext(
                     "%(count)d live subscription renews at this plan's price: from its next renewal it is "
@@ -52,6 +58,13 @@ class PlanForm(forms.ModelForm):
                     "charged %(new)s instead of %(old)s. Check the price and tick the box.", live) % {
                     "count": live, "new": format_money(self.instance.price_minor, "KZT"),
                     "old": format_money(old, "KZT")})
+                if reminded:
+                    self.add_error("confirm_price", ngettext(
+                        "%(count)d of them has been told a lower amount in its renewal reminder: it is charged "
+                        "that amount at its next renewal, the new price from the one after.",
+                        "%(count)d of them have been told a lower amount in their renewal reminders: they are "
+                        "charged that amount at their next renewal, the new price from the one after.",
+                        reminded) % {"count": reminded})
         return data
 
 

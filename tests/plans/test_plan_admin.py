@@ -7,6 +7,7 @@ import pytest
 
 from plans.models import Plan
 from soldee.events import for_subject
+from subscriptions.models import Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +71,12 @@ def test_a_new_price_for_live_subscriptions_must_be_confirmed(staff_admin, plan,
     assert page.status_code == 200  # the form again, nothing saved
     text = page.content.decode()
     assert "2 live subscriptions renew at this plan&#x27;s price" in text and "₸2,990,000" in text
+    assert "renewal reminder" not in text
+    sub = Subscription.objects.filter(plan=plan).first()
+    Subscription.objects.filter(pk=sub.pk).update(reminder_sent_for=sub.current_period_end,
+                                                  reminded_price_minor=old)
+    text = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", typo).content.decode()
+    assert "1 of them has been told a lower amount in its renewal reminder" in text
     assert Plan.objects.get(pk=plan.pk).price_minor == old
     assert not [e for e in for_subject(plan) if e.verb == "plan.changed"]
     response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", {**typo, "confirm_price": "on"})
