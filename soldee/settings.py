@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SOLDEE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -315,6 +316,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 10, "interval_start": 0, "interval_step": 0.5,
                                     "interval_max": 2}
+# Two queues. The renewal sweeps (minutes of charging at scale) have one of their own, so a
+# long sweep never holds the workers that grant a new customer's access within 30 minutes
+# (clause 5.2), send receipts or render PDFs. A worker started without -Q consumes both
+# (`make run`, the tests); production runs one worker per queue (docker-compose.yml).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+RENEWALS_QUEUE = "renewals"
+CELERY_TASK_QUEUES = (Queue("celery", Exchange("celery"), routing_key="celery"),
+                      Queue(RENEWALS_QUEUE, Exchange(RENEWALS_QUEUE), routing_key=RENEWALS_QUEUE))
+CELERY_TASK_ROUTES = {"subscriptions.tasks.renewal_sweep": {"queue": RENEWALS_QUEUE},
+                      "subscriptions.tasks.renewal_reconcile": {"queue": RENEWALS_QUEUE}}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "Asia/Almaty"

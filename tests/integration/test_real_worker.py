@@ -50,3 +50,12 @@ def test_the_renewal_sweep_renews_through_a_real_worker(require_postgres, requir
         renewal_sweep.delay()
         assert wait_for(lambda: Term.objects.filter(subscription_id__in=ids).count() == 3), "not renewed"
         assert wait_for(lambda: AccessGrant.objects.filter(term__subscription_id__in=ids, status="granted").count() == 3)
+
+
+def test_the_renewal_sweeps_have_a_queue_of_their_own_which_a_worker_without_q_consumes_too():
+    from django.conf import settings
+
+    route = app.amqp.router.route({}, "subscriptions.tasks.renewal_sweep")
+    assert route["queue"].name == settings.RENEWALS_QUEUE != app.conf.task_default_queue
+    assert app.amqp.router.route({}, "subscriptions.tasks.access_grant")["queue"].name == "celery"
+    assert {q.name for q in app.amqp.queues.values()} >= {"celery", settings.RENEWALS_QUEUE}
