@@ -1,5 +1,12 @@
-"""GET /health/: database, broker and beat freshness, for load balancers and monitoring.
-200 when all are fine, 503 otherwise; no personal data, no secrets."""
+"""Health, as JSON with no personal data and no secrets:
+
+- GET /health/      readiness of this web replica, for the load balancer: 200 when the
+                    database and the broker answer, 503 otherwise. Beat's freshness is
+                    reported but does not count: a stopped scheduler must not take the
+                    site out of rotation (and a new deployment is ready before beat's
+                    first heartbeat).
+- GET /health/all/  the same, and 503 also when beat's heartbeat is stale: for the uptime
+                    monitor, which pages someone when the scheduled jobs stop."""
 
 from django.conf import settings
 from django.db import connection
@@ -44,10 +51,20 @@ def _beat() -> dict:
     return {"ok": age <= BEAT_STALE_SECONDS, "age_seconds": round(age)}
 
 
+def _report(*, counted: tuple[str, ...]) -> JsonResponse:
+    checks = {"database": _database(), "broker": _broker(), "beat": _beat()}
+    healthy = all(checks[name]["ok"] for name in counted)
+    return JsonResponse({"ok": healthy, "checks": checks, "version": getattr(settings, "SOLDEE_VERSION", "")},
+                        status=200 if healthy else 503)
+
+
 @never_cache
 @require_GET
 def health(request):
-    checks = {"database": _database(), "broker": _broker(), "beat": _beat()}
-    healthy = all(c["ok"] for c in checks.values())
-    return JsonResponse({"ok": healthy, "checks": checks, "version": getattr(settings, "SOLDEE_VERSION", "")},
-                        status=200 if healthy else 503)
+    return _report(counted=("database", "broker"))
+
+
+@never_cache
+@require_GET
+def health_all(request):
+    return _report(counted=("database", "broker", "beat"))

@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from plans import views as plan_views
-from soldee.health import health
+from soldee.health import health, health_all
 
 urlpatterns = [
     path("", plan_views.pricing, name="home"),
@@ -12,6 +12,7 @@ urlpatterns = [
     # Django's set_language, which also keeps a logged-in customer's e-mail language.
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("health/", health, name="health"),
+    path("health/all/", health_all, name="health-all"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("subscriptions.urls")),
     path("profile/", include("accounts.urls")),

@@ -7,15 +7,27 @@ from soldee.tasks import beat_heartbeat
 pytestmark = pytest.mark.django_db
 
 
-def test_health_reports_a_missing_beat_as_unhealthy_and_a_fresh_one_as_healthy(client, settings, time_machine):
+def test_a_missing_or_stale_beat_fails_the_monitor_check_but_not_the_load_balancers(client, settings, time_machine):
     settings.CELERY_BROKER_URL = "memory://"
-    response = client.get("/health/")
-    assert response.status_code == 503
-    assert response.json()["checks"]["database"] == {"ok": True}
-    assert response.json()["checks"]["beat"]["ok"] is False
+    ready = client.get("/health/")
+    assert ready.status_code == 200  # a new deployment, beat's first heartbeat not yet written
+    assert ready.json()["checks"]["database"] == {"ok": True}
+    assert ready.json()["checks"]["beat"]["ok"] is False  # reported all the same
+    assert client.get("/health/all/").status_code == 503
     beat_heartbeat.run()
-    response = client.get("/health/")
-    assert response.json()["checks"]["beat"]["ok"] is True
+    response = client.get("/health/all/")
+    assert response.status_code == 200 and response.json()["checks"]["beat"]["ok"] is True
     time_machine.move_to(timezone.now() + timezone.timedelta(minutes=5))
-    assert client.get("/health/").json()["checks"]["beat"]["ok"] is False
+    assert client.get("/health/all/").status_code == 503
+    assert client.get("/health/").status_code == 200
     assert Heartbeat.objects.count() == 1
+
+
+def test_a_database_or_broker_outage_takes_the_replica_out_of_rotation(client, settings, monkeypatch):
+    from soldee import health
+
+    settings.CELERY_BROKER_URL = "memory://"
+    beat_heartbeat.run()
+    monkeypatch.setattr(health, "_broker", lambda: {"ok": False, "error": "OperationalError"})
+    assert client.get("/health/").status_code == 503
+    assert client.get("/health/all/").status_code == 503
