@@ -10,6 +10,9 @@ from soldee.bulk import CopyQuerySet
 from soldee.money import format_money
 
 LIVE_STATUSES = ("active", "past_due")
+# The failure code of an automatic renewal of a customer with no saved card (one paying by
+# invoice): nothing was asked of any card, so the account's payment list leaves it out.
+NO_SAVED_CARD = "no_saved_card"
 
 
 class Subscription(models.Model):

@@ -41,7 +41,7 @@ from soldee.bulk import rows_update
 from soldee.models import Event
 from soldee.tasks import staff_alert_on_commit
 
-from .models import LIVE_STATUSES, RenewalAttempt, Subscription, Term
+from .models import LIVE_STATUSES, NO_SAVED_CARD, RenewalAttempt, Subscription, Term
 from .terms import renewal_term_start
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttemp
     by_gateway: dict[str, list[RenewalAttempt]] = {}
     for attempt in attempts:
         if attempt.payment.payment_method is None:
-            outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code="no_saved_card",
+            outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code=NO_SAVED_CARD,
                                                 failure_message=gettext_noop("No saved card"))
         else:
             by_gateway.setdefault(attempt.payment.gateway, []).append(attempt)

@@ -7,7 +7,7 @@ from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
-from .models import AccessGrant, Subscription, Term
+from .models import NO_SAVED_CARD, AccessGrant, Subscription, Term
 
 # The personal account shows the latest rows; "all" pages list the full history.
 PAYMENTS_SHOWN = 12
@@ -17,8 +17,10 @@ EVENTS_SHOWN = 30
 
 def payments_of(user):
     """A customer's payments, newest first, with receipts and refund notes prefetched
-    (one query for the page, not one per payment)."""
+    (one query for the page, not one per payment). Left out: checkouts that expired unpaid
+    and automatic renewals of a customer with no saved card (no card was asked to pay)."""
     return (Payment.objects.filter(customer=user).exclude(status=Payment.Status.EXPIRED)
+            .exclude(status=Payment.Status.FAILED, failure_code=NO_SAVED_CARD)
             .prefetch_related(Prefetch(
                 "documents", to_attr="account_documents",
                 queryset=PaymentDocument.objects.filter(doc_type__in=[

@@ -64,6 +64,9 @@ def test_paid_after_a_failed_automatic_charge_the_past_due_subscription_renews_f
     banner = client.get("/account/").content.decode().split('id="past-due"')[1].split("</p>")[0]
     assert "no saved card" in banner and f"Pay before {lapses}" in banner and "#invoices" in banner
     assert "saved card for the renewal" not in banner  # not "we could not charge your saved card"
+    assert Payment.objects.filter(customer=company, status="failed", failure_code="no_saved_card").exists()
+    section = client.get("/account/").content.decode().split('id="payments"')[1].split("</section>")[0]
+    assert "Paid" in section and "Declined" not in section  # no card was asked: no declined payment listed
     time_machine.move_to(sub.current_period_end + timedelta(hours=5), tick=False)
     late = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
     term = Term.objects.get(payment=late)
