@@ -226,7 +226,11 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
         customer_id = Subscription.objects.values_list("customer_id", flat=True).get(pk=subscription_id)
         _lock_customer(customer_id)
         subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
-        if not subscription.is_live or subscription.current_period_end <= timezone.now():
+        # Past due after the paid term (its retries still to come), or a renewal deferred
+        # past the end for want of an exchange rate: it can still be cancelled (clause 6.5),
+        # and as nothing paid is left, it ends now; no retry charges the card afterwards.
+        term_over = subscription.current_period_end <= timezone.now()
+        if not subscription.is_live or (term_over and (on or not subscription.auto_renew)):
             raise CheckoutRefused(_("This subscription has ended; renewal can no longer be changed."))
         if subscription.auto_renew == on:
             return subscription
@@ -252,6 +256,10 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
         from . import tasks
 
         template = "emails/renewal_resumed" if on else "emails/renewal_cancelled"
+        if term_over:
+            subscription = subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.CANCELLED,
+                                            by=by if staff else None)
+            template = "emails/subscription_ended"
         transaction.on_commit(lambda: tasks.subscription_email.delay(subscription.pk, template))
     return subscription
 

@@ -153,18 +153,23 @@ def renewal(request, subscription_id):
         if form.is_valid():
             on = form.cleaned_data["on"]
             try:
-                services.subscription_set_auto_renew(subscription_id=subscription.pk, on=on, by=request.user)
+                changed = services.subscription_set_auto_renew(subscription_id=subscription.pk, on=on,
+                                                               by=request.user)
             except services.CheckoutRefused as exc:
                 messages.error(request, str(exc))
             else:
                 if on:
                     messages.success(request, _("Automatic renewal is on again."))
+                elif not changed.is_live:
+                    messages.success(request, _("Automatic renewal is off and the subscription has ended: its paid "
+                                                "term was already over. Your card will not be charged again."))
                 else:
                     messages.success(request, _("Automatic renewal is off. Your access continues until the end of the paid term."))
             return redirect("subscriptions:account")
     want_on = request.GET.get("on") == "1"
     return render(request, "subscriptions/renewal_confirm.html",
-                  {"subscription": subscription, "want_on": want_on})
+                  {"subscription": subscription, "want_on": want_on,
+                   "term_over": subscription.is_live and subscription.current_period_end <= timezone.now()})
 
 
 @require_GET

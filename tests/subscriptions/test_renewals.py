@@ -137,6 +137,33 @@ def test_declines_follow_the_retry_schedule_then_lapse(
     assert not AccessGrant.objects.filter(term__subscription=sub, status="granted").exists()
 
 
+def test_a_past_due_customer_can_still_turn_renewal_off_after_the_term_and_is_not_charged_again(
+    client, customer, plan, documents, time_machine, enqueued, django_capture_on_commit_callbacks
+):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=24), tick=False)
+    assert renewals.renewals_run() == {"declined": 1}
+    time_machine.move_to(sub.current_period_end + timedelta(hours=2), tick=False)  # retries still to come
+    client.force_login(customer)
+    page = client.get(f"/account/subscriptions/{sub.pk}/renewal/?on=0").content.decode()
+    assert "Turning renewal off ends the subscription now" in page
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "0"}, follow=True)
+    assert "the subscription has ended" in response.content.decode()
+    sub.refresh_from_db()
+    assert (sub.status, sub.end_reason, sub.auto_renew, sub.next_charge_at) == ("ended", "cancelled", False, None)
+    assert enqueued.names().count("subscriptions.tasks.subscription_email") == 1
+    assert Event.objects.filter(verb="subscription.renewal_cancelled", subject_id=str(sub.pk)).exists()
+    for days in (1, 3, 5, 7):
+        time_machine.move_to(sub.current_period_end + timedelta(days=days), tick=False)
+        assert renewals.renewals_run() == {}
+    assert token_charges() == 1  # the first decline only
+    # ended: nothing left to change
+    assert "can no longer be changed" in client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "1"},
+                                                     follow=True).content.decode()
+
+
 def test_past_due_access_ends_at_term_end_without_grace(customer, plan, documents, time_machine, settings, enqueued):
     from subscriptions.services import access_provision
 
