@@ -339,6 +339,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.rate_tasks.nbk_rates_import",
         "schedule": crontab(minute=15, hour="0,9,17"),
     },
+    # 18:30 Almaty: tomorrow's rates, which the NBK publishes the day before, so charges
+    # made between midnight and the 00:15 run use the rate of their own date.
+    "nbk-rates-import-ahead": {
+        "task": "billing.rate_tasks.nbk_rates_import",
+        "schedule": crontab(minute=30, hour=18),
+        "kwargs": {"ahead_days": 1},
+    },
     # Every minute: payments whose access was not granted within the offer's 30 minutes
     # (clause 5.2) are flagged to staff and recorded as a breach.
     "access-deadline-sweep": {

@@ -124,3 +124,29 @@ def test_a_no_data_date_without_a_usable_rate_alerts_staff():
     assert rate_tasks.nbk_rates_import("2026-11-22") == "no-data"
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == "[Soldee staff] No usable NBK rate for 22.11.2026: EUR, RUB"
+
+
+@respx.mock
+@time_machine.travel("2026-11-23 18:30 +05:00", tick=False)
+def test_the_evening_run_imports_tomorrows_rates_for_charges_after_midnight():
+    from billing.exchange import rate_on
+
+    route = respx.get(FEED, params={"fdate": "24.11.2026"}).mock(
+        return_value=httpx.Response(200, content=feed_file("nbk_2026-11-24.xml")))
+    assert rate_tasks.nbk_rates_import(ahead_days=1) == "imported"
+    assert route.called
+    with time_machine.travel("2026-11-24 00:05 +05:00", tick=False):  # before the 00:15 run
+        assert rate_on(currency="USD", on=date(2026, 11, 24)).rate_date == date(2026, 11, 24)
+
+
+@respx.mock
+@time_machine.travel("2026-11-21 18:30 +05:00", tick=False)
+def test_the_evening_run_gives_up_quietly_when_tomorrows_rates_are_not_there():
+    for currency, per_unit in (("USD", "470.00"), ("EUR", "510.00"), ("RUB", "5.80")):
+        make_rate(currency, date(2026, 11, 21), per_unit)
+    respx.get(FEED, params={"fdate": "22.11.2026"}).mock(
+        return_value=httpx.Response(200, content=feed_file("nbk_no_data.xml")))
+    assert rate_tasks.nbk_rates_import(ahead_days=1) == "no-data"
+    respx.get(FEED, params={"fdate": "22.11.2026"}).mock(side_effect=httpx.ConnectTimeout("slow"))
+    assert rate_tasks.nbk_rates_import(ahead_days=1) == "unavailable"  # no retry: the day's own runs will
+    assert mail.outbox == [] and ExchangeRate.objects.count() == 3
