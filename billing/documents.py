@@ -369,8 +369,19 @@ def document_context(document: PaymentDocument) -> dict:
         "exchange_rate": format_rate(Decimal(data["exchange_rate"])) if data.get("exchange_rate") else "",
         "exchange_rate_date": formats.date_format(date.fromisoformat(data["exchange_rate_date"]), "SHORT_DATE_FORMAT")
         if data.get("exchange_rate_date") else "",
+        # The documents paying it accepts (the Offer) and confirms reviewed (clause 2.4).
+        "pinned": _pinned_names(data.get("pinned_documents") or []),
         "SITE_URL": settings.SITE_URL,
     }
+
+
+def _pinned_names(pins: list[dict]) -> list[dict]:
+    from offer.models import LegalDocument
+
+    order = list(LegalDocument.Kind.values)
+    known = [p for p in pins if p.get("kind") in order]
+    return [{"name": LegalDocument.Kind(p["kind"]).label, "label": p.get("label", "")}
+            for p in sorted(known, key=lambda p: order.index(p["kind"]))]
 
 
 def _parse_dt(value):

@@ -153,6 +153,11 @@ def test_a_legal_entity_gets_an_invoice_with_requisites_and_the_amount_in_words(
                    "Двадцать девять тысяч девятьсот тенге 00 тиын", "Without VAT", "30 Nov 2026"):
         assert squeeze(detail) in flat, detail
     assert invoice.data["pinned_documents"] and invoice.data["vat_minor"] == 0
+    # every version paying it accepts or confirms reviewed (clause 2.4), not only the Offer's
+    for pin in invoice.data["pinned_documents"]:
+        name = {"offer": "Public Offer", "privacy": "Privacy Policy", "terms": "Terms of Use"}[pin["kind"]]
+        assert squeeze(f"{name}, version {pin['label']}") in flat, pin
+    assert {p["kind"] for p in invoice.data["pinned_documents"]} == {"offer", "privacy", "terms"}
 
 
 def test_the_vat_line_and_the_purpose_code_come_from_settings(client, company, plan, documents, settings):
