@@ -40,6 +40,7 @@ EXCLUDED_MODELS = {"accounts.dataexport", "mfa.authenticator", "admin.logentry",
 EXCLUDED_FIELDS = {
     "accounts.user": {"password", "groups", "user_permissions", "is_superuser"},
     "billing.paymentmethod": {"token"},
+    "subscriptions.agentcredential": {"key_hash"},
 }
 
 

@@ -266,6 +266,9 @@ def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
         from billing.services import payment_methods_erase
 
         cards_erased = payment_methods_erase(customer=customer, by=by, actor_kind=_actor_kind(by, customer_id))
+        from subscriptions.credentials import credentials_revoke_all
+
+        keys_revoked = credentials_revoke_all(customer_id=customer_id, by=by, reason="account deleted")
         exports = list(DataExport.objects.filter(customer=customer).exclude(
             status=DataExport.Status.EXPIRED).values_list("pk", "file"))
         DataExport.objects.filter(pk__in=[pk for pk, _f in exports]).update(
@@ -277,7 +280,7 @@ def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
         events.record(verb="account.anonymised", subject=deletion, customer=customer, actor=by,
                       actor_kind=_actor_kind(by, customer_id),
                       data={"exports_deleted": len(exports), "profile": profile is not None,
-                            "cards_erased": cards_erased})
+                            "cards_erased": cards_erased, "agent_keys_revoked": keys_revoked})
         from . import tasks
 
         files = [name for _pk, name in exports if name]

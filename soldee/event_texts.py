@@ -22,6 +22,8 @@ CUSTOMER_TEXTS = {
     "access.granted": _("Access to the AI agent was granted"),
     "access.deadline_missed": _("Access was not granted within 30 minutes"),
     "access.revoked": _("Access to the AI agent was closed"),
+    "access.key_issued": _("An access key for the AI agent was created"),
+    "access.key_revoked": _("An access key for the AI agent was revoked"),
     "subscription.renewal_cancelled": _("Automatic renewal was turned off"),
     "subscription.renewal_resumed": _("Automatic renewal was turned back on"),
     "renewal.charge_started": _("Renewal: we are charging your saved card"),

@@ -23,6 +23,7 @@ CUSTOMER_OF = {
     "accounts.CustomerProfile": lambda row: row.user_id,
     "subscriptions.Subscription": lambda row: row.customer_id,
     "subscriptions.AccessGrant": lambda row: row.customer_id,
+    "subscriptions.AgentCredential": lambda row: row.customer_id,
     "billing.Payment": lambda row: row.customer_id,
     "billing.PaymentMethod": lambda row: row.customer_id,
     "billing.PaymentDocument": lambda row: row.customer_id,

@@ -3,11 +3,18 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from soldee.admin import ReadOnlyAdminMixin
+from soldee.admin import ReadOnlyAdminMixin, confirmation_page
 from soldee.money import format_money
 
-from . import renewals, services
-from .models import AccessGrant, AgentPlatformKey, RenewalAttempt, Subscription, Term
+from . import credentials, renewals, services
+from .models import (
+    AccessGrant,
+    AgentCredential,
+    AgentPlatformKey,
+    RenewalAttempt,
+    Subscription,
+    Term,
+)
 
 
 class RenewalAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -133,3 +140,32 @@ class RenewalAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "kind")
     search_fields = ("subscription__customer__email", "payment__public_id")
     list_select_related = ("subscription__customer", "payment")
+
+
+@admin.register(AgentCredential)
+class AgentCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Customers' keys for the AI agent (clause 8). Staff revoke a key passed to a third
+    party; the customer keeps the subscription and may create a new key."""
+
+    list_display = ("customer", "prefix", "created_at", "revoked_at", "revoke_reason")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("customer__email", "prefix")
+    list_select_related = ("customer",)
+    exclude = ("key_hash",)
+    actions = ["revoke_transferred"]
+
+    @admin.action(description=gettext_lazy("Revoke: passed to a third party (clause 8)"))
+    def revoke_transferred(self, request, queryset):
+        queryset = queryset.filter(revoked_at__isnull=True)
+        page = confirmation_page(self, request, queryset, title=_("Revoke these access keys?"), warning=_(
+            "The customer's AI agent stops accepting each key at once, and the agent platform is told. The "
+            "subscription is not touched: the customer can create a new key in the personal account."))
+        if page is not None:
+            return page
+        revoked = 0
+        for pk in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
+            credentials.credential_revoke(credential_id=pk, by=request.user,
+                                          reason="passed to a third party (clause 8 of the offer)")
+            revoked += 1
+        self.message_user(request, _("Keys revoked: %(count)d. The AI agent no longer accepts them.")
+                          % {"count": revoked})

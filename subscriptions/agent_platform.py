@@ -24,11 +24,11 @@ def is_configured() -> bool:
 
 
 def send(*, action: str, customer_ref: str, plan_code: str, until: str | None,
-         idempotency_key: str) -> str:
+         idempotency_key: str, extra: dict | None = None) -> str:
     """Tell the platform; returns its reference for the grant."""
     body = json.dumps({
         "action": action, "customer": customer_ref, "plan": plan_code, "until": until,
-        "idempotency_key": idempotency_key,
+        "idempotency_key": idempotency_key, **(extra or {}),
     }, separators=(",", ":")).encode()
     signature = hmac.new(settings.AGENT_PLATFORM_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
     try:

@@ -205,6 +205,48 @@ class AgentPlatformKey(models.Model):
         return cls.objects.create(name=name, key_hash=cls.hash(raw), prefix=raw[:12]), raw
 
 
+class AgentCredential(models.Model):
+    """A customer's own key for the AI agent (clause 8: access is tied to the customer's
+    account; transfer to third parties is prohibited). The platform checks a key with
+    POST /api/credentials/verify/ and learns whose it is and whether they are entitled.
+    At most one active key per customer; a new key revokes the old one; staff revoke a
+    key (a transfer to a third party) without ending the subscription. Only the SHA-256
+    of the key is stored; rows are never deleted (evidence)."""
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="agent_credentials")
+    key_hash = models.CharField(max_length=64, editable=False)
+    prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    revoke_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash"], name="agentcredential_key_unique"),
+            models.UniqueConstraint(fields=["customer"], condition=models.Q(revoked_at__isnull=True),
+                                    name="agentcredential_one_active_per_customer"),
+        ]
+        verbose_name = _("agent access key")
+        verbose_name_plural = _("agent access keys")
+
+    def __str__(self):
+        return f"{self.customer} · {self.prefix}…"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    PREFIX = "sk_cust_"
+
+    @classmethod
+    def new_raw(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+
 class RenewalAttempt(models.Model):
     """One try to pay for the next term. The idempotency key is fixed before the gateway
     is called and reused on every retry of the same try, so a crash, a redelivered task

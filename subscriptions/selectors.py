@@ -7,7 +7,7 @@ from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
-from .models import NO_SAVED_CARD, AccessGrant, Subscription, Term
+from .models import NO_SAVED_CARD, AccessGrant, AgentCredential, Subscription, Term
 
 # The personal account shows the latest rows; "all" pages list the full history.
 PAYMENTS_SHOWN = 12
@@ -88,4 +88,6 @@ def account_overview(user) -> dict:
         "events": Event.objects.filter(customer=user, verb__in=list(CUSTOMER_TEXTS))
         .order_by("-created_at", "-id")[:EVENTS_SHOWN],
         "profile": getattr(user, "profile", None),
+        # The customer's key for the AI agent (clause 8), if one is active.
+        "agent_key": AgentCredential.objects.filter(customer=user, revoked_at__isnull=True).first(),
     }

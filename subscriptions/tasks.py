@@ -8,7 +8,7 @@ from soldee.emails import send_customer_email, send_staff_alert
 from soldee.tasks import fan_out
 
 from . import agent_platform, services
-from .models import AccessGrant, Subscription
+from .models import AccessGrant, AgentCredential, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,21 @@ def access_revoke_notify(self, grant_id: int) -> None:
         agent_platform.send(action="revoke", customer_ref=str(grant.customer.public_id),
                             plan_code=grant.term.plan.code, until=until,
                             idempotency_key=f"access-revoke:{grant.pk}")
+    except agent_platform.PlatformError as exc:
+        raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
+
+
+@shared_task(bind=True, max_retries=10, acks_late=True)
+def credential_revoke_notify(self, credential_id: int) -> None:
+    """Tell the agent platform a customer's key was revoked, so it drops the sessions the
+    key opened at once (it must also check keys with the verify endpoint)."""
+    credential = AgentCredential.objects.select_related("customer").get(pk=credential_id)
+    if not agent_platform.is_configured():
+        return
+    try:
+        agent_platform.send(action="key_revoked", customer_ref=str(credential.customer.public_id), plan_code="",
+                            until=None, idempotency_key=f"access-key-revoke:{credential.pk}",
+                            extra={"key_prefix": credential.prefix})
     except agent_platform.PlatformError as exc:
         raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
 

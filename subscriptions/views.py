@@ -1,3 +1,4 @@
+import json
 import secrets
 from urllib.parse import urlencode
 
@@ -11,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import auth_backends
 from accounts.services import client_ip
@@ -22,7 +24,7 @@ from plans.models import Plan
 from soldee import page_versions, pagecache
 from soldee.money import format_money
 
-from . import selectors, services
+from . import credentials, selectors, services
 from .models import AgentPlatformKey, Subscription
 
 
@@ -172,12 +174,18 @@ def renewal(request, subscription_id):
                    "term_over": subscription.is_live and subscription.current_period_end <= timezone.now()})
 
 
+def _platform_authorized(request) -> bool:
+    """The agent platform's own key: `Authorization: Bearer <key>` (issued in admin)."""
+    auth = request.headers.get("Authorization", "")
+    raw = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    return bool(raw) and AgentPlatformKey.objects.filter(key_hash=AgentPlatformKey.hash(raw),
+                                                         is_active=True).exists()
+
+
 @require_GET
 def entitlement_api(request, customer_ref):
     """For the AI agent platform: `Authorization: Bearer <key>`."""
-    auth = request.headers.get("Authorization", "")
-    raw = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
-    if not raw or not AgentPlatformKey.objects.filter(key_hash=AgentPlatformKey.hash(raw), is_active=True).exists():
+    if not _platform_authorized(request):
         return JsonResponse({"error": "invalid API key"}, status=401)
     from django.contrib.auth import get_user_model
 
@@ -212,3 +220,45 @@ def renewal_pay(request, subscription_id):
         return redirect("subscriptions:account")
     return render(request, "subscriptions/renewal_pay.html",
                   {"subscription": subscription, "token": secrets.token_urlsafe(16)})
+
+
+@csrf_exempt
+@require_POST
+def credential_verify_api(request):
+    """For the AI agent platform: whose is this customer key, and are they entitled now?
+    `Authorization: Bearer <platform key>`, JSON body `{"key": "sk_cust_…"}`. A revoked or
+    unknown key is 404: the platform must refuse it (clause 8)."""
+    if not _platform_authorized(request):
+        return JsonResponse({"error": "invalid API key"}, status=401)
+    try:
+        raw = json.loads(request.body or b"{}").get("key", "")
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "the body must be JSON: {\"key\": \"…\"}"}, status=400)
+    credential = credentials.credential_owner(raw if isinstance(raw, str) else "")
+    if credential is None:
+        return JsonResponse({"error": "unknown or revoked key"}, status=404)
+    return JsonResponse({**services.entitlement(credential.customer), "key_prefix": credential.prefix})
+
+
+@login_required
+@require_POST
+def agent_key_new(request):
+    """Create the customer's key for the AI agent (replacing the one they had): shown once,
+    on this page, never stored or sent anywhere else."""
+    try:
+        credential, raw = credentials.credential_issue(customer=request.user, by=request.user)
+    except credentials.CredentialRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("subscriptions:account")
+    response = render(request, "subscriptions/agent_key_created.html", {"credential": credential, "raw": raw})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def agent_key_revoke(request):
+    if credentials.credentials_revoke_all(customer_id=request.user.pk, by=request.user,
+                                          reason="revoked by the customer"):
+        messages.success(request, _("The access key is revoked: the AI agent no longer accepts it."))
+    return redirect(reverse("subscriptions:account") + "#agent-key")

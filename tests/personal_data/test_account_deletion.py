@@ -42,7 +42,11 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
         client, customer, buy, staff_client, staff, enqueued, mailoutbox, django_capture_on_commit_callbacks):
     from allauth.account.models import EmailAddress
 
+    from subscriptions.credentials import key_hash
+    from subscriptions.models import AgentCredential
+
     payment = buy(customer)
+    key = AgentCredential.objects.create(customer=customer, key_hash=key_hash("sk_cust_k"), prefix="sk_cust_k")
     _end(payment.term.subscription)
     old_email, snapshot = customer.email, payment.acceptance.customer_snapshot
     with django_capture_on_commit_callbacks(execute=True):
@@ -82,6 +86,9 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
     erased = Event.objects.get(verb="card.erased")
     assert erased.customer == user and erased.actor == staff and erased.subject_id == str(card.pk)
     assert Event.objects.get(verb="account.anonymised").data["cards_erased"] == 1
+    key.refresh_from_db()  # the AI agent's key stops working too
+    assert key.revoked_at is not None and key.revoke_reason == "account deleted"
+    assert Event.objects.get(verb="account.anonymised").data["agent_keys_revoked"] == 1
 
     # Kept: the accounting and contract evidence.
     assert Payment.objects.filter(pk=payment.pk, customer=user).exists()

@@ -1,0 +1,98 @@
+"""Customers' own keys for the AI agent (clause 8 of the offer: access is tied to the
+customer's account, and transfer to third parties is prohibited).
+
+A customer creates a key in the personal account and gives it to their agent; the agent
+platform checks it with POST /api/credentials/verify/ (subscriptions.views.
+credential_verify_api), which answers whose key it is and whether they are entitled now.
+A new key revokes the previous one; the customer or staff may revoke a key at any time
+(staff: a transfer to a third party) without touching the subscription. Every change is
+an event; the agent platform is told of a revocation when it has a webhook."""
+
+import hashlib
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from soldee import events
+from soldee.locking import lock_customer
+from soldee.models import Event
+
+from .models import AgentCredential
+
+
+class CredentialRefused(ValueError):
+    pass
+
+
+def key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def credential_issue(*, customer, by) -> tuple[AgentCredential, str]:
+    """A new key for `customer` (the raw key is returned once and never stored); the
+    active one, if any, is revoked in the same transaction."""
+    from .services import live_subscription
+
+    if live_subscription(customer) is None:
+        raise CredentialRefused(_("An access key is issued while you have a subscription."))
+    raw = AgentCredential.new_raw()
+    with transaction.atomic():
+        lock_customer(customer.pk)
+        for old in AgentCredential.objects.select_for_update().filter(customer=customer, revoked_at__isnull=True):
+            _revoke(old, by=by, reason="replaced by a new key")
+        credential = AgentCredential.objects.create(customer=customer, key_hash=key_hash(raw),
+                                                    prefix=raw[:len(AgentCredential.PREFIX) + 4])
+        events.record(verb="access.key_issued", subject=credential, customer=customer, actor=by,
+                      actor_kind=_actor_kind(by, customer), data={"prefix": credential.prefix})
+    return credential, raw
+
+
+def credential_revoke(*, credential_id: int, by, reason: str) -> AgentCredential:
+    with transaction.atomic():
+        customer_id = AgentCredential.objects.values_list("customer_id", flat=True).get(pk=credential_id)
+        lock_customer(customer_id)
+        credential = AgentCredential.objects.select_for_update().get(pk=credential_id)
+        if credential.is_active:
+            _revoke(credential, by=by, reason=reason)
+    return credential
+
+
+def credentials_revoke_all(*, customer_id: int, by, reason: str) -> int:
+    """Revoke the customer's active key, if any (the customer's own revoke, an account
+    deletion). Returns how many were revoked."""
+    with transaction.atomic():
+        lock_customer(customer_id)
+        active = list(AgentCredential.objects.select_for_update().filter(customer_id=customer_id,
+                                                                         revoked_at__isnull=True))
+        for credential in active:
+            _revoke(credential, by=by, reason=reason)
+    return len(active)
+
+
+def _revoke(credential: AgentCredential, *, by, reason: str) -> None:
+    credential.revoked_at = timezone.now()
+    credential.revoked_by = by if by is not None and by.pk != credential.customer_id else None
+    credential.revoke_reason = reason[:255]
+    credential.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+    events.record(verb="access.key_revoked", subject=credential, customer=credential.customer_id, actor=by,
+                  actor_kind=_actor_kind(by, credential.customer), data={"prefix": credential.prefix,
+                                                                         "reason": credential.revoke_reason})
+    from . import tasks
+
+    transaction.on_commit(lambda pk=credential.pk: tasks.credential_revoke_notify.delay(pk), robust=True)
+
+
+def _actor_kind(by, customer) -> str:
+    if by is None:
+        return Event.ActorKind.SYSTEM
+    customer_id = getattr(customer, "pk", customer)
+    return Event.ActorKind.CUSTOMER if by.pk == customer_id else Event.ActorKind.STAFF
+
+
+def credential_owner(raw: str) -> AgentCredential | None:
+    """The active key `raw` is, or None (unknown or revoked)."""
+    if not raw or not raw.startswith(AgentCredential.PREFIX) or len(raw) > 128:
+        return None
+    return (AgentCredential.objects.select_related("customer")
+            .filter(key_hash=key_hash(raw), revoked_at__isnull=True).first())

@@ -1,0 +1,142 @@
+"""Clause 8: access is tied to the customer's account. Each customer has their own key for
+the AI agent, which the platform checks with the verify endpoint; a new key revokes the
+old one; the customer or staff revoke a key without ending the subscription."""
+
+import json
+
+import httpx
+import pytest
+import respx
+from django.test import Client
+
+from soldee.models import Event
+from subscriptions.credentials import key_hash
+from subscriptions.models import AgentCredential, AgentPlatformKey, Subscription
+
+from ..billing.helpers import pay_on_sandbox, start_checkout
+
+pytestmark = pytest.mark.django_db
+
+PLATFORM = "https://agents.example.test/hooks/soldee"
+
+
+@pytest.fixture
+def subscribed(customer, plan, documents):
+    from billing.services import payment_refresh_from_gateway
+
+    payment = start_checkout(None, customer, plan, documents)
+    pay_on_sandbox(payment)
+    payment_refresh_from_gateway(payment=payment)
+    return Subscription.objects.get(customer=customer)
+
+
+@pytest.fixture
+def platform():
+    _key, raw = AgentPlatformKey.issue("agent platform")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+def verify(platform, raw):
+    return platform.post("/api/credentials/verify/", json.dumps({"key": raw}), content_type="application/json")
+
+
+def new_key(client) -> str:
+    response = client.post("/account/agent-key/new/")
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    return response.context["raw"]
+
+
+def test_a_customer_creates_a_key_which_the_platform_checks(client, customer, subscribed, platform):
+    from subscriptions.services import access_provision
+
+    client.force_login(customer)
+    assert 'id="agent-key-new"' in client.get("/account/").content.decode()
+    raw = new_key(client)
+    credential = AgentCredential.objects.get(customer=customer)
+    assert credential.key_hash == key_hash(raw) and raw not in (credential.prefix, credential.key_hash)
+    assert raw.startswith(credential.prefix) and len(raw) > 40
+    page = client.get("/account/").content.decode()
+    assert f"Active key {credential.prefix}…" in page and raw not in page
+    assert "An access key for the AI agent was created" in page  # the customer's history
+    access_provision(grant_id=subscribed.terms.get().access_grant.pk)
+    answer = verify(platform, raw).json()
+    assert answer["customer"] == str(customer.public_id) and answer["entitled"] is True
+    assert answer["plan"] == subscribed.plan.code and answer["key_prefix"] == credential.prefix
+
+
+def test_a_new_key_revokes_the_old_one_at_once(client, customer, subscribed, platform):
+    client.force_login(customer)
+    first = new_key(client)
+    second = new_key(client)
+    assert verify(platform, first).status_code == 404
+    assert verify(platform, second).status_code == 200
+    assert AgentCredential.objects.filter(customer=customer, revoked_at__isnull=True).count() == 1
+    old = AgentCredential.objects.get(key_hash=key_hash(first))
+    assert old.revoke_reason == "replaced by a new key" and old.revoked_by is None
+
+
+def test_the_customer_revokes_their_key(client, customer, subscribed, platform):
+    client.force_login(customer)
+    raw = new_key(client)
+    response = client.post("/account/agent-key/revoke/", follow=True)
+    assert "no longer accepts it" in response.content.decode()
+    assert verify(platform, raw).status_code == 404
+    assert "No active key." in client.get("/account/").content.decode()
+    event = Event.objects.get(verb="access.key_revoked")
+    assert event.actor_kind == "customer" and event.data["reason"] == "revoked by the customer"
+
+
+def test_staff_revoke_a_key_passed_to_a_third_party_and_the_platform_is_told(
+    client, staff_admin, customer, subscribed, platform, settings, enqueued, django_capture_on_commit_callbacks
+):
+    settings.AGENT_PLATFORM_WEBHOOK_URL = PLATFORM
+    settings.AGENT_PLATFORM_WEBHOOK_SECRET = "s"
+    raw = "sk_cust_" + "x" * 43
+    credential = AgentCredential.objects.create(customer=customer, key_hash=key_hash(raw), prefix=raw[:12])
+    form = {"action": "revoke_transferred", "_selected_action": [credential.pk]}
+    page = staff_admin.post("/admin/subscriptions/agentcredential/", form)
+    assert page.status_code == 200 and "Revoke these access keys?" in page.content.decode()
+    assert verify(platform, raw).status_code == 200  # not before staff confirm
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_admin.post("/admin/subscriptions/agentcredential/", {**form, "confirmed": "yes"})
+    assert verify(platform, raw).status_code == 404
+    credential.refresh_from_db()
+    assert credential.revoked_by == staff_admin.staff and "third party" in credential.revoke_reason
+    subscribed.refresh_from_db()
+    assert subscribed.is_live  # the subscription is not touched
+    assert Event.objects.get(verb="access.key_revoked").actor_kind == "staff"
+    with respx.mock:
+        route = respx.post(PLATFORM).mock(return_value=httpx.Response(200, json={}))
+        enqueued.run("subscriptions.tasks.credential_revoke_notify")
+    body = json.loads(route.calls.last.request.content)
+    assert body["action"] == "key_revoked" and body["key_prefix"] == credential.prefix
+    assert route.calls.last.request.headers["Idempotency-Key"] == f"access-key-revoke:{credential.pk}"
+
+
+def test_the_verify_endpoint_refuses_strangers_and_bad_input(platform, customer, subscribed):
+    assert Client().post("/api/credentials/verify/", "{}", content_type="application/json").status_code == 401
+    assert platform.get("/api/credentials/verify/").status_code == 405
+    assert platform.post("/api/credentials/verify/", "not json", content_type="application/json").status_code == 400
+    assert verify(platform, "sk_cust_unknown").status_code == 404
+    assert verify(platform, "").status_code == 404
+    assert verify(platform, ["sk_cust_x"]).status_code == 404
+
+
+def test_a_key_of_an_ended_subscription_answers_not_entitled(client, customer, subscribed, platform):
+    from django.db import transaction
+
+    from subscriptions.services import subscription_end
+
+    client.force_login(customer)
+    raw = new_key(client)
+    with transaction.atomic():
+        subscription_end(subscription_id=subscribed.pk, reason=Subscription.EndReason.CANCELLED)
+    assert verify(platform, raw).json()["entitled"] is False
+
+
+def test_no_key_without_a_subscription(client, customer):
+    client.force_login(customer)
+    response = client.post("/account/agent-key/new/", follow=True)
+    assert "while you have a subscription" in response.content.decode()
+    assert not AgentCredential.objects.exists()
+    assert 'id="agent-key"' not in client.get("/account/").content.decode()
