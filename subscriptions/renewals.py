@@ -39,7 +39,6 @@ from plans.models import Plan
 from soldee import events
 from soldee.bulk import rows_update
 from soldee.models import Event
-from soldee.tasks import staff_alert_on_commit
 
 from .models import LIVE_STATUSES, NO_SAVED_CARD, RenewalAttempt, Subscription, Term
 from .terms import renewal_term_start
@@ -133,8 +132,12 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
         for sub, reason in deferred:  # no usable exchange rate: try again in an hour
             Subscription.objects.filter(pk=sub.pk).update(next_charge_at=now + timedelta(hours=1))
             events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data={"reason": reason})
-        if deferred:
-            staff_alert_on_commit("Renewals need attention", f"{len(deferred)} renewals deferred: no exchange rate")
+        if deferred:  # once a day, as the rates import's own alerts (a sweep runs every minute)
+            transaction.on_commit(lambda: exchange.alert_staff(
+                subject="Renewals deferred: no usable exchange rate",
+                body="Renewals of non-residents are deferred an hour at a time: there is no usable NBK rate for "
+                     "their currency. Import the rates (manage.py import_rates) or enter them in the admin; the "
+                     "events 'renewal.deferred' name the subscriptions."), robust=True)
     return [a.pk for a in attempts]
 
 

@@ -3,6 +3,7 @@ request that raises one never waits for the mail server."""
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import CustomerProfile
 from soldee import tasks
@@ -57,7 +58,12 @@ def test_renewals_deferred_for_want_of_a_rate_alert_staff_from_a_worker(
     assert Event.objects.filter(verb="renewal.deferred", subject_id=str(sub_id)).exists()
     assert not mailoutbox  # the claim's transaction waited for no mail server
     assert enqueued.run("soldee.tasks.staff_alert") == 1
-    assert "1 renewals deferred: no exchange rate" in mailoutbox[0].body
+    assert "Renewals deferred: no usable exchange rate" in mailoutbox[0].subject
+    Subscription.objects.filter(pk=sub_id).update(next_charge_at=timezone.now())  # an hour later, still no rate
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_claim() == []
+    assert enqueued.run("soldee.tasks.staff_alert") == 0  # not every minute: once a day
+    assert Event.objects.filter(verb="renewal.deferred", subject_id=str(sub_id)).count() == 2
 
 
 def test_the_missed_access_deadline_alert_is_retried_while_the_mail_server_is_down(
