@@ -14,9 +14,13 @@ from .models import ExchangeRate
 
 class ManualRateForm(forms.ModelForm):
     published = forms.DecimalField(
-        label=_("rate as published"), min_value=Decimal("0.000001"), max_digits=18, decimal_places=6,
-        help_text=_("Tenge per QUANTITY units, as the National Bank publishes it (e.g. 3.96 per 100 UZS)."),
+        label=_("Rate as published"), min_value=Decimal("0.000001"), max_digits=18, decimal_places=6,
+        help_text=_("Tenge per the quantity of units below, as the National Bank publishes it (e.g. 3.96 per "
+                    "100 UZS)."),
     )
+    quant = forms.IntegerField(label=_("Quantity of units"), min_value=1, max_value=1_000_000, initial=1,
+                               help_text=_("1 for most currencies; 100 or 1000 where the National Bank quotes "
+                                           "per 100 or 1000 units."))
 
     confirm_jump = forms.BooleanField(
         label=_("The rate really moved this much"), required=False,
@@ -29,12 +33,19 @@ class ManualRateForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         offered = [c for c in exchange.offered_currencies() if c != "KZT"]
-        self.fields["currency"] = forms.ChoiceField(label=_("currency"), choices=[(c, c) for c in offered])
+        self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=[(c, c) for c in offered])
         self.fields["reason"].required = True
-        self.fields["quant"].initial = 1
 
     def clean(self):
         data = super().clean()
+        stored = ExchangeRate.objects.filter(currency=data.get("currency"), rate_date=data.get("rate_date")).first()
+        if stored is not None:
+            self.add_error("rate_date", _(
+                "A rate for %(currency)s of %(date)s is already stored: %(rate)s ₸ per unit. Stored rates are "
+                "never changed (payments may have been charged at it).") % {
+                "currency": stored.currency, "date": stored.rate_date.strftime("%d.%m.%Y"),
+                "rate": exchange.format_rate(stored.kzt_per_unit)})
+            return data
         published, quant = data.get("published"), data.get("quant")
         if published and quant:
             per_unit = exchange._per_unit(published, quant)

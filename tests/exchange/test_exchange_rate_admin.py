@@ -43,6 +43,8 @@ def test_staff_enter_a_rate_by_hand_with_a_reason(admin_client, admin_user, sett
     ({"reason": ""}, "reason"),
     ({"currency": "GBP"}, "currency"),
     ({"published": "0"}, "published"),
+    ({"quant": "0"}, "quant"),  # was a server error
+    ({"quant": "-5"}, "quant"),
 ])
 def test_the_manual_entry_form_refuses_incomplete_or_invalid_rates(admin_client, data, error):
     form = {"currency": "USD", "rate_date": "2026-11-24", "published": "521.18", "quant": "1",
@@ -63,7 +65,9 @@ def test_a_second_rate_for_the_same_day_is_refused(admin_client):
                                        "quant": "1", "reason": "typo"})
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors
+    assert response.context["adminform"].form.errors == {"rate_date": [
+        "A rate for USD of 24.11.2026 is already stored: 521.18 ₸ per unit. Stored rates are never changed "
+        "(payments may have been charged at it)."]}
     assert ExchangeRate.objects.get().kzt_per_unit == Decimal("521.18")
 
 
