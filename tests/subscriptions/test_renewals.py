@@ -100,11 +100,18 @@ def test_cancelled_subscriptions_are_not_charged_and_end_at_term_end(
     assert token_charges() == 0
 
 
-def test_turning_renewal_back_on_before_the_end_resumes_the_schedule(sub, customer, time_machine):
+def test_turning_renewal_back_on_before_the_end_resumes_the_schedule(sub, customer, time_machine, mailoutbox):
     subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
     subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
     sub.refresh_from_db()
     assert sub.next_charge_at == sub.current_period_end - timedelta(hours=24)
+    from django.utils import formats
+
+    from subscriptions.tasks import subscription_email
+
+    subscription_email(sub.pk, "emails/renewal_resumed")
+    when = formats.date_format(timezone.localtime(sub.next_charge_at), "DATETIME_FORMAT")
+    assert f"for the next 30 days from {when}" in mailoutbox[-1].body  # the charge date, not the term end
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     assert renewals.renewals_run() == {"succeeded": 1}
 
