@@ -23,7 +23,8 @@ from .models import CalendarException, ErrorReport, Refund, RefundRequest
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason / note (sent to the customer)"), widget=forms.Textarea(attrs={"rows": 4}))
+    reason = forms.CharField(label=_("Reason / note (sent to the customer as typed)"),
+                             widget=forms.Textarea(attrs={"rows": 4}))
 
 
 class BankTransferForm(forms.Form):
@@ -70,10 +71,21 @@ class StaffActionsMixin:
         return TemplateResponse(request, "refunds/admin/action_form.html", {
             **self.admin_site.each_context(request),
             "title": title, "form": form, "queryset": queryset, "opts": self.model._meta,
-            "rows": [(obj, describe(obj) if describe else "") for obj in queryset],
+            "rows": [(obj, self._row_note(obj, describe)) for obj in queryset],
             "action": request.POST.get("action", ""),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         })
+
+    @staticmethod
+    def _row_note(obj, describe) -> str:
+        """What the action does to the row, and the language the customer's e-mail (with
+        the note typed here, as typed) is in."""
+        parts = [str(describe(obj))] if describe else []
+        customer = getattr(obj, "customer", None)
+        if customer is not None:
+            parts.append(str(_("The customer's e-mails are in %(language)s.") % {
+                "language": customer.get_language_display()}))
+        return " ".join(parts)
 
 
 def timeline_html(*subjects):

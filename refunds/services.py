@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
@@ -200,12 +201,12 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
             raise RefundError(_("Only a completed payment can be refunded."))
         if payment.refundable_minor - selectors.reserved_minor(payment.pk) <= 0:
             raise RefundError(_("This payment has already been refunded in full."))
-        evaluation = selectors.evaluate(payment=payment, ground=ground)
+        evaluation, stored = _evaluate_for_staff(payment=payment, ground=ground)
         try:
             with transaction.atomic():
                 request = RefundRequest.objects.create(
                     customer=customer, payment=payment, ground=ground, explanation=explanation.strip(),
-                    eligible=evaluation.eligible, evaluation=evaluation.as_dict(), evaluated_at=timezone.now(),
+                    eligible=evaluation.eligible, evaluation=stored, evaluated_at=timezone.now(),
                 )
         except IntegrityError:
             raise RefundError(_("You already have an open refund request for this payment.")) from None
@@ -215,9 +216,17 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
                             "eligible_by_records": evaluation.eligible})
         _email("emails/refund_request_received", "refund_request", request.pk)
         staff_alert_on_commit(f"Refund request #{request.pk} from {customer.email}",
-                     f"Ground: {ground}. Eligible by records: {evaluation.eligible}.\n"
-                     + "\n".join(evaluation.reasons))
+                              f"Ground: {ground}. Eligible by records: {'yes' if evaluation.eligible else 'no'}.\n"
+                              + "\n".join(stored.get("reasons", [])))
     return request
+
+
+def _evaluate_for_staff(*, payment, ground) -> tuple[selectors.Evaluation, dict]:
+    """The evaluation stored with a request and sent in staff alerts: written in
+    STAFF_RECORDS_LANGUAGE, whatever language the customer who asked reads."""
+    with translation.override(settings.STAFF_RECORDS_LANGUAGE):
+        evaluation = selectors.evaluate(payment=payment, ground=ground)
+        return evaluation, evaluation.as_dict()
 
 
 def refund_request_open_unapplied(*, payment_id: int) -> RefundRequest | None:
@@ -236,12 +245,12 @@ def refund_request_open_unapplied(*, payment_id: int) -> RefundRequest | None:
                 or payment.refundable_minor - selectors.reserved_minor(payment.pk) <= 0):
             return None
         ground = RefundRequest.Ground.NO_ACCESS
-        evaluation = selectors.evaluate(payment=payment, ground=ground)
+        evaluation, stored = _evaluate_for_staff(payment=payment, ground=ground)
         with translation.override(payment.customer.language or "ru"):
             explanation = str(UNAPPLIED_EXPLANATION)
         request = RefundRequest.objects.create(
             customer_id=customer_id, payment=payment, ground=ground, explanation=explanation,
-            eligible=evaluation.eligible, evaluation=evaluation.as_dict(), evaluated_at=timezone.now(),
+            eligible=evaluation.eligible, evaluation=stored, evaluated_at=timezone.now(),
         )
         events.record(verb="refund_request.opened_for_customer", subject=request, customer=customer_id,
                       actor_kind=Event.ActorKind.SYSTEM,
@@ -279,8 +288,8 @@ def refund_request_reevaluate(*, request_id: int) -> RefundRequest:
         request = RefundRequest.objects.select_for_update().select_related("payment").get(pk=request_id)
         if request.status != RefundRequest.Status.OPEN:
             return request
-        evaluation = selectors.evaluate(payment=request.payment, ground=request.ground)
-        request.eligible, request.evaluation = evaluation.eligible, evaluation.as_dict()
+        evaluation, stored = _evaluate_for_staff(payment=request.payment, ground=request.ground)
+        request.eligible, request.evaluation = evaluation.eligible, stored
         request.evaluated_at = timezone.now()
         request.save(update_fields=["eligible", "evaluation", "evaluated_at"])
     return request

@@ -128,6 +128,9 @@ AUTHENTICATION_BACKENDS = [
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("kk", _("Kazakh")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]  # vendor: allauth in Kazakh
+# Text stored for staff (a refund request's recommendation) and staff alerts: one language,
+# whatever language the customer whose action produced it reads.
+STAFF_RECORDS_LANGUAGE = "en"
 FORMAT_MODULE_PATH = ["soldee.formats"]
 USE_I18N = True
 USE_TZ = True

@@ -40,3 +40,25 @@ def test_a_kazakh_sign_up_gets_its_confirmation_e_mail_and_pages_in_kazakh(clien
     [mail] = mailoutbox
     assert "Электрондық пошта мекенжайыңызды растаңыз" in mail.subject
     assert "Soldee сізге сәлем жолдайды!" in mail.body and "Hello from" not in mail.body
+
+
+def test_kazakh_customer_pages_do_not_fall_back_to_russian(client, customer, documents, mailoutbox):
+    """A string missing from locale_vendor/kk falls back to LANGUAGE_CODE (Russian): the
+    confirmation, re-authentication and two-factor pages must be in Kazakh."""
+    import re
+
+    client.cookies["django_language"] = "kk"
+    data = {"email": "dana@example.kz", "password1": "a-long-pass-phrase-7", "password2": "a-long-pass-phrase-7",
+            "consent": "on"}
+    client.post(reverse("account_signup"), data)
+    link = re.search(r"(/accounts/confirm-email/[^\s]+/)", mailoutbox[-1].body).group(1)
+    pages = {"confirm": client.get(link).content.decode()}
+    client.force_login(customer)
+    pages["reauthenticate"] = client.get(reverse("account_reauthenticate")).content.decode()
+    pages["mfa"] = client.get(reverse("mfa_index")).content.decode()
+    expected = {"confirm": "Электрондық пошта мекенжайын растау", "reauthenticate": "Қолжетімділікті растау",
+                "mfa": "Аутентификатор қолданбасы"}
+    for name, html in pages.items():
+        assert expected[name] in html, name
+        for russian in ("Подтвердите", "Приложение", "Пожалуйста"):
+            assert russian not in html, (name, russian)

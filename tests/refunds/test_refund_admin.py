@@ -141,3 +141,24 @@ def test_refund_and_report_detail_pages_render(admin_client, request_late, staff
     assert "refund.succeeded" in body
     assert admin_client.get(f"{REQUESTS}{request_late.pk}/change/").status_code == 200
     assert admin_client.get("/admin/refunds/calendarexception/").status_code == 200
+
+
+def test_a_kazakh_customers_request_reaches_staff_in_the_staff_language(admin_client, customer, buy, queued,
+                                                                        django_capture_on_commit_callbacks):
+    """The recommendation stored with the request and the staff alert are written in
+    STAFF_RECORDS_LANGUAGE; the decision form says which language the customer reads."""
+    from django.utils import translation
+
+    customer.language = "kk"
+    customer.save()
+    payment = buy(customer)
+    grant(payment, 45)
+    with translation.override("kk"), django_capture_on_commit_callbacks(execute=True):  # the customer's request
+        request = services.refund_request_create(customer=customer, payment_id=payment.pk, ground="late",
+                                                 explanation="45 минут")
+    reasons = " ".join(request.evaluation["reasons"] + request.evaluation["evidence"])
+    assert "minutes" in reasons and not any("\u0400" <= ch <= "\u04ff" for ch in reasons)  # no Cyrillic
+    [alert] = [args for name, args in queued if name == "staff_alert"]
+    assert "Eligible by records: yes" in alert[1] and not any("\u0400" <= ch <= "\u04ff" for ch in alert[1])
+    page = admin_client.post(REQUESTS, {"action": "reject", "_selected_action": [request.pk]})
+    assert "The customer&#x27;s e-mails are in Kazakh." in page.content.decode()
