@@ -220,6 +220,8 @@ def _mailer(config: dict) -> dict:
         # filemail:///abs/path is absolute (django-environ would drop the leading "/").
         url = urlsplit(env.str("EMAIL_URL", default=""))
         options = {"file_path": (url.netloc + url.path) or str(VAR_DIR / "mail")}
+    elif backend == "django.core.mail.backends.console.EmailBackend":
+        backend, options = "soldee.mail_console.EmailBackend", {}  # decoded: links readable
     else:
         options = {}
     return {"BACKEND": backend, "OPTIONS": options}

@@ -30,6 +30,32 @@ def test_smtp_over_ssl():
 
 
 def test_console_by_default_and_files_at_an_absolute_path(tmp_path):
-    assert _mailer("consolemail://")[0] == "django.core.mail.backends.console"
+    assert _mailer("consolemail://")[0] == "soldee.mail_console"
     out = _mailer(f"filemail://{tmp_path}/mail")
     assert out[0] == "django.core.mail.backends.filebased" and out[-1] == f"{tmp_path}/mail"
+
+
+def test_the_console_prints_a_kazakh_body_and_a_long_link_readably():
+    """The wire form is base64 (Cyrillic) or quoted-printable (a long English line, which
+    breaks the link with '=' soft breaks): the console prints the text itself."""
+    import io
+
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        django.setup()
+    from django.core.mail import EmailMultiAlternatives
+
+    from soldee.mail_console import EmailBackend
+
+    link = "http://127.0.0.1:8000/accounts/confirm-email/" + "Mg:1vQx2a:" + "k" * 60 + "/"
+    body = f"Электрондық пошта мекенжайыңызды растаңыз: {link}\nSoldee сізге сәлем жолдайды!"
+    message = EmailMultiAlternatives("Растаңыз", body, "Soldee <info@soldee.kz>", ["dana@example.kz"])
+    message.attach_alternative("<p>html</p>", "text/html")
+    message.attach("receipt.pdf", b"%PDF-1.7", "application/pdf")
+    stream = io.StringIO()
+    EmailBackend(stream=stream).send_messages([message])
+    out = stream.getvalue()
+    assert link in out and "Soldee сізге сәлем жолдайды!" in out and "Subject: Растаңыз" in out
+    assert "[attachment: receipt.pdf]" in out and "<p>html</p>" not in out
