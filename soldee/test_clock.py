@@ -4,7 +4,8 @@ Like Stripe's test clocks, but without a fake clock: every service reads
 `timezone.now()`, so instead of moving "now" for one customer we move that customer's
 *schedule* backwards by the same amount and then run the real sweeps. Whatever was due
 within the advanced span becomes due now and happens through the real services —
-reminders, renewal charges, retries, lapse, expiry, access deadlines.
+reminders, renewal charges, retries, lapse, expiry, access deadlines, missed deadlines
+of critical-error reports.
 
 What is shifted (schedule: when things are due, the periods they cover):
 - Subscription: current_period_start/end, next_charge_at, first_failed_at,
@@ -105,6 +106,7 @@ def offset_display(delta: timedelta) -> str:
 
 def next_due(*, customer_id: int, now) -> object | None:
     """The earliest moment after `now` at which a sweep has something to do for the customer."""
+    from refunds.models import ErrorReport
     from subscriptions.models import LIVE_STATUSES, AccessGrant, RenewalAttempt, Subscription
     from subscriptions.renewals import RECONCILED_KINDS
 
@@ -118,6 +120,9 @@ def next_due(*, customer_id: int, now) -> object | None:
             moments.append(sub.current_period_end)
     moments += AccessGrant.objects.filter(customer_id=customer_id, status=AccessGrant.Status.PENDING,
                                           breached_at__isnull=True).values_list("deadline_at", flat=True)
+    moments += ErrorReport.objects.filter(
+        customer_id=customer_id, status__in=[ErrorReport.Status.OPEN, ErrorReport.Status.CONFIRMED],
+        resolved_at__isnull=True, deadline_missed_at__isnull=True).values_list("deadline_at", flat=True)
     reconcile_after = timedelta(minutes=settings.RENEWAL_RECONCILE_AFTER_MINUTES)
     moments += [created + reconcile_after for created in RenewalAttempt.objects.filter(
         subscription__customer_id=customer_id, kind__in=RECONCILED_KINDS,
@@ -187,6 +192,7 @@ def sweeps_run(*, customer_id: int) -> Counter:
     for status, n in renewals.renewals_reconcile().items():
         outcome[f"reconciled_{status}"] += n
     outcome["expired"] += subscription_tasks.subscription_expiry_sweep()
+    outcome["error_deadlines_missed"] += refund_services.error_reports_deadline_sweep()
     for grant_id in AccessGrant.objects.filter(customer_id=customer_id, status=AccessGrant.Status.PENDING
                                                ).values_list("pk", flat=True):
         try:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import dashboard as metrics
 from . import test_clock
@@ -107,8 +107,11 @@ def test_clock_view(request):
             customer = form.cleaned_data["customer"]
             result = test_clock.advance(customer=customer, by=form.delta(), actor=request.user)
             done = ", ".join(f"{k}: {v}" for k, v in sorted(result.outcome.items())) or _("nothing was due")
-            messages.success(request, _("Advanced %(email)s by %(delta)s in %(steps)s steps. %(done)s.") % {
-                "email": customer.email, "delta": result.total, "steps": len(result.steps), "done": done})
+            messages.success(request, ngettext(
+                "Advanced %(email)s by %(delta)s in %(steps)d step. %(done)s.",
+                "Advanced %(email)s by %(delta)s in %(steps)d steps. %(done)s.", len(result.steps)) % {
+                "email": customer.email, "delta": test_clock.offset_display(result.total),
+                "steps": len(result.steps), "done": done})
             return redirect(reverse("soldee_staff:test_clock") + f"?customer={customer.pk}")
     else:
         form = TestClockForm(initial={"unit": "days", "amount": 1,

@@ -158,6 +158,23 @@ def test_access_not_granted_within_30_minutes_is_flagged(customer, plan, documen
     assert Event.objects.filter(verb="access.deadline_missed", customer=customer).count() == 1
 
 
+def test_a_critical_error_left_unresolved_past_its_deadline_is_noticed(customer, plan, documents, staff,
+                                                                       enqueued):
+    from django.utils import timezone
+
+    from refunds import services as refund_services
+    from refunds.models import ErrorReport
+
+    subscribe(customer, plan, documents, enqueued)
+    report = refund_services.error_report_create(customer=customer, what_fails="The agent is down",
+                                                 since=timezone.now(), severity="blocker")
+    ErrorReport.objects.filter(pk=report.pk).update(status=ErrorReport.Status.CONFIRMED, confirmed_at=timezone.now())
+    result = test_clock.advance(customer=customer, by=timedelta(days=10), actor=staff)
+    report.refresh_from_db()
+    assert report.deadline_missed_at is not None and result.outcome["error_deadlines_missed"] == 1
+    assert Event.objects.filter(verb="error_report.deadline_missed", customer=customer).count() == 1
+
+
 def test_other_customers_are_not_moved(customer, other_customer, plan, documents, staff, enqueued):
     subscribe(customer, plan, documents, enqueued)
     other = subscribe(other_customer, plan, documents, enqueued)
@@ -174,6 +191,7 @@ def test_staff_page_advances_and_shows_the_state(client, customer, plan, documen
     response = client.post(URL, {"customer": customer.email, "amount": 30, "unit": "hours"})
     assert response.status_code == 302 and response["Location"].endswith(f"?customer={customer.pk}")
     page = client.get(response["Location"]).content.decode()
+    assert f"Advanced {customer.email} by 1 d 6 h 0 min in 1 step." in page  # not "30 days, 0:00:00 in 1 steps"
     assert customer.email in page and "test_clock.advanced" in page and "clock moved by 1 d 6 h 0 min" in page
     sub.refresh_from_db()
     assert Term.objects.get(subscription=sub).starts_at == sub.current_period_start
