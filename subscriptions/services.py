@@ -173,8 +173,9 @@ def terms_create(specs: list[dict]) -> list[Term]:
     ])
     deadline = timezone.timedelta(minutes=settings.ACCESS_GRANT_DEADLINE_MINUTES)
     grants = AccessGrant.objects.bulk_create([
+        # A term paid ahead (a renewal a day before the end) needs its access by its own start.
         AccessGrant(term=term, customer_id=term.subscription.customer_id, requested_at=term.payment.paid_at,
-                    deadline_at=term.payment.paid_at + deadline)
+                    deadline_at=max(term.payment.paid_at, term.starts_at) + deadline)
         for term in terms
     ])
     events.record_many([
@@ -302,6 +303,10 @@ def access_mark_granted(*, grant_id: int, platform_ref: str) -> AccessGrant:
                             "on_time": grant.granted_on_time,
                             "minutes_after_payment": round(
                                 (grant.granted_at - grant.requested_at).total_seconds() / 60, 1)})
+        if not grant.granted_on_time:
+            # Granted, but after the deadline (a payment settled late: a delayed webhook, a late
+            # return): a breach all the same, which the sweep of pending grants never sees.
+            access_flag_breach(grant_id=grant.pk)
     return grant
 
 

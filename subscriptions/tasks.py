@@ -1,7 +1,6 @@
 import logging
 
 from celery import shared_task
-from django.db.models import F, Q
 from django.utils import timezone
 
 from soldee.emails import send_customer_email, send_staff_alert
@@ -44,14 +43,12 @@ def access_grant_sweep() -> int:
 
 @shared_task
 def access_deadline_sweep() -> int:
-    """Flag every grant whose 30-minute deadline passed without access (clause 5.2): still
-    pending, or granted after it (a payment settled late: a delayed webhook, a late
-    return, a gateway that approved after we had given up)."""
+    """Flag every grant whose 30-minute deadline passed without access (clause 5.2). One
+    granted after its deadline is flagged when it is granted (services.access_mark_granted)."""
     now = timezone.now()
     ids = list(
-        AccessGrant.objects.filter(breached_at__isnull=True).filter(
-            Q(status=AccessGrant.Status.PENDING, deadline_at__lt=now) | Q(granted_at__gt=F("deadline_at")))
-        .values_list("pk", flat=True)[:1000]
+        AccessGrant.objects.filter(breached_at__isnull=True, status=AccessGrant.Status.PENDING,
+                                   deadline_at__lt=now).values_list("pk", flat=True)[:1000]
     )
     return sum(services.access_flag_breach(grant_id=pk) for pk in ids)
 

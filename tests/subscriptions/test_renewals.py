@@ -64,6 +64,22 @@ def test_a_due_subscription_renews_from_the_previous_end_through_the_same_post_p
     assert Event.objects.filter(verb="subscription.renewed", subject_id=str(sub.pk)).count() == 1
 
 
+def test_the_access_deadline_of_a_term_paid_ahead_runs_from_its_start(sub, time_machine):
+    """Renewed a day early: access for the new term is due by its start (+30 minutes), so a
+    renewal settled hours after the charge (reconciliation) is not a missed deadline."""
+    from subscriptions.services import access_provision
+
+    time_machine.move_to(sub.current_period_end - timedelta(hours=23), tick=False)
+    renewals.renewals_run()
+    term = Term.objects.get(subscription=sub, number=2)
+    grant = AccessGrant.objects.get(term=term)
+    assert grant.deadline_at == term.starts_at + timedelta(minutes=30) > term.payment.paid_at + timedelta(hours=22)
+    time_machine.move_to(term.payment.paid_at + timedelta(hours=3), tick=False)
+    access_provision(grant_id=grant.pk)
+    grant.refresh_from_db()
+    assert grant.granted_on_time and grant.breached_at is None
+
+
 def test_running_the_sweeper_twice_charges_once(sub, time_machine):
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     renewals.renewals_run()
