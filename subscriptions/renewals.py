@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -48,6 +48,17 @@ log = logging.getLogger(__name__)
 PURPOSE_RENEWAL = "subscription.renewal"
 # The tries that charge the saved card from our side: the reconciliation sweep resolves them.
 RECONCILED_KINDS = (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Kind.STAFF)
+
+
+def renewal_in_flight(sub: Subscription, *, now=None) -> bool:
+    """A charge for the next term whose outcome is not known yet: our own try at the gateway
+    (reconciliation settles it within minutes), or the customer's on the hosted page, started
+    within CHECKOUT_IN_FLIGHT_MINUTES (an abandoned page stops counting then)."""
+    now = now or timezone.now()
+    recent = now - timedelta(minutes=settings.CHECKOUT_IN_FLIGHT_MINUTES)
+    return RenewalAttempt.objects.filter(
+        subscription=sub, status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
+    ).filter(Q(kind__in=RECONCILED_KINDS) | Q(created_at__gte=recent)).exists()
 
 
 def lead() -> timedelta:

@@ -235,6 +235,13 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
             raise CheckoutRefused(_("This subscription has ended; renewal can no longer be changed."))
         if subscription.auto_renew == on:
             return subscription
+        if term_over:
+            from .renewals import renewal_in_flight
+
+            if renewal_in_flight(subscription):  # ending it now would make that payment buy nothing
+                raise CheckoutRefused(_("A payment for the next term is being processed right now. Try again in a "
+                                        "few minutes: if it went through, the new term is yours and renewal can be "
+                                        "turned off for the term after; if not, the subscription can be ended."))
         if on and refunded_ahead(subscription):
             raise CheckoutRefused(_("The next term of this subscription was refunded, so it ends on %(date)s. You can "
                                     "buy a plan again after that.") % {

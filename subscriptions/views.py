@@ -164,7 +164,7 @@ def renewal(request, subscription_id):
                     messages.success(request, _("Automatic renewal is on again."))
                 elif not changed.is_live:
                     messages.success(request, _("Automatic renewal is off and the subscription has ended: its paid "
-                                                "term was already over. Your card will not be charged again."))
+                                                "term was already over. No further payment will be taken."))
                 else:
                     messages.success(request, _("Automatic renewal is off. Your access continues until the end of the paid term."))
             return redirect("subscriptions:account")

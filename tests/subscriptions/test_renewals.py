@@ -170,10 +170,18 @@ def test_a_past_due_customer_can_still_turn_renewal_off_after_the_term_and_is_no
     client.force_login(customer)
     page = client.get(f"/account/subscriptions/{sub.pk}/renewal/?on=0").content.decode()
     assert "Turning renewal off ends the subscription now" in page
+    # meanwhile, on the hosted page in another tab, the customer pays with another card
+    paying = renewals.renewal_customer_payment(subscription=sub, token="tab", client_ip=None, user_agent="")
+    refused = client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "0"}, follow=True).content.decode()
+    assert "being processed right now" in refused
+    sub.refresh_from_db()
+    assert sub.is_live and sub.auto_renew  # that payment must not be left buying nothing
+    RenewalAttempt.objects.filter(payment=paying).update(status=RenewalAttempt.Status.DECLINED)  # the bank said no
     enqueued.calls.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "0"}, follow=True)
     assert "the subscription has ended" in response.content.decode()
+    assert "No further payment will be taken" in response.content.decode()
     sub.refresh_from_db()
     assert (sub.status, sub.end_reason, sub.auto_renew, sub.next_charge_at) == ("ended", "cancelled", False, None)
     assert enqueued.names().count("subscriptions.tasks.subscription_email") == 1
