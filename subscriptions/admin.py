@@ -154,7 +154,10 @@ class AgentCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     exclude = ("key_hash",)
     actions = ["revoke_transferred"]
 
-    @admin.action(description=gettext_lazy("Revoke: passed to a third party (clause 8)"))
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("subscriptions.change_agentcredential")
+
+    @admin.action(description=gettext_lazy("Revoke: passed to a third party (clause 8)"), permissions=["revoke"])
     def revoke_transferred(self, request, queryset):
         queryset = queryset.filter(revoked_at__isnull=True)
         page = confirmation_page(self, request, queryset, title=_("Revoke these access keys?"), warning=_(

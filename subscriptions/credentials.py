@@ -29,9 +29,11 @@ def key_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def credential_issue(*, customer, by) -> tuple[AgentCredential, str]:
+def credential_issue(*, customer, by, replaces: str | None = None) -> tuple[AgentCredential, str]:
     """A new key for `customer` (the raw key is returned once and never stored); the
-    active one, if any, is revoked in the same transaction."""
+    active one, if any, is revoked in the same transaction. `replaces`: the prefix of the
+    key the customer saw ("" for none); when the active key is another one by now (the
+    page was re-submitted, another tab replaced it) nothing is done."""
     from .services import live_subscription
 
     if live_subscription(customer) is None:
@@ -39,7 +41,11 @@ def credential_issue(*, customer, by) -> tuple[AgentCredential, str]:
     raw = AgentCredential.new_raw()
     with transaction.atomic():
         lock_customer(customer.pk)
-        for old in AgentCredential.objects.select_for_update().filter(customer=customer, revoked_at__isnull=True):
+        active = list(AgentCredential.objects.select_for_update().filter(customer=customer, revoked_at__isnull=True))
+        if replaces is not None and replaces != (active[0].prefix if active else ""):
+            raise CredentialRefused(_("Your access key has changed since that page was shown, so nothing was "
+                                      "done. Check it below before replacing it."))
+        for old in active:
             _revoke(old, by=by, reason="replaced by a new key")
         credential = AgentCredential.objects.create(customer=customer, key_hash=key_hash(raw),
                                                     prefix=raw[:len(AgentCredential.PREFIX) + 4])

@@ -246,10 +246,11 @@ def agent_key_new(request):
     """Create the customer's key for the AI agent (replacing the one they had): shown once,
     on this page, never stored or sent anywhere else."""
     try:
-        credential, raw = credentials.credential_issue(customer=request.user, by=request.user)
+        credential, raw = credentials.credential_issue(customer=request.user, by=request.user,
+                                                       replaces=request.POST.get("replaces", "")[:16])
     except credentials.CredentialRefused as exc:
         messages.error(request, str(exc))
-        return redirect("subscriptions:account")
+        return redirect(reverse("subscriptions:account") + "#agent-key")
     response = render(request, "subscriptions/agent_key_created.html", {"credential": credential, "raw": raw})
     response["Cache-Control"] = "no-store"
     return response

@@ -41,7 +41,8 @@ def verify(platform, raw):
 
 
 def new_key(client) -> str:
-    response = client.post("/account/agent-key/new/")
+    current = AgentCredential.objects.filter(revoked_at__isnull=True).values_list("prefix", flat=True).first()
+    response = client.post("/account/agent-key/new/", {"replaces": current or ""})
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     return response.context["raw"]
 
@@ -140,3 +141,32 @@ def test_no_key_without_a_subscription(client, customer):
     assert "while you have a subscription" in response.content.decode()
     assert not AgentCredential.objects.exists()
     assert 'id="agent-key"' not in client.get("/account/").content.decode()
+
+
+def test_staff_who_may_only_view_keys_cannot_revoke_them(client, customer, subscribed, platform, settings):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    viewer = UserFactory(is_staff=True, email="viewer@soldee.kz")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_agentcredential"))
+    raw = "sk_cust_" + "v" * 43
+    credential = AgentCredential.objects.create(customer=customer, key_hash=key_hash(raw), prefix=raw[:12])
+    client.force_login(viewer)
+    assert client.get("/admin/subscriptions/agentcredential/").status_code == 200
+    client.post("/admin/subscriptions/agentcredential/", {"action": "revoke_transferred",
+                                                          "_selected_action": [credential.pk], "confirmed": "yes"})
+    assert verify(platform, raw).status_code == 200
+    credential.refresh_from_db()
+    assert credential.revoked_at is None
+
+
+def test_a_resubmitted_page_does_not_replace_the_key_just_shown(client, customer, subscribed, platform):
+    client.force_login(customer)
+    first = client.post("/account/agent-key/new/", {"replaces": ""})
+    raw = first.context["raw"]
+    again = client.post("/account/agent-key/new/", {"replaces": ""}, follow=True)  # the browser's "resubmit"
+    assert "has changed since that page was shown" in again.content.decode()
+    assert verify(platform, raw).status_code == 200
+    assert AgentCredential.objects.filter(customer=customer).count() == 1
