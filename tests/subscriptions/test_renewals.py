@@ -560,3 +560,22 @@ def test_a_non_resident_sees_the_renewal_amount_in_their_currency(client, plan, 
     assert "$59.80" in renewal.split('id="next-renewal"')[1].split("</dd>")[0]  # 29 900 ₸ at 500 ₸ per 1 USD
     subscription_email(sub.pk, "emails/renewal_reminder")
     assert "At today's rate that is $59.80." in mailoutbox[-1].body
+
+
+def test_reminders_sent_before_the_release_keep_their_price_after_it(sub, plan, other_customer, documents):
+    """Migration 0008: a reminder already sent for this term is taken to have stated the
+    plan's price at the release, so a raise right after it does not reach that renewal."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    backfill = import_module("subscriptions.migrations.0008_backfill_reminded_price").backfill
+    Subscription.objects.filter(pk=sub.pk).update(reminder_sent_for=sub.current_period_end, reminded_price_minor=None)
+    other = subscribe(other_customer, plan, documents)  # no reminder yet
+    backfill(apps, None)
+    sub.refresh_from_db()
+    other.refresh_from_db()
+    assert sub.reminded_price_minor == plan.price_minor and other.reminded_price_minor is None
+    plan.price_minor += 100_000
+    plan.save()
+    assert Subscription.objects.select_related("plan").get(pk=sub.pk).renewal_price_minor == plan.price_minor - 100_000
