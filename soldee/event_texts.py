@@ -62,5 +62,13 @@ CUSTOMER_TEXTS = {
 }
 
 
-def customer_text(verb: str):
+# A customer with no saved card (paying by invoice): the renewal that comes due asks no card.
+NO_CARD_TEXTS = {
+    "renewal.charge_started": _("Renewal: the next term is due; with no saved card, pay it from your account"),
+}
+
+
+def customer_text(verb: str, data: dict | None = None):
+    if (data or {}).get("card") is False and verb in NO_CARD_TEXTS:
+        return NO_CARD_TEXTS[verb]
     return CUSTOMER_TEXTS.get(verb)

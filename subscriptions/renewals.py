@@ -137,7 +137,7 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
             Event(verb="renewal.charge_started", actor_kind=Event.ActorKind.SYSTEM, customer_id=sub.customer_id,
                   subject_type="subscriptions.subscription", subject_id=str(sub.pk),
                   data={"term": term, "try": try_no, "amount_minor": p.amount_minor, "currency": p.currency,
-                        "payment": str(p.public_id)})
+                        "payment": str(p.public_id), "card": p.payment_method_id is not None})
             for (sub, term, try_no), p in zip(plans, payments, strict=True)
         ])
         for sub, reason in deferred:  # no usable exchange rate: try again in an hour

@@ -85,7 +85,9 @@ def account_overview(user) -> dict:
         "more_payments": more_payments,
         "acceptances": acceptances,
         "more_acceptances": more_acceptances,
+        # The declined "payment" of a renewal that asked no card is left out, as in the payments.
         "events": Event.objects.filter(customer=user, verb__in=list(CUSTOMER_TEXTS))
+        .exclude(verb="payment.failed", data__code=NO_SAVED_CARD)
         .order_by("-created_at", "-id")[:EVENTS_SHOWN],
         "profile": getattr(user, "profile", None),
         # The customer's key for the AI agent (clause 8), if one is active.

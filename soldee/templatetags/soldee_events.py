@@ -7,4 +7,4 @@ register = template.Library()
 
 @register.filter
 def event_text(event) -> str:
-    return customer_text(event.verb) or ""
+    return customer_text(event.verb, event.data) or ""

@@ -67,6 +67,9 @@ def test_paid_after_a_failed_automatic_charge_the_past_due_subscription_renews_f
     assert Payment.objects.filter(customer=company, status="failed", failure_code="no_saved_card").exists()
     section = client.get("/account/").content.decode().split('id="payments"')[1].split("</section>")[0]
     assert "Paid" in section and "Declined" not in section  # no card was asked: no declined payment listed
+    history = client.get("/account/").content.decode().split('id="history"')[1]
+    assert "the next term is due; with no saved card" in history
+    assert "charging your saved card" not in history and "A payment was declined" not in history
     time_machine.move_to(sub.current_period_end + timedelta(hours=5), tick=False)
     late = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
     term = Term.objects.get(payment=late)
