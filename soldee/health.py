@@ -5,8 +5,9 @@
                     reported but does not count: a stopped scheduler must not take the
                     site out of rotation (and a new deployment is ready before beat's
                     first heartbeat).
-- GET /health/all/  the same, and 503 also when beat's heartbeat is stale: for the uptime
-                    monitor, which pages someone when the scheduled jobs stop."""
+- GET /health/all/  the same, and 503 also when beat's heartbeat or the renewal sweep's is
+                    stale (no worker on the renewals queue): for the uptime monitor, which
+                    pages someone when the scheduled jobs stop."""
 
 from django.conf import settings
 from django.db import connection
@@ -38,21 +39,32 @@ def _broker() -> dict:
         return {"ok": False, "error": type(exc).__name__}
 
 
-def _beat() -> dict:
+def _heartbeat(name: str, stale_seconds: float) -> dict:
     from .models import Heartbeat
 
     try:
-        beat = Heartbeat.objects.filter(name="beat").first()
+        beat = Heartbeat.objects.filter(name=name).first()
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": type(exc).__name__}
     if beat is None:
         return {"ok": False, "age_seconds": None}
     age = (timezone.now() - beat.at).total_seconds()
-    return {"ok": age <= BEAT_STALE_SECONDS, "age_seconds": round(age)}
+    return {"ok": age <= stale_seconds, "age_seconds": round(age)}
+
+
+def _beat() -> dict:
+    return _heartbeat("beat", BEAT_STALE_SECONDS)
+
+
+def _renewals() -> dict:
+    """The renewal sweep ran lately: beat sends it every RENEWAL_SWEEP_SECONDS, and only a
+    worker on the renewals queue runs it (docker-compose's worker-renewals)."""
+    period = settings.CELERY_BEAT_SCHEDULE["renewal-sweep"]["schedule"]
+    return _heartbeat("renewals", max(BEAT_STALE_SECONDS, 3 * float(period)))
 
 
 def _report(*, counted: tuple[str, ...]) -> JsonResponse:
-    checks = {"database": _database(), "broker": _broker(), "beat": _beat()}
+    checks = {"database": _database(), "broker": _broker(), "beat": _beat(), "renewals": _renewals()}
     healthy = all(checks[name]["ok"] for name in counted)
     return JsonResponse({"ok": healthy, "checks": checks, "version": getattr(settings, "SOLDEE_VERSION", "")},
                         status=200 if healthy else 503)
@@ -67,4 +79,4 @@ def health(request):
 @never_cache
 @require_GET
 def health_all(request):
-    return _report(counted=("database", "broker", "beat"))
+    return _report(counted=("database", "broker", "beat", "renewals"))

@@ -5,10 +5,15 @@ from django.utils import timezone
 from .models import Heartbeat
 
 
+def heartbeat(name: str) -> None:
+    """A periodic process proves it is alive (GET /health/all/ reports the age)."""
+    Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+
+
 @shared_task(ignore_result=True)
 def beat_heartbeat() -> None:
     """Sent by beat every minute; the health endpoint reports its age."""
-    Heartbeat.objects.update_or_create(name="beat", defaults={"at": timezone.now()})
+    heartbeat("beat")
 
 
 # --- One message per batch ---------------------------------------------------------------

@@ -228,8 +228,9 @@ def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttemp
     return [(a, outcomes[a.pk]) for a in attempts]
 
 
-def renewals_run(*, now=None, max_batches: int = 1000) -> dict[str, int]:
-    """The sweeper: claim and charge batch after batch until nothing is due."""
+def renewals_run(*, now=None, max_batches: int = 1000, on_batch=None) -> dict[str, int]:
+    """The sweeper: claim and charge batch after batch until nothing is due (`on_batch()`
+    after each)."""
     total: dict[str, int] = {}
     for _batch in range(max_batches):
         ids = renewals_claim(now=now)
@@ -237,6 +238,8 @@ def renewals_run(*, now=None, max_batches: int = 1000) -> dict[str, int]:
             break
         for k, v in renewals_charge(ids).items():
             total[k] = total.get(k, 0) + v
+        if on_batch is not None:
+            on_batch()
     return total
 
 

@@ -121,10 +121,14 @@ def credential_revoke_notify(self, credential_id: int) -> None:
 @shared_task(acks_late=True, time_limit=3300, soft_time_limit=3000)
 def renewal_sweep() -> dict:
     """Beat, every minute. Safe to run twice or in parallel (SKIP LOCKED claims, fixed
-    idempotency keys), so acks_late redelivery is harmless."""
+    idempotency keys), so acks_late redelivery is harmless. Each run and each batch leave
+    a "renewals" heartbeat: /health/all/ fails when no worker takes the renewals queue."""
+    from soldee.tasks import heartbeat
+
     from . import renewals
 
-    return renewals.renewals_run()
+    heartbeat("renewals")
+    return renewals.renewals_run(on_batch=lambda: heartbeat("renewals"))
 
 
 @shared_task(acks_late=True)

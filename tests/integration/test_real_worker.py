@@ -52,7 +52,9 @@ def test_the_renewal_sweep_renews_through_a_real_worker(require_postgres, requir
         assert wait_for(lambda: AccessGrant.objects.filter(term__subscription_id__in=ids, status="granted").count() == 3)
 
 
-def test_the_renewal_sweeps_have_a_queue_of_their_own_which_a_worker_without_q_consumes_too():
+def test_the_renewal_sweeps_have_a_queue_of_their_own_declared_for_workers_started_without_q():
+    """Declared, a worker started without -Q consumes it: the real-worker test above sends
+    renewal_sweep (routed there) to such a worker and sees the renewals."""
     from django.conf import settings
 
     route = app.amqp.router.route({}, "subscriptions.tasks.renewal_sweep")

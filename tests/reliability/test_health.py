@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from soldee.models import Heartbeat
 from soldee.tasks import beat_heartbeat
+from subscriptions.tasks import renewal_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -15,12 +16,25 @@ def test_a_missing_or_stale_beat_fails_the_monitor_check_but_not_the_load_balanc
     assert ready.json()["checks"]["beat"]["ok"] is False  # reported all the same
     assert client.get("/health/all/").status_code == 503
     beat_heartbeat.run()
+    assert client.get("/health/all/").json()["checks"]["renewals"]["ok"] is False  # no renewals worker yet
+    renewal_sweep.run()  # a worker on the renewals queue took the sweep
     response = client.get("/health/all/")
     assert response.status_code == 200 and response.json()["checks"]["beat"]["ok"] is True
     time_machine.move_to(timezone.now() + timezone.timedelta(minutes=5))
     assert client.get("/health/all/").status_code == 503
     assert client.get("/health/").status_code == 200
-    assert Heartbeat.objects.count() == 1
+    assert Heartbeat.objects.count() == 2
+
+
+def test_renewals_not_swept_lately_fail_the_monitor_check(client, settings, time_machine):
+    settings.CELERY_BROKER_URL = "memory://"
+    beat_heartbeat.run()
+    renewal_sweep.run()
+    time_machine.move_to(timezone.now() + timezone.timedelta(minutes=4))
+    beat_heartbeat.run()  # beat alive, but nothing takes the renewals queue
+    checks = client.get("/health/all/").json()["checks"]
+    assert checks["beat"]["ok"] is True and checks["renewals"] == {"ok": False, "age_seconds": 240}
+    assert client.get("/health/all/").status_code == 503 and client.get("/health/").status_code == 200
 
 
 def test_a_database_or_broker_outage_takes_the_replica_out_of_rotation(client, settings, monkeypatch):
@@ -28,6 +42,7 @@ def test_a_database_or_broker_outage_takes_the_replica_out_of_rotation(client, s
 
     settings.CELERY_BROKER_URL = "memory://"
     beat_heartbeat.run()
+    renewal_sweep.run()
     monkeypatch.setattr(health, "_broker", lambda: {"ok": False, "error": "OperationalError"})
     assert client.get("/health/").status_code == 503
     assert client.get("/health/all/").status_code == 503
