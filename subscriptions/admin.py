@@ -46,7 +46,8 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """Charges the selected subscriptions only (the sweep's claim and charge), one
         message each."""
         for subscription in queryset.select_related("customer", "plan"):
-            sub = f"{subscription.customer} · {subscription.plan}"
+            # "#12 carol@…": the admin capitalises the first letter of a message (capfirst).
+            sub = f"#{subscription.pk} {subscription.customer} · {subscription.plan}"
             try:
                 attempt = renewals.renewal_retry_now(subscription_id=subscription.pk, by=request.user)
             except ValueError as exc:
@@ -86,7 +87,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             try:
                 services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user)
             except services.CheckoutRefused as exc:
-                self.message_user(request, f"{sub}: {exc}", level=messages.ERROR)
+                self.message_user(request, f"#{sub.pk} {sub}: {exc}", level=messages.ERROR)
         self.message_user(request, _("Done."))
 
     @admin.action(description=gettext_lazy("Turn automatic renewal off"))

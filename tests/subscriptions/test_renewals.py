@@ -486,7 +486,7 @@ def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
     [message] = _retry_now(staff_admin, sub)
     from soldee.money import format_money
 
-    assert message == (f"{sub.customer} · {sub.plan}: paid, {format_money(sub.plan.price_minor, 'KZT')}; "
+    assert message == (f"#{sub.pk} {sub.customer} · {sub.plan}: paid, {format_money(sub.plan.price_minor, 'KZT')}; "
                        "the next term has started or starts at the end of the current one.")
     sub.refresh_from_db()
     assert sub.status == "active" and sub.failed_attempts == 0
