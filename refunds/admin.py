@@ -90,8 +90,8 @@ class StaffActionsMixin:
 
 def timeline_html(*subjects):
     """The events of a request's payment, term, grant, reports and refund, in Almaty time,
-    each in words where the customer's history has words for it, with its details."""
-    from soldee.event_texts import CUSTOMER_TEXTS
+    each in words as staff read them (soldee.event_texts.staff_text), with its details."""
+    from soldee.event_texts import staff_text
 
     rows = selectors.events_for(*subjects)
     if not rows:
@@ -112,7 +112,7 @@ def timeline_html(*subjects):
     return format_html("<ul>{}</ul>", format_html_join(
         "", '<li>{} · <strong>{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',
         ((formats.date_format(timezone.localtime(e.created_at), "DATETIME_FORMAT"),
-          CUSTOMER_TEXTS.get(e.verb, e.verb), e.verb, e.actor or e.get_actor_kind_display(), details(e.data))
+          staff_text(e.verb) or e.verb, e.verb, e.actor or e.get_actor_kind_display(), details(e.data))
          for e in rows)))
 
 

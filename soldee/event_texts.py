@@ -62,6 +62,29 @@ CUSTOMER_TEXTS = {
 }
 
 
+# The same events as staff read them (admin timelines): in the third person, and the
+# events only staff see.
+STAFF_TEXTS = {
+    "consent.given": _("The customer consented to the processing of personal data"),
+    "consent.withdrawn": _("The customer withdrew consent to the processing of personal data"),
+    "profile.created": _("The customer filled in their details"),
+    "profile.updated": _("The customer changed their details"),
+    "card.saved": _("The customer's card was saved for renewals"),
+    "subscription.started": _("The subscription started"),
+    "subscription.renewed": _("The subscription was renewed for 30 days"),
+    "subscription.ended": _("The subscription ended"),
+    "document.invoice_paid": _("The customer's bank transfer was received"),
+    "agreement_copy.requested": _("The customer requested a paper copy of the agreement"),
+    "error_report.created": _("The customer reported an error"),
+    "refund_request.created": _("The customer requested a refund"),
+    "staff.viewed": _("Viewed by staff"),
+}
+
+
+def staff_text(verb: str):
+    return STAFF_TEXTS.get(verb) or CUSTOMER_TEXTS.get(verb)
+
+
 # A customer with no saved card (paying by invoice): the renewal that comes due asks no card.
 NO_CARD_TEXTS = {
     "renewal.charge_started": _("Renewal: the next term is due; with no saved card, pay it from your account"),

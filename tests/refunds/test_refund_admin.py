@@ -47,7 +47,8 @@ def test_request_detail_shows_evidence_and_timeline(admin_client, request_late):
     assert "Paid term #1" in body
     for verb in ("payment.succeeded", "access.granted", "refund_request.created"):
         assert verb in body
-    assert "Payment received" in body and "You requested a refund" in body  # in words, not only codes
+    assert "Payment received" in body and "The customer requested a refund" in body  # in words, not codes
+    assert "You requested a refund" not in body  # the customer's wording is for the customer
     timeline = body.split("field-timeline")[1]
     assert "{&#x27;" not in timeline and "+00:00" not in timeline  # no raw dicts, no UTC stamps
     assert "starts_at: 10 Mar 2026, 10:00" in timeline  # the term's start, in Almaty time
