@@ -4,10 +4,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
+from soldee.money import format_money
 
 from . import (
     admin_rates,  # noqa: F401  (ExchangeRateAdmin)
     documents,
+    purposes,
 )
 from .models import (
     DocumentSequence,
@@ -19,15 +21,34 @@ from .models import (
 )
 
 
+class PurposeFilter(admin.SimpleListFilter):
+    title = _("purpose")
+    parameter_name = "purpose"
+
+    def lookups(self, request, model_admin):
+        return purposes.choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(purpose=self.value()) if self.value() else queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "customer", "amount_display", "status", "method", "purpose",
-                    "kzt_amount_minor", "exchange_rate", "exchange_rate_date",
+    list_display = ("created_at", "customer", "amount_display", "status", "method", "purpose_label",
+                    "kzt_amount", "exchange_rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
-    list_filter = ("status", "method", "purpose", "gateway", "currency")
+    list_filter = ("status", "method", PurposeFilter, "gateway", "currency")
     search_fields = ("public_id", "gateway_ref", "customer__email", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("customer",)
+
+    @admin.display(description=_("purpose"), ordering="purpose")
+    def purpose_label(self, obj):
+        return purposes.label_for(obj.purpose)
+
+    @admin.display(description=_("amount in tenge"), ordering="kzt_amount_minor")
+    def kzt_amount(self, obj):
+        return format_money(obj.kzt_amount_minor, "KZT") if obj.kzt_amount_minor is not None else "—"
 
 
 @admin.register(PaymentMethod)
@@ -45,8 +66,12 @@ class IncomingNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SandboxTransaction)
 class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kind", "invoice_id", "amount_minor", "currency", "status", "card_last4")
+    list_display = ("created_at", "kind", "invoice_id", "amount", "status", "card_last4")
     list_filter = ("kind", "status")
+
+    @admin.display(description=_("amount"), ordering="amount_minor")
+    def amount(self, obj):
+        return format_money(obj.amount_minor, obj.currency)
 
 
 # --- Receipts, refund notes, invoices ---------------------------------------------------

@@ -16,6 +16,7 @@ class PurposeHandlers:
     # (*, payments) -> None: a batch of settled payments at once (renewals). Without it,
     # billing calls on_settled for each payment of the batch.
     on_settled_many: Callable | None = None
+    label: str = ""  # what staff read in the admin ("Purchase", "Renewal")
 
     def settled(self, payments: list) -> None:
         if self.on_settled_many is not None:
@@ -29,9 +30,19 @@ _registry: dict[str, PurposeHandlers] = {}
 
 
 def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None,
-             on_settled_many: Callable | None = None) -> None:
+             on_settled_many: Callable | None = None, label: str = "") -> None:
     _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed,
-                                         on_settled_many=on_settled_many)
+                                         on_settled_many=on_settled_many, label=label)
+
+
+def label_for(purpose: str) -> str:
+    """The registered label of a purpose, or the purpose code itself."""
+    handlers = _registry.get(purpose)
+    return str(handlers.label) if handlers is not None and handlers.label else purpose
+
+
+def choices() -> list[tuple[str, str]]:
+    return [(purpose, label_for(purpose)) for purpose in sorted(_registry)]
 
 
 def handlers_for(purpose: str) -> PurposeHandlers:

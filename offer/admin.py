@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
+from soldee.money import format_money
 
 from . import agreement_copies, services
 from .models import (
@@ -67,13 +68,17 @@ class AcceptedDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Acceptance)
 class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("accepted_at", "customer", "kind", "plan_code", "price_minor", "currency",
+    list_display = ("accepted_at", "customer", "kind", "plan_code", "price",
                     "payment_reference", "ip_address")
     list_filter = ("kind", "plan_code")
     search_fields = ("customer__email", "payment_reference", "payment__public_id")
     date_hierarchy = "accepted_at"
     inlines = [AcceptedDocumentInline]
     list_select_related = ("customer",)
+
+    @admin.display(description=_("price"), ordering="price_minor")
+    def price(self, obj):
+        return format_money(obj.price_minor, obj.currency)
 
 
 # --- Agreement copies: the print-and-post queue (clause 5.4) ---------------------------------
@@ -153,5 +158,9 @@ class AgreementCopyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(AgreementCopy)
 class AgreementCopyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("rendered_at", "acceptance", "sha256", "size", "language")
+    list_display = ("rendered_at", "acceptance", "sha256", "size_kb", "language")
     search_fields = ("acceptance__customer__email", "sha256")
+
+    @admin.display(description=_("size"), ordering="size")
+    def size_kb(self, obj):
+        return _("%(kb)s KB") % {"kb": round(obj.size / 1024)} if obj.size else "—"

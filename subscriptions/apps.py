@@ -11,7 +11,7 @@ class SubscriptionsConfig(AppConfig):
 
         from . import renewals, services
 
-        purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid)
+        purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid, label=_("Purchase"))
         purposes.register(renewals.PURPOSE_RENEWAL, on_settled=renewals.renewal_paid,
                           on_settled_many=renewals.renewals_paid,
-                          on_failed=renewals.renewal_declined)
+                          on_failed=renewals.renewal_declined, label=_("Renewal"))
