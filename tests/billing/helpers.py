@@ -24,6 +24,17 @@ def pay_on_sandbox(payment, card=sandbox.CARD_APPROVE) -> SandboxTransaction:
     return txn
 
 
+def buy(customer, plan, documents, card=sandbox.CARD_APPROVE, token="tok-1"):
+    """Checkout, the card typed on the sandbox page, the return: the settled payment (the
+    on-commit follow-ups, such as provisioning access, are left to the caller)."""
+    from billing.services import payment_refresh_from_gateway
+
+    payment = start_checkout(None, customer, plan, documents, token=token)
+    pay_on_sandbox(payment, card=card)
+    payment_refresh_from_gateway(payment=payment)
+    return payment
+
+
 def notification(txn, event_id=None) -> bytes:
     return sandbox.notification_body(txn, event_id=event_id or f"evt_{uuid.uuid4().hex}")
 

@@ -2,17 +2,13 @@
 
 import pytest
 
-from tests.billing.helpers import pay_on_sandbox, start_checkout
+from tests.billing.helpers import buy
 
 pytestmark = pytest.mark.django_db
 
 
 def test_payments_acceptances_and_sandbox_lists_read_as_words_and_money(staff_admin, customer, plan, documents):
-    from billing.services import payment_refresh_from_gateway
-
-    payment = start_checkout(None, customer, plan, documents)
-    pay_on_sandbox(payment)
-    payment_refresh_from_gateway(payment=payment)
+    buy(customer, plan, documents)
     payments = staff_admin.get("/admin/billing/payment/").content.decode()
     assert "Purchase" in payments and "₸29,900" in payments
     assert ">subscription.checkout<" not in payments and "2990000" not in payments

@@ -16,7 +16,7 @@ from subscriptions import tasks
 from subscriptions.models import AccessGrant, AgentPlatformKey
 from subscriptions.services import access_provision
 
-from ..billing.helpers import pay_on_sandbox, start_checkout
+from ..billing.helpers import buy
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +25,7 @@ PLATFORM = "https://agents.example.test/hooks/soldee"
 
 @pytest.fixture
 def grant(customer, plan, documents):
-    from billing.services import payment_refresh_from_gateway
-
-    payment = start_checkout(None, customer, plan, documents)
-    pay_on_sandbox(payment)
-    payment_refresh_from_gateway(payment=payment)
-    return AccessGrant.objects.get(term__payment=payment)
+    return AccessGrant.objects.get(term__payment=buy(customer, plan, documents))
 
 
 def test_without_a_platform_access_is_granted_locally_within_the_deadline(grant):

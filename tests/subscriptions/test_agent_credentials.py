@@ -13,7 +13,7 @@ from soldee.models import Event
 from subscriptions.credentials import key_hash
 from subscriptions.models import AgentCredential, AgentPlatformKey, Subscription
 
-from ..billing.helpers import pay_on_sandbox, start_checkout
+from ..billing.helpers import buy
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +22,7 @@ PLATFORM = "https://agents.example.test/hooks/soldee"
 
 @pytest.fixture
 def subscribed(customer, plan, documents):
-    from billing.services import payment_refresh_from_gateway
-
-    payment = start_checkout(None, customer, plan, documents)
-    pay_on_sandbox(payment)
-    payment_refresh_from_gateway(payment=payment)
+    buy(customer, plan, documents)
     return Subscription.objects.get(customer=customer)
 
 

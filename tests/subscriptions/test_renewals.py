@@ -7,22 +7,19 @@ from django.utils import timezone
 
 from billing.gateways import sandbox
 from billing.models import Payment, PaymentMethod, SandboxTransaction
-from billing.services import payment_refresh_from_gateway
 from offer.models import Acceptance, LegalDocument
 from soldee.models import Event
 from subscriptions import renewals
 from subscriptions.models import AccessGrant, RenewalAttempt, Subscription, Term
 from subscriptions.services import entitlement, subscription_set_auto_renew
 
-from ..billing.helpers import pay_on_sandbox, start_checkout
+from ..billing.helpers import buy, pay_on_sandbox
 
 pytestmark = pytest.mark.django_db
 
 
 def subscribe(customer, plan, documents, card=sandbox.CARD_APPROVE) -> Subscription:
-    payment = start_checkout(None, customer, plan, documents, token=f"t-{customer.pk}")
-    pay_on_sandbox(payment, card=card)
-    payment_refresh_from_gateway(payment=payment)
+    buy(customer, plan, documents, card=card, token=f"t-{customer.pk}")
     return Subscription.objects.get(customer=customer)
 
 
