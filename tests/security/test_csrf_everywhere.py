@@ -1,6 +1,7 @@
 """Every URL in the URLconf refuses a POST without a CSRF token (403), or refuses POST
 altogether (405). The only exceptions are the payment gateways' webhooks, which cannot
-carry our token and are authenticated by their HMAC signature instead.
+carry our token and are authenticated by their HMAC signature instead, and the agent
+platform's key check, authenticated by its bearer key (no cookie, no session).
 
 The URL list is walked from the resolver, so a view added later is covered without
 changing this test. Customer URLs are posted to as a logged-in customer, admin URLs as
@@ -19,7 +20,7 @@ from django.utils.regex_helper import normalize
 from tests.factories import UserFactory
 
 # url names (namespace:name) that may accept a POST without our CSRF token.
-CSRF_EXEMPT_ALLOWED = {"billing:webhook"}
+CSRF_EXEMPT_ALLOWED = {"billing:webhook", "api:credential_verify"}
 
 DUMMY_BY_CONVERTER = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}
 REGEX_CANDIDATES = ["1", "x", str(uuid.uuid4()), "1-1"]
@@ -118,7 +119,7 @@ def test_post_without_csrf_token_is_refused_everywhere(customer_client, staff_cl
         elif status not in (403, 405):
             accepted.append(f"{path} ({name or view}): {status}")
     assert not accepted, f"POST without a CSRF token was not refused: {accepted}"
-    assert not exempt_refused, "webhooks are authenticated by signature, not CSRF"
+    assert not exempt_refused, "webhooks and the platform API are authenticated by signature or key, not CSRF"
 
 
 def test_the_same_post_with_the_token_goes_through(customer_client):
