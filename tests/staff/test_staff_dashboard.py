@@ -175,6 +175,8 @@ def test_the_page_shows_the_numbers_and_svg_charts(staff_client, data):
     assert re.search(r'data-week="2026-W11"><td>2026-W11</td><td>[^<]+</td><td class="n-new">1</td>'
                      r'<td class="n-churned">1</td><td class="n-lapsed">1</td>', page)
     assert page.count('<svg class="chart"') == 2
+    refunds_chart = page.split('<svg class="chart"')[2].split("</svg>")[0]
+    assert ">No access<" in refunds_chart and ">no_access<" not in refunds_chart  # words, not codes
     assert "<script>" not in page and 'style="' not in page
     assert "/static/css/dashboard.css" in page
 
