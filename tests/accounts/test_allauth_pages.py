@@ -56,8 +56,19 @@ def test_kazakh_customer_pages_do_not_fall_back_to_russian(client, customer, doc
     client.force_login(customer)
     pages["reauthenticate"] = client.get(reverse("account_reauthenticate")).content.decode()
     pages["mfa"] = client.get(reverse("mfa_index")).content.decode()
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    RecoveryCodes.activate(customer)
+    session = client.session  # recently authenticated: the codes pages need no re-authentication
+    session["account_authentication_methods"] = [{"method": "password", "at": __import__("time").time(),
+                                                   "reauthenticated": True}]
+    session["account_authentication_methods_user"] = str(customer.pk)
+    session.save()
+    pages["codes"] = client.get(reverse("mfa_view_recovery_codes")).content.decode()
+    pages["generate"] = client.get(reverse("mfa_generate_recovery_codes")).content.decode()
     expected = {"confirm": "Электрондық пошта мекенжайын растау", "reauthenticate": "Қолжетімділікті растау",
-                "mfa": "Аутентификатор қолданбасы"}
+                "mfa": "Аутентификатор қолданбасы", "codes": "Пайдаланылмаған кодтар",
+                "generate": "Бұл әрекет қолданыстағы кодтарыңызды жарамсыз етеді."}
     for name, html in pages.items():
         assert expected[name] in html, name
         for russian in ("Подтвердите", "Приложение", "Пожалуйста"):
