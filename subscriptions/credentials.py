@@ -11,7 +11,7 @@ an event; the agent platform is told of a revocation when it has a webhook."""
 import hashlib
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from soldee import events
@@ -43,8 +43,14 @@ def credential_issue(*, customer, by, replaces: str | None = None) -> tuple[Agen
         lock_customer(customer.pk)
         active = list(AgentCredential.objects.select_for_update().filter(customer=customer, revoked_at__isnull=True))
         if replaces is not None and replaces != (active[0].prefix if active else ""):
-            raise CredentialRefused(_("Your access key has changed since that page was shown, so nothing was "
-                                      "done. Check it below before replacing it."))
+            if not active:
+                raise CredentialRefused(_("Your access key was revoked in the meantime, so nothing was done. "
+                                          "Create a new one below if you need it."))
+            raise CredentialRefused(_(
+                "That page was already sent: your key %(prefix)s… was created at %(time)s, and nothing more was "
+                "done. If you did not copy it, replace it below (a key is shown only once).") % {
+                "prefix": active[0].prefix,
+                "time": formats.date_format(timezone.localtime(active[0].created_at), "DATETIME_FORMAT")})
         for old in active:
             _revoke(old, by=by, reason="replaced by a new key")
         credential = AgentCredential.objects.create(customer=customer, key_hash=key_hash(raw),
@@ -81,12 +87,18 @@ def _revoke(credential: AgentCredential, *, by, reason: str) -> None:
     credential.revoked_by = by if by is not None and by.pk != credential.customer_id else None
     credential.revoke_reason = reason[:255]
     credential.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+    by_staff = credential.revoked_by is not None
     events.record(verb="access.key_revoked", subject=credential, customer=credential.customer_id, actor=by,
-                  actor_kind=_actor_kind(by, credential.customer), data={"prefix": credential.prefix,
-                                                                         "reason": credential.revoke_reason})
+                  actor_kind=_actor_kind(by, credential.customer),
+                  data={"prefix": credential.prefix, "reason": credential.revoke_reason, "by_staff": by_staff})
+    from accounts.tasks import customer_email
+
     from . import tasks
 
     transaction.on_commit(lambda pk=credential.pk: tasks.credential_revoke_notify.delay(pk), robust=True)
+    if by_staff:  # the customer's agent stops working: they are told why, and what they can do
+        transaction.on_commit(lambda c=credential: customer_email.delay(
+            c.customer_id, "emails/agent_key_revoked", {"prefix": c.prefix}), robust=True)
 
 
 def _actor_kind(by, customer) -> str:

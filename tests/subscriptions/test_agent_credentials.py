@@ -78,13 +78,15 @@ def test_the_customer_revokes_their_key(client, customer, subscribed, platform):
     response = client.post("/account/agent-key/revoke/", follow=True)
     assert "no longer accepts it" in response.content.decode()
     assert verify(platform, raw).status_code == 404
+    assert "Soldee revoked" not in response.content.decode()  # their own doing: no staff wording
     assert "No active key." in client.get("/account/").content.decode()
     event = Event.objects.get(verb="access.key_revoked")
     assert event.actor_kind == "customer" and event.data["reason"] == "revoked by the customer"
 
 
 def test_staff_revoke_a_key_passed_to_a_third_party_and_the_platform_is_told(
-    client, staff_admin, customer, subscribed, platform, settings, enqueued, django_capture_on_commit_callbacks
+    client, staff_admin, customer, subscribed, platform, settings, enqueued, django_capture_on_commit_callbacks,
+    mailoutbox
 ):
     settings.AGENT_PLATFORM_WEBHOOK_URL = PLATFORM
     settings.AGENT_PLATFORM_WEBHOOK_SECRET = "s"
@@ -102,6 +104,13 @@ def test_staff_revoke_a_key_passed_to_a_third_party_and_the_platform_is_told(
     subscribed.refresh_from_db()
     assert subscribed.is_live  # the subscription is not touched
     assert Event.objects.get(verb="access.key_revoked").actor_kind == "staff"
+    # the customer is told, by e-mail and in the account's history, why their agent stopped
+    enqueued.run("accounts.tasks.customer_email")
+    [mail] = [m for m in mailoutbox if "access key" in m.subject]
+    assert credential.prefix in mail.body and "clause 8" in mail.body and mail.to == [customer.email]
+    client.force_login(customer)
+    history = client.get("/account/").content.decode().split('id="history"')[1]
+    assert "Soldee revoked your access key" in history
     with respx.mock:
         route = respx.post(PLATFORM).mock(return_value=httpx.Response(200, json={}))
         enqueued.run("subscriptions.tasks.credential_revoke_notify")
@@ -163,6 +172,8 @@ def test_a_resubmitted_page_does_not_replace_the_key_just_shown(client, customer
     first = client.post("/account/agent-key/new/", {"replaces": ""})
     raw = first.context["raw"]
     again = client.post("/account/agent-key/new/", {"replaces": ""}, follow=True)  # the browser's "resubmit"
-    assert "has changed since that page was shown" in again.content.decode()
+    prefix = AgentCredential.objects.get(customer=customer).prefix
+    assert f"That page was already sent: your key {prefix}… was created at" in again.content.decode()
+    assert "If you did not copy it, replace it below" in again.content.decode()
     assert verify(platform, raw).status_code == 200
     assert AgentCredential.objects.filter(customer=customer).count() == 1
