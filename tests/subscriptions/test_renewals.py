@@ -158,7 +158,7 @@ def test_declines_follow_the_retry_schedule_then_lapse(
 
 
 def test_a_past_due_customer_can_still_turn_renewal_off_after_the_term_and_is_not_charged_again(
-    client, customer, plan, documents, time_machine, enqueued, django_capture_on_commit_callbacks
+    client, customer, plan, documents, time_machine, enqueued, django_capture_on_commit_callbacks, mailoutbox
 ):
     sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
     time_machine.move_to(sub.current_period_end - timedelta(hours=24), tick=False)
@@ -182,6 +182,9 @@ def test_a_past_due_customer_can_still_turn_renewal_off_after_the_term_and_is_no
     sub.refresh_from_db()
     assert (sub.status, sub.end_reason, sub.auto_renew, sub.next_charge_at) == ("ended", "cancelled", False, None)
     assert enqueued.names().count("subscriptions.tasks.subscription_email") == 1
+    enqueued.run("subscriptions.tasks.subscription_email")
+    assert "its renewal payment did not go through" in mailoutbox[-1].body
+    assert "automatic renewal was off" not in mailoutbox[-1].body  # it was on: the payment failed
     assert Event.objects.filter(verb="subscription.renewal_cancelled", subject_id=str(sub.pk)).exists()
     for days in (1, 3, 5, 7):
         time_machine.move_to(sub.current_period_end + timedelta(days=days), tick=False)
