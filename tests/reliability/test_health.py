@@ -46,3 +46,15 @@ def test_a_database_or_broker_outage_takes_the_replica_out_of_rotation(client, s
     monkeypatch.setattr(health, "_broker", lambda: {"ok": False, "error": "OperationalError"})
     assert client.get("/health/").status_code == 503
     assert client.get("/health/all/").status_code == 503
+
+
+def test_beat_sends_the_heartbeat_and_a_renewal_sweep_as_it_starts(monkeypatch):
+    """Otherwise /health/all/ fails for a whole period after every (re)start."""
+    from soldee import celery as celery_module
+
+    sent = []
+    monkeypatch.setattr(celery_module.app, "send_task", lambda name, **kw: sent.append(name))
+    celery_module.beat_init.send(sender=None)
+    assert sent == ["soldee.tasks.beat_heartbeat", "subscriptions.tasks.renewal_sweep"]
+    routed = celery_module.app.amqp.router.route({}, "subscriptions.tasks.renewal_sweep")["queue"].name
+    assert routed == "renewals"  # send_task by name follows the routes too
