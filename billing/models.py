@@ -205,7 +205,8 @@ class SandboxTransaction(models.Model):
         constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="sandboxtxn_unique_idempotency_key")]
         indexes = [models.Index(fields=["invoice_id"], name="sandboxtxn_invoice"),
                    models.Index(fields=["token"], name="sandboxtxn_token")]
-        verbose_name = "sandbox gateway transaction"
+        verbose_name = _("sandbox gateway transaction")
+        verbose_name_plural = _("sandbox gateway transactions")
 
 
 class ExchangeRate(models.Model):

@@ -71,8 +71,12 @@ class PlanForm(forms.ModelForm):
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     form = PlanForm
-    list_display = ("name", "code", "price_display", "is_active", "display_order")
+    list_display = ("name", "code", "price_column", "is_active", "display_order")
     list_editable = ("is_active", "display_order")
+
+    @admin.display(description=_("price, 30 days"), ordering="price_minor")
+    def price_column(self, obj):
+        return obj.price_display
     list_filter = ("is_active",)
     search_fields = ("name", "code")
 

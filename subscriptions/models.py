@@ -182,11 +182,11 @@ class AgentPlatformKey(models.Model):
     """An API key the AI agent platform uses to ask the entitlement endpoint.
     Only the SHA-256 of the key is stored."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=12, editable=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    prefix = models.CharField(_("key begins with"), max_length=12, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("agent platform API key")
@@ -214,14 +214,14 @@ class AgentCredential(models.Model):
     of the key is stored; rows are never deleted (evidence)."""
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                 related_name="agent_credentials")
+                                 related_name="agent_credentials", verbose_name=_("customer"))
     key_hash = models.CharField(max_length=64, editable=False)
-    prefix = models.CharField(max_length=16, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    prefix = models.CharField(_("key begins with"), max_length=16, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
-    revoke_reason = models.CharField(max_length=255, blank=True)
+                                   related_name="+", verbose_name=_("revoked by"))
+    revoke_reason = models.CharField(_("why revoked"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
