@@ -220,8 +220,10 @@ def _mailer(config: dict) -> dict:
         # filemail:///abs/path is absolute (django-environ would drop the leading "/").
         url = urlsplit(env.str("EMAIL_URL", default=""))
         options = {"file_path": (url.netloc + url.path) or str(VAR_DIR / "mail")}
-    elif backend == "django.core.mail.backends.console.EmailBackend":
-        backend, options = "soldee.mail_console.EmailBackend", {}  # decoded: links readable
+    elif backend == "django.core.mail.backends.console.EmailBackend" and (DEBUG or EMBEDDED):
+        # Development: decoded, links readable. Elsewhere Django's own, which `check --deploy`
+        # refuses (mail.E001): a forgotten EMAIL_URL must not print customers' mail to a log.
+        backend, options = "soldee.mail_console.EmailBackend", {}
     else:
         options = {}
     return {"BACKEND": backend, "OPTIONS": options}

@@ -8,9 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _mailer(email_url: str) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
-    env.update({"DJANGO_SETTINGS_MODULE": "soldee.settings", "SECRET_KEY": "x" * 50, "EMAIL_URL": email_url})
+def _mailer(email_url: str, **extra: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("EMAIL_URL", "DEBUG", "SOLDEE_EMBEDDED")}
+    env.update({"DJANGO_SETTINGS_MODULE": "soldee.settings", "SECRET_KEY": "x" * 50, "EMAIL_URL": email_url,
+                **extra})
     code = ("import warnings; warnings.simplefilter('error'); "  # no deprecated mail setting on the way
             "import django; django.setup(); from django.core import mail; m = mail.mailers.default; "
             "print(type(m).__module__, *[getattr(m, a, '-') for a in "
@@ -30,7 +31,10 @@ def test_smtp_over_ssl():
 
 
 def test_console_by_default_and_files_at_an_absolute_path(tmp_path):
-    assert _mailer("consolemail://")[0] == "soldee.mail_console"
+    assert _mailer("consolemail://", SOLDEE_EMBEDDED="1")[0] == "soldee.mail_console"  # make run: readable
+    assert _mailer("consolemail://", DEBUG="1", SOLDEE_EMBEDDED="0")[0] == "soldee.mail_console"
+    # production: Django's, which check --deploy refuses (tests/security/test_deploy_check.py)
+    assert _mailer("consolemail://", SOLDEE_EMBEDDED="0")[0] == "django.core.mail.backends.console"
     out = _mailer(f"filemail://{tmp_path}/mail")
     assert out[0] == "django.core.mail.backends.filebased" and out[-1] == f"{tmp_path}/mail"
 
