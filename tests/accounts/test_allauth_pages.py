@@ -73,3 +73,12 @@ def test_kazakh_customer_pages_do_not_fall_back_to_russian(client, customer, doc
         assert expected[name] in html, name
         for russian in ("Подтвердите", "Приложение", "Пожалуйста"):
             assert russian not in html, (name, russian)
+
+
+def test_the_russian_confirmation_e_mail_closes_its_quotes_before_the_exclamation(client, documents, mailoutbox):
+    client.cookies["django_language"] = "ru"
+    data = {"email": "olga@example.kz", "password1": "a-long-pass-phrase-7", "password2": "a-long-pass-phrase-7",
+            "consent": "on"}
+    client.post(reverse("account_signup"), data)
+    body = mailoutbox[-1].body
+    assert "сайта «" in body and "»!" in body and "!»" not in body

@@ -14,8 +14,8 @@ LANGS = ["ru", "kk"]
 SOURCES = ["accounts", "plans", "offer", "billing", "subscriptions", "refunds", "soldee", "templates"]
 
 
-# Every catalogue the portal ships: its own, and django-allauth's texts in Kazakh.
-CATALOGS = [("locale", "ru"), ("locale", "kk"), ("locale_vendor", "kk")]
+# Every catalogue the portal ships: its own, django-allauth's texts in Kazakh, corrections to its Russian.
+CATALOGS = [("locale", "ru"), ("locale", "kk"), ("locale_vendor", "kk"), ("locale_vendor", "ru")]
 
 
 def _catalog(lang, base="locale"):
