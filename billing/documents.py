@@ -28,6 +28,7 @@ from soldee.locking import lock_customer
 from soldee.models import Event
 from soldee.tasks import enqueue_on_commit
 
+from . import purposes
 from .amount_words import kzt_in_words_ru
 from .models import DocumentSequence, Payment, PaymentDocument
 
@@ -156,8 +157,9 @@ def receipts_create(*, payments: list[Payment]) -> list[PaymentDocument]:
     existing = {d.payment_id: d for d in PaymentDocument.objects.filter(
         payment__in=[p.pk for p in payments], doc_type=DocType.RECEIPT)}
     new = [p for p in payments if p.pk not in existing]
+    bought = purposes.receipt_details(new)  # the paid term's dates, from the purpose's app
     specs = [dict(customer=p.customer, payment=p, amount_minor=p.amount_minor, currency=p.currency,
-                  data=_receipt_data(p)) for p in new]
+                  data={**_receipt_data(p), **bought.get(p.pk, {})}) for p in new]
     if specs:
         for document in _documents_create(doc_type=DocType.RECEIPT, specs=specs):
             existing[document.payment_id] = document
@@ -361,6 +363,8 @@ def document_context(document: PaymentDocument) -> dict:
         "issued_on": timezone.localtime(document.created_at).date(),
         "paid_at": _parse_dt(data.get("paid_at")),
         "refunded_at": _parse_dt(data.get("refunded_at")),
+        "term_starts_at": _parse_dt(data.get("term_starts_at")),
+        "term_ends_at": _parse_dt(data.get("term_ends_at")),
         "payment_amount": format_money(data["payment_amount_minor"], document.currency)
         if data.get("payment_amount_minor") else "",
         "kzt_amount": format_money(data["kzt_amount_minor"], "KZT")

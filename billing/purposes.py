@@ -17,6 +17,9 @@ class PurposeHandlers:
     # billing calls on_settled for each payment of the batch.
     on_settled_many: Callable | None = None
     label: str = ""  # what staff read in the admin ("Purchase", "Renewal")
+    # (payments) -> {payment id: dict}: what the receipt says was bought (the paid term's
+    # dates), read once per batch after on_settled.
+    receipt_details: Callable | None = None
 
     def settled(self, payments: list) -> None:
         if self.on_settled_many is not None:
@@ -30,9 +33,24 @@ _registry: dict[str, PurposeHandlers] = {}
 
 
 def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None,
-             on_settled_many: Callable | None = None, label: str = "") -> None:
+             on_settled_many: Callable | None = None, label: str = "",
+             receipt_details: Callable | None = None) -> None:
     _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed,
-                                         on_settled_many=on_settled_many, label=label)
+                                         on_settled_many=on_settled_many, label=label,
+                                         receipt_details=receipt_details)
+
+
+def receipt_details(payments: list) -> dict[int, dict]:
+    """What each payment bought, for its receipt, from its purpose's app (one call per purpose)."""
+    by_purpose: dict[str, list] = {}
+    for payment in payments:
+        by_purpose.setdefault(payment.purpose, []).append(payment)
+    found: dict[int, dict] = {}
+    for purpose, group in by_purpose.items():
+        handlers = _registry.get(purpose)
+        if handlers is not None and handlers.receipt_details is not None:
+            found.update(handlers.receipt_details(group))
+    return found
 
 
 def label_for(purpose: str) -> str:

@@ -11,7 +11,9 @@ class SubscriptionsConfig(AppConfig):
 
         from . import renewals, services
 
-        purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid, label=_("Purchase"))
+        purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid, label=_("Purchase"),
+                          receipt_details=services.terms_for_receipts)
         purposes.register(renewals.PURPOSE_RENEWAL, on_settled=renewals.renewal_paid,
                           on_settled_many=renewals.renewals_paid,
-                          on_failed=renewals.renewal_declined, label=_("Renewal"))
+                          on_failed=renewals.renewal_declined, label=_("Renewal"),
+                          receipt_details=services.terms_for_receipts)

@@ -220,6 +220,14 @@ def _unapplied_payment(payment_id: int, why: str) -> None:
         log.exception("unapplied payment %s: staff alert not sent", payment_id)
 
 
+def terms_for_receipts(payments: list[Payment]) -> dict[int, dict]:
+    """The paid term each payment started (billing.purposes receipt_details): its first
+    and last moment, for the receipt (clause 6.3). One query per batch."""
+    return {payment_id: {"term_starts_at": start.isoformat(), "term_ends_at": end.isoformat()}
+            for payment_id, start, end in Term.objects.filter(payment__in=[p.pk for p in payments])
+            .values_list("payment_id", "starts_at", "ends_at")}
+
+
 # --- Cancellation (clause 6.5) -------------------------------------------------------
 
 def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscription:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import transaction
+from django.utils import formats, timezone
 
 from billing import documents as billing_documents
 from billing.models import DocumentSequence, Payment, PaymentDocument
@@ -96,6 +97,10 @@ def test_the_receipt_pdf_is_for_its_owner_and_staff_only(client, customer, other
     for text in (receipt.number, customer.profile.name, customer.profile.iin_bin, provider_details().bin,
                  "29,900", payment.gateway_ref):
         assert squeeze(text) in flat
+    term = payment.term  # the paid term it bought, 30 calendar days from the payment (clause 6.3)
+    assert receipt.data["term_starts_at"] == term.starts_at.isoformat()
+    shown = [formats.date_format(timezone.localtime(t), "DATETIME_FORMAT") for t in (term.starts_at, term.ends_at)]
+    assert "Paidterm" in flat and squeeze(f"{shown[0]} – {shown[1]} (Almaty time, 30 calendar days)") in flat
     client.force_login(staff)
     assert download(client, receipt)[1] == data  # stored once, served again
     receipt.refresh_from_db()
