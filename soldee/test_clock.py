@@ -126,7 +126,7 @@ def next_due(*, customer_id: int, now) -> object | None:
     reconcile_after = timedelta(minutes=settings.RENEWAL_RECONCILE_AFTER_MINUTES)
     moments += [created + reconcile_after for created in RenewalAttempt.objects.filter(
         subscription__customer_id=customer_id, kind__in=RECONCILED_KINDS,
-        status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
+        status__in=RenewalAttempt.IN_FLIGHT,
     ).values_list("created_at", flat=True)]
     future = [m for m in moments if m is not None and m > now]
     return min(future) if future else None

@@ -258,6 +258,8 @@ class RenewalAttempt(models.Model):
         DECLINED = "declined", _("Declined")
         UNKNOWN = "unknown", _("Outcome unknown (reconciling)")
 
+    IN_FLIGHT = (Status.CHARGING, Status.UNKNOWN)  # the gateway's answer not applied yet
+
     class Kind(models.TextChoices):
         # AUTOMATIC and STAFF charge the saved card from our side (the reconciliation sweep
         # resolves them); CUSTOMER and INVOICE are paid by the customer.

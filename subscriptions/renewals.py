@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -51,14 +51,16 @@ RECONCILED_KINDS = (RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Kind.STAFF)
 
 
 def renewal_in_flight(sub: Subscription, *, now=None) -> bool:
-    """A charge for the next term whose outcome is not known yet: our own try at the gateway
-    (reconciliation settles it within minutes), or the customer's on the hosted page, started
-    within CHECKOUT_IN_FLIGHT_MINUTES (an abandoned page stops counting then)."""
+    """Our own charge of the saved card for the next term (automatic, or staff's extra try)
+    whose outcome is not known yet, started within CHECKOUT_IN_FLIGHT_MINUTES: reconciliation
+    settles it within minutes; one still unknown after that (the gateway not answering) no
+    longer holds anything up, and a success arriving later is refunded as a payment that
+    bought nothing. The customer's own card payment on the hosted page is asked of the
+    gateway instead (services.checkout_in_flight)."""
     now = now or timezone.now()
     recent = now - timedelta(minutes=settings.CHECKOUT_IN_FLIGHT_MINUTES)
-    return RenewalAttempt.objects.filter(
-        subscription=sub, status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
-    ).filter(Q(kind__in=RECONCILED_KINDS) | Q(created_at__gte=recent)).exists()
+    return RenewalAttempt.objects.filter(subscription=sub, status__in=RenewalAttempt.IN_FLIGHT,
+                                         kind__in=RECONCILED_KINDS, created_at__gte=recent).exists()
 
 
 def lead() -> timedelta:
@@ -86,7 +88,7 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
         if subscription_ids is not None:
             due = due.filter(pk__in=subscription_ids)
         locked = list(
-            due.exclude(renewal_attempts__status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN])
+            due.exclude(renewal_attempts__status__in=RenewalAttempt.IN_FLIGHT)
             .order_by("next_charge_at").values_list("pk", flat=True)[:limit]
         )
         if not locked:
@@ -405,7 +407,7 @@ def renewals_reconcile(*, now=None) -> dict[str, int]:
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.RENEWAL_RECONCILE_AFTER_MINUTES)
     stuck = list(RenewalAttempt.objects.filter(
-        status__in=[RenewalAttempt.Status.CHARGING, RenewalAttempt.Status.UNKNOWN],
+        status__in=RenewalAttempt.IN_FLIGHT,
         kind__in=RECONCILED_KINDS, created_at__lt=cutoff, payment__status=Payment.Status.PROCESSING,
     ).select_related("payment__payment_method").order_by("created_at")[:1000])
     counts: dict[str, int] = {}
@@ -448,8 +450,7 @@ def renewal_retry_now(*, subscription_id: int, by) -> RenewalAttempt | None:
         if not sub.is_live or not sub.auto_renew:
             raise ValueError(_("Only a live subscription with renewal on can be charged."))
         now = timezone.now()
-        if sub.renewal_attempts.filter(status__in=[RenewalAttempt.Status.CHARGING,
-                                                   RenewalAttempt.Status.UNKNOWN]).exists():
+        if sub.renewal_attempts.filter(status__in=RenewalAttempt.IN_FLIGHT).exists():
             raise ValueError(_("A renewal charge of this subscription is under way."))
         past_due = sub.status == Subscription.Status.PAST_DUE
         if not past_due and (sub.next_charge_at is None or sub.next_charge_at > now):

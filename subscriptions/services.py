@@ -93,17 +93,18 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
     return payment
 
 
-def checkout_in_flight(customer, *, except_key: str = "") -> Payment | None:
-    """A checkout payment the customer already submitted on the hosted page and the bank
-    has not decided yet (a delayed approval, 3-D Secure): paying again now would charge
-    twice. Asks the gateway about the customer's open card checkouts (no transaction open)
+def checkout_in_flight(customer, *, except_key: str = "", purpose: str = PURPOSE_CHECKOUT) -> Payment | None:
+    """A card payment (of `purpose`: a checkout, or a past-due customer's renewal) the
+    customer already submitted on the hosted page and the bank has not decided yet (a
+    delayed approval, 3-D Secure): paying again, or ending what it pays for, now would go
+    wrong. Asks the gateway about the customer's open card payments (no transaction open)
     and applies any answer it already has; a page never submitted is not in flight, nor
     one older than CHECKOUT_IN_FLIGHT_MINUTES (a 3-D Secure page the customer closed stays
-    undecided at the gateway: it must not block buying for long)."""
+    undecided at the gateway: it must not block for long)."""
     from billing.gateways import ChargeStatus, get_gateway
 
     since = timezone.now() - timezone.timedelta(minutes=settings.CHECKOUT_IN_FLIGHT_MINUTES)
-    open_checkouts = (Payment.objects.filter(customer=customer, purpose=PURPOSE_CHECKOUT, method=Payment.Method.CARD,
+    open_checkouts = (Payment.objects.filter(customer=customer, purpose=purpose, method=Payment.Method.CARD,
                                              status=Payment.Status.PENDING, created_at__gte=since)
                       .exclude(idempotency_key=except_key).order_by("-created_at")[:3])
     for payment in open_checkouts:
@@ -231,6 +232,13 @@ def terms_for_receipts(payments: list[Payment]) -> dict[int, dict]:
 # --- Cancellation (clause 6.5) -------------------------------------------------------
 
 def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscription:
+    from .renewals import PURPOSE_RENEWAL, renewal_in_flight
+
+    paying_now = None
+    if not on:  # before any transaction: asks the gateway about a card payment on the hosted page
+        current = Subscription.objects.select_related("customer").get(pk=subscription_id)
+        if current.is_live and current.current_period_end <= timezone.now():
+            paying_now = checkout_in_flight(current.customer, purpose=PURPOSE_RENEWAL)
     with transaction.atomic():
         customer_id = Subscription.objects.values_list("customer_id", flat=True).get(pk=subscription_id)
         _lock_customer(customer_id)
@@ -243,13 +251,11 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
             raise CheckoutRefused(_("This subscription has ended; renewal can no longer be changed."))
         if subscription.auto_renew == on:
             return subscription
-        if term_over:
-            from .renewals import renewal_in_flight
-
-            if renewal_in_flight(subscription):  # ending it now would make that payment buy nothing
-                raise CheckoutRefused(_("A payment for the next term is being processed right now. Try again in a "
-                                        "few minutes: if it went through, the new term is yours and renewal can be "
-                                        "turned off for the term after; if not, the subscription can be ended."))
+        if term_over and (paying_now is not None or renewal_in_flight(subscription)):
+            # Ending it now would leave that payment buying nothing.
+            raise CheckoutRefused(_("A payment for the next term is being processed right now. Try again later (within "
+                                    "an hour at most): if it went through, the new term is yours and renewal can be "
+                                    "turned off for the term after; if not, the subscription can be ended."))
         if on and refunded_ahead(subscription):
             raise CheckoutRefused(_("The next term of this subscription was refunded, so it ends on %(date)s. You can "
                                     "buy a plan again after that.") % {

@@ -167,13 +167,22 @@ def test_a_past_due_customer_can_still_turn_renewal_off_after_the_term_and_is_no
     client.force_login(customer)
     page = client.get(f"/account/subscriptions/{sub.pk}/renewal/?on=0").content.decode()
     assert "Turning renewal off ends the subscription now" in page
-    # meanwhile, on the hosted page in another tab, the customer pays with another card
+    # in another tab the customer opened the hosted page to pay with another card, typed
+    # nothing: that does not hold the cancellation up (the gateway knows no such payment)
     paying = renewals.renewal_customer_payment(subscription=sub, token="tab", client_ip=None, user_agent="")
+    from billing.services import payment_hosted_url
+
+    payment_hosted_url(payment=paying)
+    from subscriptions.services import checkout_in_flight
+
+    assert checkout_in_flight(customer, purpose=renewals.PURPOSE_RENEWAL) is None
+    # ... then submitted the card, and the bank is still deciding (3-D Secure): that does
+    SandboxTransaction.objects.filter(invoice_id=str(paying.public_id)).update(status="processing")
     refused = client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "0"}, follow=True).content.decode()
     assert "being processed right now" in refused
     sub.refresh_from_db()
     assert sub.is_live and sub.auto_renew  # that payment must not be left buying nothing
-    RenewalAttempt.objects.filter(payment=paying).update(status=RenewalAttempt.Status.DECLINED)  # the bank said no
+    SandboxTransaction.objects.filter(invoice_id=str(paying.public_id)).update(status="declined")  # the bank: no
     enqueued.calls.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "0"}, follow=True)
@@ -579,3 +588,13 @@ def test_reminders_sent_before_the_release_keep_their_price_after_it(sub, plan, 
     plan.price_minor += 100_000
     plan.save()
     assert Subscription.objects.select_related("plan").get(pk=sub.pk).renewal_price_minor == plan.price_minor - 100_000
+
+
+def test_our_own_charge_holds_a_cancellation_up_for_an_hour_at_most(customer, plan, documents, time_machine):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    [attempt_id] = renewals.renewals_claim()  # claimed, the gateway's answer never applied
+    RenewalAttempt.objects.filter(pk=attempt_id).update(status=RenewalAttempt.Status.UNKNOWN)
+    assert renewals.renewal_in_flight(sub)
+    time_machine.move_to(timezone.now() + timedelta(minutes=61), tick=False)
+    assert not renewals.renewal_in_flight(sub)  # the gateway still silent: it no longer blocks anything
