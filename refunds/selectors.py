@@ -161,17 +161,20 @@ def _late(payment, term, grant, now) -> tuple[bool, list[str]]:
         reasons.append(_("A provisioning breach was recorded at %(at)s.") % {"at": _dt(grant.breached_at)})
     if grant.granted_at is not None and grant.granted_at > grant.deadline_at:
         eligible = True
-        minutes = round((grant.granted_at - grant.requested_at).total_seconds() / 60)
-        reasons.append(_("Access was granted %(m)s minutes after payment, later than the 30 minutes "
-                         "promised (clause 5.2).") % {"m": minutes})
+        # The deadline: 30 minutes from the payment, or from the start of a term paid ahead.
+        minutes = round((grant.granted_at - grant.deadline_at).total_seconds() / 60) + 30
+        reasons.append(_("Access was granted at %(at)s, %(m)s minutes after the payment (or after the start of "
+                         "a term paid ahead), later than the 30 minutes promised (clause 5.2).")
+                       % {"at": _dt(grant.granted_at), "m": minutes})
     elif grant.granted_at is None and grant.deadline_at < now and not eligible:
         eligible = True
         reasons.append(_("Access has not been granted and the 30-minute deadline (%(due)s) has passed.")
                        % {"due": _dt(grant.deadline_at)})
     if not eligible:
         if grant.granted_at is not None:
-            reasons.append(_("Access was granted at %(at)s, within 30 minutes of payment.")
-                           % {"at": _dt(grant.granted_at)})
+            reasons.append(_("Access was granted at %(at)s, by its deadline %(due)s (30 minutes from the "
+                             "payment, or from the start of a term paid ahead).")
+                           % {"at": _dt(grant.granted_at), "due": _dt(grant.deadline_at)})
         else:
             reasons.append(_("The 30-minute deadline (%(due)s) has not passed yet.")
                            % {"due": _dt(grant.deadline_at)})

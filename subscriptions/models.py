@@ -146,7 +146,8 @@ class AccessGrant(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     requested_at = models.DateTimeField(help_text="The moment of payment.")
-    deadline_at = models.DateTimeField(help_text="Payment + 30 minutes (clause 5.2).")
+    deadline_at = models.DateTimeField(
+        help_text="Payment + 30 minutes (clause 5.2); a term paid ahead: its start + 30 minutes.")
     granted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(

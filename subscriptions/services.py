@@ -164,9 +164,10 @@ def _term_create(*, subscription, payment, plan, starts_at, number) -> Term:
 
 def terms_create(specs: list[dict]) -> list[Term]:
     """Paid terms (first purchase or renewal), each with its access grant (deadline:
-    payment + 30 minutes, clause 5.2) and a `term.started` event, written with one INSERT
-    per table; access is provisioned after commit (one task per batch). Each spec names
-    subscription, payment, plan, starts_at and number."""
+    payment + 30 minutes, clause 5.2; a term paid ahead: its start + 30 minutes) and a
+    `term.started` event, written with one INSERT per table; access is provisioned after
+    commit (one task per batch). Each spec names subscription, payment, plan, starts_at
+    and number."""
     terms = Term.objects.bulk_create([
         Term(subscription=spec["subscription"], payment=spec["payment"], plan=spec["plan"],
              number=spec["number"], starts_at=spec["starts_at"], ends_at=term_end(spec["starts_at"]))

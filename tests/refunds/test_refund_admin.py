@@ -43,7 +43,7 @@ def test_request_list_filters(admin_client, request_late, query):
 def test_request_detail_shows_evidence_and_timeline(admin_client, request_late):
     body = admin_client.get(f"{REQUESTS}{request_late.pk}/change/").content.decode()
     assert "Eligible by records" in body
-    assert "45 minutes after payment" in body
+    assert "45 minutes after the payment" in body
     assert "Paid term #1" in body
     for verb in ("payment.succeeded", "access.granted", "refund_request.created"):
         assert verb in body
