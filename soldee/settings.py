@@ -439,13 +439,11 @@ PROVIDER_LOCALIZED = {
 
 # --- Payments ---------------------------------------------------------------------
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
-SANDBOX_WEBHOOK_SECRET = env.str(
-    "SANDBOX_WEBHOOK_SECRET", default="sandbox-dev-secret" if (DEBUG or EMBEDDED) else ""
-)
+SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="") or (
+    "sandbox-dev-secret" if (DEBUG or EMBEDDED) else "")
 # Where the sandbox gateway posts its notifications (server to server).
-SANDBOX_WEBHOOK_URL = env.str(
-    "SANDBOX_WEBHOOK_URL", default=f"{SITE_URL}/billing/webhooks/sandbox/"
-)
+# Empty (as .env.example leaves it) means the default too.
+SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="") or f"{SITE_URL}/billing/webhooks/sandbox/"
 SANDBOX_DELAYED_APPROVAL_SECONDS = env.int("SANDBOX_DELAYED_APPROVAL_SECONDS", default=20)
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)  # simulated API latency (benchmarks)
 SANDBOX_LATENCY_AFTER_CHARGE_MS = env.int("SANDBOX_LATENCY_AFTER_CHARGE_MS", default=0)  # fault tests
