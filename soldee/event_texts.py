@@ -78,6 +78,17 @@ STAFF_TEXTS = {
     "error_report.created": _("The customer reported an error"),
     "refund_request.created": _("The customer requested a refund"),
     "staff.viewed": _("Viewed by staff"),
+    "profile.changed_by_staff": _("Staff changed the customer's details"),
+    "renewal.charge_started": _("Renewal: the saved card is being charged"),
+    "error_report.deadline_missed": _("The error was not resolved within 5 business days: a refund may be "
+                                      "requested"),
+    "refund.awaiting_transfer": _("The refund is to be paid back by bank transfer to the account the customer "
+                                  "paid from"),
+    "data_export.requested": _("The customer asked for a copy of their data"),
+    "data_export.ready": _("The customer's data export is ready"),
+    "account.deletion_requested": _("The customer asked to delete their account"),
+    "account.deletion_rejected": _("The customer's account deletion request was declined"),
+    "offer.amendment_notice_dismissed": _("The customer read the notice about the amended offer"),
 }
 
 

@@ -163,3 +163,13 @@ def test_a_kazakh_customers_request_reaches_staff_in_the_staff_language(admin_cl
     assert "Eligible by records: yes" in alert[1] and not any("\u0400" <= ch <= "\u04ff" for ch in alert[1])
     page = admin_client.post(REQUESTS, {"action": "reject", "_selected_action": [request.pk]})
     assert "The customer&#x27;s e-mails are in Kazakh." in page.content.decode()
+
+
+def test_every_customer_text_has_a_third_person_staff_text():
+    """The staff timelines fall back to the customer's wording: none of it may say 'you'."""
+    import re
+
+    from soldee.event_texts import CUSTOMER_TEXTS, staff_text
+
+    second_person = [verb for verb in CUSTOMER_TEXTS if re.search(r"\b(you|your)\b", str(staff_text(verb)), re.I)]
+    assert second_person == []
