@@ -156,3 +156,19 @@ def test_an_invoice_for_the_next_term_costs_what_the_reminder_said(company, plan
     assert invoice.amount_minor == old
     other = type(plan).objects.create(code="other", name="Other", price_minor=old + 1_000_000)
     assert billing_documents.invoice_issue(customer=company, plan=other).amount_minor == old + 1_000_000
+
+
+def test_an_invoice_payer_who_ends_a_past_due_subscription_is_told_the_term_was_not_paid(
+        company, plan, documents, staff, django_capture_on_commit_callbacks, time_machine, mailoutbox):
+    from subscriptions import tasks
+    from subscriptions.services import subscription_set_auto_renew
+
+    pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    sub = Subscription.objects.get(customer=company)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()  # no saved card: declined, past due
+    time_machine.move_to(sub.current_period_end + timedelta(hours=2), tick=False)
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=company)
+    tasks.subscription_email.run(sub.pk, "emails/subscription_ended")
+    body = mailoutbox[-1].body
+    assert "the next term was not paid" in body and "did not go through" not in body

@@ -124,7 +124,9 @@ def test_turning_renewal_back_on_before_the_end_resumes_the_schedule(sub, custom
 
     subscription_email(sub.pk, "emails/renewal_resumed")
     when = formats.date_format(timezone.localtime(sub.next_charge_at), "DATETIME_FORMAT")
-    assert f"for the next 30 days from {when}" in mailoutbox[-1].body  # the charge date, not the term end
+    end = formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")
+    assert f"On {when} (Almaty time) your saved card will be charged" in mailoutbox[-1].body  # the charge date
+    assert f"which begin when your current term ends, on {end}" in mailoutbox[-1].body
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     assert renewals.renewals_run() == {"succeeded": 1}
 
