@@ -102,8 +102,8 @@ NO_CARD_TEXTS = {
 }
 
 
-# Done by staff rather than by the customer.
-BY_STAFF_TEXTS = {
+# Staff found access passed to a third party (clause 8).
+TRANSFERRED_TEXTS = {
     "access.key_revoked": _("Soldee revoked your access key for the AI agent (passing access to third parties is "
                             "prohibited, clause 8)"),
 }
@@ -113,6 +113,6 @@ def customer_text(verb: str, data: dict | None = None):
     data = data or {}
     if data.get("card") is False and verb in NO_CARD_TEXTS:
         return NO_CARD_TEXTS[verb]
-    if data.get("by_staff") and verb in BY_STAFF_TEXTS:
-        return BY_STAFF_TEXTS[verb]
+    if data.get("transferred") and verb in TRANSFERRED_TEXTS:
+        return TRANSFERRED_TEXTS[verb]
     return CUSTOMER_TEXTS.get(verb)

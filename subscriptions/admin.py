@@ -168,7 +168,7 @@ class AgentCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return page
         revoked = 0
         for pk in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
-            credentials.credential_revoke(credential_id=pk, by=request.user,
+            credentials.credential_revoke(credential_id=pk, by=request.user, transferred=True,
                                           reason="passed to a third party (clause 8 of the offer)")
             revoked += 1
         self.message_user(request, _("Keys revoked: %(count)d. The AI agent no longer accepts them.")

@@ -60,13 +60,15 @@ def credential_issue(*, customer, by, replaces: str | None = None) -> tuple[Agen
     return credential, raw
 
 
-def credential_revoke(*, credential_id: int, by, reason: str) -> AgentCredential:
+def credential_revoke(*, credential_id: int, by, reason: str, transferred: bool = False) -> AgentCredential:
+    """Revoke one key. `transferred`: staff found it passed to a third party (clause 8): the
+    customer is e-mailed why, and their history says so."""
     with transaction.atomic():
         customer_id = AgentCredential.objects.values_list("customer_id", flat=True).get(pk=credential_id)
         lock_customer(customer_id)
         credential = AgentCredential.objects.select_for_update().get(pk=credential_id)
         if credential.is_active:
-            _revoke(credential, by=by, reason=reason)
+            _revoke(credential, by=by, reason=reason, transferred=transferred)
     return credential
 
 
@@ -82,21 +84,20 @@ def credentials_revoke_all(*, customer_id: int, by, reason: str) -> int:
     return len(active)
 
 
-def _revoke(credential: AgentCredential, *, by, reason: str) -> None:
+def _revoke(credential: AgentCredential, *, by, reason: str, transferred: bool = False) -> None:
     credential.revoked_at = timezone.now()
     credential.revoked_by = by if by is not None and by.pk != credential.customer_id else None
     credential.revoke_reason = reason[:255]
     credential.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
-    by_staff = credential.revoked_by is not None
     events.record(verb="access.key_revoked", subject=credential, customer=credential.customer_id, actor=by,
                   actor_kind=_actor_kind(by, credential.customer),
-                  data={"prefix": credential.prefix, "reason": credential.revoke_reason, "by_staff": by_staff})
+                  data={"prefix": credential.prefix, "reason": credential.revoke_reason, "transferred": transferred})
     from accounts.tasks import customer_email
 
     from . import tasks
 
     transaction.on_commit(lambda pk=credential.pk: tasks.credential_revoke_notify.delay(pk), robust=True)
-    if by_staff:  # the customer's agent stops working: they are told why, and what they can do
+    if transferred:  # the customer's agent stops working: they are told why, and what they can do
         transaction.on_commit(lambda c=credential: customer_email.delay(
             c.customer_id, "emails/agent_key_revoked", {"prefix": c.prefix}), robust=True)
 

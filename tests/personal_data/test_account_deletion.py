@@ -89,6 +89,7 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
     key.refresh_from_db()  # the AI agent's key stops working too
     assert key.revoked_at is not None and key.revoke_reason == "account deleted"
     assert Event.objects.get(verb="account.anonymised").data["agent_keys_revoked"] == 1
+    assert Event.objects.get(verb="access.key_revoked").data["transferred"] is False  # not worded as clause 8
 
     # Kept: the accounting and contract evidence.
     assert Payment.objects.filter(pk=payment.pk, customer=user).exists()
