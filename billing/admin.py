@@ -3,8 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
-from soldee.money import format_money
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, money_column
 
 from . import (
     admin_rates,  # noqa: F401  (ExchangeRateAdmin)
@@ -46,9 +45,7 @@ class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def purpose_label(self, obj):
         return purposes.label_for(obj.purpose)
 
-    @admin.display(description=_("amount in tenge"), ordering="kzt_amount_minor")
-    def kzt_amount(self, obj):
-        return format_money(obj.kzt_amount_minor, "KZT") if obj.kzt_amount_minor is not None else "—"
+    kzt_amount = money_column("kzt_amount_minor", currency="KZT", description=_("amount in tenge"))
 
 
 @admin.register(PaymentMethod)
@@ -69,9 +66,7 @@ class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "kind", "invoice_id", "amount", "status", "card_last4")
     list_filter = ("kind", "status")
 
-    @admin.display(description=_("amount"), ordering="amount_minor")
-    def amount(self, obj):
-        return format_money(obj.amount_minor, obj.currency)
+    amount = money_column("amount_minor", description=_("amount"))
 
 
 # --- Receipts, refund notes, invoices ---------------------------------------------------

@@ -6,8 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page
-from soldee.money import format_money
+from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, money_column
 
 from . import agreement_copies, services
 from .models import (
@@ -76,9 +75,7 @@ class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     inlines = [AcceptedDocumentInline]
     list_select_related = ("customer",)
 
-    @admin.display(description=_("price"), ordering="price_minor")
-    def price(self, obj):
-        return format_money(obj.price_minor, obj.currency)
+    price = money_column("price_minor", description=_("price"))
 
 
 # --- Agreement copies: the print-and-post queue (clause 5.4) ---------------------------------

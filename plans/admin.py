@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from soldee import events
-from soldee.admin import form_changes
+from soldee.admin import form_changes, money_column
 from soldee.models import Event
 from soldee.money import format_money, minor_to_decimal
 
@@ -74,9 +74,7 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "price_column", "is_active", "display_order")
     list_editable = ("is_active", "display_order")
 
-    @admin.display(description=_("price, 30 days"), ordering="price_minor")
-    def price_column(self, obj):
-        return obj.price_display
+    price_column = money_column("price_minor", description=_("price, 30 days"))
     list_filter = ("is_active",)
     search_fields = ("name", "code")
 

@@ -59,6 +59,18 @@ class StaffViewAuditMixin:
         return response
 
 
+def money_column(minor_field: str, *, description, currency: str | None = None, currency_field: str = "currency"):
+    """An admin list column showing a stored minor-unit amount as money ("₸29,900"), sorted by
+    the stored value: `amount = money_column("amount_minor", description=_("amount"))`."""
+    from .money import format_money
+
+    @admin.display(description=description, ordering=minor_field)
+    def column(self, obj):
+        value = getattr(obj, minor_field)
+        return format_money(value, currency or getattr(obj, currency_field)) if value is not None else "—"
+    return column
+
+
 class ReadOnlyAdminMixin:
     """Evidence is shown, never edited or deleted, in the admin."""
 

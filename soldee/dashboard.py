@@ -31,6 +31,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from soldee.money import format_money
 
@@ -132,10 +133,14 @@ def refunds_by_ground() -> dict:
         paid, kzt = r["payment__amount_minor"], r["payment__kzt_amount_minor"]
         share = (2 * r["total"] * kzt + paid) // (2 * paid)  # half up
         refunded_kzt[r["request__ground"]] = refunded_kzt.get(r["request__ground"], 0) + share
+    # Short enough for the chart's axis (the table has the grounds in full).
+    short = {RefundRequest.Ground.NO_ACCESS: _("No access"),
+             RefundRequest.Ground.CRITICAL_ERROR: _("Critical error"),
+             RefundRequest.Ground.LATE: _("Not on time")}
     rows = []
     for ground, label in RefundRequest.Ground.choices:
         rows.append({
-            "ground": ground, "label": label,
+            "ground": ground, "label": label, "short": short.get(ground, label),
             "requests": [requests.get((ground, s), 0) for s, _l in RefundRequest.Status.choices],
             "refunds": [refunds.get((ground, s), 0) for s, _l in Refund.Status.choices],
             "refunded_kzt_minor": refunded_kzt.get(ground, 0),

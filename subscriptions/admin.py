@@ -46,8 +46,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """Charges the selected subscriptions only (the sweep's claim and charge), one
         message each."""
         for subscription in queryset.select_related("customer", "plan"):
-            # "#12 carol@…": the admin capitalises the first letter of a message (capfirst).
-            sub = f"#{subscription.pk} {subscription.customer} · {subscription.plan}"
+            sub = self._label(subscription)
             try:
                 attempt = renewals.renewal_retry_now(subscription_id=subscription.pk, by=request.user)
             except ValueError as exc:
@@ -66,6 +65,11 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, _("%(sub)s: the gateway's answer is not known yet; reconciliation asks "
                                              "it again in a few minutes.") % {"sub": sub}, level=messages.WARNING)
+
+    @staticmethod
+    def _label(subscription) -> str:
+        # "#12 carol@…": the admin capitalises the first letter of a message (capfirst).
+        return f"#{subscription.pk} {subscription.customer} · {subscription.plan}"
 
     @staticmethod
     def _declined_text(label: str, attempt: RenewalAttempt) -> str:
@@ -87,7 +91,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             try:
                 services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user)
             except services.CheckoutRefused as exc:
-                self.message_user(request, f"#{sub.pk} {sub}: {exc}", level=messages.ERROR)
+                self.message_user(request, f"{self._label(sub)}: {exc}", level=messages.ERROR)
         self.message_user(request, _("Done."))
 
     @admin.action(description=gettext_lazy("Turn automatic renewal off"))
