@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -105,6 +106,7 @@ def _account_page_keys(user_id: str) -> tuple[list[str], tuple[str, ...]]:
     return [pagecache.page_key("account", versions)], versions
 
 
+@never_cache  # personal: no browser or proxy copy (Back shows it fresh; shared computers)
 @auth_backends.with_user(_account_page_keys)
 @login_required
 def account(request):
@@ -131,12 +133,14 @@ def _history_page(request, rows):
     return Paginator(rows, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
+@never_cache  # personal: no browser or proxy copy (Back shows it fresh; shared computers)
 @login_required
 def payments_all(request):
     page = _history_page(request, selectors.payments_of(request.user))
     return render(request, "subscriptions/payments_all.html", {"page": page, "payments": page.object_list})
 
 
+@never_cache  # personal: no browser or proxy copy (Back shows it fresh; shared computers)
 @login_required
 def agreements_all(request):
     page = _history_page(request, selectors.acceptances_of(request.user))

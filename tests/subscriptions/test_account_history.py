@@ -61,3 +61,12 @@ def test_a_short_history_has_no_all_links_and_the_pages_need_a_login(client, cus
     client.logout()
     assert client.get("/account/payments/").status_code == 302
     assert client.get("/account/agreements/").status_code == 302
+
+
+def test_personal_pages_are_kept_by_no_browser_or_proxy(client, customer):
+    """Back after a change shows the page fresh, and a shared computer keeps no copy."""
+    client.force_login(customer)
+    for url in ("/account/", "/account/payments/", "/account/agreements/"):
+        client.get(url)  # the second visit comes from the server's page cache: the same header
+        cache_control = client.get(url)["Cache-Control"]
+        assert "no-store" in cache_control and "private" in cache_control, url
