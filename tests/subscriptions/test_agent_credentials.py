@@ -138,6 +138,7 @@ def test_a_key_of_an_ended_subscription_answers_not_entitled(client, customer, s
     with transaction.atomic():
         subscription_end(subscription_id=subscribed.pk, reason=Subscription.EndReason.CANCELLED)
     assert verify(platform, raw).json()["entitled"] is False
+    assert "accepts it only while you have access: not now" in client.get("/account/").content.decode()
 
 
 def test_no_key_without_a_subscription(client, customer):
