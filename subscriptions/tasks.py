@@ -4,10 +4,11 @@ from celery import shared_task
 from django.utils import timezone
 
 from soldee.emails import send_customer_email, send_staff_alert
+from soldee.money import format_money
 from soldee.tasks import fan_out
 
 from . import agent_platform, services
-from .models import AccessGrant, AgentCredential, Subscription
+from .models import AccessGrant, AgentCredential, Subscription, Term
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,15 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
     customer = subscription.customer
     # A non-resident is charged the equivalent at the rate of the charge date: today's is a guide.
     quote, _why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
+    # The tenge price of the term in use: a reminder says when the next one costs another.
+    last = (Term.objects.filter(subscription=subscription).order_by("-number")
+            .values_list("payment__kzt_amount_minor", flat=True).first())
+    price_changed_from = format_money(last, "KZT") if last and last != subscription.renewal_price_minor else ""
     # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
     send_customer_email(user=customer, template=template,
                         context={"subscription": subscription, **payment_options(customer),
-                                 "quote": quote if quote is not None and quote.currency != "KZT" else None})
+                                 "quote": quote if quote is not None and quote.currency != "KZT" else None,
+                                 "price_changed_from": price_changed_from})
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)

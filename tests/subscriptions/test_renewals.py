@@ -300,6 +300,7 @@ def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan
     plan.save()
     subscription_email(sub.pk, "emails/renewal_reminder")  # even a reminder sent after the change
     assert f"we will charge {format_money(old, 'KZT')}" in mailoutbox[-1].body
+    assert "price has changed" not in mailoutbox[-1].body  # the same as the term in use
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     assert renewals.renewals_run() == {"succeeded": 1}
     assert Term.objects.get(subscription=sub, number=2).payment.amount_minor == old  # what the reminder said
@@ -309,6 +310,8 @@ def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan
     assert renewals.reminders_due() == [sub.pk]
     subscription_email(sub.pk, "emails/renewal_reminder")
     assert f"we will charge {format_money(old + 500_000, 'KZT')}" in mailoutbox[-1].body
+    assert (f"The plan's price has changed: your last term cost {format_money(old, 'KZT')}, the next costs "
+            f"{format_money(old + 500_000, 'KZT')}.") in mailoutbox[-1].body
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     renewals.renewals_run()
     assert Term.objects.get(subscription=sub, number=3).payment.amount_minor == old + 500_000
