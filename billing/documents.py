@@ -293,11 +293,12 @@ def invoice_summary(invoice: PaymentDocument) -> str:
         "until": formats.date_format(invoice.valid_until, "SHORT_DATE_FORMAT") if invoice.valid_until else "—"}
     pinned = {p["kind"]: p for p in data.get("pinned_documents") or []}
     in_force = documents_in_force()
-    changed = [doc for kind, doc in in_force.items() if kind in pinned and pinned[kind]["id"] != doc.pk]
+    # A version changed since, or a kind of document published since that the invoice never showed.
+    changed = [doc for kind, doc in in_force.items() if kind not in pinned or pinned[kind]["id"] != doc.pk]
     if changed:
         line += " " + _("The customer accepts the versions shown with the invoice (%(pinned)s), not the ones in force "
                         "now (%(now)s): if that matters, issue a new invoice instead.") % {
-            "pinned": ", ".join(f'{pinned[d.kind]["label"]}' for d in changed),
+            "pinned": ", ".join(pinned[d.kind]["label"] if d.kind in pinned else "—" for d in changed),
             "now": ", ".join(d.label for d in changed)}
     return line
 

@@ -288,6 +288,15 @@ def test_staff_are_warned_when_an_invoice_pins_a_version_no_longer_in_force(clie
     assert "(2025-11-01), not the ones in force now (2099-01-01)" in summary
 
 
+def test_staff_are_warned_when_an_invoice_shows_no_version_of_a_document_in_force(client, company, plan, documents):
+    client.force_login(company)
+    invoice = get_invoice(client, plan)
+    invoice.data["pinned_documents"] = [p for p in invoice.data["pinned_documents"] if p["kind"] != "terms"]
+    invoice.save(update_fields=["data"])  # as issued before the Terms of Use were published
+    summary = billing_documents.invoice_summary(invoice)
+    assert f"(—), not the ones in force now ({documents['terms'].label})" in summary
+
+
 def test_a_long_name_without_spaces_wraps_on_the_receipt_instead_of_running_off_the_page(plan, documents):
     from soldee.pdf import render_pdf
 
