@@ -112,7 +112,7 @@ def timeline_html(*subjects):
     return format_html("<ul>{}</ul>", format_html_join(
         "", '<li>{} · <strong>{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',
         ((formats.date_format(timezone.localtime(e.created_at), "DATETIME_FORMAT"),
-          staff_text(e.verb) or e.verb, e.verb, e.actor or e.get_actor_kind_display(), details(e.data))
+          staff_text(e.verb, e.data) or e.verb, e.verb, e.actor or e.get_actor_kind_display(), details(e.data))
          for e in rows)))
 
 

@@ -3,9 +3,11 @@ from the portal's records (a recommendation for staff; staff decide)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -161,8 +163,10 @@ def _late(payment, term, grant, now) -> tuple[bool, list[str]]:
         reasons.append(_("A provisioning breach was recorded at %(at)s.") % {"at": _dt(grant.breached_at)})
     if grant.granted_at is not None and grant.granted_at > grant.deadline_at:
         eligible = True
-        # The deadline: 30 minutes from the payment, or from the start of a term paid ahead.
-        minutes = round((grant.granted_at - grant.deadline_at).total_seconds() / 60) + 30
+        # The deadline: 30 minutes from the payment, or from the start of a term paid ahead;
+        # a few seconds late reads 31 minutes, not 30.
+        since = grant.deadline_at - timedelta(minutes=settings.ACCESS_GRANT_DEADLINE_MINUTES)
+        minutes = math.ceil((grant.granted_at - since).total_seconds() / 60)
         reasons.append(_("Access was granted at %(at)s, %(m)s minutes after the payment (or after the start of "
                          "a term paid ahead), later than the 30 minutes promised (clause 5.2).")
                        % {"at": _dt(grant.granted_at), "m": minutes})

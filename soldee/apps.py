@@ -6,7 +6,7 @@ class SoldeeConfig(AppConfig):
     verbose_name = "Soldee"
 
     def ready(self):
-        from . import lookups, page_versions
+        from . import checks, lookups, page_versions  # noqa: F401  (checks registers itself)
 
         lookups.register()  # long `__in` lists as one array parameter on PostgreSQL
         page_versions.connect()  # cached pages go stale when their data changes

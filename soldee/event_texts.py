@@ -89,10 +89,21 @@ STAFF_TEXTS = {
     "account.deletion_requested": _("The customer asked to delete their account"),
     "account.deletion_rejected": _("The customer's account deletion request was declined"),
     "offer.amendment_notice_dismissed": _("The customer read the notice about the amended offer"),
+    "error_report.confirmed": _("Staff confirmed the error as critical"),
+    "error_report.not_critical": _("Staff found the error not critical"),
+    "refund_request.opened_for_customer": _("A refund request was opened for a payment that started no paid term"),
+    "refund.failed": _("The payment gateway refused the refund"),
+}
+
+# The same, for a renewal that asked no card (as the customer's history words it).
+STAFF_NO_CARD_TEXTS = {
+    "renewal.charge_started": _("Renewal due: no saved card to charge"),
 }
 
 
-def staff_text(verb: str):
+def staff_text(verb: str, data: dict | None = None):
+    if (data or {}).get("card") is False and verb in STAFF_NO_CARD_TEXTS:
+        return STAFF_NO_CARD_TEXTS[verb]
     return STAFF_TEXTS.get(verb) or CUSTOMER_TEXTS.get(verb)
 
 

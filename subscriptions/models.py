@@ -13,6 +13,10 @@ LIVE_STATUSES = ("active", "past_due")
 # The failure code of an automatic renewal of a customer with no saved card (one paying by
 # invoice): nothing was asked of any card, so the account's payment list leaves it out.
 NO_SAVED_CARD = "no_saved_card"
+# The failure code of a claimed renewal whose subscription had renewal turned off (or ended)
+# by the time it was to be charged: the card is not charged (clause 6.4: "unless cancelled").
+RENEWAL_OFF = "renewal_off"
+NOT_CHARGED = (NO_SAVED_CARD, RENEWAL_OFF)  # renewal "payments" that asked no card
 
 
 class Subscription(models.Model):

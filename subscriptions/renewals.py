@@ -40,7 +40,7 @@ from soldee import events
 from soldee.bulk import rows_update
 from soldee.models import Event
 
-from .models import LIVE_STATUSES, NO_SAVED_CARD, RenewalAttempt, Subscription, Term
+from .models import LIVE_STATUSES, NO_SAVED_CARD, RENEWAL_OFF, RenewalAttempt, Subscription, Term
 from .terms import renewal_term_start
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
     go through payment_fail one by one (they are few); an unknown outcome is left to the
     reconciliation sweep. Returns how many attempts ended in each status."""
     attempts = list(RenewalAttempt.objects.filter(pk__in=attempt_ids)
-                    .select_related("payment__payment_method", "payment__customer"))
+                    .select_related("payment__payment_method", "payment__customer", "subscription"))
     todo = [a for a in attempts if a.payment.status == Payment.Status.PROCESSING]
     outcomes = _gateway_charges(todo)
     approved = [(a.payment.public_id, c) for a, c in outcomes
@@ -213,7 +213,13 @@ def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttemp
     outcomes: dict[int, ChargeResult | Exception] = {}
     by_gateway: dict[str, list[RenewalAttempt]] = {}
     for attempt in attempts:
-        if attempt.payment.payment_method is None:
+        sub = attempt.subscription
+        if attempt.kind in RECONCILED_KINDS and (not sub.is_live or not sub.auto_renew):
+            # Renewal turned off (or the subscription ended) since the claim, or while a
+            # charge that never reached the gateway waited for reconciliation: not charged.
+            outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code=RENEWAL_OFF,
+                                                failure_message=gettext_noop("Renewal was turned off"))
+        elif attempt.payment.payment_method is None:
             outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code=NO_SAVED_CARD,
                                                 failure_message=gettext_noop("No saved card"))
         else:
@@ -369,7 +375,9 @@ def renewal_declined(*, payment: Payment) -> None:
     now = timezone.now()
     RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.DECLINED, finished_at=now,
                                                          error=payment.failure_message[:255])
-    if not sub.is_live or attempt.kind == RenewalAttempt.Kind.CUSTOMER:
+    if not sub.is_live or not sub.auto_renew or attempt.kind == RenewalAttempt.Kind.CUSTOMER:
+        # Ended, or renewal off: it ends with its paid term, no retry; the customer's own
+        # try with another card does not move the schedule either.
         return  # the customer's own try with another card does not move the schedule
     retry_days = settings.RENEWAL_RETRY_DAYS
     if attempt.kind == RenewalAttempt.Kind.STAFF:

@@ -7,7 +7,7 @@ from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
-from .models import NO_SAVED_CARD, AccessGrant, AgentCredential, Subscription, Term
+from .models import NOT_CHARGED, AccessGrant, AgentCredential, Subscription, Term
 
 # The personal account shows the latest rows; "all" pages list the full history.
 PAYMENTS_SHOWN = 12
@@ -18,9 +18,10 @@ EVENTS_SHOWN = 30
 def payments_of(user):
     """A customer's payments, newest first, with receipts and refund notes prefetched
     (one query for the page, not one per payment). Left out: checkouts that expired unpaid
-    and automatic renewals of a customer with no saved card (no card was asked to pay)."""
+    and automatic renewals that asked no card (none saved, or renewal turned off before the
+    charge)."""
     return (Payment.objects.filter(customer=user).exclude(status=Payment.Status.EXPIRED)
-            .exclude(status=Payment.Status.FAILED, failure_code=NO_SAVED_CARD)
+            .exclude(status=Payment.Status.FAILED, failure_code__in=NOT_CHARGED)
             .prefetch_related(Prefetch(
                 "documents", to_attr="account_documents",
                 queryset=PaymentDocument.objects.filter(doc_type__in=[
@@ -87,7 +88,7 @@ def account_overview(user) -> dict:
         "more_acceptances": more_acceptances,
         # The declined "payment" of a renewal that asked no card is left out, as in the payments.
         "events": Event.objects.filter(customer=user, verb__in=list(CUSTOMER_TEXTS))
-        .exclude(verb="payment.failed", data__code=NO_SAVED_CARD)
+        .exclude(verb="payment.failed", data__code__in=NOT_CHARGED)
         .order_by("-created_at", "-id")[:EVENTS_SHOWN],
         "profile": getattr(user, "profile", None),
         # The customer's key for the AI agent (clause 8), if one is active.

@@ -81,7 +81,8 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
     # The tenge price of the term in use: a reminder says when the next one costs another.
     last = (Term.objects.filter(subscription=subscription).order_by("-number")
             .values_list("payment__kzt_amount_minor", flat=True).first())
-    price_changed_from = format_money(last, "KZT") if last and last != subscription.renewal_price_minor else ""
+    price_changed_from = (format_money(last, "KZT", language=customer.language)  # the e-mail's language
+                          if last and last != subscription.renewal_price_minor else "")
     # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
     send_customer_email(user=customer, template=template,
                         context={"subscription": subscription, **payment_options(customer),

@@ -295,3 +295,25 @@ def test_the_resolution_e_mail_says_when_the_deadline_was_missed(customer, buy, 
     in_time = file_report(customer, at=REPORTED + timedelta(hours=1), staff=staff, resolve_at=almaty(2026, 3, 27))
     customer_email("emails/error_report_resolved", "error_report", in_time.pk)
     assert "This was after our deadline" not in mailoutbox[-1].body
+
+
+def test_late_for_a_term_paid_ahead_counts_from_its_start(customer, buy):
+    """A renewal paid a day ahead: its deadline is its start + 30 minutes. Granted the
+    next day, an hour after that start: late by the start, not by '1440 minutes'."""
+    from subscriptions.models import AccessGrant
+
+    payment = buy(customer)
+    grant_row = payment.term.access_grant
+    starts = payment.paid_at + timedelta(days=1)
+    AccessGrant.objects.filter(pk=grant_row.pk).update(
+        deadline_at=starts + timedelta(minutes=30), granted_at=starts + timedelta(minutes=90), status="granted")
+    payment.refresh_from_db()
+    result = evaluate(payment=payment, ground=LATE)
+    assert result.eligible
+    assert any("90 minutes after the payment (or after the start of a term paid ahead)" in r for r in result.reasons)
+    AccessGrant.objects.filter(pk=grant_row.pk).update(granted_at=starts + timedelta(minutes=29))
+    payment.refresh_from_db()
+    assert not evaluate(payment=payment, ground=LATE).eligible  # granted a day after payment: on time
+    AccessGrant.objects.filter(pk=grant_row.pk).update(granted_at=starts + timedelta(minutes=30, seconds=5))
+    payment.refresh_from_db()
+    assert any("31 minutes after" in r for r in evaluate(payment=payment, ground=LATE).reasons)

@@ -22,6 +22,7 @@ def production_env(tmp_path, **extra):
         "CSRF_TRUSTED_ORIGINS": "https://portal.soldee.kz",
         "SITE_URL": "https://portal.soldee.kz",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.soldee.kz:587",
+        "SANDBOX_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "SOLDEE_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "soldee.settings",
         **extra,
@@ -65,3 +66,10 @@ def test_production_settings_are_hardened(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "True", "True", "('HTTP_X_FORWARDED_PROTO',",
                                      "'https')", "DENY", "False", "True", "True"]
+
+
+def test_check_deploy_refuses_the_sandbox_gateway_without_a_webhook_secret(tmp_path):
+    """docker-compose with .env.example's empty SANDBOX_WEBHOOK_SECRET would refuse every
+    sandbox notification: the deploy check says so."""
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SANDBOX_WEBHOOK_SECRET="")
+    assert result.returncode != 0 and "soldee.E001" in result.stdout + result.stderr

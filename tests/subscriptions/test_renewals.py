@@ -312,6 +312,10 @@ def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan
     assert f"we will charge {format_money(old + 500_000, 'KZT')}" in mailoutbox[-1].body
     assert (f"The plan's price has changed: your last term cost {format_money(old, 'KZT')}, the next costs "
             f"{format_money(old + 500_000, 'KZT')}.") in mailoutbox[-1].body
+    type(sub.customer).objects.filter(pk=sub.customer_id).update(language="ru")
+    subscription_email(sub.pk, "emails/renewal_reminder")  # both amounts written the Russian way
+    ru_old, ru_new = (format_money(v, "KZT", language="ru") for v in (old, old + 500_000))
+    assert f"прошлый срок стоил {ru_old}, следующий стоит {ru_new}" in mailoutbox[-1].body
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     renewals.renewals_run()
     assert Term.objects.get(subscription=sub, number=3).payment.amount_minor == old + 500_000
@@ -396,11 +400,12 @@ def test_an_abandoned_payment_page_of_a_past_due_customer_does_not_stop_the_retr
 
 
 def test_a_renewal_charged_for_a_subscription_that_ended_meanwhile_gets_a_refund_request(
-    sub, time_machine, enqueued, mailoutbox, django_capture_on_commit_callbacks
+    sub, time_machine, enqueued, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
 ):
-    """The charge was claimed while the subscription was live; staff ended it before the
-    money came: the payment starts no term, staff are alerted and a refund request is
-    opened for them to decide (refunds registers itself for unapplied payments)."""
+    """The charge was at the gateway while staff ended the subscription (ended before the
+    call, it is not made at all): the money came for a subscription no longer live, the
+    payment starts no term, staff are alerted and a refund request is opened for them to
+    decide (refunds registers itself for unapplied payments)."""
     from django.db import transaction
 
     from refunds.models import RefundRequest
@@ -408,8 +413,15 @@ def test_a_renewal_charged_for_a_subscription_that_ended_meanwhile_gets_a_refund
 
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     ids = renewals.renewals_claim()
-    with transaction.atomic():
-        subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.CANCELLED)
+    charge = renewals._gateway_charges
+
+    def ended_during_the_call(attempts):
+        answers = charge(attempts)
+        with transaction.atomic():
+            subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.CANCELLED)
+        return answers
+
+    monkeypatch.setattr(renewals, "_gateway_charges", ended_during_the_call)
     enqueued.calls.clear()
     with django_capture_on_commit_callbacks(execute=True):
         renewals.renewals_charge(ids)
@@ -603,3 +615,35 @@ def test_our_own_charge_holds_a_cancellation_up_for_an_hour_at_most(customer, pl
     assert renewals.renewal_in_flight(sub)
     time_machine.move_to(timezone.now() + timedelta(minutes=61), tick=False)
     assert not renewals.renewal_in_flight(sub)  # the gateway still silent: it no longer blocks anything
+
+
+def test_renewal_turned_off_after_the_claim_is_not_charged(client, customer, plan, documents, time_machine):
+    """Clause 6.4: renewed 'unless cancelled'. Claimed a minute before the customer turned
+    renewal off, the charge is not made, and nothing goes past due."""
+    sub = subscribe(customer, plan, documents)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=23), tick=False)
+    ids = renewals.renewals_claim()
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    assert renewals.renewals_charge(ids) == {"declined": 1}
+    assert token_charges() == 0
+    sub.refresh_from_db()
+    assert (sub.status, sub.auto_renew, sub.failed_attempts) == ("active", False, 0)
+    client.force_login(customer)
+    section = client.get("/account/").content.decode().split('id="payments"')[1].split("</section>")[0]
+    assert "Declined" not in section  # no card was asked
+
+
+def test_a_charge_left_for_reconciliation_is_not_made_once_the_customer_has_cancelled(
+        customer, plan, documents, time_machine):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=24), tick=False)
+    renewals.renewals_run()  # declined: past due
+    sub.refresh_from_db()
+    time_machine.move_to(sub.next_charge_at, tick=False)  # the first retry, after the term's end
+    renewals.renewals_claim()  # ... and the worker dies before the gateway call
+    time_machine.move_to(timezone.now() + timedelta(minutes=61), tick=False)
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)  # no longer held up
+    charges_before = token_charges()
+    renewals.renewals_reconcile()  # the gateway never saw it: it would charge with the same key
+    assert token_charges() == charges_before  # the customer who cancelled is not charged
+    assert not Payment.objects.filter(customer=customer, purpose="subscription.renewal", status="succeeded").exists()
