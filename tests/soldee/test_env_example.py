@@ -36,3 +36,11 @@ def test_a_variable_env_example_leaves_empty_means_its_default():
     for mode in ({}, {"SOLDEE_EMBEDDED": "0", "DATABASE_URL": "postgres://soldee@db:5432/soldee"}):  # both ways
         unset, blank = _settings(mode), _settings({**mode, **dict.fromkeys(empty, "")})
         assert {k: (unset[k], blank[k]) for k in unset if unset[k] != blank.get(k)} == {}, mode
+
+
+def test_the_image_never_takes_the_env_file_or_local_state():
+    """Dockerfile copies the tree (`COPY . .`): .env, with the production secrets, stays out."""
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "COPY . ." in (ROOT / "Dockerfile").read_text()
+    for entry in (".env", ".venv/", "var/", ".git/"):
+        assert entry in ignored, entry
