@@ -95,35 +95,33 @@ STAFF_TEXTS = {
     "refund.failed": _("The payment gateway refused the refund"),
 }
 
-# The same, for a renewal that asked no card (as the customer's history words it).
-STAFF_NO_CARD_TEXTS = {
-    "renewal.charge_started": _("Renewal due: no saved card to charge"),
+# Wordings that depend on the event's data: {(data key, value): {verb: text}}.
+CUSTOMER_VARIANTS = {
+    # A customer with no saved card (paying by invoice): the renewal that comes due asks no card.
+    ("card", False): {
+        "renewal.charge_started": _("Renewal: the next term is due; with no saved card, pay it from your account"),
+    },
+    # Staff found access passed to a third party (clause 8).
+    ("transferred", True): {
+        "access.key_revoked": _("Soldee revoked your access key for the AI agent (passing access to third parties "
+                                "is prohibited, clause 8)"),
+    },
+}
+STAFF_VARIANTS = {
+    ("card", False): {"renewal.charge_started": _("Renewal due: no saved card to charge")},
 }
 
 
-def staff_text(verb: str, data: dict | None = None):
-    if (data or {}).get("card") is False and verb in STAFF_NO_CARD_TEXTS:
-        return STAFF_NO_CARD_TEXTS[verb]
-    return STAFF_TEXTS.get(verb) or CUSTOMER_TEXTS.get(verb)
-
-
-# A customer with no saved card (paying by invoice): the renewal that comes due asks no card.
-NO_CARD_TEXTS = {
-    "renewal.charge_started": _("Renewal: the next term is due; with no saved card, pay it from your account"),
-}
-
-
-# Staff found access passed to a third party (clause 8).
-TRANSFERRED_TEXTS = {
-    "access.key_revoked": _("Soldee revoked your access key for the AI agent (passing access to third parties is "
-                            "prohibited, clause 8)"),
-}
+def _variant(variants: dict, verb: str, data: dict | None):
+    for (key, value), texts in variants.items():
+        if verb in texts and (data or {}).get(key) == value:
+            return texts[verb]
+    return None
 
 
 def customer_text(verb: str, data: dict | None = None):
-    data = data or {}
-    if data.get("card") is False and verb in NO_CARD_TEXTS:
-        return NO_CARD_TEXTS[verb]
-    if data.get("transferred") and verb in TRANSFERRED_TEXTS:
-        return TRANSFERRED_TEXTS[verb]
-    return CUSTOMER_TEXTS.get(verb)
+    return _variant(CUSTOMER_VARIANTS, verb, data) or CUSTOMER_TEXTS.get(verb)
+
+
+def staff_text(verb: str, data: dict | None = None):
+    return _variant(STAFF_VARIANTS, verb, data) or STAFF_TEXTS.get(verb) or CUSTOMER_TEXTS.get(verb)

@@ -8,8 +8,6 @@ A new key revokes the previous one; the customer or staff may revoke a key at an
 (staff: a transfer to a third party) without touching the subscription. Every change is
 an event; the agent platform is told of a revocation when it has a webhook."""
 
-import hashlib
-
 from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -18,15 +16,11 @@ from soldee import events
 from soldee.locking import lock_customer
 from soldee.models import Event
 
-from .models import AgentCredential
+from .models import AgentCredential, key_hash
 
 
 class CredentialRefused(ValueError):
     pass
-
-
-def key_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def credential_issue(*, customer, by, replaces: str | None = None) -> tuple[AgentCredential, str]:

@@ -19,6 +19,11 @@ RENEWAL_OFF = "renewal_off"
 NOT_CHARGED = (NO_SAVED_CARD, RENEWAL_OFF)  # renewal "payments" that asked no card
 
 
+def key_hash(raw: str) -> str:
+    """What is stored of an API key (the platform's, a customer's): its SHA-256, never the key."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 class Subscription(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
@@ -202,7 +207,7 @@ class AgentPlatformKey(models.Model):
 
     @staticmethod
     def hash(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return key_hash(raw)
 
     @classmethod
     def issue(cls, name: str) -> tuple["AgentPlatformKey", str]:

@@ -13,6 +13,11 @@ from .models import AccessGrant, AgentCredential, Subscription, Term
 log = logging.getLogger(__name__)
 
 
+def _platform_retry(task, exc):
+    """The agent platform did not answer: try again with backoff (5 s .. 5 min)."""
+    return task.retry(exc=exc, countdown=min(5 * 2 ** task.request.retries, 300))
+
+
 @shared_task(bind=True, max_retries=10, acks_late=True)
 def access_grant(self, grant_id: int) -> None:
     """Provision access right after payment; retried with backoff (5 s .. ~5 min) so
@@ -20,7 +25,7 @@ def access_grant(self, grant_id: int) -> None:
     try:
         services.access_provision(grant_id=grant_id)
     except agent_platform.PlatformError as exc:
-        raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
+        raise _platform_retry(self, exc) from exc
 
 
 @shared_task(acks_late=True)
@@ -105,7 +110,7 @@ def access_revoke_notify(self, grant_id: int) -> None:
                             plan_code=grant.term.plan.code, until=until,
                             idempotency_key=f"access-revoke:{grant.pk}")
     except agent_platform.PlatformError as exc:
-        raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
+        raise _platform_retry(self, exc) from exc
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)
@@ -120,7 +125,7 @@ def credential_revoke_notify(self, credential_id: int) -> None:
                             until=None, idempotency_key=f"access-key-revoke:{credential.pk}",
                             extra={"key_prefix": credential.prefix})
     except agent_platform.PlatformError as exc:
-        raise self.retry(exc=exc, countdown=min(5 * 2 ** self.request.retries, 300)) from exc
+        raise _platform_retry(self, exc) from exc
 
 
 # --- Renewals (subscriptions/renewals.py explains the design) -------------------------
