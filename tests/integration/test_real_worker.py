@@ -41,6 +41,8 @@ def test_a_paid_checkout_gets_access_and_a_receipt_through_a_real_worker(
 
 
 def test_the_renewal_sweep_renews_through_a_real_worker(require_postgres, require_redis, plan, documents, settings):
+    settings.CELERY_BROKER_URL = app.conf.broker_url
+    from billing.models import PaymentDocument
     from subscriptions.models import Term
     from subscriptions.tasks import renewal_sweep
     from subscriptions.testing import seed_due_subscriptions
@@ -50,6 +52,11 @@ def test_the_renewal_sweep_renews_through_a_real_worker(require_postgres, requir
         renewal_sweep.delay()
         assert wait_for(lambda: Term.objects.filter(subscription_id__in=ids).count() == 3), "not renewed"
         assert wait_for(lambda: AccessGrant.objects.filter(term__subscription_id__in=ids, status="granted").count() == 3)
+        # ... and the rest of what the settlement handed on (receipt PDFs, receipt e-mails) is
+        # done before the worker stops: a task still writing would hold up the test's flush.
+        receipts = PaymentDocument.objects.filter(doc_type="receipt", payment__purpose="subscription.renewal")
+        assert wait_for(lambda: receipts.filter(rendered_at__isnull=False).count() == 3), "receipts not rendered"
+        assert wait_for(lambda: len(mail.outbox) == 3), "receipt e-mails not sent"
 
 
 def test_the_renewal_sweeps_have_a_queue_of_their_own_declared_for_workers_started_without_q():
