@@ -152,7 +152,7 @@ class AgentCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Customers' keys for the AI agent (clause 8). Staff revoke a key passed to a third
     party; the customer keeps the subscription and may create a new key."""
 
-    list_display = ("customer", "prefix", "created_at", "revoked_at", "revoke_reason")
+    list_display = ("customer", "prefix", "created_at", "last_used_at", "revoked_at", "revoke_reason")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("customer__email", "prefix")
     list_select_related = ("customer",)

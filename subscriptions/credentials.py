@@ -9,6 +9,7 @@ A new key revokes the previous one; the customer or staff may revoke a key at an
 an event; the agent platform is told of a revocation when it has a webhook."""
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -107,5 +108,21 @@ def credential_owner(raw: str) -> AgentCredential | None:
     """The active key `raw` is, or None (unknown or revoked)."""
     if not raw or not raw.startswith(AgentCredential.PREFIX) or len(raw) > 128:
         return None
-    return (AgentCredential.objects.select_related("customer")
-            .filter(key_hash=key_hash(raw), revoked_at__isnull=True).first())
+    credential = (AgentCredential.objects.select_related("customer")
+                  .filter(key_hash=key_hash(raw), revoked_at__isnull=True).first())
+    if credential is not None:
+        _mark_used(credential)
+    return credential
+
+
+def _mark_used(credential: AgentCredential) -> None:
+    """Record that the platform checked the key: one conditional UPDATE at most every
+    LAST_USED_EVERY per key, so a platform checking on every message writes little. Not
+    an event: it changes no right, only shows whether the key is in use."""
+    now = timezone.now()
+    if credential.last_used_at is not None and now - credential.last_used_at < AgentCredential.LAST_USED_EVERY:
+        return
+    AgentCredential.objects.filter(pk=credential.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - AgentCredential.LAST_USED_EVERY),
+    ).update(last_used_at=now)
+    credential.last_used_at = now

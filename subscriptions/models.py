@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -232,6 +233,11 @@ class AgentCredential(models.Model):
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", verbose_name=_("revoked by"))
     revoke_reason = models.CharField(_("why revoked"), max_length=255, blank=True)
+    # When the platform last checked the key, to within LAST_USED_EVERY: the customer and
+    # staff see whether a key is in use (one left active after a transfer, one never used).
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    LAST_USED_EVERY = timedelta(minutes=5)
 
     class Meta:
         ordering = ["-created_at"]

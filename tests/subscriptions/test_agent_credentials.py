@@ -178,3 +178,55 @@ def test_a_resubmitted_page_does_not_replace_the_key_just_shown(client, customer
     assert "If you did not copy it, replace it below" in again.content.decode()
     assert verify(platform, raw).status_code == 200
     assert AgentCredential.objects.filter(customer=customer).count() == 1
+
+
+def test_the_customer_and_staff_see_when_the_key_was_last_used(
+    client, customer, subscribed, platform, time_machine, staff_admin,
+):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    client.force_login(customer)
+    raw = new_key(client)
+    assert "Not used by the AI agent yet." in client.get("/account/").content.decode()
+    start = timezone.now()
+    time_machine.move_to(start, tick=False)
+    assert verify(platform, raw).status_code == 200
+    credential = AgentCredential.objects.get(customer=customer)
+    assert credential.last_used_at == start
+    # A platform checking on every message writes at most once per LAST_USED_EVERY.
+    time_machine.move_to(start + timedelta(minutes=4), tick=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert verify(platform, raw).status_code == 200
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert AgentCredential.objects.get(pk=credential.pk).last_used_at == start
+    later = start + timedelta(minutes=6)
+    time_machine.move_to(later, tick=False)
+    assert verify(platform, raw).status_code == 200
+    assert AgentCredential.objects.get(pk=credential.pk).last_used_at == later
+    # A revoked key is refused and its last use stays what it was.
+    client.post("/account/agent-key/revoke/")
+    time_machine.move_to(later + timedelta(hours=1), tick=False)
+    assert verify(platform, raw).status_code == 404
+    assert AgentCredential.objects.get(pk=credential.pk).last_used_at == later
+    client.post("/account/agent-key/new/", {"replaces": ""})
+    page = client.get("/account/").content.decode()
+    assert "Not used by the AI agent yet." in page  # the new key, not the old one's use
+    staff_admin.force_login(staff_admin.staff)  # the same client, now in the admin
+    listing = staff_admin.get("/admin/subscriptions/agentcredential/").content.decode()
+    assert "Last used" in listing and listing.count("field-last_used_at") == 2  # both keys' rows
+
+
+def test_the_account_shows_the_last_use_of_the_active_key(client, customer, subscribed, platform):
+    from django.utils import formats, timezone
+
+    client.force_login(customer)
+    raw = new_key(client)
+    verify(platform, raw)
+    used = AgentCredential.objects.get(customer=customer, revoked_at__isnull=True).last_used_at
+    page = client.get("/account/").content.decode()
+    stamp = formats.date_format(timezone.localtime(used), "DATETIME_FORMAT")
+    assert f"Last used by the AI agent: {stamp}." in page
