@@ -245,6 +245,9 @@ _SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "Dummy
 # Sessions are read on every request: from the shared cache, written through to the
 # database. A per-process cache would keep a logged-out session alive in other workers.
 SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if _SHARED_CACHE else "db")
+# One-time messages ("renewal is off") live in the session: the default storage would set a
+# `messages` cookie, and the Privacy Policy (8.1) lists only session, CSRF and language.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Whole-page cache of the visitor's pricing page and the personal account (soldee/pagecache.py):
 # invalidated through the shared cache, so only with one.
 SOLDEE_PAGE_CACHE = env.bool("SOLDEE_PAGE_CACHE", default=_SHARED_CACHE)
