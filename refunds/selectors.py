@@ -142,6 +142,12 @@ def _payment_evidence(payment: Payment, term, grant) -> list[str]:
 
 
 def _no_access(payment, term, grant, now) -> tuple[bool, list[str]]:
+    if term is not None and term.starts_at > now:
+        # Paid ahead (a renewal charged before the term in use ends): access under this term
+        # begins at its start, so nothing of it has been rendered, whatever the platform was
+        # told in advance.
+        return True, [_("The term this payment bought starts at %(start)s and has not begun: no access under it "
+                        "has been given yet.") % {"start": _dt(term.starts_at)}]
     if grant is None or grant.granted_at is None:
         if grant is not None and grant.deadline_at > now and grant.status == grant.Status.PENDING:
             return False, [_("Access is still being provisioned; the 30-minute deadline (%(due)s) "

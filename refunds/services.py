@@ -10,7 +10,7 @@ import logging
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -221,6 +221,33 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
     return request
 
 
+def next_term_refund_request(*, customer, subscription_id: int) -> RefundRequest:
+    """Clause 6.4, "renewed upon expiration unless cancelled": the customer turns renewal
+    off after the saved card paid the next term ahead but before that term began. In one
+    transaction renewal goes off and the customer's refund request for that payment is
+    opened, on the ground "access not granted" (nothing of that term was rendered). Staff
+    decide as for any request; approving it cancels that term only (RefundOutcome.
+    TERM_CANCELLED): the term in use runs to its end."""
+    from subscriptions.services import CheckoutRefused, paid_ahead_term, subscription_set_auto_renew
+
+    with transaction.atomic():
+        _lock_customer(customer.pk)
+        subscription = Subscription.objects.select_for_update().get(pk=subscription_id, customer=customer)
+        term = paid_ahead_term(subscription) if subscription.is_live else None
+        if term is None:
+            raise RefundError(_("This subscription has no paid term that has not begun yet."))
+        try:
+            subscription_set_auto_renew(subscription_id=subscription.pk, on=False, by=customer)
+        except CheckoutRefused as exc:
+            raise RefundError(str(exc)) from None
+        return refund_request_create(
+            customer=customer, payment_id=term.payment_id, ground=RefundRequest.Ground.NO_ACCESS,
+            explanation=_("I turned automatic renewal off on %(date)s, before this paid term began (%(start)s): "
+                          "please return this payment (clause 6.4 of the Public Offer).") % {
+                "date": formats.date_format(timezone.localtime(), "DATETIME_FORMAT"),
+                "start": formats.date_format(timezone.localtime(term.starts_at), "DATETIME_FORMAT")})
+
+
 def _evaluate_for_staff(*, payment, ground) -> tuple[selectors.Evaluation, dict]:
     """The evaluation stored with a request and sent in staff alerts: written in
     STAFF_RECORDS_LANGUAGE, whatever language the customer who asked reads."""
@@ -278,8 +305,9 @@ def refund_requests_open_for_unapplied(*, days: int = 30) -> int:
 
 UNAPPLIED_EXPLANATION = gettext_lazy(
     "Opened by Soldee on your behalf: this payment started no paid term and gave no access (the "
-    "term it was for was already paid, or the subscription had ended when the money arrived). Our "
-    "staff will review it and return the money the way it was paid.")
+    "term it was for was already paid, automatic renewal had been turned off, or the subscription "
+    "had ended when the money arrived). Our staff will review it and return the money the way it "
+    "was paid.")
 
 
 def refund_request_reevaluate(*, request_id: int) -> RefundRequest:

@@ -8,9 +8,11 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from billing.models import Payment
 from soldee.event_texts import CUSTOMER_TEXTS
+from subscriptions.models import Subscription
 
 from . import selectors, services
 from .forms import ErrorReportForm, RefundRequestForm
@@ -77,6 +79,22 @@ def request_create(request, public_id):
     else:
         form = RefundRequestForm()
     return render(request, "refunds/request_form.html", {"form": form, "payment": payment})
+
+
+@login_required
+@require_POST
+def next_term_refund(request, subscription_id):
+    """From the "turn renewal off" page: off, and the next term (paid ahead, not begun) back."""
+    subscription = get_object_or_404(Subscription, pk=subscription_id, customer=request.user)
+    try:
+        refund_request = services.next_term_refund_request(customer=request.user, subscription_id=subscription.pk)
+    except services.RefundError as exc:
+        messages.error(request, str(exc))
+        return redirect("subscriptions:account")
+    messages.success(request, _("Automatic renewal is off, and your request to return the payment for the next term "
+                                "is registered. We will e-mail you the decision; once it is returned, your access "
+                                "ends with the term in use."))
+    return redirect("refunds:request_detail", pk=refund_request.pk)
 
 
 @login_required

@@ -276,11 +276,16 @@ def renewals_paid(*, payments: list[Payment]) -> list[Term | None]:
     for payment in payments:
         attempt = attempts[payment.pk]
         sub = subs[attempt.subscription_id]
-        if not sub.is_live or (sub.pk, attempt.term_number) in taken:
+        # Renewal turned off while our charge was out (its outcome learnt only later, by
+        # reconciliation): the customer cancelled before it bought anything (clause 6.4).
+        cancelled = attempt.kind in RECONCILED_KINDS and not sub.auto_renew
+        if not sub.is_live or cancelled or (sub.pk, attempt.term_number) in taken:
             unapplied.append(events.build(
                 verb=events.UNAPPLIED_RENEWAL, subject=payment, customer=payment.customer_id,
-                data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number}))
+                data={"subscription": sub.pk, "status": sub.status, "term": attempt.term_number,
+                      **({"reason": "renewal turned off"} if cancelled and sub.is_live else {})}))
             why = (f"renewal charge for subscription {sub.pk}, which is {sub.status}" if not sub.is_live
+                   else f"renewal charge for subscription {sub.pk}, whose renewal was turned off" if cancelled
                    else f"renewal charge for term {attempt.term_number} of subscription {sub.pk}, already paid")
             transaction.on_commit(lambda pk=payment.pk, why=why: _unapplied_payment(pk, why), robust=True)
             continue

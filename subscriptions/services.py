@@ -441,6 +441,14 @@ def term_refunded(*, term: Term, by=None) -> Subscription:
     return subscription
 
 
+def paid_ahead_term(subscription: Subscription, *, now=None) -> Term | None:
+    """The term a renewal already paid that has not begun (the saved card is charged
+    RENEWAL_LEAD_HOURS before the term in use ends), not refunded; or None."""
+    now = now or timezone.now()
+    return (Term.objects.filter(subscription=subscription, starts_at__gt=now).not_refunded()
+            .select_related("payment").order_by("starts_at").first())
+
+
 def refunded_ahead(subscription: Subscription) -> bool:
     """The subscription's next term was paid and then refunded (see term_refunded): it
     runs to the end of its current term and ends."""

@@ -175,7 +175,9 @@ def renewal(request, subscription_id):
     want_on = request.GET.get("on") == "1"
     return render(request, "subscriptions/renewal_confirm.html",
                   {"subscription": subscription, "want_on": want_on,
-                   "term_over": subscription.is_live and subscription.current_period_end <= timezone.now()})
+                   "term_over": subscription.is_live and subscription.current_period_end <= timezone.now(),
+                   # Already charged for a term that has not begun: the customer may have it back (clause 6.4).
+                   "paid_ahead": None if want_on or not subscription.is_live else services.paid_ahead_term(subscription)})
 
 
 def _platform_authorized(request) -> bool:

@@ -1,0 +1,136 @@
+"""Clause 6.4: "upon expiration, the plan is automatically renewed unless the Customer has
+cancelled". The saved card is charged RENEWAL_LEAD_HOURS before the term in use ends, so a
+customer may cancel after that charge and before the term it paid begins: they may have
+that payment back (the term is cancelled, the term in use runs to its end); and a charge
+that was out at the gateway when they cancelled buys nothing and is returned."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from billing.gateways import sandbox
+from billing.models import Payment, SandboxTransaction
+from refunds import services as refunds
+from refunds.models import Refund, RefundRequest
+from soldee.models import Event
+from subscriptions import renewals
+from subscriptions.models import RenewalAttempt, Subscription, Term
+from subscriptions.services import subscription_set_auto_renew
+
+from ..billing.helpers import buy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sub(customer, plan, documents):
+    buy(customer, plan, documents, card=sandbox.CARD_APPROVE, token=f"t-{customer.pk}")
+    return Subscription.objects.get(customer=customer)
+
+
+def gateway_refunds(payment) -> int:
+    return SandboxTransaction.objects.filter(kind="refund", invoice_id=str(payment.public_id)).count()
+
+
+@pytest.fixture
+def renewed_ahead(sub, time_machine):
+    """Term 2 paid at end − 23 h; the clock then at end − 12 h (term 1 still in use)."""
+    first_end = sub.current_period_end
+    time_machine.move_to(first_end - timedelta(hours=23), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 1}
+    time_machine.move_to(first_end - timedelta(hours=12), tick=False)
+    sub.refresh_from_db()
+    return sub, first_end, Term.objects.get(subscription=sub, number=2)
+
+
+def test_cancelling_before_the_paid_term_begins_returns_its_payment_once(
+    client, customer, staff, renewed_ahead, django_capture_on_commit_callbacks,
+):
+    sub, first_end, term2 = renewed_ahead
+    client.force_login(customer)
+    page = client.get(f"/account/subscriptions/{sub.pk}/renewal/").content.decode()
+    assert 'id="paid-ahead"' in page and 'id="confirm-renewal-refund"' in page
+    assert "is already paid" in page and "Turn renewal off, keep the paid term" in page
+    response = client.post(f"/refunds/subscriptions/{sub.pk}/next-term/", follow=True)
+    request = RefundRequest.objects.get(payment=term2.payment)
+    assert response.redirect_chain[-1][0] == f"/refunds/requests/{request.pk}/"
+    assert "your request to return the payment for the next term is registered" in response.content.decode()
+    sub.refresh_from_db()
+    assert sub.auto_renew is False and sub.next_charge_at is None
+    assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
+    assert "has not begun" in " ".join(request.evaluation["reasons"])
+    assert Event.objects.filter(verb="subscription.renewal_cancelled", subject_id=str(sub.pk)).exists()
+    # A second press does not open a second request (nor turn anything else).
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    assert RefundRequest.objects.filter(customer=customer).count() == 1
+    # Staff approve: that term is cancelled, the term in use keeps its access to its end.
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refunds.refund_request_approve(request_id=request.pk, by=staff)
+    refund = refunds.refund_execute(refund_id=refund.pk)
+    assert refund.status == Refund.Status.SUCCEEDED and gateway_refunds(term2.payment) == 1
+    sub.refresh_from_db()
+    assert sub.is_live and sub.current_period_end == first_end and sub.auto_renew is False
+    renewals.subscriptions_expire(now=first_end + timedelta(minutes=1))
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ENDED
+
+
+def test_keeping_the_paid_term_turns_renewal_off_after_it(client, customer, renewed_ahead):
+    sub, _first_end, term2 = renewed_ahead
+    client.force_login(customer)
+    client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "0"})
+    sub.refresh_from_db()
+    assert sub.auto_renew is False and sub.current_period_end == term2.ends_at
+    assert not RefundRequest.objects.exists()
+    # Changed their mind within the term in use: the payment can still be asked back.
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    assert RefundRequest.objects.get(payment=term2.payment).eligible is True
+
+
+def test_no_next_term_refund_without_a_paid_term_that_has_not_begun(client, customer, sub):
+    client.force_login(customer)
+    page = client.get(f"/account/subscriptions/{sub.pk}/renewal/").content.decode()
+    assert 'id="paid-ahead"' not in page
+    response = client.post(f"/refunds/subscriptions/{sub.pk}/next-term/", follow=True)
+    assert "no paid term that has not begun" in response.content.decode()
+    sub.refresh_from_db()
+    assert sub.auto_renew is True and not RefundRequest.objects.exists()
+
+
+def test_another_customers_subscription_is_a_404(client, other_customer, sub):
+    client.force_login(other_customer)
+    assert client.post(f"/refunds/subscriptions/{sub.pk}/next-term/").status_code == 404
+    assert Subscription.objects.get(pk=sub.pk).auto_renew is True
+
+
+def test_a_charge_out_at_the_gateway_when_the_customer_cancelled_buys_nothing_and_is_returned(
+    customer, sub, time_machine, enqueued, monkeypatch, django_capture_on_commit_callbacks,
+):
+    first_end = sub.current_period_end
+    time_machine.move_to(first_end - timedelta(hours=23), tick=False)
+    ids = renewals.renewals_claim()
+    charge = renewals._gateway_charges
+
+    def cancelled_during_the_call(attempts):
+        answers = charge(attempts)  # the gateway approves ...
+        with transaction.atomic():  # ... while the customer turns renewal off
+            subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+        return answers
+
+    monkeypatch.setattr(renewals, "_gateway_charges", cancelled_during_the_call)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        renewals.renewals_charge(ids)
+    payment = RenewalAttempt.objects.get(pk=ids[0]).payment
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert not Term.objects.filter(payment=payment).exists()  # no new term after a confirmed cancellation
+    sub.refresh_from_db()
+    assert sub.is_live and sub.current_period_end == first_end and sub.auto_renew is False
+    event = Event.objects.get(verb="payment.unapplied_renewal", subject_id=str(payment.pk))
+    assert event.data["reason"] == "renewal turned off"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert enqueued.run("refunds.tasks.refund_request_for_unapplied") == 1
+    request = RefundRequest.objects.get(payment=payment)
+    assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
