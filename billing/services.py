@@ -194,7 +194,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                 payment.gateway_ref = charge.gateway_ref
             payment.card_mask = charge.card_mask or payment.card_mask
             payment.failure_code = payment.failure_message = ""
-            if charge.card_token and payment.payment_method_id is None:
+            # A closed (deleted) account keeps no card: nothing may charge it again.
+            if charge.card_token and payment.payment_method_id is None and payment.customer.is_active:
                 payment.payment_method = _payment_method_save(
                     customer=payment.customer, gateway=payment.gateway,
                     token=charge.card_token, card_mask=charge.card_mask,

@@ -10,7 +10,8 @@ from .models import Event
 # subscriptions app records them, refunds sweeps for them, the payment page reads them.
 DUPLICATE_PURCHASE = "payment.duplicate_purchase"
 UNAPPLIED_RENEWAL = "payment.unapplied_renewal"
-UNAPPLIED_PAYMENT_VERBS = (DUPLICATE_PURCHASE, UNAPPLIED_RENEWAL)
+UNAPPLIED_CLOSED_ACCOUNT = "payment.unapplied_closed_account"  # paid after the account was deleted
+UNAPPLIED_PAYMENT_VERBS = (DUPLICATE_PURCHASE, UNAPPLIED_RENEWAL, UNAPPLIED_CLOSED_ACCOUNT)
 
 
 def build(

@@ -124,6 +124,15 @@ def term_start_paid(*, payment: Payment) -> Term | None:
     transaction, customer and payment already locked): the agreement is concluded
     (acceptance), the subscription starts, access is provisioned."""
     plan = Plan.objects.get(code=payment.purpose_ref)
+    if not payment.customer.is_active:
+        # The account was deleted (or closed by staff) while this payment was open at the
+        # gateway: no agreement, no subscription renewing a card nobody can cancel; the
+        # money is returned.
+        events.record(verb=events.UNAPPLIED_CLOSED_ACCOUNT, subject=payment, customer=payment.customer,
+                      data={"plan": plan.code})
+        transaction.on_commit(lambda: _unapplied_payment(
+            payment.pk, "paid after the customer's account was closed"), robust=True)
+        return None
     live = live_subscription(payment.customer)
     if live is not None and payment.method == Payment.Method.BANK_TRANSFER and live.plan_id == plan.pk:
         # A legal entity pays each term by invoice: a transfer for the plan it is on pays

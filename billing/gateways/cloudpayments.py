@@ -485,8 +485,8 @@ class CloudPaymentsGateway(Gateway):
             return CHECK_BAD_AMOUNT
         if currency != payment.currency or amount_minor != payment.amount_minor:
             return CHECK_BAD_AMOUNT
-        if payment.status == Payment.Status.EXPIRED:
-            return CHECK_EXPIRED
+        if payment.status == Payment.Status.EXPIRED or not payment.customer.is_active:
+            return CHECK_EXPIRED  # or the account was closed since the page opened
         if payment.status not in (Payment.Status.PENDING, Payment.Status.PROCESSING, Payment.Status.FAILED):
             return CHECK_REFUSED  # already paid
         return CHECK_OK

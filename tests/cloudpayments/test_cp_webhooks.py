@@ -186,3 +186,10 @@ def test_a_pay_for_another_amount_is_not_settled_and_not_acknowledged(client, pe
     pending_payment.refresh_from_db()
     assert pending_payment.status == Payment.Status.PENDING
     assert IncomingNotification.objects.get().outcome == "failed"
+
+
+def test_check_refuses_a_payment_of_an_account_closed_since_the_page_opened(client, pending_payment):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(pk=pending_payment.customer_id).update(is_active=False)
+    assert post_form(client, form_body(check_fields(pending_payment))).json() == {"code": 20}

@@ -170,3 +170,34 @@ def test_a_decided_request_cannot_be_confirmed_again(customer, staff):
     else:
         raise AssertionError("second confirmation must be refused")
     assert Event.objects.filter(verb="account.anonymised").count() == 1
+
+
+def test_a_payment_approved_after_the_account_was_deleted_starts_nothing_and_is_returned(
+    customer, plan, documents, staff, enqueued, django_capture_on_commit_callbacks,
+):
+    """The customer left a payment page open (or 3-D Secure was slow), asked for deletion,
+    and staff confirmed it; then the gateway approved. No subscription may start renewing a
+    card nobody can cancel: no agreement, no card kept, and a refund request for staff."""
+    from billing.models import PaymentMethod
+    from billing.services import payment_refresh_from_gateway
+    from refunds.models import RefundRequest
+    from subscriptions.models import Subscription
+
+    from ..billing.helpers import pay_on_sandbox, start_checkout
+
+    payment = start_checkout(None, customer, plan, documents)
+    deletion = personal_data.deletion_request_create(customer=customer)
+    personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    pay_on_sandbox(payment)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_refresh_from_gateway(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED and payment.payment_method is None
+    assert not Subscription.objects.filter(customer=customer).exists()
+    assert not PaymentMethod.objects.filter(customer=customer, is_active=True).exists()
+    assert not Acceptance.objects.filter(payment=payment).exists()
+    assert Event.objects.filter(verb="payment.unapplied_closed_account", subject_id=str(payment.pk)).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert enqueued.run("refunds.tasks.refund_request_for_unapplied") == 1
+    assert RefundRequest.objects.get(payment=payment).eligible is True
