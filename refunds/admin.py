@@ -327,7 +327,7 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         for refund in queryset:
             try:
                 done = services.refund_execute(refund_id=refund.pk, by=request.user, retry_failed=True)
-            except GatewayError as exc:
+            except (GatewayError, services.RefundError) as exc:
                 self.message_user(request, f"#{refund.pk}: {exc}", level=messages.ERROR)
             else:
                 self.message_user(request, f"#{refund.pk}: {done.get_status_display()}")

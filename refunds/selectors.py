@@ -57,12 +57,15 @@ def events_for(*subjects) -> QuerySet[Event]:
     return Event.objects.filter(q).select_related("actor").order_by("created_at", "id")
 
 
-def reserved_minor(payment_id: int) -> int:
-    """Money promised by approved refunds not yet recorded on the payment."""
+def reserved_minor(payment_id: int, *, exclude_refund: int | None = None) -> int:
+    """Money promised by approved refunds not yet recorded on the payment. A failed refund
+    holds its amount too: it is retried, and "failed" also covers a gateway that refunded
+    while the recording did not (money moves at most once)."""
     return Refund.objects.filter(
         payment_id=payment_id,
-        status__in=[Refund.Status.PENDING, Refund.Status.EXECUTING, Refund.Status.AWAITING_TRANSFER]
-    ).aggregate(total=Sum("amount_minor"))["total"] or 0
+        status__in=[Refund.Status.PENDING, Refund.Status.EXECUTING, Refund.Status.AWAITING_TRANSFER,
+                    Refund.Status.FAILED],
+    ).exclude(pk=exclude_refund).aggregate(total=Sum("amount_minor"))["total"] or 0
 
 
 def full_refund_effect(payment: Payment, now=None) -> str:

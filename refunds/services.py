@@ -430,16 +430,25 @@ def refund_request_reject(*, request_id: int, by, reason: str) -> RefundRequest:
 # --- Executing a refund exactly once ----------------------------------------------------
 
 def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
-    customer_id = Refund.objects.values_list("customer_id", flat=True).get(pk=refund_id)
+    customer_id, payment_id = Refund.objects.values_list("customer_id", "payment_id").get(pk=refund_id)
     with transaction.atomic():
         _lock_customer(customer_id)  # the customer first, as every service does
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         allowed = {Refund.Status.PENDING, Refund.Status.EXECUTING}
         if retry_failed:
             allowed.add(Refund.Status.FAILED)
         if refund.status not in allowed:
             return None
-        payment = Payment.objects.get(pk=refund.payment_id)
+        if refund.status == Refund.Status.FAILED:
+            left = payment.refundable_minor - selectors.reserved_minor(payment.pk, exclude_refund=refund.pk)
+            if left < refund.amount_minor:
+                # Refunded meanwhile by another refund (or the books took this one already):
+                # sending it again would return the money twice.
+                raise RefundError(_("Not sent again: only %(left)s of this payment is left to refund, less than "
+                                    "this refund's %(amount)s.") % {
+                    "left": format_money(max(left, 0), payment.currency),
+                    "amount": format_money(refund.amount_minor, refund.currency)})
         if payment.method == Payment.Method.BANK_TRANSFER:  # no gateway holds it
             if refund.status != Refund.Status.FAILED:  # approved before this rule: accounting pays it
                 _await_bank_transfer(refund=refund, payment=payment)

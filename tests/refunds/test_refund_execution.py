@@ -301,3 +301,32 @@ def test_a_retry_past_the_gateways_idempotency_window_is_stopped_for_staff(
     result = services.refund_execute(refund_id=refund.pk)
     assert result.status == Refund.Status.FAILED and "idempotency window" in result.last_error
     assert gateway_refunds(payment) == 0
+
+
+def test_a_failed_refund_holds_its_amount_so_money_is_never_returned_twice(
+    client, customer, paid, staff, monkeypatch, django_capture_on_commit_callbacks,
+):
+    """A failed refund may be retried (and "failed" also covers a gateway that refunded
+    while the books did not record it): a second request cannot promise the same money,
+    and a retry of a refund whose money went back another way is not sent."""
+    from billing.gateways import RefundResult
+
+    first = services.refund_request_approve(request_id=open_request(customer, paid).pk, by=staff)
+    original = SandboxGateway.refund
+    monkeypatch.setattr(SandboxGateway, "refund",
+                        lambda self, **kw: RefundResult(approved=False, failure_message="card closed"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.refund_execute(refund_id=first.pk).status == Refund.Status.FAILED
+    monkeypatch.setattr(SandboxGateway, "refund", original)
+    with pytest.raises(services.RefundError, match="already been refunded in full"):
+        open_request(customer, paid, ground=RefundRequest.Ground.NO_ACCESS)
+    # The money went back by another way meanwhile (recorded on the payment): no second send.
+    billing.payment_refund_record(payment_id=paid.pk, amount_minor=PRICE, gateway_ref="manual-1",
+                                  refund_key="elsewhere", by=staff)
+    with pytest.raises(services.RefundError, match="Not sent again"):
+        services.refund_execute(refund_id=first.pk, by=staff, retry_failed=True)
+    assert gateway_refunds(paid) == 0 and Refund.objects.get(pk=first.pk).status == Refund.Status.FAILED
+    client.force_login(staff)
+    response = client.post("/admin/refunds/refund/", {"action": "retry", "_selected_action": [first.pk]},
+                           follow=True)
+    assert "Not sent again" in response.content.decode() and gateway_refunds(paid) == 0
