@@ -322,6 +322,13 @@ def access_provision(*, grant_id: int) -> AccessGrant:
 def access_mark_granted(*, grant_id: int, platform_ref: str) -> AccessGrant:
     with transaction.atomic():
         grant = AccessGrant.objects.select_for_update().get(pk=grant_id)
+        if grant.status == AccessGrant.Status.REVOKED and platform_ref != "local":
+            # Revoked (a refund, a lapse) while our grant was on its way to the platform: the
+            # revoke may have reached it first, leaving "granted" as its last word. Say it again.
+            from . import tasks
+
+            transaction.on_commit(lambda: tasks.access_revoke_notify.delay(grant.pk, after_grant=True), robust=True)
+            return grant
         if grant.status != AccessGrant.Status.PENDING:
             return grant
         grant.status = AccessGrant.Status.GRANTED

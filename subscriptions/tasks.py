@@ -96,8 +96,10 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)
-def access_revoke_notify(self, grant_id: int) -> None:
-    """Tell the agent platform that access for a term is revoked (retried with backoff)."""
+def access_revoke_notify(self, grant_id: int, after_grant: bool = False) -> None:
+    """Tell the agent platform that access for a term is revoked (retried with backoff).
+    `after_grant`: said again because a grant reached the platform after the first revoke
+    (a key of its own, so the platform does not drop it as a duplicate)."""
     grant = AccessGrant.objects.select_related("customer", "term__plan", "term__subscription").get(pk=grant_id)
     if not agent_platform.is_configured():
         return
@@ -108,7 +110,7 @@ def access_revoke_notify(self, grant_id: int) -> None:
     try:
         agent_platform.send(action="revoke", customer_ref=str(grant.customer.public_id),
                             plan_code=grant.term.plan.code, until=until,
-                            idempotency_key=f"access-revoke:{grant.pk}")
+                            idempotency_key=f"access-revoke:{grant.pk}" + (":after-grant" if after_grant else ""))
     except agent_platform.PlatformError as exc:
         raise _platform_retry(self, exc) from exc
 

@@ -130,3 +130,38 @@ def test_entitlement_ends_with_the_term(client, grant, time_machine):
     assert entitlement(grant.customer)["entitled"] is True
     time_machine.move_to(grant.term.ends_at + timedelta(seconds=1), tick=False)
     assert entitlement(grant.customer)["entitled"] is False
+
+
+def test_a_grant_that_reaches_the_platform_after_the_revoke_is_followed_by_another_revoke(
+    grant, settings, django_capture_on_commit_callbacks, monkeypatch,
+):
+    """The grant call was in flight when the subscription ended (a full refund): the
+    platform may get the revoke first, then the grant. Its last word must be "revoke"."""
+    from django.db import transaction
+
+    from subscriptions import agent_platform
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_end
+
+    settings.AGENT_PLATFORM_WEBHOOK_URL = PLATFORM
+    settings.AGENT_PLATFORM_WEBHOOK_SECRET = "s"
+    heard: list[tuple[str, str]] = []
+    real_send = agent_platform.send
+
+    def send(**kwargs):
+        if kwargs["action"] == "grant":  # the subscription ends while this call is out ...
+            with transaction.atomic():
+                subscription_end(subscription_id=grant.term.subscription_id, reason=Subscription.EndReason.REFUNDED)
+            tasks.access_revoke_notify.run(grant.pk)  # ... and its revoke overtakes the grant
+        heard.append((kwargs["action"], kwargs["idempotency_key"]))
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(agent_platform, "send", send)
+    monkeypatch.setattr(tasks.access_revoke_notify, "delay", lambda *a, **kw: tasks.access_revoke_notify.run(*a, **kw))
+    with respx.mock, django_capture_on_commit_callbacks(execute=True):
+        respx.post(PLATFORM).mock(return_value=httpx.Response(200, json={"reference": "agent-1"}))
+        access_provision(grant_id=grant.pk)
+    assert [action for action, _key in heard[:2]] == ["revoke", "grant"]
+    assert heard[-1] == ("revoke", f"access-revoke:{grant.pk}:after-grant")  # the platform's last word
+    grant.refresh_from_db()
+    assert grant.status == "revoked"
