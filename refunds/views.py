@@ -34,7 +34,7 @@ def error_report_create(request):
                 since=form.cleaned_data["since"], severity=form.cleaned_data["severity"],
                 attachment=form.cleaned_data["attachment"],
             )
-            messages.success(request, _("Your report is registered. We will resolve a critical error by %(date)s.")
+            messages.success(request, _("Your report is registered. If it is a critical error, we aim to resolve it by %(date)s.")
                              % {"date": formats.date_format(timezone.localtime(report.deadline_at),
                                                             "DATETIME_FORMAT")})
             return redirect("refunds:error_report_detail", pk=report.pk)

@@ -200,3 +200,21 @@ def test_a_partly_refunded_payment_shows_what_was_refunded(client, customer, pai
     assert "refunded ₸10,000" in index  # still refundable for the rest, and says what went back
     form = client.get(f"/refunds/payments/{paid.public_id}/request/").content.decode()
     assert "Already refunded: ₸10,000." in form
+
+
+def test_error_texts_promise_what_the_terms_promise_an_aim_and_a_refund(client, customer, staff):
+    """Terms of Use 5.3: the Provider *aims* to resolve a confirmed critical error within 5
+    business days; if it is not resolved, the customer may request a refund (clause 7)."""
+    client.force_login(customer)
+    pages = client.get(reverse("refunds:index")).content.decode() + client.get(
+        reverse("refunds:error_report_create")).content.decode()
+    response = client.post(reverse("refunds:error_report_create"), report_data(), follow=True)
+    report = ErrorReport.objects.get(customer=customer)
+    services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason="Down")
+    for template in ("emails/error_report_received", "emails/error_report_confirmed"):
+        tasks.customer_email.run(template, "error_report", report.pk)
+    texts = [pages, response.content.decode(), *(m.body for m in mail.outbox)]
+    for text in texts:
+        assert "will resolve" not in text and "is resolved within" not in text
+        assert "aim to resolve" in text
+    assert all("ask for a refund" in text for text in (pages, *(m.body for m in mail.outbox)))
