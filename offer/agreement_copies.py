@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from soldee import events
 from soldee.locking import lock_customer as _lock_customer
@@ -225,6 +226,14 @@ def agreement_context(acceptance: Acceptance) -> dict:
         concluded = (Acceptance.objects.filter(customer_id=acceptance.customer_id, kind=Acceptance.Kind.PAYMENT,
                                                accepted_at__lte=acceptance.accepted_at)
                      .order_by("-accepted_at", "-pk").first()) or acceptance
+    amended = accepted
+    if concluded != acceptance:
+        # What changed since the customer's acceptance before this one: the Offer, the
+        # Privacy Policy, the Terms of Use (any of them makes a renewal accept by continued use).
+        before = (Acceptance.objects.filter(customer_id=acceptance.customer_id, accepted_at__lte=acceptance.accepted_at)
+                  .exclude(pk=acceptance.pk).order_by("-accepted_at", "-pk").first())
+        seen = dict(before.accepted_documents.values_list("kind", "document_id")) if before else {}
+        amended = [a for a in accepted if seen.get(a.kind) != a.document_id] or accepted
     conversion = ""
     if payment.currency != "KZT" and payment.exchange_rate is not None:
         from billing.exchange import describe_conversion
@@ -238,6 +247,9 @@ def agreement_context(acceptance: Acceptance) -> dict:
         "acceptance": acceptance,
         "offer": offer.document,
         "offer_sha256": offer.sha256,
+        # "Public Offer, version 2026-01-01; Privacy Policy, version …" (in the copy's language)
+        "amended": "; ".join(_("%(document)s, version %(label)s") % {
+            "document": a.document.get_kind_display(), "label": a.document.label} for a in amended),
         "accepted_documents": accepted,
         "customer": acceptance.customer_snapshot or {},
         "provider": provider_details(),

@@ -34,7 +34,7 @@ from billing import services as billing
 from billing.gateways import ChargeResult, ChargeStatus, GatewayError, get_gateway
 from billing.models import Payment, PaymentMethod
 from offer import services as offer_services
-from offer.models import Acceptance, AcceptedDocument, LegalDocument
+from offer.models import Acceptance, AcceptedDocument
 from plans.models import Plan
 from soldee import events
 from soldee.bulk import rows_update
@@ -348,24 +348,21 @@ def _next_attempt_no(sub: Subscription, term_number: int) -> int:
 
 
 def _accept_amendments_by_continued_use(*, renewed: list[tuple[Subscription, Payment]]) -> None:
-    """Clause 11: the Offer version in force at renewal is accepted by continued use,
-    with this payment as evidence, when it differs from the last one accepted."""
-    pinned = {}
-    for _sub, payment in renewed:
-        offer = next((d for d in payment.pinned_documents if d["kind"] == LegalDocument.Kind.OFFER), None)
-        if offer is not None:
-            pinned[payment.pk] = offer["id"]
-    if not pinned:
+    """Clause 11 (and 2.4): the documents in force at renewal — the Offer, the Privacy
+    Policy, the Terms of Use — are accepted by continued use, with this payment as
+    evidence, when any of them differs from the version of its kind last accepted."""
+    pinned = {payment.pk: {d["kind"]: d["id"] for d in payment.pinned_documents} for _sub, payment in renewed}
+    if not any(pinned.values()):
         return
-    last: dict[int, int] = {}
-    for customer_id, document_id in (
-        AcceptedDocument.objects.filter(acceptance__customer_id__in={s.customer_id for s, _p in renewed},
-                                        kind=LegalDocument.Kind.OFFER)
-        .order_by("acceptance__accepted_at", "acceptance_id").values_list("acceptance__customer_id", "document_id")
+    last: dict[tuple[int, str], int] = {}
+    for customer_id, kind, document_id in (
+        AcceptedDocument.objects.filter(acceptance__customer_id__in={s.customer_id for s, _p in renewed})
+        .order_by("acceptance__accepted_at", "acceptance_id")
+        .values_list("acceptance__customer_id", "kind", "document_id")
     ):
-        last[customer_id] = document_id  # ascending: the newest acceptance wins
+        last[(customer_id, kind)] = document_id  # ascending: the newest acceptance wins
     for sub, payment in renewed:
-        if payment.pk in pinned and last.get(payment.customer_id) != pinned[payment.pk]:
+        if any(last.get((payment.customer_id, kind)) != document_id for kind, document_id in pinned[payment.pk].items()):
             offer_services.acceptance_record(payment=payment, plan_code=sub.plan.code, plan_name=sub.plan.name,
                                              price_minor=payment.amount_minor, currency=payment.currency,
                                              kind=Acceptance.Kind.CONTINUED_USE)

@@ -281,6 +281,30 @@ def test_a_new_offer_version_is_accepted_by_continued_use_at_renewal(sub, custom
     assert Acceptance.objects.filter(kind="continued_use").count() == 1
 
 
+def test_a_new_privacy_policy_or_terms_of_use_is_accepted_by_continued_use_at_renewal(sub, customer, time_machine):
+    """Clause 2.4: acceptance covers the Privacy Policy and the Terms of Use too; a renewal
+    after either changed records them as accepted by continued use, as for the Offer."""
+    from offer.agreement_copies import render_agreement_html
+    from offer.services import document_publish
+
+    time_machine.move_to(sub.current_period_end - timedelta(days=5), tick=False)
+    policy = LegalDocument.objects.create(kind="privacy", label="policy-2", title="Privacy Policy",
+                                          body="Amended policy", effective_date=timezone.localdate())
+    document_publish(document_id=policy.pk)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    acceptance = Acceptance.objects.get(kind="continued_use")
+    assert acceptance.payment == Term.objects.get(subscription=sub, number=2).payment
+    assert policy.pk in set(acceptance.accepted_documents.values_list("document_id", flat=True))
+    html = render_agreement_html(acceptance, language="en")
+    assert "accepted the amended Privacy Policy, version policy-2, by continued use" in html
+    assert "amended Public Offer" not in html  # the Offer itself did not change
+    sub.refresh_from_db()
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()  # nothing changed since: nothing new to accept
+    assert Acceptance.objects.filter(kind="continued_use").count() == 1
+
+
 def test_the_reminder_is_sent_once_per_term(sub, time_machine):
     time_machine.move_to(sub.next_charge_at - timedelta(days=4), tick=False)
     assert renewals.reminders_due() == []
