@@ -46,8 +46,9 @@ class LegalDocumentAdmin(admin.ModelAdmin):
             return None
         page = confirmation_page(self, request, drafts, title=_("Publish these versions?"), warning=_(
             "A published version can never be changed or withdrawn: it is the text customers accept from its "
-            "effective date. Publishing a Public Offer e-mails every customer with a live subscription about the "
-            "amendment; a renewal after its effective date accepts it by continued use (clause 11)."))
+            "effective date. Publishing e-mails every customer with a live subscription about the amendment (for "
+            "the Privacy Policy also every former customer whose account is open); a renewal after its effective "
+            "date accepts it by continued use (clause 11)."))
         if page is not None:
             return page
         for doc in drafts:

@@ -1,5 +1,6 @@
-"""Amendments of the Public Offer (clause 11): e-mail live customers when a new version is
-published, show a notice in the personal account until dismissed."""
+"""Amendments of the legal documents (clause 11 of the Offer; Privacy Policy 9.1): e-mail
+customers when a new version of the Public Offer, the Privacy Policy or the Terms of Use is
+published, and show a notice in the personal account until dismissed."""
 
 from __future__ import annotations
 
@@ -8,47 +9,51 @@ from django.db import IntegrityError, transaction
 from soldee import events
 from soldee.models import Event
 
-from .models import Acceptance, AmendmentNoticeDismissal, LegalDocument
+from .models import Acceptance, AcceptedDocument, AmendmentNoticeDismissal, LegalDocument
 
 
-def live_customer_ids() -> list[int]:
-    """Customers with a live subscription (imported lazily: offer must not import
-    subscriptions at module level)."""
+def customer_ids_to_notify(kind: str) -> list[int]:
+    """Who is told of a new version of `kind`: customers with a live subscription; for the
+    Privacy Policy also every open account that ever concluded the agreement, as their
+    personal data is kept (imported lazily: offer must not import subscriptions at module
+    level)."""
+    from django.contrib.auth import get_user_model
+
     from subscriptions.models import LIVE_STATUSES, Subscription
 
-    return list(
-        Subscription.objects.filter(status__in=LIVE_STATUSES)
-        .order_by("customer_id").values_list("customer_id", flat=True).distinct()
-    )
+    ids = set(Subscription.objects.filter(status__in=LIVE_STATUSES).values_list("customer_id", flat=True))
+    if kind == LegalDocument.Kind.PRIVACY:
+        ids |= set(get_user_model().objects.filter(is_active=True, acceptances__isnull=False)
+                   .values_list("pk", flat=True))
+    return sorted(ids)
 
 
 def amendment_notice_for(user) -> dict | None:
-    """The newest published Public Offer version, if it was published after the
-    customer's last acceptance, is not the version they accepted, and the notice was
-    not dismissed: {"document", "accepted"} (accepted = the version they accepted)."""
+    """The newest published version of a legal document (the Offer first, then the Privacy
+    Policy, the Terms of Use) that was published after the customer's last acceptance, is
+    not the version of its kind they accepted, and whose notice was not dismissed:
+    {"document", "accepted"} (accepted = the version of that kind they accepted)."""
     if not getattr(user, "is_authenticated", False):
         return None
-    last = (Acceptance.objects.filter(customer=user).order_by("-accepted_at", "-id")
-            .prefetch_related("accepted_documents__document").first())
+    last = Acceptance.objects.filter(customer=user).order_by("-accepted_at", "-id").first()
     if last is None:
         return None
-    accepted = last.offer_document
-    newest = (LegalDocument.objects.filter(kind=LegalDocument.Kind.OFFER,
-                                           status=LegalDocument.Status.PUBLISHED)
-              .order_by("-published_at", "-id").first())
-    if newest is None or (accepted is not None and newest.pk == accepted.pk):
-        return None
-    if newest.published_at <= last.accepted_at:
-        return None
-    if AmendmentNoticeDismissal.objects.filter(customer=user, document=newest).exists():
-        return None
-    return {"document": newest, "accepted": accepted}
+    accepted = {a.kind: a.document for a in AcceptedDocument.objects.filter(acceptance=last).select_related("document")}
+    dismissed = set(AmendmentNoticeDismissal.objects.filter(customer=user).values_list("document_id", flat=True))
+    for kind in (LegalDocument.Kind.OFFER, LegalDocument.Kind.PRIVACY, LegalDocument.Kind.TERMS):
+        newest = (LegalDocument.objects.filter(kind=kind, status=LegalDocument.Status.PUBLISHED)
+                  .order_by("-published_at", "-id").first())
+        seen = accepted.get(kind)
+        if newest is None or (seen is not None and newest.pk == seen.pk) or newest.published_at <= last.accepted_at:
+            continue
+        if newest.pk not in dismissed:
+            return {"document": newest, "accepted": seen}
+    return None
 
 
 def amendment_notice_dismiss(*, customer, document_id: int) -> bool:
     """Close the notice about `document_id` for this customer (idempotent)."""
-    document = LegalDocument.objects.get(pk=document_id, kind=LegalDocument.Kind.OFFER,
-                                         status=LegalDocument.Status.PUBLISHED)
+    document = LegalDocument.objects.get(pk=document_id, status=LegalDocument.Status.PUBLISHED)
     try:
         with transaction.atomic():
             dismissal = AmendmentNoticeDismissal.objects.create(customer=customer, document=document)

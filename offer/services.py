@@ -64,11 +64,11 @@ def document_publish(*, document_id: int, by=None) -> LegalDocument:
                       data={"kind": document.kind, "label": document.label,
                             "effective_date": document.effective_date.isoformat(),
                             "sha256": document.sha256})
-        if document.kind == LegalDocument.Kind.OFFER:
-            # Clause 11: every customer with a live subscription is told, in batches.
-            from . import tasks
+        # Clause 11, Privacy Policy 9.1: customers are told by e-mail of every amendment
+        # (the Offer, the Privacy Policy, the Terms of Use), in batches.
+        from . import tasks
 
-            transaction.on_commit(lambda: tasks.offer_amendment_notify.delay(document.pk))
+        transaction.on_commit(lambda: tasks.offer_amendment_notify.delay(document.pk))
     return document
 
 

@@ -41,8 +41,9 @@ def agreement_copy_ready_email(self, request_id: int) -> None:
 
 @shared_task
 def offer_amendment_notify(document_id: int) -> int:
-    """Fan out: one e-mail batch task per OFFER_NOTICE_BATCH_SIZE live customers."""
-    ids = amendments.live_customer_ids()
+    """Fan out: one e-mail batch task per OFFER_NOTICE_BATCH_SIZE customers to tell of a
+    new version of a legal document (any kind: the task keeps its name for queued messages)."""
+    ids = amendments.customer_ids_to_notify(LegalDocument.objects.values_list("kind", flat=True).get(pk=document_id))
     size = _batch_size()
     for start in range(0, len(ids), size):
         offer_amendment_email_batch.delay(document_id, ids[start:start + size])

@@ -3,6 +3,7 @@ shows a notice until dismissed, and anyone can read the changes as a diff."""
 
 import pytest
 from django.core import mail
+from django.db import transaction
 
 from offer.models import LegalDocument
 from offer.services import document_publish
@@ -48,14 +49,57 @@ def test_publishing_an_offer_version_emails_live_customers_only_in_batches(
     assert len(mail.outbox) == 3
 
 
-def test_publishing_a_privacy_policy_version_sends_no_offer_notice(customer, buy, documents, enqueued,
-                                                                   django_capture_on_commit_callbacks):
+def test_a_new_privacy_policy_is_e_mailed_to_customers_and_noticed_in_the_account(
+    client, customer, other_customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
+):
+    """Privacy Policy 9.1: customers are notified of amendments by e-mail — for the Privacy
+    Policy also those whose subscription ended, as their personal data is kept."""
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_end
+
     buy(customer)
+    buy(other_customer)
+    with transaction.atomic():
+        subscription_end(subscription_id=Subscription.objects.get(customer=other_customer).pk, reason="cancelled")
     doc = LegalDocument.objects.create(kind="privacy", label="2099-01-01", title="Privacy Policy",
                                        effective_date="2099-01-01", body="New privacy text")
     with django_capture_on_commit_callbacks(execute=True):
         document_publish(document_id=doc.pk)
-    assert "offer.tasks.offer_amendment_notify" not in enqueued.names()
+    enqueued.run("offer.tasks.offer_amendment_notify")
+    mail.outbox.clear()
+    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([customer.email, other_customer.email])
+    message = mail.outbox[0]
+    assert "Privacy Policy has been amended" in message.subject
+    assert "new version of the Privacy Policy (2099-01-01)" in message.body
+    assert "/legal/privacy/diff/2025-11-01/2099-01-01/" in message.body
+    client.force_login(customer)
+    page = client.get("/account/").content.decode()
+    assert 'id="amendment-notice"' in page and "new version of the Privacy Policy (2099-01-01)" in page
+    assert "/legal/privacy/diff/2025-11-01/2099-01-01/" in page
+    client.post(f"/legal/notices/{doc.pk}/dismiss/")
+    assert 'id="amendment-notice"' not in client.get("/account/").content.decode()
+
+
+def test_a_new_terms_of_use_version_is_e_mailed_to_live_customers_only(
+    customer, other_customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
+):
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_end
+
+    buy(customer)
+    buy(other_customer)
+    with transaction.atomic():
+        subscription_end(subscription_id=Subscription.objects.get(customer=other_customer).pk, reason="cancelled")
+    doc = LegalDocument.objects.create(kind="terms", label="2099-01-01", title="Terms of Use",
+                                       effective_date="2099-01-01", body="New terms")
+    with django_capture_on_commit_callbacks(execute=True):
+        document_publish(document_id=doc.pk)
+    enqueued.run("offer.tasks.offer_amendment_notify")
+    mail.outbox.clear()
+    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    assert [m.to[0] for m in mail.outbox] == [customer.email]
+    assert "new version of the Terms of Use" in mail.outbox[0].body
 
 
 def test_the_account_shows_the_amendment_notice_until_dismissed(client, customer, buy, documents):
