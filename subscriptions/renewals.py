@@ -482,8 +482,23 @@ def renewal_retry_now(*, subscription_id: int, by) -> RenewalAttempt | None:
 
 def renewal_customer_payment(*, subscription: Subscription, token: str, client_ip, user_agent) -> Payment:
     """A past-due customer pays the next term on the hosted page with another card; the
-    new card's token replaces the saved one (billing saves it on settlement)."""
+    new card's token replaces the saved one (billing saves it on settlement). A payment of
+    theirs the gateway is still deciding refuses a second one; pages opened before and not
+    paid expire (services.payment_pages_supersede), so the term is paid once."""
+    from .services import _lock_customer, checkout_in_flight, payment_pages_supersede
+
+    key = f"renewal-customer:{subscription.pk}:{_next_term_number(subscription)}:{token}"
+    if not Payment.objects.filter(idempotency_key=key).exists():  # before any transaction: asks the gateway
+        in_flight = checkout_in_flight(subscription.customer, except_key=key, purpose=PURPOSE_RENEWAL)
+        if in_flight is not None:
+            raise ValueError(_(
+                "Your payment of %(amount)s made at %(time)s is still being processed by the bank. Please wait for "
+                "its result (we e-mail you the receipt) before paying again: otherwise both payments may be "
+                "charged.") % {"amount": in_flight.amount_display,
+                               "time": formats.date_format(timezone.localtime(in_flight.created_at),
+                                                           "DATETIME_FORMAT")})
     with transaction.atomic():
+        _lock_customer(subscription.customer_id)  # first, as every service does (expiring pages locks it too)
         sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)
         if sub.status != Subscription.Status.PAST_DUE:
             raise ValueError(_("This subscription has nothing to pay."))
@@ -492,6 +507,7 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
         existing = Payment.objects.filter(idempotency_key=key).first()
         if existing:
             return existing
+        payment_pages_supersede(sub.customer, purpose=PURPOSE_RENEWAL, except_key=key)
         attempt_no = _next_attempt_no(sub, term_number)
         conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.renewal_price_minor)
         payment, _created = billing.payment_create(

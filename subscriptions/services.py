@@ -70,6 +70,7 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
             "time": formats.date_format(timezone.localtime(in_flight.created_at), "DATETIME_FORMAT")})
     if live_subscription(customer) is not None:  # an earlier checkout the gateway had approved: settled just now
         raise already
+    payment_pages_supersede(customer, purpose=PURPOSE_CHECKOUT, except_key=f"checkout:{customer.pk}:{token}")
     in_force = offer_services.documents_in_force()
     if sorted(document_ids) != sorted(d.pk for d in in_force.values()):
         raise CheckoutRefused(
@@ -117,6 +118,17 @@ def checkout_in_flight(customer, *, except_key: str = "", purpose: str = PURPOSE
         if charge.status == ChargeStatus.PENDING:
             return payment
     return None
+
+
+def payment_pages_supersede(customer, *, purpose: str, except_key: str) -> int:
+    """A new hosted payment page replaces the customer's earlier ones for the same purpose
+    that were opened and not paid (another tab, Back): they expire, and the gateway's check
+    refuses paying them, so one purchase or one renewal is charged once. Call after
+    `checkout_in_flight` found none the gateway is deciding. Returns how many expired."""
+    stale = (Payment.objects.filter(customer=customer, purpose=purpose, method=Payment.Method.CARD,
+                                    status=Payment.Status.PENDING)
+             .exclude(idempotency_key=except_key).values_list("pk", flat=True))
+    return sum(billing.payment_expire(payment_id=pk) for pk in stale)
 
 
 def term_start_paid(*, payment: Payment) -> Term | None:

@@ -137,6 +137,20 @@ def notification_body(txn, *, event_id: str | None = None) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def _merchant_check(txn) -> str:
+    """Before taking the money, ask the merchant whether the invoice may still be paid, as
+    CloudPayments' Check does: a payment page superseded by a newer one (expired), or an
+    invoice paid already, is refused. Returns the refusal reason, or ""."""
+    from billing.models import Payment
+
+    status = Payment.objects.filter(public_id=txn.invoice_id).values_list("status", flat=True).first()
+    if status == Payment.Status.EXPIRED:
+        return "The payment page expired"
+    if status == Payment.Status.SUCCEEDED:
+        return "The invoice is already paid"
+    return ""
+
+
 def decide_hosted(txn_id, card_number: str) -> None:
     """The customer submitted a card on the sandbox page: decide and notify."""
     Txn = _ledger()
@@ -147,7 +161,10 @@ def decide_hosted(txn_id, card_number: str) -> None:
             return
         txn.card_last4 = card[-4:] if len(card) >= 4 else ""
         behaviour = TEST_CARDS.get(card, "decline" if card else "decline")
-        if behaviour == "decline":
+        refusal = _merchant_check(txn)
+        if refusal:  # the merchant's Check said no (as CloudPayments asks before charging)
+            txn.status, txn.reason, txn.decided_at = Txn.Status.DECLINED, refusal, timezone.now()
+        elif behaviour == "decline":
             txn.status, txn.reason, txn.decided_at = Txn.Status.DECLINED, DECLINE_MESSAGE, timezone.now()
         elif behaviour == "approve after a delay":
             txn.status = Txn.Status.PROCESSING

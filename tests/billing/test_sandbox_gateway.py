@@ -46,14 +46,25 @@ def test_an_abandoned_checkout_expires_and_a_late_approval_still_settles(custome
     payment = start_checkout(None, customer, plan, documents)
     time_machine.move_to(timezone.now() + timedelta(hours=23), tick=False)
     assert payment_expire_sweep.run() == 0
+    pay_on_sandbox(payment)  # approved at the gateway; its notice and the return lost
     time_machine.move_to(timezone.now() + timedelta(hours=2), tick=False)
     assert payment_expire_sweep.run() == 1
     payment.refresh_from_db()
     assert payment.status == Payment.Status.EXPIRED
-    pay_on_sandbox(payment)  # the customer had the hosted page open all along
     payment_refresh_from_gateway(payment=payment)
     payment.refresh_from_db()
     assert payment.status == Payment.Status.SUCCEEDED  # money was taken: it is never lost
+
+
+def test_an_expired_payment_page_still_open_cannot_be_paid(customer, plan, documents, time_machine):
+    """As CloudPayments' Check answers for an expired invoice: the gateway refuses it."""
+    payment = start_checkout(None, customer, plan, documents)
+    time_machine.move_to(timezone.now() + timedelta(hours=25), tick=False)
+    assert payment_expire_sweep.run() == 1
+    txn = pay_on_sandbox(payment)  # the customer had the hosted page open all along
+    assert txn.status == SandboxTransaction.Status.DECLINED and txn.reason == "The payment page expired"
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.EXPIRED and not Subscription.objects.exists()
 
 
 def test_an_unfinished_checkout_can_be_continued_from_the_account_on_the_same_payment_page(
@@ -76,11 +87,20 @@ def test_an_unfinished_checkout_can_be_continued_from_the_account_on_the_same_pa
 def test_the_second_of_two_tabs_paid_says_the_payment_was_not_needed(
     client, customer, plan, documents, django_capture_on_commit_callbacks
 ):
-    first = start_checkout(None, customer, plan, documents, token="tab-1")
+    from billing.gateways import ChargeResult, ChargeStatus
+    from billing.services import payment_settle
+
     second = start_checkout(None, customer, plan, documents, token="tab-2")
+    first = start_checkout(None, customer, plan, documents, token="tab-1")  # the newer page: tab-2's expires
+    from billing.services import payment_refresh_from_gateway
+
     with django_capture_on_commit_callbacks(execute=True):
         pay_on_sandbox(first)
-        pay_on_sandbox(second)
+        payment_refresh_from_gateway(payment=first)
+    with django_capture_on_commit_callbacks(execute=True):
+        # A gateway that approved the older page anyway (its check bypassed, a race): the money came.
+        payment_settle(public_id=second.public_id, charge=ChargeResult(status=ChargeStatus.APPROVED,
+                                                                       gateway_ref="late-1"), source="webhook")
     client.force_login(customer)
     page = client.get(f"/billing/payments/{first.public_id}/return/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Thank you, your payment is received" in page and 'id="duplicate-payment"' not in page

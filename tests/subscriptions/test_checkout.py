@@ -199,3 +199,27 @@ def test_a_gateway_failure_while_checking_earlier_payments_does_not_stop_the_che
 
     monkeypatch.setattr(SandboxGateway, "lookup", broken)
     assert start_checkout(None, customer, plan, documents, token="tab-2").status == Payment.Status.PENDING
+
+
+def test_an_older_payment_page_left_open_in_another_tab_cannot_be_paid(customer, plan, documents):
+    """Two tabs, two hosted pages: opening the second expires the first (opened, not paid),
+    and the gateway refuses paying it, so one purchase is charged once."""
+    from billing.gateways import sandbox
+    from billing.models import SandboxTransaction
+    from billing.services import payment_refresh_from_gateway
+    from subscriptions.services import checkout_start
+
+    from ..billing.helpers import pay_on_sandbox
+
+    ids = [d.pk for d in documents.values()]
+    first = checkout_start(customer=customer, plan=plan, document_ids=ids, token="a", client_ip=None, user_agent="")
+    second = checkout_start(customer=customer, plan=plan, document_ids=ids, token="b", client_ip=None, user_agent="")
+    first.refresh_from_db()
+    assert first.status == Payment.Status.EXPIRED
+    pay_on_sandbox(second, card=sandbox.CARD_APPROVE)
+    payment_refresh_from_gateway(payment=second)
+    txn = pay_on_sandbox(first, card=sandbox.CARD_APPROVE)
+    assert txn.status == SandboxTransaction.Status.DECLINED
+    payment_refresh_from_gateway(payment=first)
+    assert Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).count() == 1
+    assert Subscription.objects.filter(customer=customer).count() == 1

@@ -378,6 +378,49 @@ def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one
     assert renewals.renewals_run() == {"succeeded": 1}
 
 
+def test_two_payment_pages_for_one_past_due_renewal_charge_once(client, customer, plan, documents, time_machine):
+    """Back, then "Pay" again, opened a second hosted page: the first one, opened and not
+    paid, expires, and the gateway refuses paying it, so the term is charged once."""
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    client.force_login(customer)
+    first_token = client.get(f"/account/subscriptions/{sub.pk}/pay/").context["token"]
+    client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": first_token})
+    page_a = Payment.objects.get(purpose="subscription.renewal", method="card")
+    second_token = client.get(f"/account/subscriptions/{sub.pk}/pay/").context["token"]
+    client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": second_token})
+    page_b = Payment.objects.filter(purpose="subscription.renewal", method="card").exclude(pk=page_a.pk).get()
+    page_a.refresh_from_db()
+    assert page_a.status == Payment.Status.EXPIRED
+    pay_on_sandbox(page_b, card=sandbox.CARD_APPROVE)
+    client.get(f"/billing/payments/{page_b.public_id}/return/")
+    txn = pay_on_sandbox(page_a, card=sandbox.CARD_APPROVE)  # the old tab, paid after all
+    assert txn.status == SandboxTransaction.Status.DECLINED and "expired" in txn.reason
+    client.get(f"/billing/payments/{page_a.public_id}/return/")
+    assert Payment.objects.filter(customer=customer, purpose="subscription.renewal", method="card",
+                                  status=Payment.Status.SUCCEEDED).count() == 1
+    assert Term.objects.filter(subscription=sub).count() == 2
+
+
+def test_a_second_renewal_page_waits_while_the_first_payment_is_being_decided(
+    client, customer, plan, documents, time_machine
+):
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    client.force_login(customer)
+    client.post(f"/account/subscriptions/{sub.pk}/pay/",
+                {"token": client.get(f"/account/subscriptions/{sub.pk}/pay/").context["token"]})
+    first = Payment.objects.get(purpose="subscription.renewal", method="card")
+    pay_on_sandbox(first, card=sandbox.CARD_DELAYED)  # 3-D Secure: the bank still deciding
+    response = client.post(f"/account/subscriptions/{sub.pk}/pay/",
+                           {"token": client.get(f"/account/subscriptions/{sub.pk}/pay/").context["token"]},
+                           follow=True)
+    assert "still being processed by the bank" in response.content.decode()
+    assert Payment.objects.filter(purpose="subscription.renewal", method="card").count() == 1
+
+
 def test_a_declined_card_of_a_past_due_customer_offers_to_pay_the_renewal_again_in_their_language(
     client, customer, plan, documents, time_machine
 ):
