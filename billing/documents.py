@@ -216,7 +216,7 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
 def invoice_plans_for(customer) -> list:
     """Plans a customer may get an invoice for (resident legal entities only)."""
     from plans.models import Plan
-    from subscriptions.services import live_subscription, refunded_ahead
+    from subscriptions.services import live_subscription, paid_ahead_term, refunded_ahead
 
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY or not profile.is_resident:
@@ -225,6 +225,8 @@ def invoice_plans_for(customer) -> list:
     live = live_subscription(customer)
     if live is not None and refunded_ahead(live):
         return []  # its next term was refunded: it ends with this one, then the customer buys again
+    if live is not None and paid_ahead_term(live) is not None:
+        return []  # its next term is paid already: a renewal buys one term ahead, no more
     if live is not None and live.plan not in plans:  # its next term, even off sale (as card renewals)
         plans.append(live.plan)
     return plans
@@ -243,7 +245,14 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
     if not profile.is_resident:
         raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
     allowed = invoice_plans_for(customer)
-    if not allowed:  # a live subscription whose next term was refunded ends with its current term
+    if not allowed:
+        from subscriptions.services import live_subscription, paid_ahead_term
+
+        live = live_subscription(customer)
+        if live is not None and paid_ahead_term(live) is not None:
+            raise InvoiceRefused(_("Your next term is already paid: you can get an invoice for the term after it "
+                                   "once it has begun."))
+        # a live subscription whose next term was refunded ends with its current term
         raise InvoiceRefused(_("Your subscription ends with its current term: you can get an invoice for a plan "
                                "after that."))
     if not plan.is_active and plan not in allowed:  # off sale, not the live one's
@@ -283,7 +292,12 @@ def invoice_summary(invoice: PaymentDocument) -> str:
     whether the legal documents it pins are still the ones in force."""
     from offer.services import documents_in_force
     from soldee.money import format_money
+    from subscriptions.services import live_subscription, paid_ahead_term
 
+    if invoice.doc_type != DocType.INVOICE:
+        return _("%(number)s is not an invoice: it will be left as it is.") % {"number": invoice.number}
+    if invoice.payment_id is not None:
+        return _("%(number)s is paid already: it will be left as it is.") % {"number": invoice.number}
     data = invoice.data or {}
     customer = data.get("customer") or {}
     line = _("%(name)s (%(email)s) · %(amount)s · plan %(plan)s · issued %(issued)s, valid until %(until)s.") % {
@@ -300,6 +314,12 @@ def invoice_summary(invoice: PaymentDocument) -> str:
                         "now (%(now)s): if that matters, issue a new invoice instead.") % {
             "pinned": ", ".join(pinned[d.kind]["label"] if d.kind in pinned else "—" for d in changed),
             "now": ", ".join(d.label for d in changed)}
+    live = live_subscription(invoice.customer)
+    ahead = paid_ahead_term(live) if live is not None else None
+    if ahead is not None:
+        line += " " + _("The customer's next term is paid already (from %(start)s): this transfer would buy nothing "
+                        "and must be paid back. Do not mark it paid; return the money instead.") % {
+            "start": formats.date_format(timezone.localtime(ahead.starts_at), "SHORT_DATETIME_FORMAT")}
     return line
 
 

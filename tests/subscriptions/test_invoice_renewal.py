@@ -102,9 +102,20 @@ def test_an_invoice_for_a_term_already_paid_is_returned_not_stacked(company, pla
     first = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
     term1 = Term.objects.get(payment=first)
     time_machine.move_to(term1.ends_at - timedelta(days=2), tick=False)
+    # Two invoices for the next term (a second one asked for at another price, the plan's
+    # price changed meanwhile): one pays term 2 ahead, the other is stale.
+    stale = billing_documents.invoice_issue(customer=company, plan=plan)
+    plan.price_minor -= 100_00
+    plan.save()
     pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)  # term 2, paid ahead
+    # No invoice is offered or issued for a term already paid; staff are warned of the stale one.
+    assert billing_documents.invoice_plans_for(company) == []
+    with pytest.raises(billing_documents.InvoiceRefused, match="next term is already paid"):
+        billing_documents.invoice_issue(customer=company, plan=plan)
+    assert "next term is paid already" in billing_documents.invoice_summary(stale)
     enqueued.calls.clear()
-    third = pay_invoice(company, plan, staff, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        third = billing_documents.invoice_mark_paid(invoice_id=stale.pk, by=staff)  # marked paid all the same
     assert not Term.objects.filter(payment=third).exists()
     assert Term.objects.filter(subscription__customer=company).count() == 2
     assert Event.objects.filter(verb="payment.unapplied_renewal", subject_id=str(third.pk)).exists()
