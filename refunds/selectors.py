@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet, Sum
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Payment
@@ -82,9 +82,19 @@ def full_refund_effect(payment: Payment, now=None) -> str:
         return _("The subscription has already ended.")  # (ended by this refund: an e-mail sent after it, below)
     if outcome == RefundOutcome.LATER_PAID:
         return _("A later term is paid: the subscription goes on.")
+    # Read by the customer too: their date format, Almaty time.
+    until = formats.date_format(timezone.localtime(in_use.ends_at), "DATETIME_FORMAT") if in_use else ""
+    if payment.method == Payment.Method.BANK_TRANSFER:
+        # Applied when staff record the transfer back, which may take days: nothing changes before.
+        if outcome == RefundOutcome.TERM_CANCELLED:
+            return _("The term it paid has not started: when the money is paid back, that term is cancelled. The "
+                     "term in use keeps its access until %(date)s (Almaty time), then the subscription ends "
+                     "(automatic renewal off).") % {"date": until}
+        return _("When the money is paid back, the subscription ends and access to the AI agent is closed; "
+                 "until then it goes on.")
     if outcome == RefundOutcome.TERM_CANCELLED:
         return _("The term it paid has not started: that term is cancelled. The term in use keeps its access "
-                 "until %(date)s, then the subscription ends (automatic renewal off).") % {"date": _dt(in_use.ends_at)}
+                 "until %(date)s (Almaty time), then the subscription ends (automatic renewal off).") % {"date": until}
     return _("The subscription ends now and access to the AI agent is closed.")
 
 

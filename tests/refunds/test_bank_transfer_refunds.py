@@ -93,6 +93,10 @@ def test_the_customer_is_told_the_money_goes_back_by_bank_transfer(approved, com
     tasks.customer_email.run("emails/refund_approved", "refund_request", approved.request_id)
     assert "paid back by bank transfer to the account you paid from" in mailoutbox[-1].body
     assert "card" not in mailoutbox[-1].body
+    # Nothing changes until the transfer is recorded, and the e-mail does not pretend otherwise.
+    assert "When the money is paid back, the subscription ends" in mailoutbox[-1].body
+    assert "ends now" not in mailoutbox[-1].body
+    assert Subscription.objects.get(customer=company).is_live
 
 
 def test_money_waiting_to_be_paid_back_cannot_be_refunded_again(approved, company, paid_by_transfer):

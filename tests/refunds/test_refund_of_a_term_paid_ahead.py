@@ -106,6 +106,11 @@ def test_the_approve_page_says_what_a_full_refund_does(client, renewed_ahead, st
     text = page.content.decode()
     assert "left to refund" in text and "Not eligible by records" in text
     assert "The term it paid has not started: that term is cancelled" in text
+    from django.utils import formats, timezone
+
+    # The customer's e-mail carries the same words: a date as people write it, not "+05".
+    assert formats.date_format(timezone.localtime(in_use.ends_at), "DATETIME_FORMAT") + " (Almaty time)" in text
+    assert "+05" not in text.split("The term it paid has not started")[1][:200]
     assert RefundRequest.objects.get(pk=ahead_request.pk).status == RefundRequest.Status.OPEN  # asked only
 
 
@@ -158,7 +163,7 @@ def test_a_legal_entity_whose_next_term_was_refunded_gets_no_invoice_until_it_en
     from billing.documents import InvoiceRefused, invoice_issue, invoice_plans_for
 
     sub, _in_use, ahead = _renew_ahead(company, buy)
-    assert invoice_plans_for(company)  # a legal entity may pay by invoice
+    assert invoice_plans_for(company) == []  # its next term is paid: nothing more to invoice
     _refund_in_full(company, ahead.payment, staff, django_capture_on_commit_callbacks)
     assert invoice_plans_for(company) == []
     with pytest.raises(InvoiceRefused, match="ends with its current term"):
