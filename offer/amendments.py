@@ -30,8 +30,9 @@ def customer_ids_to_notify(kind: str) -> list[int]:
 
 def amendment_notice_for(user) -> dict | None:
     """The newest published version of a legal document (the Offer first, then the Privacy
-    Policy, the Terms of Use) that was published after the customer's last acceptance, is
-    not the version of its kind they accepted, and whose notice was not dismissed:
+    Policy, the Terms of Use) that is not the version of its kind the customer last
+    accepted — even one published before that purchase with an effective date still to
+    come — and whose notice was not dismissed:
     {"document", "accepted"} (accepted = the version of that kind they accepted)."""
     if not getattr(user, "is_authenticated", False):
         return None
@@ -44,8 +45,10 @@ def amendment_notice_for(user) -> dict | None:
         newest = (LegalDocument.objects.filter(kind=kind, status=LegalDocument.Status.PUBLISHED)
                   .order_by("-published_at", "-id").first())
         seen = accepted.get(kind)
-        if newest is None or (seen is not None and newest.pk == seen.pk) or newest.published_at <= last.accepted_at:
+        if newest is None or (seen is not None and newest.pk == seen.pk):
             continue
+        if seen is None and newest.published_at <= last.accepted_at:
+            continue  # an acceptance recorded before this kind of document was pinned at all
         if newest.pk not in dismissed:
             return {"document": newest, "accepted": seen}
     return None

@@ -44,6 +44,19 @@ def documents_in_force(on=None) -> dict[str, LegalDocument]:
     return {kind: doc for kind, doc in found.items() if doc is not None}
 
 
+def documents_upcoming(on=None) -> list[LegalDocument]:
+    """Versions already published whose effective date is still to come (the newest of each
+    kind): a buyer is shown them next to the versions they accept now, as continued use
+    after that date accepts them (clause 11)."""
+    upcoming = []
+    for kind in LegalDocument.Kind.values:
+        doc = (published(kind).filter(effective_date__gt=on or today_almaty())
+               .order_by("-effective_date", "-published_at", "-id").first())
+        if doc is not None:
+            upcoming.append(doc)
+    return upcoming
+
+
 def pin(document: LegalDocument) -> dict:
     return {"id": document.pk, "kind": document.kind, "label": document.label, "sha256": document.sha256}
 

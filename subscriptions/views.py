@@ -86,6 +86,7 @@ def checkout(request, plan_code):
         "charge_display": charge_display,
         "rate_unavailable": why if quote is None else "",  # Pay stays off: checkout would refuse
         "plan": plan, "form": form, "documents": in_force, "live": live,
+        "upcoming": services.offer_services.documents_upcoming(),
         "profile": request.user.profile,
     })
 

@@ -177,3 +177,19 @@ def test_a_version_effective_in_the_past_is_refused_with_a_message(client, staff
     assert [str(m) for m in done.context["messages"]] == [
         f"{late}: The effective date of a new version cannot be in the past."]
     assert LegalDocument.objects.get(pk=late.pk).status == LegalDocument.Status.DRAFT
+
+
+def test_a_version_published_for_later_is_shown_at_checkout_and_noticed_after_the_purchase(
+    client, customer, plan, documents, buy,
+):
+    """Published before the purchase, effective after it: the buyer accepts the version in
+    force, is shown the coming one at checkout, and the account tells them of it (a renewal
+    after its date accepts it by continued use)."""
+    coming = new_offer(documents, label="2099-01-01")
+    document_publish(document_id=coming.pk)
+    client.force_login(customer)
+    page = client.get(f"/account/checkout/{plan.code}/").content.decode()
+    assert 'id="upcoming-documents"' in page and "2099-01-01" in page
+    buy(customer)
+    account = client.get("/account/").content.decode()
+    assert 'id="amendment-notice"' in account and "new version of the Public Offer (2099-01-01)" in account
