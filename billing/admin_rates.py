@@ -23,8 +23,8 @@ class ManualRateForm(forms.ModelForm):
                                            "per 100 or 1000 units."))
 
     confirm_jump = forms.BooleanField(
-        label=_("The rate really moved this much"), required=False,
-        help_text=_("Only when the new rate is far from the previous one and you have checked it."))
+        label=_("I have checked this rate"), required=False,
+        help_text=_("Needed when the rate is far from the previous one, or is the first of its currency."))
 
     class Meta:
         model = ExchangeRate

@@ -411,6 +411,19 @@ def manual_rate_problem(*, currency: str, rate_date: date, per_unit: Decimal,
                 "per_unit": per_unit.normalize(), "currency": currency,
                 "jump": (_jump(per_unit, other.kzt_per_unit) * 100).quantize(Decimal("1")),
                 "date": other.rate_date.strftime("%d.%m.%Y"), "previous": other.kzt_per_unit.normalize()}
+    if not allow_jump and all(other is None for other in neighbours):
+        # The first rate of a currency: nothing to compare a typo with, so staff see what a
+        # price would become and confirm it.
+        from plans.models import Plan
+
+        price = Plan.objects.for_sale().order_by("price_minor").values_list("price_minor", flat=True).first()
+        example = ""
+        if price:
+            converted = convert_kzt(kzt_amount_minor=price, currency=currency, kzt_per_unit=per_unit)
+            example = " " + _("At this rate %(kzt)s would be charged as %(converted)s.") % {
+                "kzt": format_money(price, "KZT"), "converted": format_money(converted, currency)}
+        return "jump", _("There is no earlier rate of %(currency)s to compare with.") % {"currency": currency} + \
+            example + " " + _("Check the figure and the quantity, then tick the confirmation.")
     return None
 
 

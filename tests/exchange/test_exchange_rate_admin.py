@@ -27,7 +27,8 @@ def test_staff_enter_a_rate_by_hand_with_a_reason(admin_client, admin_user, sett
     settings.NONRESIDENT_CURRENCIES = ["USD", "UZS"]
 
     response = admin_client.post(reverse("admin:billing_exchangerate_add"), {"currency": "UZS", "rate_date": "2026-11-24", "published": "4.33",
-                                       "quant": "100", "reason": "Feed down; copied from nationalbank.kz"})
+                                       "quant": "100", "reason": "Feed down; copied from nationalbank.kz",
+                                       "confirm_jump": "on"})  # the first UZS rate: checked by hand
 
     assert response.status_code == 302, response.content
     rate = ExchangeRate.objects.get()
@@ -48,7 +49,7 @@ def test_staff_enter_a_rate_by_hand_with_a_reason(admin_client, admin_user, sett
 ])
 def test_the_manual_entry_form_refuses_incomplete_or_invalid_rates(admin_client, data, error):
     form = {"currency": "USD", "rate_date": "2026-11-24", "published": "521.18", "quant": "1",
-            "reason": "Feed down", **data}
+            "reason": "Feed down", "confirm_jump": "on", **data}
 
     response = admin_client.post(reverse("admin:billing_exchangerate_add"), form)
 
@@ -109,7 +110,8 @@ def test_a_rate_for_a_date_the_bank_has_not_published_is_refused(admin_client):
         later = admin_client.post(reverse("admin:billing_exchangerate_add"), {
             "currency": "USD", "rate_date": "2027-06-01", "published": "1.0", "quant": "1", "reason": "x"})
         tomorrow = admin_client.post(reverse("admin:billing_exchangerate_add"), {
-            "currency": "USD", "rate_date": "2026-11-25", "published": "521", "quant": "1", "reason": "published"})
+            "currency": "USD", "rate_date": "2026-11-25", "published": "521", "quant": "1", "reason": "published",
+            "confirm_jump": "on"})
 
     assert list(later.context["adminform"].form.errors) == ["rate_date"]
     assert tomorrow.status_code == 302
@@ -136,3 +138,17 @@ def test_a_rate_filled_in_for_a_past_day_is_checked_against_the_day_after_too(ad
     rate = exchange.rate_enter_manually(currency="USD", rate_date=date(2026, 11, 23), published=Decimal("520.40"),
                                         quant=1, reason="back-fill", by=admin_user)
     assert rate.kzt_per_unit == Decimal("520.40")
+
+
+def test_the_first_rate_of_a_currency_shows_what_a_price_becomes_and_needs_a_confirmation(
+        admin_client, plan, settings):
+    """Nothing to compare a typo with: EUR 0.0001 would have made ₸29,900 cost €299,000,000."""
+    settings.NONRESIDENT_CURRENCIES = ["USD", "EUR"]
+    form = {"currency": "EUR", "rate_date": "2026-11-24", "published": "0.0001", "quant": "1", "reason": "typo"}
+    response = admin_client.post(reverse("admin:billing_exchangerate_add"), form)
+    assert response.status_code == 200 and not ExchangeRate.objects.exists()
+    text = response.content.decode()
+    assert "no earlier rate of EUR" in text and "€299,000,000" in text
+    assert admin_client.post(reverse("admin:billing_exchangerate_add"),
+                             {**form, "published": "590.10", "confirm_jump": "on"}).status_code == 302
+    assert ExchangeRate.objects.get().kzt_per_unit == Decimal("590.10")
