@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, form_changes
 
 from . import personal_data
+from .forms import CustomerProfileForm
 from .models import AccountDeletionRequest, CustomerProfile, DataExport, PersonalDataConsent, User
 from .views import admin_login
 
@@ -33,9 +34,19 @@ class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
         return False
 
 
+class CustomerProfileAdminForm(CustomerProfileForm):
+    """The customer's own checks (residency, country code, a currency that is offered,
+    IIN/BIN): a value staff type that the customer's form refuses would stall renewals."""
+
+    class Meta(CustomerProfileForm.Meta):
+        fields = ["user", *CustomerProfileForm.Meta.fields]
+        widgets = {**CustomerProfileForm.Meta.widgets, "kind": forms.Select}
+
+
 @admin.register(CustomerProfile)
 class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
     audit_customer_field = "user"
+    form = CustomerProfileAdminForm
     list_display = ("name", "kind", "iin_bin", "user", "is_resident", "country")
     list_filter = ("kind", "is_resident")
     search_fields = ("name", "iin_bin", "user__email")

@@ -111,7 +111,7 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
                 conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.renewal_price_minor,
                                                      on=now, profile=getattr(sub.customer, "profile", None))
             except exchange.RateUnavailable as exc:
-                deferred.append((sub, str(exc)))
+                deferred.append((sub, str(exc), isinstance(exc, exchange.CurrencyNotChosen)))
                 continue
             term_number = last_term.get(sub.pk, 0) + 1
             attempt_no = last_try.get((sub.pk, term_number), 0) + 1
@@ -142,15 +142,20 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
                         "payment": str(p.public_id), "card": p.payment_method_id is not None})
             for (sub, term, try_no), p in zip(plans, payments, strict=True)
         ])
-        for sub, reason in deferred:  # no usable exchange rate: try again in an hour
+        for sub, reason, _no_currency in deferred:  # no usable exchange rate: try again in an hour
             Subscription.objects.filter(pk=sub.pk).update(next_charge_at=now + timedelta(hours=1))
             events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data={"reason": reason})
         if deferred:  # once a day, as the rates import's own alerts (a sweep runs every minute)
+            no_currency = [sub.customer.email for sub, _r, no_currency in deferred if no_currency]
+            body = ("Renewals of non-residents are deferred an hour at a time: there is no usable NBK rate for "
+                    "their currency. Import the rates (manage.py import_rates) or enter them in the admin; the "
+                    "events 'renewal.deferred' name the subscriptions.")
+            if no_currency:
+                body += ("\n\nSome are deferred because the customer's profile names no currency the portal "
+                         "offers (NONRESIDENT_CURRENCIES): correct their payment currency in the admin (Customer "
+                         "profiles). " + ", ".join(no_currency[:20]))
             transaction.on_commit(lambda: exchange.alert_staff(
-                subject="Renewals deferred: no usable exchange rate",
-                body="Renewals of non-residents are deferred an hour at a time: there is no usable NBK rate for "
-                     "their currency. Import the rates (manage.py import_rates) or enter them in the admin; the "
-                     "events 'renewal.deferred' name the subscriptions."), robust=True)
+                subject="Renewals deferred: no usable exchange rate", body=body), robust=True)
     return [a.pk for a in attempts]
 
 

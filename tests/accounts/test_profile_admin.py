@@ -50,3 +50,18 @@ def test_staff_can_add_the_missing_profile_of_a_customer(staff_admin):
     changes = event.data["changes"]
     assert changes["is_resident"] == {"from": None, "to": False} and changes["payment_currency"]["to"] == "USD"
     assert changes["user"] == {"from": None, "to": user.pk} and changes["name"] == {"changed": True}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"payment_currency": "BTC"}, "payment_currency"),  # not a currency the portal offers
+    ({"country": "Germany"}, "country"),
+    ({"country": "KZ"}, "country"),  # a non-resident is not from KZ
+])
+def test_staff_cannot_save_what_the_customers_own_form_refuses(staff_admin, change, field):
+    """A currency nobody can be charged in deferred every renewal charge for good."""
+    user = UserFactory()
+    data = {"user": user.pk, "kind": "individual", "name": "John Smith", "address": "New York",
+            "phone": "+1 212 555 0100", "is_resident": "", "country": "US", "payment_currency": "USD", **change}
+    response = staff_admin.post("/admin/accounts/customerprofile/add/", data)
+    assert response.status_code == 200 and field in response.context["adminform"].form.errors
+    assert not Event.objects.filter(verb="profile.changed_by_staff").exists()

@@ -66,6 +66,18 @@ def test_renewals_deferred_for_want_of_a_rate_alert_staff_from_a_worker(
     assert Event.objects.filter(verb="renewal.deferred", subject_id=str(sub_id)).count() == 2
 
 
+def test_a_renewal_deferred_for_a_currency_the_portal_does_not_offer_names_the_real_cause(
+        plan, documents, enqueued, mailoutbox, django_capture_on_commit_callbacks):
+    [sub_id] = seed_due_subscriptions(n=1, plan=plan)
+    customer = Subscription.objects.get(pk=sub_id).customer
+    CustomerProfile.objects.create(user=customer, is_resident=False, country="DE", payment_currency="BTC")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_claim() == []
+    enqueued.run("soldee.tasks.staff_alert")
+    body = mailoutbox[0].body
+    assert "names no currency the portal offers" in body and customer.email in body
+
+
 def test_the_missed_access_deadline_alert_is_retried_while_the_mail_server_is_down(
         customer, plan, documents, monkeypatch, mailoutbox):
     from billing.services import payment_refresh_from_gateway
