@@ -81,6 +81,11 @@ class PlanAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # archive instead: plans stay on existing subscriptions
 
+    def get_readonly_fields(self, request, obj=None):
+        # Payments, invoices and acceptances name a plan by its code: renaming it would leave
+        # an invoice awaiting its bank transfer pointing at nothing.
+        return ("code",) if obj else ()
+
     def save_model(self, request, obj, form, change):
         """Every change of the price list is on record (what the website offered when,
         clause 6.1): an event with each changed field's old and new value. The admin saves

@@ -494,6 +494,7 @@ def subscription_end(*, subscription_id: int, reason: str, by=None) -> Subscript
     subscription.end_reason = reason
     subscription.ended_at = now
     subscription.auto_renew = False
+    subscription.next_charge_at = None  # nothing is charged again: staff lists of upcoming charges skip it
     if subscription.current_period_end > now:
         subscription.current_period_end = max(now, subscription.current_period_start + timezone.timedelta(seconds=1))
     subscription.save()

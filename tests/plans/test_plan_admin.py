@@ -90,3 +90,12 @@ def test_the_price_is_entered_and_shown_in_tenge(staff_admin, plan):
     response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="29900.505"))
     assert response.status_code == 200  # more than two decimals is refused
     assert Plan.objects.get(pk=plan.pk).price_minor == plan.price_minor
+
+
+def test_a_plans_code_cannot_be_renamed_once_created(staff_admin, plan):
+    """Invoices and payments name a plan by its code (an invoice waiting for its transfer)."""
+    code = plan.code
+    response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, code="renamed-2027"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    plan.refresh_from_db()
+    assert plan.code == code

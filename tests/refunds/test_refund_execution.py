@@ -74,7 +74,7 @@ def test_full_refund_is_executed_once_and_ends_the_subscription(customer, paid, 
     assert gateway_refunds(paid) == 1
     subscription = Subscription.objects.get(customer=customer)
     assert subscription.status == Subscription.Status.ENDED
-    assert subscription.end_reason == Subscription.EndReason.REFUNDED
+    assert subscription.end_reason == Subscription.EndReason.REFUNDED and subscription.next_charge_at is None
     assert AccessGrant.objects.get(term__payment=paid).status == AccessGrant.Status.REVOKED
     assert "emails/refund_completed" in emails(queued)
 
