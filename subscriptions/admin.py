@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from soldee.admin import ReadOnlyAdminMixin, confirmation_page
 from soldee.money import format_money
@@ -87,12 +87,18 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "sub": label, "reason": reason, "date": when}
 
     def _set(self, request, queryset, on):
+        changed = 0
         for sub in queryset:
             try:
                 services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user)
             except services.CheckoutRefused as exc:
                 self.message_user(request, f"{self._label(sub)}: {exc}", level=messages.ERROR)
-        self.message_user(request, _("Done."))
+            else:
+                changed += 1
+        if changed:  # only what was done: a refusal above is not followed by "Done."
+            self.message_user(request, ngettext("Automatic renewal changed for %(n)d subscription.",
+                                                "Automatic renewal changed for %(n)d subscriptions.", changed)
+                              % {"n": changed})
 
     @admin.action(description=gettext_lazy("Turn automatic renewal off"))
     def renewal_off(self, request, queryset):

@@ -714,3 +714,17 @@ def test_a_charge_left_for_reconciliation_is_not_made_once_the_customer_has_canc
     renewals.renewals_reconcile()  # the gateway never saw it: it would charge with the same key
     assert token_charges() == charges_before  # the customer who cancelled is not charged
     assert not Payment.objects.filter(customer=customer, purpose="subscription.renewal", status="succeeded").exists()
+
+
+def test_a_refused_staff_renewal_change_is_not_followed_by_done(sub, staff_admin):
+    from django.db import transaction
+
+    from subscriptions.services import subscription_end
+
+    with transaction.atomic():
+        subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.CANCELLED)
+    response = staff_admin.post("/admin/subscriptions/subscription/",
+                                {"action": "renewal_on", "_selected_action": [sub.pk]}, follow=True)
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("renewal can no longer be changed" in t for t in texts)
+    assert not any("changed for" in t or t == "Done." for t in texts)
