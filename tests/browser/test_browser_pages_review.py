@@ -176,6 +176,13 @@ class Review:
             o = page.evaluate(OVERFLOW_JS)
             if o["scroll"] > o["inner"] + 1:
                 self.problems.append(f"[{self.lang}/{self.vp}] {name}: overflows sideways {o}")
+        squeezed = page.evaluate("""() => [...document.querySelectorAll('main dl.details')].flatMap(dl => {
+          const width = dl.getBoundingClientRect().width;
+          return [...dl.querySelectorAll(':scope > dd')].filter(dd => dd.getClientRects().length
+            && width > 200 && dd.getBoundingClientRect().width < width * 0.4).map(dd => dd.textContent.trim().slice(0, 40));
+        })""")
+        if squeezed and self.vp != "phone":  # a long label must not squeeze the values to a few letters a line
+            self.problems.append(f"[{self.lang}/{self.vp}] {name}: values squeezed beside long labels {squeezed}")
         if self.lang != "en" and name != "sandbox":
             text = page.evaluate(TEXT_JS, SKIP)
             words = leftovers(text, {w.lower() for w in allowed} | self.allowed)
