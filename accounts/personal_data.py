@@ -45,6 +45,12 @@ def _actor_kind(by, customer_id) -> str:
 
 # --- Consent -----------------------------------------------------------------------
 
+def deletion_requested(user) -> bool:
+    """The customer asked for the account's deletion and staff have not decided yet: no new
+    purchase meanwhile (staff could not confirm the deletion while a subscription runs)."""
+    return AccountDeletionRequest.objects.filter(customer=user, status=AccountDeletionRequest.Status.REQUESTED).exists()
+
+
 def consent_withdrawn(user) -> bool:
     """True when the customer gave consent and has withdrawn every consent since.
     (Accounts made by staff or before consent was recorded have no rows: not withdrawn.)"""

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.personal_data import consent_withdrawn
+from accounts.personal_data import consent_withdrawn, deletion_requested
 from billing import exchange
 from billing import services as billing
 from billing.models import Payment
@@ -56,6 +56,9 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
     if consent_withdrawn(customer):
         raise CheckoutRefused(_("You withdrew your consent to the processing of your personal data. "
                                 "Give it again on the Personal data page to make a purchase."))
+    if deletion_requested(customer):
+        raise CheckoutRefused(_("You asked us to delete your account, so no purchase can be made. If you changed "
+                                "your mind, write to info@soldee.kz and we will withdraw the request."))
     if not plan.is_active:
         raise CheckoutRefused(_("This plan is no longer on sale."))
     already = CheckoutRefused(_("You already have an active subscription. You can buy a new plan when it ends."))

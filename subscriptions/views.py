@@ -173,6 +173,9 @@ def renewal(request, subscription_id):
                 else:
                     messages.success(request, _("Automatic renewal is off. Your access continues until the end of the paid term."))
             return redirect("subscriptions:account")
+    if not subscription.is_live:  # an old link or tab: say so, rather than offer a past renewal date
+        messages.info(request, _("This subscription has ended; renewal can no longer be changed."))
+        return redirect("subscriptions:account")
     want_on = request.GET.get("on") == "1"
     return render(request, "subscriptions/renewal_confirm.html",
                   {"subscription": subscription, "want_on": want_on,

@@ -2,6 +2,7 @@
 the admin, personal fields are anonymised and the login closed; payments, acceptances
 (with their customer snapshot), events and documents stay (accounting law)."""
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -111,9 +112,15 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
     assert "_auth_user_id" not in client.session
 
 
-def test_staff_confirmation_is_refused_if_a_subscription_became_live(customer, buy, staff):
+def test_staff_confirmation_is_refused_if_a_subscription_became_live(customer, plan, documents, staff):
+    from billing.services import payment_refresh_from_gateway
+
+    from ..billing.helpers import pay_on_sandbox, start_checkout
+
+    payment = start_checkout(None, customer, plan, documents)  # a payment page opened before the request
     deletion = personal_data.deletion_request_create(customer=customer)
-    buy(customer)
+    pay_on_sandbox(payment)
+    payment_refresh_from_gateway(payment=payment)  # ... paid after it: the subscription is live
     try:
         personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
     except personal_data.PersonalDataRefused:
@@ -201,3 +208,15 @@ def test_a_payment_approved_after_the_account_was_deleted_starts_nothing_and_is_
     with django_capture_on_commit_callbacks(execute=True):
         assert enqueued.run("refunds.tasks.refund_request_for_unapplied") == 1
     assert RefundRequest.objects.get(payment=payment).eligible is True
+
+
+def test_no_purchase_while_a_deletion_request_waits(client, customer, plan, documents, staff):
+    from subscriptions.services import CheckoutRefused, checkout_start
+
+    deletion = personal_data.deletion_request_create(customer=customer)
+    with pytest.raises(CheckoutRefused, match="asked us to delete your account"):
+        checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents.values()], token="t",
+                       client_ip=None, user_agent="")
+    personal_data.deletion_reject(request_id=deletion.pk, by=staff, note="Withdrawn at the customer's request")
+    assert checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents.values()], token="t",
+                          client_ip=None, user_agent="").status == Payment.Status.PENDING

@@ -728,3 +728,17 @@ def test_a_refused_staff_renewal_change_is_not_followed_by_done(sub, staff_admin
     texts = [str(m) for m in response.context["messages"]]
     assert any("renewal can no longer be changed" in t for t in texts)
     assert not any("changed for" in t or t == "Done." for t in texts)
+
+
+def test_an_old_renewal_link_of_an_ended_subscription_says_it_ended(client, customer, sub):
+    from django.db import transaction
+
+    from subscriptions.services import subscription_end
+
+    with transaction.atomic():
+        subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.LAPSED)
+    client.force_login(customer)
+    response = client.get(f"/account/subscriptions/{sub.pk}/renewal/?on=1", follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/account/" and "renewal can no longer be changed" in page
+    assert "will renew on" not in page
