@@ -82,3 +82,22 @@ def test_the_russian_confirmation_e_mail_closes_its_quotes_before_the_exclamatio
     client.post(reverse("account_signup"), data)
     body = mailoutbox[-1].body
     assert "сайта «" in body and "»!" in body and "!»" not in body
+
+
+def test_the_plan_chosen_before_signing_up_is_where_the_new_customer_lands(client, plan, documents, mailoutbox):
+    """Pricing → "Choose Start" → the login page; the visitor has no account and signs up:
+    the plan's checkout is kept through the sign-up and the e-mail confirmation."""
+    import re
+
+    target = f"/account/checkout/{plan.code}/"
+    login = client.get(f"/accounts/login/?next={target}").content.decode()
+    # The header's "Sign up" button too (the one people press), not only the page's own link.
+    assert f'class="button small" href="/accounts/signup/?next=/account/checkout/{plan.code}/"' in login
+    signup = client.get(f"/accounts/signup/?next={target}").content.decode()
+    assert f'value="{target}"' in signup  # carried in the form
+    client.post(f"/accounts/signup/?next={target}", {
+        "email": "new@example.kz", "password1": "A-long-pass-2026!", "password2": "A-long-pass-2026!",
+        "consent": "on", "next": target})
+    link = re.search(r"https?://\S+(/accounts/confirm-email/\S+/)", mailoutbox[-1].body).group(1)
+    response = client.post(link)
+    assert response.status_code == 302 and response["Location"] == target
