@@ -101,6 +101,10 @@ CUSTOMER_VARIANTS = {
     ("card", False): {
         "renewal.charge_started": _("Renewal: the next term is due; with no saved card, pay it from your account"),
     },
+    # A renewal paid ahead: its term begins when the term in use ends.
+    ("ahead", True): {
+        "term.started": _("The next paid term was paid; it begins when the current one ends"),
+    },
     # Staff found access passed to a third party (clause 8).
     ("transferred", True): {
         "access.key_revoked": _("Soldee revoked your access key for the AI agent (passing access to third parties "
@@ -109,6 +113,7 @@ CUSTOMER_VARIANTS = {
 }
 STAFF_VARIANTS = {
     ("card", False): {"renewal.charge_started": _("Renewal due: no saved card to charge")},
+    ("ahead", True): {"term.started": _("The next paid term was paid; it begins when the current one ends")},
 }
 
 

@@ -204,10 +204,13 @@ def terms_create(specs: list[dict]) -> list[Term]:
                     deadline_at=max(term.payment.paid_at, term.starts_at) + deadline)
         for term in terms
     ])
+    now = timezone.now()
     events.record_many([
         events.build(verb="term.started", subject=term, customer=term.subscription.customer_id,
                      data={"number": term.number, "starts_at": term.starts_at.isoformat(),
-                           "ends_at": term.ends_at.isoformat()})
+                           "ends_at": term.ends_at.isoformat(),
+                           # paid ahead: it begins when the term in use ends (the history says so)
+                           **({"ahead": True} if term.starts_at > now else {})})
         for term in terms
     ])
     from . import tasks

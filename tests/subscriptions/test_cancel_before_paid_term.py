@@ -134,3 +134,10 @@ def test_a_charge_out_at_the_gateway_when_the_customer_cancelled_buys_nothing_an
         assert enqueued.run("refunds.tasks.refund_request_for_unapplied") == 1
     request = RefundRequest.objects.get(payment=payment)
     assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
+
+
+def test_the_history_says_a_term_paid_ahead_begins_later(client, customer, renewed_ahead):
+    client.force_login(customer)
+    page = client.get("/account/").content.decode()
+    assert "The next paid term was paid; it begins when the current one ends" in page
+    assert page.count("A new paid term started") == 1  # term 1's, at its purchase
