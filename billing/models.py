@@ -334,3 +334,8 @@ class PaymentDocument(models.Model):
     @property
     def is_paid(self) -> bool:
         return self.paid_at is not None
+
+
+# The admin lists' header of the formatted amount ("amount", not "amount display").
+for _model in (Payment, PaymentDocument):
+    _model.amount_display.fget.short_description = _("amount")

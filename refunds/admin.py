@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.gateways import GatewayError
 from soldee.admin import ReadOnlyAdminMixin
+from soldee.money import format_money
 
 from . import selectors, services
 from .models import CalendarException, ErrorReport, Refund, RefundRequest
@@ -107,7 +108,14 @@ def timeline_html(*subjects):
         return value
 
     def details(data: dict) -> str:
-        return "; ".join(f"{key}: {shown(value)}" for key, value in (data or {}).items())
+        data = data or {}
+
+        def value_of(key, value):
+            if key.endswith("_minor") and isinstance(value, int):  # money in tiyn/cents: as money
+                return format_money(value, data.get("currency") or "KZT")
+            return shown(value)
+
+        return "; ".join(f"{key.removesuffix('_minor')}: {value_of(key, value)}" for key, value in data.items())
 
     return format_html("<ul>{}</ul>", format_html_join(
         "", '<li>{} · <strong>{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',
@@ -294,7 +302,11 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
 @admin.register(Refund)
 class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "customer", "amount_display", "is_full", "status", "attempts", "created_at", "succeeded_at")
+    list_display = ("id", "customer", "amount_display", "full", "status", "attempts", "created_at", "succeeded_at")
+
+    @admin.display(boolean=True, description=_("full refund"), ordering="is_full")
+    def full(self, obj):
+        return obj.is_full
     list_filter = ("status", "is_full")
     search_fields = ("customer__email", "idempotency_key", "gateway_ref")
     list_select_related = ("customer",)

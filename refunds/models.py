@@ -215,3 +215,8 @@ class Refund(models.Model):
     @property
     def amount_display(self) -> str:
         return format_money(self.amount_minor, self.currency)
+
+
+# The admin lists' header of the formatted amount ("amount", not "amount display").
+for _model in (Refund,):
+    _model.amount_display.fget.short_description = _("amount")

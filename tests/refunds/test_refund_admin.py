@@ -52,6 +52,7 @@ def test_request_detail_shows_evidence_and_timeline(admin_client, request_late):
     timeline = body.split("field-timeline")[1]
     assert "{&#x27;" not in timeline and "+00:00" not in timeline  # no raw dicts, no UTC stamps
     assert "starts_at: 10 Mar 2026, 10:00" in timeline  # the term's start, in Almaty time
+    assert "amount_minor" not in timeline and "amount: ₸29,900" in timeline  # money, not tiyn
 
 
 def test_approve_partial_through_admin(admin_client, request_late, queued, django_capture_on_commit_callbacks):
@@ -175,3 +176,11 @@ def test_every_customer_text_has_a_third_person_staff_text():
     second_person = [verb for verb in CUSTOMER_TEXTS
                      if re.search(r"\b(you|your|we|our|us)\b", str(staff_text(verb)), re.I)]
     assert second_person == []
+
+
+def test_the_refund_list_speaks_words_not_field_names(admin_client, request_late, staff):
+    services.refund_request_approve(request_id=request_late.pk, by=staff)
+    body = admin_client.get("/admin/refunds/refund/").content.decode()
+    assert "Amount display" not in body and "Is full" not in body
+    assert ">Amount<" in body.replace("\n", "") or "column-amount_display" in body
+    assert "Full refund" in body
