@@ -63,6 +63,16 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A 4xx that Django logs with its exception (a 403 PermissionDenied in the admin, a
+    404) is a line, not a traceback: a staff member's crawl wrote 150 tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "django.request" and 400 <= getattr(record, "status_code", 500) < 500:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {

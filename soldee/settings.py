@@ -486,14 +486,18 @@ SOLDEE_BENCH_VIEWS = env.bool("SOLDEE_BENCH_VIEWS", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "soldee.logging.ContextFilter"}},
+    "filters": {"context": {"()": "soldee.logging.ContextFilter"},
+                "client_errors": {"()": "soldee.logging.ClientErrorsWithoutTraceback"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s%(task_id)s] %(message)s"},
         "json": {"()": "soldee.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context", "client_errors"],
                              "formatter": env.str("LOG_FORMAT", default="plain")}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # "django" through the root handler only: Django's own console handler (on with DEBUG)
+    # printed every request warning twice.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True},
+                "django.db.backends": {"level": "WARNING"}},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
