@@ -10,7 +10,8 @@ Definitions (docs/operations.md repeats them for staff):
   cancelled (renewal turned off) or refunded; lapsed = ended that week because the
   renewal payment failed.
 - renewal success rate, last 30 days: renewal attempts finished in the window,
-  succeeded / (succeeded + declined), both kinds (saved card and the customer's own try).
+  succeeded / (succeeded + declined), both kinds (saved card and the customer's own try);
+  not staff's extra tries, nor the automatic "declines" that asked no card.
 - refunds by ground and status: refund requests by ground × request status, refunds
   (money) by their request's ground × refund status; refunded KZT = the tenge equivalent
   of succeeded refunds at each payment's own rate.
@@ -104,9 +105,14 @@ def weekly_movements(now: datetime, weeks: int = WEEKS) -> list[Week]:
 
 
 def renewal_success(now: datetime, days: int = WINDOW_DAYS) -> dict:
-    from subscriptions.models import RenewalAttempt
+    from subscriptions.models import NOT_CHARGED, RenewalAttempt
 
-    row = RenewalAttempt.objects.filter(finished_at__gte=now - timedelta(days=days), finished_at__lte=now).aggregate(
+    # The automatic charge and the customer's own try; not staff's extra tries, nor the
+    # "declines" that asked no card (no saved card: an invoice payer; renewal turned off).
+    row = RenewalAttempt.objects.filter(
+        finished_at__gte=now - timedelta(days=days), finished_at__lte=now,
+        kind__in=[RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Kind.CUSTOMER],
+    ).exclude(payment__failure_code__in=NOT_CHARGED).aggregate(
         succeeded=Count("pk", filter=Q(status=RenewalAttempt.Status.SUCCEEDED)),
         declined=Count("pk", filter=Q(status=RenewalAttempt.Status.DECLINED)),
     )

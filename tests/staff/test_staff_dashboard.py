@@ -73,6 +73,14 @@ def data(db):
                                             ("charging", None)]):
         RenewalAttempt.objects.create(subscription=sub, term_number=2 + i, attempt_no=1, status=status,
                                       finished_at=finished, payment=pay(sub.customer, status="processing"))
+    # Neither staff's extra tries nor the "declines" that asked no card count.
+    RenewalAttempt.objects.create(subscription=sub, term_number=20, attempt_no=1, status="declined",
+                                  kind=RenewalAttempt.Kind.STAFF, finished_at=NOW - timedelta(days=2),
+                                  payment=pay(sub.customer, status="processing"))
+    no_card = pay(sub.customer, status="processing")
+    Payment.objects.filter(pk=no_card.pk).update(status="failed", failure_code="no_saved_card")
+    RenewalAttempt.objects.create(subscription=sub, term_number=21, attempt_no=1, status="declined",
+                                  finished_at=NOW - timedelta(days=2), payment=no_card)
 
     # Access grants: one breach 2 days ago, one 40 days ago, one never breached.
     for n, breached in enumerate([NOW - timedelta(days=2), NOW - timedelta(days=40), None]):
