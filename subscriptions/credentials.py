@@ -17,7 +17,7 @@ from soldee import events
 from soldee.locking import lock_customer
 from soldee.models import Event
 
-from .models import AgentCredential, key_hash
+from .models import AgentCredential, Term, key_hash
 
 
 class CredentialRefused(ValueError):
@@ -31,8 +31,10 @@ def credential_issue(*, customer, by, replaces: str | None = None) -> tuple[Agen
     page was re-submitted, another tab replaced it) nothing is done."""
     from .services import live_subscription
 
-    if live_subscription(customer) is None:
-        raise CredentialRefused(_("An access key is issued while you have a subscription."))
+    live, now = live_subscription(customer), timezone.now()
+    if live is None or not Term.objects.filter(subscription=live, starts_at__lte=now, ends_at__gt=now).exists():
+        # No paid term running (past due after it ended, say): nothing for a key to open.
+        raise CredentialRefused(_("An access key is issued while you have access to the AI agent."))
     raw = AgentCredential.new_raw()
     with transaction.atomic():
         lock_customer(customer.pk)

@@ -144,9 +144,30 @@ def test_a_key_of_an_ended_subscription_answers_not_entitled(client, customer, s
 def test_no_key_without_a_subscription(client, customer):
     client.force_login(customer)
     response = client.post("/account/agent-key/new/", follow=True)
-    assert "while you have a subscription" in response.content.decode()
+    assert "while you have access to the AI agent" in response.content.decode()
     assert not AgentCredential.objects.exists()
     assert 'id="agent-key"' not in client.get("/account/").content.decode()
+
+
+def test_no_new_key_while_past_due_after_the_term(client, customer, plan, documents, time_machine):
+    """Past due with the paid term over: no access, so no key is created (the button goes)."""
+    from datetime import timedelta
+
+    from billing.gateways import sandbox
+    from subscriptions import renewals
+
+    buy(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS, token="t-decline")
+    sub = Subscription.objects.get(customer=customer)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    time_machine.move_to(sub.current_period_end + timedelta(hours=1), tick=False)
+    sub.refresh_from_db()
+    assert sub.status == "past_due"
+    client.force_login(customer)
+    assert 'id="agent-key-new"' not in client.get("/account/").content.decode()
+    response = client.post("/account/agent-key/new/", {"replaces": ""}, follow=True)
+    assert "while you have access to the AI agent" in response.content.decode()
+    assert not AgentCredential.objects.exists()
 
 
 def test_staff_who_may_only_view_keys_cannot_revoke_them(client, customer, subscribed, platform, settings):
