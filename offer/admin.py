@@ -77,6 +77,26 @@ class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_select_related = ("customer",)
 
     price = money_column("price_minor", description=_("price"))
+    actions = ["paper_copy_requested"]
+
+    def has_copy_permission(self, request):
+        return request.user.has_perm("offer.change_agreementcopyrequest")
+
+    @admin.action(description=_("Paper copy asked for by e-mail or phone (clause 5.4): open the request"),
+                  permissions=["copy"])
+    def paper_copy_requested(self, request, queryset):
+        """Clause 5.4: a paper copy on request to info@soldee.kz. The customer may not use
+        the account's button (a deleted account cannot log in): staff open the request,
+        which then goes through the print-and-post queue like any other."""
+        for acceptance in queryset:
+            copy_request, created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=request.user)
+            if created:
+                self.message_user(request, _("Acceptance #%(id)s: paper copy request #%(request)s opened; see "
+                                             "Agreement copies.") % {"id": acceptance.pk, "request": copy_request.pk})
+            else:
+                self.message_user(request, _("Acceptance #%(id)s: a request is already open (#%(request)s); "
+                                             "nothing was added.") % {"id": acceptance.pk, "request": copy_request.pk},
+                                  level=messages.WARNING)
 
 
 # --- Agreement copies: the print-and-post queue (clause 5.4) ---------------------------------

@@ -225,3 +225,18 @@ def test_posting_without_a_tracking_number_is_refused(customer, buy, django_capt
     with pytest.raises(agreement_copies.CopyRefused):  # not rendered yet
         agreement_copies.mark_printed(request_id=request.pk, by=None)
     assert json.loads(json.dumps(AgreementCopyRequest.objects.values("status").get())) == {"status": "requested"}
+
+
+def test_staff_open_a_paper_copy_request_asked_for_by_e_mail(staff_admin, customer, buy, enqueued):
+    """Clause 5.4: 'upon request to info@soldee.kz' — staff record it for the customer."""
+    acceptance = buy(customer)
+    action = {"action": "paper_copy_requested", "_selected_action": [acceptance.pk]}
+    response = staff_admin.post("/admin/offer/acceptance/", action, follow=True)
+    copy_request = AgreementCopyRequest.objects.get(acceptance=acceptance)
+    assert copy_request.requested_by == staff_admin.staff
+    assert f"paper copy request #{copy_request.pk} opened" in response.content.decode()
+    event = Event.objects.get(verb="agreement_copy.requested")
+    assert event.actor == staff_admin.staff and event.actor_kind == Event.ActorKind.STAFF
+    again = staff_admin.post("/admin/offer/acceptance/", action, follow=True)  # a second e-mail
+    assert "already open" in again.content.decode()
+    assert AgreementCopyRequest.objects.filter(acceptance=acceptance).count() == 1
