@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +73,19 @@ class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # --- Receipts, refund notes, invoices ---------------------------------------------------
 
+class BankCreditForm(forms.Form):
+    received_at = forms.DateTimeField(
+        label=_("Credited to our account at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                          format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"],
+        help_text=_("As the bank statement says (Almaty time). It is the date of payment: the term and the "
+                    "30 minutes for access run from it."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["received_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+
+
 @admin.register(PaymentDocument)
 class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "doc_type", "created_at", "customer", "amount_display", "valid_until",
@@ -93,11 +108,13 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                   permissions=["bank"])
     def mark_paid_by_bank_transfer(self, request, queryset):
         page = confirmation_page(self, request, queryset, title=_("Has the bank transfer arrived?"), warning=_(
-            "Mark an invoice paid only when the money is on the bank account: the payment is recorded, the "
-            "agreement concluded and a paid term starts now. This cannot be undone (a refund is the way back)."),
-            describe=documents.invoice_summary)
+            "Mark an invoice paid only when the money is on the bank account: the payment is recorded at the time "
+            "the bank credited it, the agreement is concluded and the 30-day term starts then; access is granted "
+            "now (later than 30 minutes after the credit counts as late). This cannot be undone (a refund is the "
+            "way back)."), describe=documents.invoice_summary, form_class=BankCreditForm)
         if page is not None:
             return page
+        received_at = request.confirmed_data["received_at"]
         for invoice in queryset:
             if invoice.doc_type != PaymentDocument.DocType.INVOICE:
                 self.message_user(request, f"{invoice.number}: not an invoice.", level=messages.ERROR)
@@ -109,7 +126,7 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                   level=messages.WARNING)
                 continue
             try:
-                payment = documents.invoice_mark_paid(invoice_id=invoice.pk, by=request.user)
+                payment = documents.invoice_mark_paid(invoice_id=invoice.pk, by=request.user, received_at=received_at)
             except Exception as exc:  # shown to staff; nothing was committed
                 self.message_user(request, f"{invoice.number}: {exc}", level=messages.ERROR)
             else:

@@ -323,9 +323,12 @@ def invoice_summary(invoice: PaymentDocument) -> str:
     return line
 
 
-def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
+def invoice_mark_paid(*, invoice_id: int, by, received_at=None) -> Payment:
     """Staff received the bank transfer: run the NORMAL post-payment path with a
-    bank-transfer payment (acceptance of the pinned versions, term, access). Idempotent."""
+    bank-transfer payment (acceptance of the pinned versions, term, access). Idempotent.
+    `received_at`: when the money was credited, as the bank statement says (default now):
+    it is the date of payment — the agreement's conclusion (2.3), the start of the 30 days
+    (6.3) and of the 30 minutes for access (5.2), so a late recording shows as a late grant."""
     from subscriptions.services import PURPOSE_CHECKOUT
 
     from . import services
@@ -338,6 +341,13 @@ def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
         invoice = PaymentDocument.objects.select_for_update().get(pk=invoice_id)
         if invoice.payment_id is not None:
             return invoice.payment
+        now = timezone.now()
+        received_at = received_at or now
+        if received_at > now:
+            raise ValueError(_("The money cannot have been credited in the future."))
+        if received_at < invoice.created_at.replace(second=0, microsecond=0):  # staff type minutes
+            raise ValueError(_("The money cannot have been credited before the invoice was issued (%(issued)s).") % {
+                "issued": formats.date_format(timezone.localtime(invoice.created_at), "DATETIME_FORMAT")})
         payment, _created = services.payment_create(
             customer=invoice.customer, purpose=PURPOSE_CHECKOUT, purpose_ref=invoice.data["plan_code"],
             description=invoice.data.get("description") or invoice.number,
@@ -350,7 +360,8 @@ def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
         payment, _newly = services.payment_settle(
             public_id=payment.public_id, source=f"invoice:{invoice.number}",
             charge=ChargeResult(status=ChargeStatus.APPROVED, amount_minor=invoice.amount_minor,
-                                currency=invoice.currency, gateway_ref=f"bank:{invoice.number}"),
+                                currency=invoice.currency, gateway_ref=f"bank:{invoice.number}",
+                                paid_at=received_at),
         )
         invoice.payment = payment
         invoice.paid_at = payment.paid_at
@@ -358,7 +369,7 @@ def invoice_mark_paid(*, invoice_id: int, by) -> Payment:
         events.record(verb="document.invoice_paid", subject=invoice, customer=invoice.customer, actor=by,
                       actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
                       data={"number": invoice.number, "payment": str(payment.public_id),
-                            "amount_minor": invoice.amount_minor})
+                            "amount_minor": invoice.amount_minor, "received_at": received_at.isoformat()})
     return payment
 
 

@@ -204,7 +204,12 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
         assert company.email in summary and "₸29,900" in summary and f"plan {plan.code}" in summary
         assert "not the ones in force" not in summary  # the pinned versions are in force
         assert not Payment.objects.exists()
+        assert 'name="received_at"' in page.content.decode()  # when the bank credited it
         response = client.post("/admin/billing/paymentdocument/", {**action, "confirmed": "yes"})
+        assert response.status_code == 200 and not Payment.objects.exists()  # asked again: the time is required
+        credited = timezone.localtime().replace(second=0, microsecond=0)
+        response = client.post("/admin/billing/paymentdocument/", {
+            **action, "confirmed": "yes", "received_at": credited.strftime("%Y-%m-%dT%H:%M")})
     assert response.status_code == 302
     invoice.refresh_from_db()
     payment = invoice.payment
@@ -222,7 +227,8 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
     paid = Event.objects.get(verb="document.invoice_paid")
     assert paid.actor == staff
     # Marking it paid again changes nothing, and the admin says so.
-    again = client.post("/admin/billing/paymentdocument/", {**action, "confirmed": "yes"}, follow=True)
+    again = client.post("/admin/billing/paymentdocument/", {
+        **action, "confirmed": "yes", "received_at": credited.strftime("%Y-%m-%dT%H:%M")}, follow=True)
     assert [str(m) for m in again.context["messages"]][-1] == (
         f"{invoice.number} was already marked paid (payment {payment.public_id}); nothing was changed.")
     assert billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff).pk == payment.pk
@@ -318,3 +324,35 @@ def test_documents_in_russian_and_kazakh_name_the_provider_as_those_languages_wr
         html = billing_documents.document_html(receipt)
         assert name in html and address in html, language
         assert provider_details().bin in html  # the registration details are the same in every language
+
+
+def test_a_transfer_recorded_late_counts_from_when_the_bank_credited_it(
+        company, staff, plan, documents, enqueued, django_capture_on_commit_callbacks):
+    """Clauses 2.3, 5.2, 6.3: the date of payment is when the money was credited. Recorded
+    three hours later, the term and the agreement run from the credit, and access granted
+    at the recording is late: a breach, which grounds a refund."""
+    from datetime import timedelta
+
+    from refunds.selectors import evaluate
+    from subscriptions.models import Term
+
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    credited = timezone.now() + timedelta(minutes=1)
+    with pytest.raises(ValueError, match="in the future"):
+        billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff, received_at=credited + timedelta(hours=1))
+    with pytest.raises(ValueError, match="before the invoice was issued"):
+        billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff,
+                                            received_at=invoice.created_at - timedelta(days=1))
+    import time_machine
+
+    with time_machine.travel(credited + timedelta(hours=3), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            payment = billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff, received_at=credited)
+        enqueued.run("subscriptions.tasks.access_grant")
+        term = Term.objects.get(payment=payment)
+        assert payment.paid_at == credited and term.starts_at == credited
+        assert Acceptance.objects.get(payment=payment).accepted_at == credited
+        grant = AccessGrant.objects.get(term=term)
+        assert grant.deadline_at == credited + timedelta(minutes=30)
+        assert grant.granted_at > grant.deadline_at and grant.breached_at is not None
+        assert evaluate(payment=payment, ground="late").eligible
