@@ -49,11 +49,9 @@ def test_publishing_an_offer_version_emails_live_customers_only_in_batches(
     assert len(mail.outbox) == 3
 
 
-def test_a_new_privacy_policy_is_e_mailed_to_customers_and_noticed_in_the_account(
-    client, customer, other_customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
-):
-    """Privacy Policy 9.1: customers are notified of amendments by e-mail — for the Privacy
-    Policy also those whose subscription ended, as their personal data is kept."""
+def _publish_to_a_live_and_a_former_customer(kind, title, customer, other_customer, buy, enqueued, capture):
+    """`customer` subscribed, `other_customer` whose subscription ended; a new `kind` version
+    published and its e-mails sent. Returns the document."""
     from subscriptions.models import Subscription
     from subscriptions.services import subscription_end
 
@@ -61,13 +59,23 @@ def test_a_new_privacy_policy_is_e_mailed_to_customers_and_noticed_in_the_accoun
     buy(other_customer)
     with transaction.atomic():
         subscription_end(subscription_id=Subscription.objects.get(customer=other_customer).pk, reason="cancelled")
-    doc = LegalDocument.objects.create(kind="privacy", label="2099-01-01", title="Privacy Policy",
-                                       effective_date="2099-01-01", body="New privacy text")
-    with django_capture_on_commit_callbacks(execute=True):
+    doc = LegalDocument.objects.create(kind=kind, label="2099-01-01", title=title, effective_date="2099-01-01",
+                                       body=f"New {title}")
+    with capture(execute=True):
         document_publish(document_id=doc.pk)
     enqueued.run("offer.tasks.offer_amendment_notify")
     mail.outbox.clear()
     enqueued.run("offer.tasks.offer_amendment_email_batch")
+    return doc
+
+
+def test_a_new_privacy_policy_is_e_mailed_to_customers_and_noticed_in_the_account(
+    client, customer, other_customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
+):
+    """Privacy Policy 9.1: customers are notified of amendments by e-mail — for the Privacy
+    Policy also those whose subscription ended, as their personal data is kept."""
+    doc = _publish_to_a_live_and_a_former_customer("privacy", "Privacy Policy", customer, other_customer, buy,
+                                                   enqueued, django_capture_on_commit_callbacks)
     assert sorted(m.to[0] for m in mail.outbox) == sorted([customer.email, other_customer.email])
     message = mail.outbox[0]
     assert "Privacy Policy has been amended" in message.subject
@@ -84,20 +92,8 @@ def test_a_new_privacy_policy_is_e_mailed_to_customers_and_noticed_in_the_accoun
 def test_a_new_terms_of_use_version_is_e_mailed_to_live_customers_only(
     customer, other_customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
 ):
-    from subscriptions.models import Subscription
-    from subscriptions.services import subscription_end
-
-    buy(customer)
-    buy(other_customer)
-    with transaction.atomic():
-        subscription_end(subscription_id=Subscription.objects.get(customer=other_customer).pk, reason="cancelled")
-    doc = LegalDocument.objects.create(kind="terms", label="2099-01-01", title="Terms of Use",
-                                       effective_date="2099-01-01", body="New terms")
-    with django_capture_on_commit_callbacks(execute=True):
-        document_publish(document_id=doc.pk)
-    enqueued.run("offer.tasks.offer_amendment_notify")
-    mail.outbox.clear()
-    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    _publish_to_a_live_and_a_former_customer("terms", "Terms of Use", customer, other_customer, buy, enqueued,
+                                             django_capture_on_commit_callbacks)
     assert [m.to[0] for m in mail.outbox] == [customer.email]
     assert "new version of the Terms of Use" in mail.outbox[0].body
 
