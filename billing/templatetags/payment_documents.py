@@ -3,9 +3,11 @@
     {% load payment_documents %}
     {% payment_documents_for payment as docs %}   receipt and refund notes of a payment
     {% invoice_plans user as plans %}             plans a legal entity can get an invoice for
+    {% open_invoices user as invoices %}          its invoices not paid and still valid
 """
 
 from django import template
+from django.utils import timezone
 
 from ..documents import invoice_plans_for
 from ..models import PaymentDocument
@@ -28,3 +30,14 @@ def invoice_plans(user) -> list:
     if not getattr(user, "is_authenticated", False):
         return []
     return invoice_plans_for(user)
+
+
+@register.simple_tag
+def open_invoices(user) -> list:
+    """Issued and not paid yet, still valid: the customer downloads one again instead of
+    asking for another (two invoices for one term risk two transfers)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(PaymentDocument.objects.filter(
+        customer=user, doc_type=PaymentDocument.DocType.INVOICE, payment__isnull=True,
+        valid_until__gte=timezone.localdate()).order_by("-created_at")[:5])

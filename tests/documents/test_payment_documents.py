@@ -356,3 +356,12 @@ def test_a_transfer_recorded_late_counts_from_when_the_bank_credited_it(
         assert grant.deadline_at == credited + timedelta(minutes=30)
         assert grant.granted_at > grant.deadline_at and grant.breached_at is not None
         assert evaluate(payment=payment, ground="late").eligible
+
+
+def test_the_account_lists_invoices_issued_and_not_paid(client, company, staff, plan, documents):
+    client.force_login(company)
+    invoice = get_invoice(client, plan)
+    page = client.get("/account/").content.decode()
+    assert 'id="open-invoices"' in page and f"/billing/documents/{invoice.number}/pdf/" in page
+    billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+    assert 'id="open-invoices"' not in client.get("/account/").content.decode()
