@@ -107,6 +107,10 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Invoice paid by bank transfer: start the subscription"),
                   permissions=["bank"])
     def mark_paid_by_bank_transfer(self, request, queryset):
+        if queryset.count() != 1:  # each transfer has its own credit time, the date of its payment
+            self.message_user(request, _("Select one invoice: each transfer is recorded with the time the bank "
+                                         "credited it."), level=messages.ERROR)
+            return None
         page = confirmation_page(self, request, queryset, title=_("Has the bank transfer arrived?"), warning=_(
             "Mark an invoice paid only when the money is on the bank account: the payment is recorded at the time "
             "the bank credited it, the agreement is concluded and the 30-day term starts then; access is granted "

@@ -215,12 +215,15 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
 
 def invoice_plans_for(customer) -> list:
     """Plans a customer may get an invoice for (resident legal entities only)."""
+    from accounts.personal_data import deletion_requested
     from plans.models import Plan
     from subscriptions.services import live_subscription, paid_ahead_term, refunded_ahead
 
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY or not profile.is_resident:
         return []
+    if deletion_requested(customer):
+        return []  # no purchase while a deletion request waits (subscriptions.services.checkout_start)
     plans = list(Plan.objects.for_sale())
     live = live_subscription(customer)
     if live is not None and refunded_ahead(live):
@@ -246,7 +249,12 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
     allowed = invoice_plans_for(customer)
     if not allowed:
+        from accounts.personal_data import deletion_requested
         from subscriptions.services import live_subscription, paid_ahead_term
+
+        if deletion_requested(customer):
+            raise InvoiceRefused(_("You asked us to delete your account, so no purchase can be made. If you "
+                                   "changed your mind, write to info@soldee.kz and we will withdraw the request."))
 
         live = live_subscription(customer)
         if live is not None and paid_ahead_term(live) is not None:

@@ -262,7 +262,8 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
     @admin.display(description=_("evaluation from records now"))
     def current_evaluation(self, obj):
-        return self._evaluation_html(selectors.evaluate(payment=obj.payment, ground=obj.ground).as_dict())
+        return self._evaluation_html(selectors.evaluate(payment=obj.payment, ground=obj.ground,
+                                                        asked_at=obj.created_at).as_dict())
 
     @admin.display(description=_("timeline"))
     def timeline(self, obj):

@@ -154,13 +154,14 @@ def _payment_evidence(payment: Payment, term, grant) -> list[str]:
     return lines
 
 
-def _no_access(payment, term, grant, now) -> tuple[bool, list[str]]:
-    if term is not None and term.starts_at > now:
+def _no_access(payment, term, grant, now, asked_at=None) -> tuple[bool, list[str]]:
+    if term is not None and term.starts_at > (asked_at or now):
         # Paid ahead (a renewal charged before the term in use ends): access under this term
-        # begins at its start, so nothing of it has been rendered, whatever the platform was
-        # told in advance.
-        return True, [_("The term this payment bought starts at %(start)s and has not begun: no access under it "
-                        "has been given yet.") % {"start": _dt(term.starts_at)}]
+        # begins at its start, so nothing of it had been rendered when the refund was asked
+        # (judged at the asking: staff deciding after the start change nothing), whatever
+        # the platform was told in advance.
+        return True, [_("The term this payment bought starts at %(start)s and had not begun when the refund was "
+                        "asked: no access under it had been given.") % {"start": _dt(term.starts_at)}]
     if grant is None or grant.granted_at is None:
         if grant is not None and grant.deadline_at > now and grant.status == grant.Status.PENDING:
             return False, [_("Access is still being provisioned; the 30-minute deadline (%(due)s) "
@@ -251,8 +252,9 @@ def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[st
                      "or its deadline has not passed yet.")], evidence
 
 
-def evaluate(*, payment: Payment, ground: str, now=None) -> Evaluation:
-    """Does the portal's own record support *ground* for *payment*? A recommendation."""
+def evaluate(*, payment: Payment, ground: str, now=None, asked_at=None) -> Evaluation:
+    """Does the portal's own record support *ground* for *payment*? A recommendation.
+    `asked_at`: when the customer asked (a request's creation), for what it judges as of then."""
     now = now or timezone.now()
     term, grant = _term_and_grant(payment)
     evidence = _payment_evidence(payment, term, grant)
@@ -261,7 +263,7 @@ def evaluate(*, payment: Payment, ground: str, now=None) -> Evaluation:
     if payment.refundable_minor <= 0:
         return Evaluation(False, [_("The payment has already been refunded in full.")], evidence)
     if ground == RefundRequest.Ground.NO_ACCESS:
-        eligible, reasons = _no_access(payment, term, grant, now)
+        eligible, reasons = _no_access(payment, term, grant, now, asked_at=asked_at)
     elif ground == RefundRequest.Ground.LATE:
         eligible, reasons = _late(payment, term, grant, now)
     elif ground == RefundRequest.Ground.CRITICAL_ERROR:

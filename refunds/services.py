@@ -237,7 +237,9 @@ def next_term_refund_request(*, customer, subscription_id: int) -> RefundRequest
         if term is None:
             raise RefundError(_("This subscription has no paid term that has not begun yet."))
         try:
-            subscription_set_auto_renew(subscription_id=subscription.pk, on=False, by=customer)
+            # Its e-mail would say access runs to the end of the very term being asked back:
+            # the refund request's own e-mail tells the customer what happens.
+            subscription_set_auto_renew(subscription_id=subscription.pk, on=False, by=customer, notify=False)
         except CheckoutRefused as exc:
             raise RefundError(str(exc)) from None
         return refund_request_create(
@@ -248,11 +250,11 @@ def next_term_refund_request(*, customer, subscription_id: int) -> RefundRequest
                 "start": formats.date_format(timezone.localtime(term.starts_at), "DATETIME_FORMAT")})
 
 
-def _evaluate_for_staff(*, payment, ground) -> tuple[selectors.Evaluation, dict]:
+def _evaluate_for_staff(*, payment, ground, asked_at=None) -> tuple[selectors.Evaluation, dict]:
     """The evaluation stored with a request and sent in staff alerts: written in
     STAFF_RECORDS_LANGUAGE, whatever language the customer who asked reads."""
     with translation.override(settings.STAFF_RECORDS_LANGUAGE):
-        evaluation = selectors.evaluate(payment=payment, ground=ground)
+        evaluation = selectors.evaluate(payment=payment, ground=ground, asked_at=asked_at)
         return evaluation, evaluation.as_dict()
 
 
@@ -316,7 +318,8 @@ def refund_request_reevaluate(*, request_id: int) -> RefundRequest:
         request = RefundRequest.objects.select_for_update().select_related("payment").get(pk=request_id)
         if request.status != RefundRequest.Status.OPEN:
             return request
-        evaluation, stored = _evaluate_for_staff(payment=request.payment, ground=request.ground)
+        evaluation, stored = _evaluate_for_staff(payment=request.payment, ground=request.ground,
+                                                 asked_at=request.created_at)
         request.eligible, request.evaluation = evaluation.eligible, stored
         request.evaluated_at = timezone.now()
         request.save(update_fields=["eligible", "evaluation", "evaluated_at"])

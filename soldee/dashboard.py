@@ -112,7 +112,9 @@ def renewal_success(now: datetime, days: int = WINDOW_DAYS) -> dict:
     row = RenewalAttempt.objects.filter(
         finished_at__gte=now - timedelta(days=days), finished_at__lte=now,
         kind__in=[RenewalAttempt.Kind.AUTOMATIC, RenewalAttempt.Kind.CUSTOMER],
-    ).exclude(payment__failure_code__in=NOT_CHARGED).aggregate(
+    ).exclude(payment__failure_code__in=NOT_CHARGED).exclude(
+        payment__status="expired",  # a payment page left or replaced: no card was declined
+    ).aggregate(
         succeeded=Count("pk", filter=Q(status=RenewalAttempt.Status.SUCCEEDED)),
         declined=Count("pk", filter=Q(status=RenewalAttempt.Status.DECLINED)),
     )

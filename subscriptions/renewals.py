@@ -490,18 +490,18 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
     new card's token replaces the saved one (billing saves it on settlement). A payment of
     theirs the gateway is still deciding refuses a second one; pages opened before and not
     paid expire (services.payment_pages_supersede), so the term is paid once."""
-    from .services import _lock_customer, checkout_in_flight, payment_pages_supersede
+    from .services import (
+        _lock_customer,
+        checkout_in_flight,
+        payment_pages_supersede,
+        still_processing,
+    )
 
     key = f"renewal-customer:{subscription.pk}:{_next_term_number(subscription)}:{token}"
     if not Payment.objects.filter(idempotency_key=key).exists():  # before any transaction: asks the gateway
         in_flight = checkout_in_flight(subscription.customer, except_key=key, purpose=PURPOSE_RENEWAL)
         if in_flight is not None:
-            raise ValueError(_(
-                "Your payment of %(amount)s made at %(time)s is still being processed by the bank. Please wait for "
-                "its result (we e-mail you the receipt) before paying again: otherwise both payments may be "
-                "charged.") % {"amount": in_flight.amount_display,
-                               "time": formats.date_format(timezone.localtime(in_flight.created_at),
-                                                           "DATETIME_FORMAT")})
+            raise ValueError(still_processing(in_flight))
     with transaction.atomic():
         _lock_customer(subscription.customer_id)  # first, as every service does (expiring pages locks it too)
         sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)

@@ -64,16 +64,18 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
     already = CheckoutRefused(_("You already have an active subscription. You can buy a new plan when it ends."))
     if live_subscription(customer) is not None:
         raise already
-    in_flight = checkout_in_flight(customer, except_key=f"checkout:{customer.pk}:{token}")
+    key = f"checkout:{customer.pk}:{token}"
+    in_flight = checkout_in_flight(customer, except_key=key)
     if in_flight is not None:
-        raise CheckoutRefused(_(
-            "Your payment of %(amount)s made at %(time)s is still being processed by the bank. Please wait for its "
-            "result (we e-mail you the receipt) before paying again: otherwise both payments may be charged.") % {
-            "amount": in_flight.amount_display,
-            "time": formats.date_format(timezone.localtime(in_flight.created_at), "DATETIME_FORMAT")})
+        raise CheckoutRefused(still_processing(in_flight))
     if live_subscription(customer) is not None:  # an earlier checkout the gateway had approved: settled just now
         raise already
-    payment_pages_supersede(customer, purpose=PURPOSE_CHECKOUT, except_key=f"checkout:{customer.pk}:{token}")
+    existing = Payment.objects.filter(idempotency_key=key).values_list("status", flat=True).first()
+    if existing == Payment.Status.EXPIRED:  # an old tab's form sent again after a newer page replaced it
+        raise CheckoutRefused(_("This payment page was replaced by a newer one (another tab or window). Please "
+                                "review the purchase again, or pay on the newer page."))
+    if existing is None:  # a re-sent form returns its own payment and leaves the others alone
+        payment_pages_supersede(customer, purpose=PURPOSE_CHECKOUT, except_key=key)
     in_force = offer_services.documents_in_force()
     if sorted(document_ids) != sorted(d.pk for d in in_force.values()):
         raise CheckoutRefused(
@@ -121,6 +123,14 @@ def checkout_in_flight(customer, *, except_key: str = "", purpose: str = PURPOSE
         if charge.status == ChargeStatus.PENDING:
             return payment
     return None
+
+
+def still_processing(payment: Payment) -> str:
+    """Why a second payment is refused while the bank decides `payment` (checkout, renewal)."""
+    return _("Your payment of %(amount)s made at %(time)s is still being processed by the bank. Please wait for its "
+             "result (we e-mail you the receipt) before paying again: otherwise both payments may be charged.") % {
+        "amount": payment.amount_display,
+        "time": formats.date_format(timezone.localtime(payment.created_at), "DATETIME_FORMAT")}
 
 
 def payment_pages_supersede(customer, *, purpose: str, except_key: str) -> int:
@@ -259,7 +269,9 @@ def terms_for_receipts(payments: list[Payment]) -> dict[int, dict]:
 
 # --- Cancellation (clause 6.5) -------------------------------------------------------
 
-def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscription:
+def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: bool = True) -> Subscription:
+    """Turn automatic renewal on or off (clause 6.5). `notify=False`: no "renewal is off"
+    e-mail, for a caller that tells the customer itself (the next term's refund request)."""
     from .renewals import PURPOSE_RENEWAL, renewal_in_flight
 
     paying_now = None
@@ -310,7 +322,8 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by) -> Subscr
             subscription = subscription_end(subscription_id=subscription.pk, reason=Subscription.EndReason.CANCELLED,
                                             by=by if staff else None)
             template = "emails/subscription_ended"
-        transaction.on_commit(lambda: tasks.subscription_email.delay(subscription.pk, template))
+        if notify or term_over:
+            transaction.on_commit(lambda: tasks.subscription_email.delay(subscription.pk, template))
     return subscription
 
 

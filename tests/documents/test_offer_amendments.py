@@ -77,6 +77,10 @@ def test_a_new_privacy_policy_is_e_mailed_to_customers_and_noticed_in_the_accoun
     doc = _publish_to_a_live_and_a_former_customer("privacy", "Privacy Policy", customer, other_customer, buy,
                                                    enqueued, django_capture_on_commit_callbacks)
     assert sorted(m.to[0] for m in mail.outbox) == sorted([customer.email, other_customer.email])
+    by_address = {m.to[0]: m.body for m in mail.outbox}
+    assert "Your next renewal payment records" in by_address[customer.email]
+    assert "Your next renewal payment records" not in by_address[other_customer.email]  # nothing renews
+    assert "personal data we keep about you" in by_address[other_customer.email]
     message = mail.outbox[0]
     assert "Privacy Policy has been amended" in message.subject
     assert "new version of the Privacy Policy (2099-01-01)" in message.body

@@ -17,7 +17,7 @@ from soldee.models import Event
 from soldee.provider import provider_details
 from subscriptions.models import AccessGrant, Subscription
 from subscriptions.services import checkout_start, entitlement
-from tests.factories import ProfileFactory
+from tests.factories import VALID_BIN, ProfileFactory
 
 from .conftest import pdf_text, settle, squeeze
 
@@ -365,3 +365,23 @@ def test_the_account_lists_invoices_issued_and_not_paid(client, company, staff, 
     assert 'id="open-invoices"' in page and f"/billing/documents/{invoice.number}/pdf/" in page
     billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
     assert 'id="open-invoices"' not in client.get("/account/").content.decode()
+
+
+def test_no_invoice_while_a_deletion_request_waits(company, plan, documents):
+    from accounts import personal_data
+
+    personal_data.deletion_request_create(customer=company)
+    assert billing_documents.invoice_plans_for(company) == []
+    with pytest.raises(billing_documents.InvoiceRefused, match="asked us to delete your account"):
+        billing_documents.invoice_issue(customer=company, plan=plan)
+
+
+def test_one_invoice_at_a_time_is_marked_paid(client, company, staff, plan, documents, settings):
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    first = billing_documents.invoice_issue(customer=company, plan=plan)
+    other = ProfileFactory(kind="legal_entity", iin_bin=VALID_BIN, signatory_name="A", signatory_basis="Charter").user
+    second = billing_documents.invoice_issue(customer=other, plan=plan)
+    client.force_login(staff)
+    response = client.post("/admin/billing/paymentdocument/", {
+        "action": "mark_paid_by_bank_transfer", "_selected_action": [first.pk, second.pk]}, follow=True)
+    assert "Select one invoice" in response.content.decode() and not Payment.objects.exists()

@@ -81,6 +81,11 @@ def data(db):
     Payment.objects.filter(pk=no_card.pk).update(status="failed", failure_code="no_saved_card")
     RenewalAttempt.objects.create(subscription=sub, term_number=21, attempt_no=1, status="declined",
                                   finished_at=NOW - timedelta(days=2), payment=no_card)
+    left_page = pay(sub.customer, status="processing")
+    Payment.objects.filter(pk=left_page.pk).update(status="expired")  # a payment page replaced by a newer one
+    RenewalAttempt.objects.create(subscription=sub, term_number=22, attempt_no=1, status="declined",
+                                  kind=RenewalAttempt.Kind.CUSTOMER, finished_at=NOW - timedelta(days=2),
+                                  payment=left_page)
 
     # Access grants: one breach 2 days ago, one 40 days ago, one never breached.
     for n, breached in enumerate([NOW - timedelta(days=2), NOW - timedelta(days=40), None]):

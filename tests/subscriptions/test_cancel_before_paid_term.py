@@ -45,22 +45,28 @@ def renewed_ahead(sub, time_machine):
 
 
 def test_cancelling_before_the_paid_term_begins_returns_its_payment_once(
-    client, customer, staff, renewed_ahead, django_capture_on_commit_callbacks,
+    client, customer, staff, renewed_ahead, django_capture_on_commit_callbacks, enqueued,
 ):
     sub, first_end, term2 = renewed_ahead
+    enqueued.calls.clear()
     client.force_login(customer)
     page = client.get(f"/account/subscriptions/{sub.pk}/renewal/").content.decode()
     assert 'id="paid-ahead"' in page and 'id="confirm-renewal-refund"' in page
     assert "is already paid" in page and "Turn renewal off, keep the paid term" in page
-    response = client.post(f"/refunds/subscriptions/{sub.pk}/next-term/", follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/refunds/subscriptions/{sub.pk}/next-term/", follow=True)
     request = RefundRequest.objects.get(payment=term2.payment)
     assert response.redirect_chain[-1][0] == f"/refunds/requests/{request.pk}/"
     assert "your request to return the payment for the next term is registered" in response.content.decode()
     sub.refresh_from_db()
     assert sub.auto_renew is False and sub.next_charge_at is None
     assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
-    assert "has not begun" in " ".join(request.evaluation["reasons"])
+    assert "had not begun when the refund was asked" in " ".join(request.evaluation["reasons"])
     assert Event.objects.filter(verb="subscription.renewal_cancelled", subject_id=str(sub.pk)).exists()
+    # One e-mail, the refund request's: not "renewal is off, access until <the term asked back>".
+    assert ["emails/refund_request_received"] == [args[0] for name, args, _kw in enqueued.calls
+                                                   if name.endswith("customer_email")]
+    assert "subscriptions.tasks.subscription_email" not in enqueued.names()
     # A second press does not open a second request (nor turn anything else).
     client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
     assert RefundRequest.objects.filter(customer=customer).count() == 1
@@ -141,3 +147,19 @@ def test_the_history_says_a_term_paid_ahead_begins_later(client, customer, renew
     page = client.get("/account/").content.decode()
     assert "The next paid term was paid; it begins when the current one ends" in page
     assert page.count("A new paid term started") == 1  # term 1's, at its purchase
+
+
+def test_staff_deciding_after_the_term_began_still_see_it_was_asked_back_in_time(
+    client, customer, renewed_ahead, time_machine,
+):
+    from refunds.services import refund_request_reevaluate
+    from subscriptions.services import access_provision
+
+    sub, first_end, term2 = renewed_ahead
+    access_provision(grant_id=term2.access_grant.pk)  # the platform was told at the charge, as in production
+    client.force_login(customer)
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    request = RefundRequest.objects.get(payment=term2.payment)
+    time_machine.move_to(first_end + timedelta(days=2), tick=False)  # staff look two days into the term
+    request = refund_request_reevaluate(request_id=request.pk)
+    assert request.eligible is True

@@ -223,3 +223,17 @@ def test_an_older_payment_page_left_open_in_another_tab_cannot_be_paid(customer,
     payment_refresh_from_gateway(payment=first)
     assert Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).count() == 1
     assert Subscription.objects.filter(customer=customer).count() == 1
+
+
+def test_the_form_of_a_replaced_tab_sent_again_leaves_the_newer_page_payable(customer, plan, documents):
+    from subscriptions.services import CheckoutRefused, checkout_start
+
+    ids = [d.pk for d in documents.values()]
+    checkout_start(customer=customer, plan=plan, document_ids=ids, token="a", client_ip=None, user_agent="")
+    newer = checkout_start(customer=customer, plan=plan, document_ids=ids, token="b", client_ip=None, user_agent="")
+    with pytest.raises(CheckoutRefused, match="replaced by a newer one"):
+        checkout_start(customer=customer, plan=plan, document_ids=ids, token="a", client_ip=None, user_agent="")
+    newer.refresh_from_db()
+    assert newer.status == Payment.Status.PENDING  # still the one to pay
+    assert checkout_start(customer=customer, plan=plan, document_ids=ids, token="b", client_ip=None,
+                          user_agent="").pk == newer.pk  # a double click: the same payment
