@@ -368,13 +368,14 @@ def rates_import_from_feed(*, on: date, allow_jump: bool = False, reason: str = 
     return rates_import(answer=answer, requested=on, allow_jump=allow_jump, reason=reason, actor=actor)
 
 
-def alert_staff(*, subject: str, body: str) -> bool:
-    """E-mail staff about the rates import, at most once a day per distinct problem. The
-    mail goes from the retried alert task; a message that could not even be queued frees
-    the day's slot, so the next run alerts again."""
+def alert_staff(*, subject: str, body: str, problem: str | None = None) -> bool:
+    """E-mail staff about the rates import, at most once a day per distinct problem (by
+    default its subject and body; `problem` names it when the body lists changing details).
+    The mail goes from the retried alert task; a message that could not even be queued
+    frees the day's slot, so the next run alerts again."""
     from soldee.tasks import staff_alert
 
-    key = "nbk-alert:" + hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()
+    key = "nbk-alert:" + hashlib.sha256((problem or f"{subject}\n{body}").encode()).hexdigest()
     if not cache.add(key, 1, timeout=24 * 3600):
         return False
     try:

@@ -147,15 +147,19 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
             events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data={"reason": reason})
         if deferred:  # once a day, as the rates import's own alerts (a sweep runs every minute)
             no_currency = [sub.customer.email for sub, _r, no_currency in deferred if no_currency]
-            body = ("Renewals of non-residents are deferred an hour at a time: there is no usable NBK rate for "
-                    "their currency. Import the rates (manage.py import_rates) or enter them in the admin; the "
-                    "events 'renewal.deferred' name the subscriptions.")
+            no_rate = len(no_currency) < len(deferred)
+            body = "Renewals of non-residents are deferred an hour at a time; the events 'renewal.deferred' name " \
+                   "the subscriptions."
+            if no_rate:
+                body += ("\n\nThere is no usable NBK rate for their currency: import the rates (manage.py "
+                         "import_rates) or enter them in the admin.")
             if no_currency:
-                body += ("\n\nSome are deferred because the customer's profile names no currency the portal "
-                         "offers (NONRESIDENT_CURRENCIES): correct their payment currency in the admin (Customer "
-                         "profiles). " + ", ".join(no_currency[:20]))
+                body += ("\n\nThe customer's profile names no currency the portal offers (NONRESIDENT_CURRENCIES): "
+                         "correct their payment currency in the admin (Customer profiles). "
+                         + ", ".join(no_currency[:20]))
             transaction.on_commit(lambda: exchange.alert_staff(
-                subject="Renewals deferred: no usable exchange rate", body=body), robust=True)
+                subject="Renewals deferred: no usable exchange rate", body=body,
+                problem=f"renewals-deferred:{no_rate}:{bool(no_currency)}"), robust=True)  # once a day per cause
     return [a.pk for a in attempts]
 
 

@@ -76,6 +76,13 @@ def test_a_renewal_deferred_for_a_currency_the_portal_does_not_offer_names_the_r
     enqueued.run("soldee.tasks.staff_alert")
     body = mailoutbox[0].body
     assert "names no currency the portal offers" in body and customer.email in body
+    assert "no usable NBK rate" not in body  # the rates are not the cause here
+    [other_id] = seed_due_subscriptions(n=1, plan=plan)  # another batch, another customer: same cause
+    other = Subscription.objects.get(pk=other_id).customer
+    CustomerProfile.objects.create(user=other, is_resident=False, country="DE", payment_currency="BTC")
+    with django_capture_on_commit_callbacks(execute=True):
+        renewals.renewals_claim(subscription_ids=[other_id])
+    assert enqueued.run("soldee.tasks.staff_alert") == 0  # once a day per cause, whoever it concerns
 
 
 def test_the_missed_access_deadline_alert_is_retried_while_the_mail_server_is_down(
