@@ -1,4 +1,4 @@
-FROM python:3.12-slim-bookworm
+FROM python:3.13-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # WeasyPrint needs Pango/HarfBuzz; DejaVu fonts cover Cyrillic, Kazakh letters and ₸.
 RUN apt-get update && apt-get install -y --no-install-recommends \

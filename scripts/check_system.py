@@ -14,8 +14,11 @@ def main() -> int:
     parser.add_argument("--for", dest="purpose", default="run", choices=["run", "test"])
     args = parser.parse_args()
     problems, notes = [], []
-    if sys.version_info < (3, 12):
-        problems.append("Python 3.12 or newer is needed (Django 6).")
+    if sys.version_info < (3, 12, 4):
+        # Django 6 needs 3.12; before 3.12.4 Python loses a space when it folds a long Russian
+        # or Kazakh e-mail subject (gh-92081): "сомасындағытөлем" reached customers.
+        problems.append("Python 3.12.4 or newer is needed (Django 6; older 3.12 releases garble e-mail "
+                        "subjects). Remove .venv after installing it.")
     if not ctypes.util.find_library("pango-1.0"):
         # Receipts, invoices and agreement copies are PDFs: the portal cannot start without it.
         problems.append("WeasyPrint (PDF documents) needs Pango: sudo apt-get install libpango-1.0-0 "

@@ -211,7 +211,6 @@ EMAIL_TIMEOUT_SECONDS = env.int("EMAIL_TIMEOUT_SECONDS", default=30)
 def _mailer(config: dict) -> dict:
     backend = config["EMAIL_BACKEND"]
     if backend == "django.core.mail.backends.smtp.EmailBackend":
-        backend = "soldee.mail_smtp.EmailBackend"  # Django's, with headers never folded (a lost space)
         options = {"host": config.get("EMAIL_HOST") or "localhost", "port": config.get("EMAIL_PORT"),
                    "username": config.get("EMAIL_HOST_USER") or "",
                    "password": config.get("EMAIL_HOST_PASSWORD") or "",

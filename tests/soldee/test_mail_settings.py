@@ -23,7 +23,7 @@ def _mailer(email_url: str, **extra: str) -> list[str]:
 
 def test_smtp_with_starttls_credentials_and_a_timeout():
     assert _mailer("smtp+tls://mailer:s3cret@smtp.example.com:587") == [
-        "soldee.mail_smtp", "smtp.example.com", "587", "mailer", "s3cret", "True", "False", "30", "-"]
+        "django.core.mail.backends.smtp", "smtp.example.com", "587", "mailer", "s3cret", "True", "False", "30", "-"]
 
 
 def test_smtp_over_ssl():
