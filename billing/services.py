@@ -311,6 +311,20 @@ def payment_expire(*, payment_id: int) -> bool:
     return True
 
 
+def payment_not_payable(payment: Payment) -> str:
+    """Why the hosted page must not take money for `payment` now ("" if it may): the
+    merchant's check a gateway makes before charging (CloudPayments' Check, the sandbox's
+    page). "expired": the page was abandoned or replaced by a newer one; "paid": the
+    invoice is paid already; "account_closed": the customer's account was deleted since."""
+    if payment.status == Payment.Status.EXPIRED:
+        return "expired"
+    if payment.status == Payment.Status.SUCCEEDED:
+        return "paid"
+    if not payment.customer.is_active:
+        return "account_closed"
+    return ""
+
+
 def _payment_method_save(*, customer, gateway: str, token: str, card_mask: str) -> PaymentMethod:
     method, created = PaymentMethod.objects.get_or_create(
         gateway=gateway, token=token, defaults={"customer": customer, "card_mask": card_mask}

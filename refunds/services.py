@@ -199,8 +199,10 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
         payment = Payment.objects.select_for_update().get(pk=payment_id, customer=customer)
         if payment.status != Payment.Status.SUCCEEDED:
             raise RefundError(_("Only a completed payment can be refunded."))
-        if payment.refundable_minor - selectors.reserved_minor(payment.pk) <= 0:
+        if payment.refundable_minor <= 0:
             raise RefundError(_("This payment has already been refunded in full."))
+        if payment.refundable_minor - selectors.reserved_minor(payment.pk) <= 0:
+            raise RefundError(_("A refund of this payment is already under way: we will e-mail you when it is done."))
         evaluation, stored = _evaluate_for_staff(payment=payment, ground=ground)
         try:
             with transaction.atomic():

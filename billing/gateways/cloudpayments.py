@@ -472,6 +472,7 @@ class CloudPaymentsGateway(Gateway):
 
     def _check_code(self, payment, data: dict) -> int:
         from billing.models import Payment
+        from billing.services import payment_not_payable
 
         if payment is None or payment.gateway != self.name:
             return CHECK_BAD_INVOICE
@@ -485,10 +486,12 @@ class CloudPaymentsGateway(Gateway):
             return CHECK_BAD_AMOUNT
         if currency != payment.currency or amount_minor != payment.amount_minor:
             return CHECK_BAD_AMOUNT
-        if payment.status == Payment.Status.EXPIRED or not payment.customer.is_active:
-            return CHECK_EXPIRED  # or the account was closed since the page opened
-        if payment.status not in (Payment.Status.PENDING, Payment.Status.PROCESSING, Payment.Status.FAILED):
-            return CHECK_REFUSED  # already paid
+        why = payment_not_payable(payment)
+        if why in ("expired", "account_closed"):  # abandoned, replaced, or the account closed since
+            return CHECK_EXPIRED
+        if why == "paid" or payment.status not in (Payment.Status.PENDING, Payment.Status.PROCESSING,
+                                                   Payment.Status.FAILED):
+            return CHECK_REFUSED
         return CHECK_OK
 
     def ack_body(self, notification: Notification | None, *, accepted: bool, code: int = 0) -> bytes:

@@ -142,13 +142,12 @@ def _merchant_check(txn) -> str:
     CloudPayments' Check does: a payment page superseded by a newer one (expired), or an
     invoice paid already, is refused. Returns the refusal reason, or ""."""
     from billing.models import Payment
+    from billing.services import payment_not_payable
 
-    status = Payment.objects.filter(public_id=txn.invoice_id).values_list("status", flat=True).first()
-    if status == Payment.Status.EXPIRED:
-        return "The payment page expired"
-    if status == Payment.Status.SUCCEEDED:
-        return "The invoice is already paid"
-    return ""
+    payment = Payment.objects.select_related("customer").filter(public_id=txn.invoice_id).first()
+    why = payment_not_payable(payment) if payment is not None else ""
+    return {"expired": "The payment page expired", "paid": "The invoice is already paid",
+            "account_closed": "The customer's account is closed"}.get(why, "")
 
 
 def decide_hosted(txn_id, card_number: str) -> None:

@@ -193,9 +193,9 @@ def test_a_payment_approved_after_the_account_was_deleted_starts_nothing_and_is_
     from ..billing.helpers import pay_on_sandbox, start_checkout
 
     payment = start_checkout(None, customer, plan, documents)
+    pay_on_sandbox(payment)  # approved by the bank; its notice and the return arrive after the deletion
     deletion = personal_data.deletion_request_create(customer=customer)
     personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
-    pay_on_sandbox(payment)
     enqueued.calls.clear()
     with django_capture_on_commit_callbacks(execute=True):
         payment_refresh_from_gateway(payment=payment)
@@ -220,3 +220,16 @@ def test_no_purchase_while_a_deletion_request_waits(client, customer, plan, docu
     personal_data.deletion_reject(request_id=deletion.pk, by=staff, note="Withdrawn at the customer's request")
     assert checkout_start(customer=customer, plan=plan, document_ids=[d.pk for d in documents.values()], token="t",
                           client_ip=None, user_agent="").status == Payment.Status.PENDING
+
+
+def test_the_sandbox_page_refuses_a_payment_of_a_deleted_account(customer, plan, documents, staff):
+    """As CloudPayments' Check answers: the money is not taken in the first place."""
+    from billing.models import SandboxTransaction
+
+    from ..billing.helpers import pay_on_sandbox, start_checkout
+
+    payment = start_checkout(None, customer, plan, documents)
+    deletion = personal_data.deletion_request_create(customer=customer)
+    personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    txn = pay_on_sandbox(payment)
+    assert txn.status == SandboxTransaction.Status.DECLINED and "account is closed" in txn.reason

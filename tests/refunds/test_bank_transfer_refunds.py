@@ -101,7 +101,7 @@ def test_the_customer_is_told_the_money_goes_back_by_bank_transfer(approved, com
 
 def test_money_waiting_to_be_paid_back_cannot_be_refunded_again(approved, company, paid_by_transfer):
     """The approved refund reserves the money until accounting records the transfer."""
-    with pytest.raises(services.RefundError, match="refunded in full"):
+    with pytest.raises(services.RefundError, match="already under way"):
         services.refund_request_create(customer=company, payment_id=paid_by_transfer.pk,
                                        ground=RefundRequest.Ground.NO_ACCESS, explanation="again")
 
