@@ -69,7 +69,8 @@ def error_report_create(*, customer, what_fails: str, since, severity: str, atta
                             "attachment": original_name})
         _email("emails/error_report_received", "error_report", report.pk)
         staff_alert_on_commit(f"Critical-error report #{report.pk} from {customer.email}",
-                     f"Severity: {severity}. Resolve by {report.deadline_at:%Y-%m-%d %H:%M %Z}.\n\n{what_fails}")
+                     f"Severity: {severity}. Resolve by {timezone.localtime(report.deadline_at):%Y-%m-%d %H:%M} "
+                     f"(Almaty time).\n\n{what_fails}")
     return report
 
 
@@ -156,8 +157,10 @@ def error_reports_deadline_sweep(*, now=None) -> int:
                 continue
             staff_alert_on_commit(
                 f"Error report #{report.pk}: deadline missed",
-                f"Report #{report.pk} from customer #{customer_id} was due by {report.deadline_at:%Y-%m-%d %H:%M %Z} "
-                f"and is {report.status}. {why}")
+                f"Report #{report.pk} from customer #{customer_id} was due by "
+                f"{timezone.localtime(report.deadline_at):%Y-%m-%d %H:%M} (Almaty time) and is "
+                f"{'confirmed critical' if report.status == ErrorReport.Status.CONFIRMED else 'awaiting triage'}. "
+                f"{why}")
             noticed += 1
     return noticed
 

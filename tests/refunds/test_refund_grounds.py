@@ -267,7 +267,11 @@ def test_the_customer_is_told_once_when_a_confirmed_error_misses_its_deadline(
         assert services.error_reports_deadline_sweep(now=almaty(2026, 4, 1, 0, 20)) == 0  # once
     emailed = [args for name, args in queued if name == "customer_email"]
     assert emailed == [("emails/error_report_deadline_missed", "error_report", report.pk)]  # the confirmed one
-    assert sum(1 for name, _args in queued if name == "staff_alert") == 2  # staff hear of both
+    alerts = [args for name, args in queued if name == "staff_alert"]
+    assert len(alerts) == 2  # staff hear of both, in Almaty time and words
+    bodies = " ".join(body for _subject, body in alerts)
+    assert "(Almaty time) and is confirmed critical" in bodies and "and is awaiting triage" in bodies
+    assert "UTC" not in bodies and "+05" not in bodies
     # The customer's history promises a refund only for the confirmed one.
     assert list(Event.objects.filter(verb="error_report.deadline_missed").values_list("subject_id", flat=True)) == [
         str(report.pk)]
