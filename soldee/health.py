@@ -66,7 +66,9 @@ def _renewals() -> dict:
 def _report(*, counted: tuple[str, ...]) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker(), "beat": _beat(), "renewals": _renewals()}
     healthy = all(checks[name]["ok"] for name in counted)
-    return JsonResponse({"ok": healthy, "checks": checks, "version": getattr(settings, "SOLDEE_VERSION", "")},
+    from .pagecache import release
+
+    return JsonResponse({"ok": healthy, "checks": checks, "version": settings.SOLDEE_VERSION or f"code-{release()}"},
                         status=200 if healthy else 503)
 
 

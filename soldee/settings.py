@@ -477,6 +477,9 @@ ACCESS_GRANT_DEADLINE_MINUTES = 30  # clause 5.2 of the offer
 
 # --- Staff tools (docs/operations.md) ---------------------------------------------------
 # The test clock moves one customer's schedule forward; never in production.
+# What /health/ reports as the running version (e.g. the git commit the image was built
+# from); unset: a fingerprint of the code, templates and translations (soldee.pagecache.release).
+SOLDEE_VERSION = env.str("SOLDEE_VERSION", default="")
 SOLDEE_TEST_CLOCK_ENABLED = env.bool("SOLDEE_TEST_CLOCK_ENABLED", default=DEBUG or EMBEDDED)
 # bench/pages.sh: route the bare comparison view /bench/bare/.
 SOLDEE_BENCH_VIEWS = env.bool("SOLDEE_BENCH_VIEWS", default=False)

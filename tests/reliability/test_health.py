@@ -58,3 +58,12 @@ def test_beat_sends_the_heartbeat_and_a_renewal_sweep_as_it_starts(monkeypatch):
     assert sent == ["soldee.tasks.beat_heartbeat", "subscriptions.tasks.renewal_sweep"]
     routed = celery_module.app.amqp.router.route({}, "subscriptions.tasks.renewal_sweep")["queue"].name
     assert routed == "renewals"  # send_task by name follows the routes too
+
+
+def test_the_health_answer_names_the_running_version(client, settings):
+    from soldee.pagecache import release
+
+    settings.CELERY_BROKER_URL = "memory://"
+    assert client.get("/health/").json()["version"] == f"code-{release()}"  # never empty
+    settings.SOLDEE_VERSION = "git-1a2b3c4"
+    assert client.get("/health/").json()["version"] == "git-1a2b3c4"
