@@ -53,14 +53,21 @@ def _heartbeat(name: str, stale_seconds: float) -> dict:
 
 
 def _beat() -> dict:
-    return _heartbeat("beat", BEAT_STALE_SECONDS)
+    check = _heartbeat("beat", BEAT_STALE_SECONDS)
+    if not check["ok"]:
+        # Beat sends the heartbeat as a task that a worker on the default queue writes.
+        check["hint"] = "beat, or every worker on the default 'celery' queue, is down"
+    return check
 
 
 def _renewals() -> dict:
     """The renewal sweep ran lately: beat sends it every RENEWAL_SWEEP_SECONDS, and only a
     worker on the renewals queue runs it (docker-compose's worker-renewals)."""
     period = settings.CELERY_BEAT_SCHEDULE["renewal-sweep"]["schedule"]
-    return _heartbeat("renewals", max(BEAT_STALE_SECONDS, 3 * float(period)))
+    check = _heartbeat("renewals", max(BEAT_STALE_SECONDS, 3 * float(period)))
+    if not check["ok"]:
+        check["hint"] = "no worker takes the 'renewals' queue (docker-compose: worker-renewals), or beat is down"
+    return check
 
 
 def _report(*, counted: tuple[str, ...]) -> JsonResponse:

@@ -14,6 +14,7 @@ def test_a_missing_or_stale_beat_fails_the_monitor_check_but_not_the_load_balanc
     assert ready.status_code == 200  # a new deployment, beat's first heartbeat not yet written
     assert ready.json()["checks"]["database"] == {"ok": True}
     assert ready.json()["checks"]["beat"]["ok"] is False  # reported all the same
+    assert "default 'celery' queue" in ready.json()["checks"]["beat"]["hint"]  # where to look
     assert client.get("/health/all/").status_code == 503
     beat_heartbeat.run()
     assert client.get("/health/all/").json()["checks"]["renewals"]["ok"] is False  # no renewals worker yet
