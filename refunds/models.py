@@ -132,19 +132,20 @@ class RefundRequest(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                 related_name="refund_requests")
-    payment = models.ForeignKey("billing.Payment", on_delete=models.PROTECT, related_name="refund_requests")
+                                 related_name="refund_requests", verbose_name=_("customer"))
+    payment = models.ForeignKey("billing.Payment", on_delete=models.PROTECT, related_name="refund_requests",
+                                verbose_name=_("payment"))
     ground = models.CharField(_("ground"), max_length=16, choices=Ground.choices)
     explanation = models.TextField(_("explanation"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     eligible = models.BooleanField(_("eligible by records"), null=True)
-    evaluation = models.JSONField(default=dict, blank=True,
+    evaluation = models.JSONField(_("evaluation"), default=dict, blank=True,
                                   help_text="The portal's recommendation: {eligible, reasons, evidence}.")
-    evaluated_at = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(_("evaluated at"), null=True, blank=True)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+                                   on_delete=models.PROTECT, related_name="+", verbose_name=_("decided by"))
     decision_reason = models.TextField(_("decision reason"), blank=True)
 
     class Meta:
