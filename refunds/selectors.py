@@ -149,7 +149,7 @@ def _payment_evidence(payment: Payment, term, grant) -> list[str]:
     else:
         lines.append(_("Access grant: status %(status)s, due %(due)s, granted %(granted)s, "
                        "breach flagged %(breach)s.") % {
-            "status": grant.status, "due": _dt(grant.deadline_at), "granted": _dt(grant.granted_at),
+            "status": grant.get_status_display().lower(), "due": _dt(grant.deadline_at), "granted": _dt(grant.granted_at),
             "breach": _dt(grant.breached_at)})
     return lines
 
