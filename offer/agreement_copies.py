@@ -230,10 +230,10 @@ def agreement_context(acceptance: Acceptance) -> dict:
     if concluded != acceptance:
         # What changed since the customer's acceptance before this one: the Offer, the
         # Privacy Policy, the Terms of Use (any of them makes a renewal accept by continued use).
-        before = (Acceptance.objects.filter(customer_id=acceptance.customer_id, accepted_at__lte=acceptance.accepted_at)
-                  .exclude(pk=acceptance.pk).order_by("-accepted_at", "-pk").first())
-        seen = dict(before.accepted_documents.values_list("kind", "document_id")) if before else {}
-        amended = [a for a in accepted if seen.get(a.kind) != a.document_id] or accepted
+        from .services import accepted_versions
+
+        seen = accepted_versions([acceptance.customer_id], before=acceptance)
+        amended = [a for a in accepted if seen.get((acceptance.customer_id, a.kind)) != a.document_id] or accepted
     conversion = ""
     if payment.currency != "KZT" and payment.exchange_rate is not None:
         from billing.exchange import describe_conversion

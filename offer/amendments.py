@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from soldee import events
 from soldee.models import Event
 
-from .models import Acceptance, AcceptedDocument, AmendmentNoticeDismissal, LegalDocument
+from .models import Acceptance, AmendmentNoticeDismissal, LegalDocument
 
 
 def customer_ids_to_notify(kind: str) -> list[int]:
@@ -36,10 +36,14 @@ def amendment_notice_for(user) -> dict | None:
     {"document", "accepted"} (accepted = the version of that kind they accepted)."""
     if not getattr(user, "is_authenticated", False):
         return None
+    from .services import accepted_versions
+
     last = Acceptance.objects.filter(customer=user).order_by("-accepted_at", "-id").first()
     if last is None:
         return None
-    accepted = {a.kind: a.document for a in AcceptedDocument.objects.filter(acceptance=last).select_related("document")}
+    versions = accepted_versions([user.pk])
+    by_id = LegalDocument.objects.in_bulk(list(versions.values()))
+    accepted = {kind: by_id[document_id] for (_c, kind), document_id in versions.items()}
     dismissed = set(AmendmentNoticeDismissal.objects.filter(customer=user).values_list("document_id", flat=True))
     for kind in (LegalDocument.Kind.OFFER, LegalDocument.Kind.PRIVACY, LegalDocument.Kind.TERMS):
         newest = (LegalDocument.objects.filter(kind=kind, status=LegalDocument.Status.PUBLISHED)

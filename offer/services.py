@@ -57,6 +57,24 @@ def documents_upcoming(on=None) -> list[LegalDocument]:
     return upcoming
 
 
+def accepted_versions(customer_ids, *, before: Acceptance | None = None) -> dict[tuple[int, str], int]:
+    """{(customer id, document kind): the id of the version of that kind each customer
+    accepted last}, by payment or by continued use; with `before`, as it stood before that
+    acceptance. The one reading of "the version accepted" for the renewal's continued-use
+    acceptance, the account's amendment notice and the agreement copy."""
+    from django.db.models import Q
+
+    rows = AcceptedDocument.objects.filter(acceptance__customer_id__in=list(customer_ids))
+    if before is not None:
+        rows = rows.filter(Q(acceptance__accepted_at__lt=before.accepted_at)
+                           | Q(acceptance__accepted_at=before.accepted_at, acceptance_id__lt=before.pk))
+    last: dict[tuple[int, str], int] = {}
+    for customer_id, kind, document_id in (rows.order_by("acceptance__accepted_at", "acceptance_id")
+                                           .values_list("acceptance__customer_id", "kind", "document_id")):
+        last[(customer_id, kind)] = document_id  # ascending: the newest acceptance wins
+    return last
+
+
 def pin(document: LegalDocument) -> dict:
     return {"id": document.pk, "kind": document.kind, "label": document.label, "sha256": document.sha256}
 

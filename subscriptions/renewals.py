@@ -34,7 +34,7 @@ from billing import services as billing
 from billing.gateways import ChargeResult, ChargeStatus, GatewayError, get_gateway
 from billing.models import Payment, PaymentMethod
 from offer import services as offer_services
-from offer.models import Acceptance, AcceptedDocument
+from offer.models import Acceptance
 from plans.models import Plan
 from soldee import events
 from soldee.bulk import rows_update
@@ -363,13 +363,7 @@ def _accept_amendments_by_continued_use(*, renewed: list[tuple[Subscription, Pay
     pinned = {payment.pk: {d["kind"]: d["id"] for d in payment.pinned_documents} for _sub, payment in renewed}
     if not any(pinned.values()):
         return
-    last: dict[tuple[int, str], int] = {}
-    for customer_id, kind, document_id in (
-        AcceptedDocument.objects.filter(acceptance__customer_id__in={s.customer_id for s, _p in renewed})
-        .order_by("acceptance__accepted_at", "acceptance_id")
-        .values_list("acceptance__customer_id", "kind", "document_id")
-    ):
-        last[(customer_id, kind)] = document_id  # ascending: the newest acceptance wins
+    last = offer_services.accepted_versions({s.customer_id for s, _p in renewed})
     for sub, payment in renewed:
         if any(last.get((payment.customer_id, kind)) != document_id for kind, document_id in pinned[payment.pk].items()):
             offer_services.acceptance_record(payment=payment, plan_code=sub.plan.code, plan_name=sub.plan.name,
