@@ -28,6 +28,14 @@ def customer_ids_to_notify(kind: str) -> list[int]:
     return sorted(ids)
 
 
+def customer_ids_renewing() -> set[int]:
+    """Customers whose live subscription renews (renewal on): a renewal payment is to come."""
+    from subscriptions.models import LIVE_STATUSES, Subscription
+
+    return set(Subscription.objects.filter(status__in=LIVE_STATUSES, auto_renew=True)
+               .values_list("customer_id", flat=True))
+
+
 def amendment_notice_for(user) -> dict | None:
     """The newest published version of a legal document (the Offer first, then the Privacy
     Policy, the Terms of Use) that is not the version of its kind the customer last

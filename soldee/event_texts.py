@@ -101,6 +101,10 @@ CUSTOMER_VARIANTS = {
     ("card", False): {
         "renewal.charge_started": _("Renewal: the next term is due; with no saved card, pay it from your account"),
     },
+    # The refunded next term's access withdrawn; the term in use keeps its own.
+    ("next_term", True): {
+        "access.revoked": _("Access for the cancelled next term was withdrawn; the term in use keeps its access"),
+    },
     # A renewal paid ahead: its term begins when the term in use ends.
     ("ahead", True): {
         "term.started": _("The next paid term was paid; it begins when the current one ends"),
@@ -114,6 +118,8 @@ CUSTOMER_VARIANTS = {
 STAFF_VARIANTS = {
     ("card", False): {"renewal.charge_started": _("Renewal due: no saved card to charge")},
     ("ahead", True): {"term.started": _("The next paid term was paid; it begins when the current one ends")},
+    ("next_term", True): {"access.revoked": _("Access for the cancelled next term was withdrawn; the term in use "
+                                              "keeps its access")},
 }
 
 

@@ -479,7 +479,7 @@ def term_refunded(*, term: Term, by=None) -> Subscription:
         grant.status, grant.revoked_at = AccessGrant.Status.REVOKED, now
         grant.save(update_fields=["status", "revoked_at"])
         events.record(verb="access.revoked", subject=grant, customer=subscription.customer,
-                      data={"reason": Subscription.EndReason.REFUNDED, "term": term.number})
+                      data={"reason": Subscription.EndReason.REFUNDED, "term": term.number, "next_term": True})
     if grants:
         from . import tasks
 

@@ -108,3 +108,14 @@ def test_the_second_of_two_tabs_paid_says_the_payment_was_not_needed(
     assert "This payment was not needed" in page and 'id="duplicate-payment"' in page
     assert "agreement with STG LLP is concluded" not in page
     assert Subscription.objects.filter(customer=customer).count() == 1
+
+
+def test_a_replaced_payment_page_says_no_money_was_taken_and_points_to_the_account(
+        client, customer, plan, documents):
+    older = start_checkout(None, customer, plan, documents, token="tab-1")
+    start_checkout(None, customer, plan, documents, token="tab-2")  # the newer page replaces it
+    pay_on_sandbox(older)  # refused by the gateway's check
+    client.force_login(customer)
+    page = client.get(f"/billing/payments/{older.public_id}/return/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="payment-expired"' in page and "No money was taken" in page
+    assert 'href="/account/"' in page and "Choose a plan" not in page

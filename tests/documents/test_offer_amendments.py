@@ -193,3 +193,24 @@ def test_a_version_published_for_later_is_shown_at_checkout_and_noticed_after_th
     buy(customer)
     account = client.get("/account/").content.decode()
     assert 'id="amendment-notice"' in account and "new version of the Public Offer (2099-01-01)" in account
+
+
+def test_a_customer_whose_renewal_is_off_is_not_told_a_renewal_will_accept_it(
+    customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
+):
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_set_auto_renew
+
+    buy(customer)
+    subscription_set_auto_renew(subscription_id=Subscription.objects.get(customer=customer).pk, on=False,
+                                by=customer)
+    doc = LegalDocument.objects.create(kind="privacy", label="2099-01-01", title="Privacy Policy",
+                                       effective_date="2099-01-01", body="New privacy text")
+    with django_capture_on_commit_callbacks(execute=True):
+        document_publish(document_id=doc.pk)
+    enqueued.run("offer.tasks.offer_amendment_notify")
+    mail.outbox.clear()
+    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    [message] = mail.outbox
+    assert "Your next renewal payment records" not in message.body
+    assert "personal data we keep about you" in message.body

@@ -77,6 +77,9 @@ def test_cancelling_before_the_paid_term_begins_returns_its_payment_once(
     assert refund.status == Refund.Status.SUCCEEDED and gateway_refunds(term2.payment) == 1
     sub.refresh_from_db()
     assert sub.is_live and sub.current_period_end == first_end and sub.auto_renew is False
+    history = client.get("/account/").content.decode().split('id="history"')[1]
+    assert "Access for the cancelled next term was withdrawn" in history
+    assert "Access to the AI agent was closed" not in history  # the term in use keeps it
     renewals.subscriptions_expire(now=first_end + timedelta(minutes=1))
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.ENDED
