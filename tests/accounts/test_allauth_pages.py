@@ -101,3 +101,13 @@ def test_the_plan_chosen_before_signing_up_is_where_the_new_customer_lands(clien
     link = re.search(r"https?://\S+(/accounts/confirm-email/\S+/)", mailoutbox[-1].body).group(1)
     response = client.post(link)
     assert response.status_code == 302 and response["Location"] == target
+
+
+def test_an_address_typed_by_another_customer_is_not_told_who_typed_it(client, customer, other_customer, mailoutbox):
+    """A customer adds an address that belongs to someone else: its owner gets the
+    confirmation request (allauth cannot refuse without telling who has an account), but
+    not the other customer's e-mail address."""
+    client.force_login(customer)
+    client.post("/accounts/email/", {"action_add": "", "email": other_customer.email})
+    sent = [m for m in mailoutbox if other_customer.email in m.to]
+    assert sent and all(customer.email not in m.body for m in sent)
