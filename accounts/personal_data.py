@@ -45,6 +45,12 @@ def _actor_kind(by, customer_id) -> str:
 
 # --- Consent -----------------------------------------------------------------------
 
+DELETION_PENDING_MESSAGE = gettext_lazy(
+    "You asked us to delete your account, so no purchase can be made. If you changed your mind, write to "
+    "info@soldee.kz and we will withdraw the request."
+)
+
+
 def deletion_requested(user) -> bool:
     """The customer asked for the account's deletion and staff have not decided yet: no new
     purchase meanwhile (staff could not confirm the deletion while a subscription runs)."""

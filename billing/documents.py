@@ -215,21 +215,33 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
 
 def invoice_plans_for(customer) -> list:
     """Plans a customer may get an invoice for (resident legal entities only)."""
-    from accounts.personal_data import deletion_requested
-    from plans.models import Plan
-    from subscriptions.services import live_subscription, paid_ahead_term, refunded_ahead
-
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY or not profile.is_resident:
         return []
-    if deletion_requested(customer):
-        return []  # no purchase while a deletion request waits (subscriptions.services.checkout_start)
-    plans = list(Plan.objects.for_sale())
+    live, refusal = _invoice_state(customer)
+    return [] if refusal else _invoice_plans(live)
+
+
+def _invoice_state(customer) -> tuple:
+    """(the live subscription or None, why no invoice is issued now — "" when one may be)."""
+    from accounts.personal_data import DELETION_PENDING_MESSAGE, deletion_requested
+    from subscriptions.services import live_subscription, paid_ahead_term, refunded_ahead
+
     live = live_subscription(customer)
-    if live is not None and refunded_ahead(live):
-        return []  # its next term was refunded: it ends with this one, then the customer buys again
-    if live is not None and paid_ahead_term(live) is not None:
-        return []  # its next term is paid already: a renewal buys one term ahead, no more
+    if deletion_requested(customer):  # no purchase while it waits (as checkout_start)
+        return live, str(DELETION_PENDING_MESSAGE)
+    if live is not None and refunded_ahead(live):  # it ends with this term, then the customer buys again
+        return live, _("Your subscription ends with its current term: you can get an invoice for a plan after that.")
+    if live is not None and paid_ahead_term(live) is not None:  # a renewal buys one term ahead, no more
+        return live, _("Your next term is already paid: you can get an invoice for the term after it once it "
+                       "has begun.")
+    return live, ""
+
+
+def _invoice_plans(live) -> list:
+    from plans.models import Plan
+
+    plans = list(Plan.objects.for_sale())
     if live is not None and live.plan not in plans:  # its next term, even off sale (as card renewals)
         plans.append(live.plan)
     return plans
@@ -240,33 +252,19 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
     legal documents in force now: paying it accepts those versions. An unpaid invoice
     for the same plan and amount that is still valid is returned instead of a new one."""
     from offer import services as offer_services
-    from subscriptions.services import live_subscription
 
     profile = getattr(customer, "profile", None)
     if profile is None or profile.kind != profile.Kind.LEGAL_ENTITY:
         raise InvoiceRefused(_("Invoices for bank transfer are issued to legal entities."))
     if not profile.is_resident:
         raise InvoiceRefused(_("Invoices in tenge are issued to residents of Kazakhstan."))
-    allowed = invoice_plans_for(customer)
-    if not allowed:
-        from accounts.personal_data import deletion_requested
-        from subscriptions.services import live_subscription, paid_ahead_term
-
-        if deletion_requested(customer):
-            raise InvoiceRefused(_("You asked us to delete your account, so no purchase can be made. If you "
-                                   "changed your mind, write to info@soldee.kz and we will withdraw the request."))
-
-        live = live_subscription(customer)
-        if live is not None and paid_ahead_term(live) is not None:
-            raise InvoiceRefused(_("Your next term is already paid: you can get an invoice for the term after it "
-                                   "once it has begun."))
-        # a live subscription whose next term was refunded ends with its current term
-        raise InvoiceRefused(_("Your subscription ends with its current term: you can get an invoice for a plan "
-                               "after that."))
+    live, refusal = _invoice_state(customer)
+    if refusal:
+        raise InvoiceRefused(refusal)
+    allowed = _invoice_plans(live)
     if not plan.is_active and plan not in allowed:  # off sale, not the live one's
         raise InvoiceRefused(_("This plan is no longer on sale."))
     # The next term of a live subscription costs what its renewal reminder stated, at most.
-    live = live_subscription(customer)
     price_minor = live.renewal_price_minor if live is not None and live.plan_id == plan.pk else plan.price_minor
     today = timezone.localdate()
     with transaction.atomic():

@@ -329,17 +329,16 @@ def renewal_by_invoice(*, payment: Payment, subscription: Subscription) -> Term 
     events, acceptance by continued use). Inside billing's settlement transaction, the
     customer locked. A term already paid by then (the saved card was charged too) makes it
     an unapplied payment, refunded like any other."""
-    from .services import _unapplied_payment
+    from .services import _bought_nothing
 
     sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
     if Term.objects.filter(subscription=sub, starts_at__gt=payment.paid_at).exists():
         # The next term is already paid (the saved card, or another invoice): one term ahead
         # is what a renewal buys; this transfer is returned.
-        events.record(verb=events.UNAPPLIED_RENEWAL, subject=payment, customer=payment.customer_id,
-                      data={"subscription": sub.pk, "status": sub.status, "reason": "next term already paid"})
-        transaction.on_commit(lambda: _unapplied_payment(
-            payment.pk, f"invoice for subscription {sub.pk}, whose next term is already paid"), robust=True)
-        return None
+        return _bought_nothing(
+            payment, verb=events.UNAPPLIED_RENEWAL,
+            data={"subscription": sub.pk, "status": sub.status, "reason": "next term already paid"},
+            why=f"invoice for subscription {sub.pk}, whose next term is already paid")
     term_number = _next_term_number(sub)
     RenewalAttempt.objects.create(subscription=sub, term_number=term_number,
                                   attempt_no=_next_attempt_no(sub, term_number),

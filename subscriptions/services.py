@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.personal_data import consent_withdrawn, deletion_requested
+from accounts.personal_data import DELETION_PENDING_MESSAGE, consent_withdrawn, deletion_requested
 from billing import exchange
 from billing import services as billing
 from billing.models import Payment
@@ -57,8 +57,7 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
         raise CheckoutRefused(_("You withdrew your consent to the processing of your personal data. "
                                 "Give it again on the Personal data page to make a purchase."))
     if deletion_requested(customer):
-        raise CheckoutRefused(_("You asked us to delete your account, so no purchase can be made. If you changed "
-                                "your mind, write to info@soldee.kz and we will withdraw the request."))
+        raise CheckoutRefused(str(DELETION_PENDING_MESSAGE))
     if not plan.is_active:
         raise CheckoutRefused(_("This plan is no longer on sale."))
     already = CheckoutRefused(_("You already have an active subscription. You can buy a new plan when it ends."))
@@ -153,11 +152,8 @@ def term_start_paid(*, payment: Payment) -> Term | None:
         # The account was deleted (or closed by staff) while this payment was open at the
         # gateway: no agreement, no subscription renewing a card nobody can cancel; the
         # money is returned.
-        events.record(verb=events.UNAPPLIED_CLOSED_ACCOUNT, subject=payment, customer=payment.customer,
-                      data={"plan": plan.code})
-        transaction.on_commit(lambda: _unapplied_payment(
-            payment.pk, "paid after the customer's account was closed"), robust=True)
-        return None
+        return _bought_nothing(payment, verb=events.UNAPPLIED_CLOSED_ACCOUNT, data={"plan": plan.code},
+                               why="paid after the customer's account was closed")
     live = live_subscription(payment.customer)
     if live is not None and payment.method == Payment.Method.BANK_TRANSFER and live.plan_id == plan.pk:
         # A legal entity pays each term by invoice: a transfer for the plan it is on pays
@@ -167,11 +163,8 @@ def term_start_paid(*, payment: Payment) -> Term | None:
         return renewal_by_invoice(payment=payment, subscription=live)
     if live is not None:
         # Two checkouts paid in parallel: keep the money visible, let staff refund it.
-        events.record(verb=events.DUPLICATE_PURCHASE, subject=payment, customer=payment.customer,
-                      data={"plan": plan.code})
-        transaction.on_commit(lambda: _unapplied_payment(
-            payment.pk, "paid while the customer already had a live subscription"), robust=True)
-        return None
+        return _bought_nothing(payment, verb=events.DUPLICATE_PURCHASE, data={"plan": plan.code},
+                               why="paid while the customer already had a live subscription")
     acceptance = offer_services.acceptance_record(
         payment=payment, plan_code=plan.code, plan_name=plan.name, price_minor=payment.amount_minor,
         currency=payment.currency,
@@ -239,6 +232,14 @@ _unapplied_handlers: list[Callable[[int], None]] = []
 def on_unapplied_payment(handler: Callable[[int], None]) -> None:
     if handler not in _unapplied_handlers:
         _unapplied_handlers.append(handler)
+
+
+def _bought_nothing(payment: Payment, *, verb: str, data: dict, why: str) -> None:
+    """Inside the settlement: `payment` starts no term. The event that marks it (one of
+    soldee.events.UNAPPLIED_PAYMENT_VERBS), then after commit the staff alert and the
+    listeners (refunds opens its request). Returns None: the term the payment did not buy."""
+    events.record(verb=verb, subject=payment, customer=payment.customer_id, data=data)
+    transaction.on_commit(lambda: _unapplied_payment(payment.pk, why), robust=True)
 
 
 def _unapplied_payment(payment_id: int, why: str) -> None:
