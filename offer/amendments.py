@@ -28,12 +28,13 @@ def customer_ids_to_notify(kind: str) -> list[int]:
     return sorted(ids)
 
 
-def customer_ids_renewing() -> set[int]:
-    """Customers whose live subscription renews (renewal on): a renewal payment is to come."""
+def customer_ids_renewing(customer_ids) -> set[int]:
+    """Those of `customer_ids` whose live subscription renews (renewal on): a renewal
+    payment is to come."""
     from subscriptions.models import LIVE_STATUSES, Subscription
 
-    return set(Subscription.objects.filter(status__in=LIVE_STATUSES, auto_renew=True)
-               .values_list("customer_id", flat=True))
+    return set(Subscription.objects.filter(customer_id__in=list(customer_ids), status__in=LIVE_STATUSES,
+                                           auto_renew=True).values_list("customer_id", flat=True))
 
 
 def amendment_notice_for(user) -> dict | None:

@@ -57,7 +57,7 @@ def offer_amendment_email_batch(self, document_id: int, customer_ids: list[int])
     previous = (LegalDocument.objects.filter(kind=document.kind, status=LegalDocument.Status.PUBLISHED,
                                              published_at__lt=document.published_at)
                 .order_by("-published_at", "-id").first())
-    live = amendments.customer_ids_renewing()  # a renewal payment still to come
+    live = amendments.customer_ids_renewing(customer_ids)  # a renewal payment still to come
     sent = 0
     for user in get_user_model().objects.filter(pk__in=customer_ids, is_active=True).order_by("pk"):
         sent += send_customer_email(
