@@ -3,6 +3,7 @@ import json
 from django.contrib import admin
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .models import Event
 
@@ -71,8 +72,58 @@ def money_column(minor_field: str, *, description, currency: str | None = None, 
     return column
 
 
+# The labels of stored minor-unit amounts on read-only change pages (ReadOnlyAdminMixin).
+MONEY_FIELD_LABELS = {
+    "amount_minor": _("amount"),
+    "kzt_amount_minor": _("amount in tenge"),
+    "refunded_minor": _("refunded"),
+    "price_minor": _("price"),
+    "reminded_price_minor": _("price stated in the renewal reminder"),
+}
+
+
+def _money_field(model, name: str):
+    """A read-only display of the model's integer `name` (tiyn, cents) as money, or None
+    when no currency is known for it: "kzt_*" is tenge, otherwise the row's `currency`
+    (a subscription's reminded price is tenge: the plan's price)."""
+    from .money import format_money
+
+    field_names = {f.name for f in model._meta.concrete_fields}
+    if name.startswith("kzt_") or (name == "reminded_price_minor" and "currency" not in field_names):
+        fixed_currency = "KZT"
+    elif "currency" in field_names:
+        fixed_currency = None
+    else:
+        return None
+
+    @admin.display(description=MONEY_FIELD_LABELS.get(name, name.removesuffix("_minor").replace("_", " ")))
+    def show(obj):
+        value = getattr(obj, name)
+        return format_money(value, fixed_currency or obj.currency) if value is not None else "—"
+    return show
+
+
 class ReadOnlyAdminMixin:
-    """Evidence is shown, never edited or deleted, in the admin."""
+    """Evidence is shown, never edited or deleted, in the admin. Stored minor-unit amounts
+    ("amount_minor": 2990000) are shown as money ("₸29,900") on the change page."""
+
+    def __init__(self, *args, **kwargs):  # a ModelAdmin's (model, site) or an inline's (parent, site)
+        super().__init__(*args, **kwargs)
+        self._money_displays = {}
+        for field in self.model._meta.concrete_fields:
+            if field.name.endswith("_minor") and (show := _money_field(self.model, field.name)) is not None:
+                self._money_displays[field.name] = f"{field.name}_as_money"
+                setattr(self, f"{field.name}_as_money", show)
+
+    def _as_money(self, names):
+        shown = [self._money_displays.get(name, name) if isinstance(name, str) else name for name in names]
+        return list(dict.fromkeys(shown))  # a form field and its read-only twin: once
+
+    def get_fields(self, request, obj=None):
+        return self._as_money(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._as_money(super().get_readonly_fields(request, obj))
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -18,3 +18,31 @@ def test_payments_acceptances_and_sandbox_lists_read_as_words_and_money(staff_ad
     assert "₸29,900" in acceptances and "2990000" not in acceptances
     sandbox = staff_admin.get("/admin/billing/sandboxtransaction/").content.decode()
     assert "₸29,900" in sandbox and "2990000" not in sandbox
+
+
+def test_change_pages_show_stored_amounts_as_money(staff_admin, customer, plan, documents, staff):
+    """The read-only change pages of payments, acceptances, refunds (and a refund request's
+    refund inline) show "₸29,900", never the stored 2990000 labelled "amount minor"."""
+    from refunds import services as refund_services
+    from subscriptions.models import Subscription
+
+    payment = buy(customer, plan, documents)
+    request = refund_services.refund_request_create(customer=customer, payment_id=payment.pk, ground="late",
+                                                    explanation="Slow")
+    refund = refund_services.refund_request_approve(request_id=request.pk, by=staff)
+    subscription = Subscription.objects.get(customer=customer)
+    subscription.reminded_price_minor = 2990000
+    subscription.save(update_fields=["reminded_price_minor"])
+    pages = {
+        "payment": f"/admin/billing/payment/{payment.pk}/change/",
+        "acceptance": f"/admin/offer/acceptance/{payment.acceptance.pk}/change/",
+        "refund": f"/admin/refunds/refund/{refund.pk}/change/",
+        "refund request": f"/admin/refunds/refundrequest/{request.pk}/change/",
+        "subscription": f"/admin/subscriptions/subscription/{subscription.pk}/change/",
+    }
+    for name, url in pages.items():
+        html = staff_admin.get(url).content.decode()
+        assert "₸29,900" in html, name
+        assert "2990000" not in html and " minor:" not in html.lower(), name  # the label "Amount minor:"
+    payment_page = staff_admin.get(pages["payment"]).content.decode()
+    assert "Amount in tenge" in payment_page and "Refunded" in payment_page and "₸0" in payment_page
