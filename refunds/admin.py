@@ -34,6 +34,13 @@ class BankTransferForm(forms.Form):
         help_text=_("The payment order number (or the bank's reference) of the money paid back."))
 
 
+class CardRefusedForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the money cannot go back to the card (recorded; not sent to the customer)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("E.g. the gateway's answer: the card is closed, or the payment is too old to refund."))
+
+
 class ApproveForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Amount to refund"), required=False, min_value=Decimal("0.01"), decimal_places=2,
@@ -315,11 +322,22 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                        "idempotency_key", "gateway_ref", "attempts", "last_error", "approved_by", "created_at",
                        "succeeded_at", "timeline")
     fields = readonly_fields
-    actions = ["retry", "record_bank_transfer"]
+    actions = ["retry", "pay_by_bank_transfer", "record_bank_transfer"]
 
     @admin.display(description=_("timeline"))
     def timeline(self, obj):
         return timeline_html(obj)
+
+    @admin.action(description=_("Refused by the gateway for good: pay back by bank transfer instead"),
+                  permissions=["decide"])
+    def pay_by_bank_transfer(self, request, queryset):
+        return self._form_action(
+            request, queryset, form_class=CardRefusedForm, title=_("Pay the refund back by bank transfer"),
+            apply=lambda refund, data: services.refund_pay_by_bank_transfer(
+                refund_id=refund.pk, by=request.user, reason=data["reason"]).get_status_display(),
+            describe=lambda refund: _("%(amount)s: the customer is asked by e-mail for a bank account; accounting "
+                                      "pays it there and records the transfer here.") % {
+                "amount": refund.amount_display})
 
     @admin.action(description=_("Record the bank transfer (paid back by accounting)"), permissions=["decide"])
     def record_bank_transfer(self, request, queryset):

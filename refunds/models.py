@@ -166,6 +166,10 @@ class RefundRequest(models.Model):
         return f"#{self.pk} {self.customer} {self.get_ground_display()}"
 
 
+# The prefix of a refund's reference when accounting paid it back by bank transfer.
+BANK_TRANSFER_REF = "bank-transfer:"
+
+
 class Refund(models.Model):
     """Money going back: the intent (pending, with an idempotency key) is committed
     before the gateway call; the result is recorded after it."""
@@ -216,6 +220,12 @@ class Refund(models.Model):
     @property
     def amount_display(self) -> str:
         return format_money(self.amount_minor, self.currency)
+
+    @property
+    def paid_by_transfer(self) -> bool:
+        """Paid back (or to be) by a bank transfer that accounting records."""
+        return self.status == self.Status.AWAITING_TRANSFER or self.gateway_ref.startswith(BANK_TRANSFER_REF)
+
 
 
 # The admin lists' header of the formatted amount ("amount", not "amount display").

@@ -26,7 +26,14 @@ from subscriptions.models import Subscription, Term
 from subscriptions.services import term_refunded
 
 from . import selectors
-from .models import CalendarException, ErrorReport, Refund, RefundRequest, _attachment_path
+from .models import (
+    BANK_TRANSFER_REF,
+    CalendarException,
+    ErrorReport,
+    Refund,
+    RefundRequest,
+    _attachment_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -381,18 +388,69 @@ def refund_request_approve(*, request_id: int, by, amount_minor: int | None = No
     return refund
 
 
-def _await_bank_transfer(*, refund: Refund, payment: Payment) -> None:
-    """Inside the caller's transaction, refund row locked: no gateway holds this money, so
-    accounting must pay it back by bank transfer and record it (refund_record_bank_transfer)."""
+def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: str = "") -> None:
+    """Inside the caller's transaction, refund row locked: no gateway holds this money (a
+    payment by bank transfer), or the gateway refused to return it to the card for good,
+    so accounting pays it back by bank transfer and records it (refund_record_bank_transfer)."""
+    card_refused = payment.method != Payment.Method.BANK_TRANSFER
     refund.status = Refund.Status.AWAITING_TRANSFER
     refund.save(update_fields=["status", "updated_at"])
-    events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id,
-                  data={"amount_minor": refund.amount_minor, "payment": str(payment.public_id),
-                        "paid_by": payment.gateway_ref})
-    staff_alert_on_commit(f"Refund #{refund.pk}: pay it back by bank transfer",
-                 f"Payment {payment.public_id} came by bank transfer ({payment.gateway_ref}). Pay "
-                 f"{format_money(refund.amount_minor, refund.currency)} back to the account it came from, "
-                 f"then record the transfer in the admin (Refunds → #{refund.pk} → Record the bank transfer).")
+    data = {"amount_minor": refund.amount_minor, "payment": str(payment.public_id), "paid_by": payment.gateway_ref}
+    if card_refused:
+        data.update(card_refused=True, reason=reason, gateway_error=refund.last_error)
+    events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id, actor=by,
+                  actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM, data=data)
+    amount = format_money(refund.amount_minor, refund.currency)
+    record = f"then record the transfer in the admin (Refunds → #{refund.pk} → Record the bank transfer)."
+    if card_refused:
+        staff_alert_on_commit(
+            f"Refund #{refund.pk}: pay it back by bank transfer",
+            f"The payment gateway refused to return {amount} of payment {payment.public_id} to card "
+            f"{payment.card_mask or '—'} ({refund.last_error}). The customer is asked by e-mail for a bank account "
+            f"in their name. Pay {amount} there, {record}")
+        _email("emails/refund_by_transfer", "refund", refund.pk)
+    else:
+        staff_alert_on_commit(
+            f"Refund #{refund.pk}: pay it back by bank transfer",
+            f"Payment {payment.public_id} came by bank transfer ({payment.gateway_ref}). Pay {amount} back to the "
+            f"account it came from, {record}")
+
+
+def _left_to_refund(*, refund: Refund, payment: Payment) -> None:
+    """Payment row locked. Raise unless what is left on the payment, besides this refund's
+    own reservation, still covers it: sending a failed refund again after another refund
+    (or the books) took the money would return it twice."""
+    left = payment.refundable_minor - selectors.reserved_minor(payment.pk, exclude_refund=refund.pk)
+    if left < refund.amount_minor:
+        raise RefundError(_("Not sent again: only %(left)s of this payment is left to refund, less than "
+                            "this refund's %(amount)s.") % {
+            "left": format_money(max(left, 0), payment.currency),
+            "amount": format_money(refund.amount_minor, refund.currency)})
+
+
+def refund_pay_by_bank_transfer(*, refund_id: int, by, reason: str) -> Refund:
+    """The gateway refused a card refund for good (the card is closed, the payment too old
+    for the acquirer): staff have accounting pay it back by bank transfer instead. The
+    customer is asked for a bank account; the transfer is then recorded like any other
+    (refund_record_bank_transfer). Only for a refund the gateway refused: one the gateway
+    returned while the books refused it (its reference kept) is paid already."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise RefundError(_("Give the reason the refund cannot go back to the card."))
+    customer_id, payment_id = Refund.objects.values_list("customer_id", "payment_id").get(pk=refund_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status != Refund.Status.FAILED or payment.method == Payment.Method.BANK_TRANSFER:
+            raise RefundError(_("Refund #%(id)s was not refused by the payment gateway (it is %(status)s).")
+                              % {"id": refund.pk, "status": refund.get_status_display()})
+        if refund.gateway_ref:
+            raise RefundError(_("The payment gateway did return refund #%(id)s (%(ref)s); only recording it "
+                                "failed. Do not pay it again.") % {"id": refund.pk, "ref": refund.gateway_ref})
+        _left_to_refund(refund=refund, payment=payment)
+        _await_bank_transfer(refund=refund, payment=payment, by=by, reason=reason)
+    return refund
 
 
 def refund_record_bank_transfer(*, refund_id: int, reference: str, by) -> Refund:
@@ -412,7 +470,7 @@ def refund_record_bank_transfer(*, refund_id: int, reference: str, by) -> Refund
                               % {"id": refund.pk, "status": refund.get_status_display()})
         events.record(verb="refund.transfer_recorded", subject=refund, customer=customer_id, actor=by,
                       actor_kind=Event.ActorKind.STAFF, data={"reference": reference})
-        return _refund_record(refund_id=refund.pk, gateway_ref=f"bank-transfer:{reference}"[:128], by=by)
+        return _refund_record(refund_id=refund.pk, gateway_ref=f"{BANK_TRANSFER_REF}{reference}"[:128], by=by)
 
 
 def refund_request_reject(*, request_id: int, by, reason: str) -> RefundRequest:
@@ -449,14 +507,7 @@ def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
         if refund.status not in allowed:
             return None
         if refund.status == Refund.Status.FAILED:
-            left = payment.refundable_minor - selectors.reserved_minor(payment.pk, exclude_refund=refund.pk)
-            if left < refund.amount_minor:
-                # Refunded meanwhile by another refund (or the books took this one already):
-                # sending it again would return the money twice.
-                raise RefundError(_("Not sent again: only %(left)s of this payment is left to refund, less than "
-                                    "this refund's %(amount)s.") % {
-                    "left": format_money(max(left, 0), payment.currency),
-                    "amount": format_money(refund.amount_minor, refund.currency)})
+            _left_to_refund(refund=refund, payment=payment)
         if payment.method == Payment.Method.BANK_TRANSFER:  # no gateway holds it
             if refund.status != Refund.Status.FAILED:  # approved before this rule: accounting pays it
                 _await_bank_transfer(refund=refund, payment=payment)
@@ -471,10 +522,13 @@ def _refund_claim(*, refund_id: int, by, retry_failed: bool) -> Refund | None:
     return refund
 
 
-def _refund_fail(*, refund: Refund, error: str) -> None:
-    """Inside the caller's transaction, refund row locked."""
+def _refund_fail(*, refund: Refund, error: str, gateway_ref: str = "") -> None:
+    """Inside the caller's transaction, refund row locked. `gateway_ref`: the gateway (or
+    the bank transfer) did return the money and only the books refused it, so the refund
+    must never be paid another way."""
     refund.status, refund.last_error = Refund.Status.FAILED, error[:2000]
-    refund.save(update_fields=["status", "last_error", "updated_at"])
+    refund.gateway_ref = gateway_ref[:128] or refund.gateway_ref  # a later refusal does not forget it
+    refund.save(update_fields=["status", "last_error", "gateway_ref", "updated_at"])
     events.record(verb="refund.failed", subject=refund, customer=refund.customer,
                   actor_kind=Event.ActorKind.GATEWAY, data={"error": refund.last_error})
     staff_alert_on_commit(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
@@ -499,7 +553,8 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
                 )
         except (billing.RefundRefused, IntegrityError) as exc:
             # The gateway returned money the books cannot take: staff must look.
-            _refund_fail(refund=refund, error=f"gateway refunded ({gateway_ref}) but recording failed: {exc}")
+            _refund_fail(refund=refund, error=f"gateway refunded ({gateway_ref}) but recording failed: {exc}",
+                         gateway_ref=gateway_ref)
             return refund
         refund.status, refund.gateway_ref, refund.succeeded_at = Refund.Status.SUCCEEDED, gateway_ref, timezone.now()
         refund.last_error = ""

@@ -109,6 +109,11 @@ CUSTOMER_VARIANTS = {
     ("ahead", True): {
         "term.started": _("The next paid term was paid; it begins when the current one ends"),
     },
+    # The gateway refused to return a card payment: accounting pays it back by bank transfer.
+    ("card_refused", True): {
+        "refund.awaiting_transfer": _("The card refund was refused by the payment gateway: the refund will be paid "
+                                      "back by bank transfer to the account you give us"),
+    },
     # Staff found access passed to a third party (clause 8).
     ("transferred", True): {
         "access.key_revoked": _("Soldee revoked your access key for the AI agent (passing access to third parties "
@@ -116,6 +121,8 @@ CUSTOMER_VARIANTS = {
     },
 }
 STAFF_VARIANTS = {
+    ("card_refused", True): {"refund.awaiting_transfer": _("The card refund was refused by the payment gateway: "
+                                                           "it is to be paid back by bank transfer")},
     ("card", False): {"renewal.charge_started": _("Renewal due: no saved card to charge")},
     ("ahead", True): {"term.started": _("The next paid term was paid; it begins when the current one ends")},
     ("next_term", True): {"access.revoked": _("Access for the cancelled next term was withdrawn; the term in use "

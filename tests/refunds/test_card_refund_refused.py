@@ -1,0 +1,138 @@
+"""A card refund the gateway refuses for good (card closed, payment too old) is paid back
+by bank transfer instead: staff switch it in the admin, the customer is asked for a bank
+account, accounting pays and records the transfer. Money still moves once: a refund the
+gateway did return (only the books refused it) is never switched."""
+
+import pytest
+
+from billing.gateways import RefundResult
+from billing.gateways.sandbox import SandboxGateway
+from billing.models import PaymentDocument, SandboxTransaction
+from refunds import services
+from refunds.models import Refund, RefundRequest
+from soldee.emails import send_customer_email
+from soldee.models import Event
+from subscriptions.models import Subscription
+
+from .conftest import emails, grant
+
+REFUNDS = "/admin/refunds/refund/"
+
+
+@pytest.fixture
+def refused(customer, buy, staff, monkeypatch, django_capture_on_commit_callbacks):
+    payment = buy(customer)
+    grant(payment, 60)
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.LATE, explanation="An hour late")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    original = SandboxGateway.refund
+    monkeypatch.setattr(SandboxGateway, "refund",
+                        lambda self, **kw: RefundResult(approved=False, failure_message="card closed"))
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = services.refund_execute(refund_id=refund.pk)
+    monkeypatch.setattr(SandboxGateway, "refund", original)
+    assert refund.status == Refund.Status.FAILED
+    return refund
+
+
+def test_staff_switch_a_refused_card_refund_to_a_bank_transfer_and_record_it(
+        client, customer, staff, refused, queued, mailoutbox, django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    data = {"action": "pay_by_bank_transfer", "_selected_action": [refused.pk]}
+    form = client.post(REFUNDS, data).content.decode()
+    assert "Why the money cannot go back to the card" in form and "asked by e-mail for a bank account" in form
+    client.post(REFUNDS, {**data, "apply": "1", "reason": "  "}, follow=True)  # a reason is required
+    assert Refund.objects.get(pk=refused.pk).status == Refund.Status.FAILED
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(REFUNDS, {**data, "apply": "1", "reason": "Gateway: card closed"}, follow=True)
+    assert "to be paid back by bank transfer" in done.content.decode()
+    refund = Refund.objects.get(pk=refused.pk)
+    assert refund.status == Refund.Status.AWAITING_TRANSFER and refund.paid_by_transfer
+    switched = Event.objects.get(verb="refund.awaiting_transfer", subject_id=str(refund.pk))
+    assert switched.actor == staff and switched.data["card_refused"] is True
+    assert switched.data["reason"] == "Gateway: card closed" and "card closed" in switched.data["gateway_error"]
+    assert "emails/refund_by_transfer" in emails(queued)
+    alerts = [body for name, (subject, body) in ((n, a) for n, a in queued if n == "staff_alert")
+              if f"Refund #{refund.pk}: pay it back by bank transfer" in subject]
+    assert alerts and "refused to return" in alerts[0] and "record the transfer" in alerts[0]
+    # The e-mail asks for the account, in the customer's language.
+    send_customer_email(user=customer, template="emails/refund_by_transfer", context={"refund": refund})
+    body = mailoutbox[-1].body
+    assert "refused the refund" in body and "IBAN" in body and "₸29,900" in body
+    # The account says why and what to send.
+    page = client_as(customer).get(f"/refunds/requests/{refund.request_id}/").content.decode()
+    assert 'id="bank-details-asked"' in page and "IBAN" in page
+    assert "paid back by bank transfer to the account you give us" in client_as(customer).get(
+        f"/refunds/requests/{refund.request_id}/").content.decode()
+    # Nothing goes to the gateway any more: the task, the sweeper and a staff retry leave it.
+    assert services.refund_execute(refund_id=refund.pk, by=staff, retry_failed=True).status == \
+        Refund.Status.AWAITING_TRANSFER
+    assert not SandboxTransaction.objects.filter(kind="refund", status="approved").exists()
+    # Accounting pays and records it: the same record as any refund, once.
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = services.refund_record_bank_transfer(refund_id=refund.pk, reference="PP 42", by=staff)
+    assert refund.status == Refund.Status.SUCCEEDED and refund.gateway_ref == "bank-transfer:PP 42"
+    refund.payment.refresh_from_db()
+    assert refund.payment.refunded_minor == refund.amount_minor
+    assert PaymentDocument.objects.filter(doc_type=PaymentDocument.DocType.REFUND_NOTE,
+                                          payment=refund.payment).count() == 1
+    assert Subscription.objects.get(customer=customer).status == Subscription.Status.ENDED
+    send_customer_email(user=customer, template="emails/refund_completed", context={"refund": refund})
+    assert "paid back by bank transfer to the account you gave us" in mailoutbox[-1].body
+    assert "returned to your card" not in mailoutbox[-1].body
+
+
+def client_as(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_only_a_refund_the_gateway_refused_can_be_switched(other_customer, buy, staff, refused):
+    with pytest.raises(services.RefundError, match="Give the reason"):
+        services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason=" ")
+    # A pending refund (not refused) is not switched.
+    other = buy(other_customer)
+    request = services.refund_request_create(customer=other_customer, payment_id=other.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
+    pending = services.refund_request_approve(request_id=request.pk, by=staff)
+    with pytest.raises(services.RefundError, match="was not refused by the payment gateway"):
+        services.refund_pay_by_bank_transfer(refund_id=pending.pk, by=staff, reason="card closed")
+    assert Refund.objects.get(pk=pending.pk).status == Refund.Status.PENDING
+    # Switched once; a second switch (another tab) is refused.
+    services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
+    with pytest.raises(services.RefundError, match="was not refused"):
+        services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
+
+
+def test_a_refund_the_gateway_returned_but_the_books_refused_is_never_paid_again(
+        customer, buy, staff, monkeypatch, django_capture_on_commit_callbacks):
+    from billing import services as billing
+
+    payment = buy(customer)
+    grant(payment, 60)
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.LATE, explanation="Late")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+
+    def refuse(**kwargs):
+        raise billing.RefundRefused("the books refuse")
+
+    monkeypatch.setattr(billing, "payment_refund_record", refuse)
+    refund = services.refund_execute(refund_id=refund.pk)
+    assert refund.status == Refund.Status.FAILED and refund.gateway_ref  # the gateway's reference is kept
+    with pytest.raises(services.RefundError, match="did return refund"):
+        services.refund_pay_by_bank_transfer(refund_id=refund.pk, by=staff, reason="card closed")
+    assert Refund.objects.get(pk=refund.pk).status == Refund.Status.FAILED
+
+
+def test_a_refused_refund_whose_money_went_back_another_way_is_not_switched(customer, staff, refused):
+    from billing import services as billing
+
+    billing.payment_refund_record(payment_id=refused.payment_id, amount_minor=refused.amount_minor,
+                                  gateway_ref="manual-1", refund_key="elsewhere", by=staff)
+    with pytest.raises(services.RefundError, match="Not sent again"):
+        services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
