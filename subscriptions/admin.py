@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -15,6 +16,14 @@ from .models import (
     Subscription,
     Term,
 )
+
+
+class CustomerAskedForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("How and when the customer asked for it"), max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("E.g. 'E-mail from the customer of 29.11.2026, ticket 123'. Kept with the event as "
+                               "evidence; not sent to the customer."))
 
 
 class RenewalAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -87,10 +96,24 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "sub": label, "reason": reason, "date": when}
 
     def _set(self, request, queryset, on):
+        page = confirmation_page(
+            self, request, queryset, form_class=CustomerAskedForm,
+            title=_("Turn automatic renewal on") if on else _("Turn automatic renewal off"),
+            warning=_("Only at the customer's own request: with renewal on, their saved card is charged for the "
+                      "next term before the current one ends. The reason is kept as evidence; the customer is "
+                      "e-mailed.") if on else _(
+                "Only at the customer's own request (clause 6.5 gives them this in their account): access runs "
+                "to the end of the paid term, then the subscription ends. The reason is kept as evidence; the "
+                "customer is e-mailed."),
+            describe=lambda sub: _("Paid until %(date)s") % {
+                "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")})
+        if page is not None:
+            return page
         changed = 0
         for sub in queryset:
             try:
-                services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user)
+                services.subscription_set_auto_renew(subscription_id=sub.pk, on=on, by=request.user,
+                                                     reason=request.confirmed_data["reason"])
             except services.CheckoutRefused as exc:
                 self.message_user(request, f"{self._label(sub)}: {exc}", level=messages.ERROR)
             else:
@@ -100,13 +123,13 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                                 "Automatic renewal changed for %(n)d subscriptions.", changed)
                               % {"n": changed})
 
-    @admin.action(description=gettext_lazy("Turn automatic renewal off"))
+    @admin.action(description=gettext_lazy("Turn automatic renewal off (at the customer's request)"))
     def renewal_off(self, request, queryset):
-        self._set(request, queryset, False)
+        return self._set(request, queryset, False)
 
-    @admin.action(description=gettext_lazy("Turn automatic renewal on"))
+    @admin.action(description=gettext_lazy("Turn automatic renewal on (at the customer's request)"))
     def renewal_on(self, request, queryset):
-        self._set(request, queryset, True)
+        return self._set(request, queryset, True)
 
 
 class BreachFilter(admin.SimpleListFilter):

@@ -270,10 +270,15 @@ def terms_for_receipts(payments: list[Payment]) -> dict[int, dict]:
 
 # --- Cancellation (clause 6.5) -------------------------------------------------------
 
-def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: bool = True) -> Subscription:
+def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: bool = True,
+                                reason: str = "") -> Subscription:
     """Turn automatic renewal on or off (clause 6.5). `notify=False`: no "renewal is off"
-    e-mail, for a caller that tells the customer itself (the next term's refund request)."""
+    e-mail, for a caller that tells the customer itself (the next term's refund request).
+    Staff acting for the customer (who asked by e-mail or phone) give the `reason`: it is
+    the evidence of the customer's wish, above all for renewal on, which charges their card."""
     from .renewals import PURPOSE_RENEWAL, renewal_in_flight
+
+    reason = " ".join(reason.split())
 
     paying_now = None
     if not on:  # before any transaction: asks the gateway about a card payment on the hosted page
@@ -284,6 +289,9 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
         customer_id = Subscription.objects.values_list("customer_id", flat=True).get(pk=subscription_id)
         _lock_customer(customer_id)
         subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+        staff = by is not None and by.pk != subscription.customer_id
+        if staff and not reason:
+            raise CheckoutRefused(_("Give the reason: when and how the customer asked for this change."))
         # Past due after the paid term (its retries still to come), or a renewal deferred
         # past the end for want of an exchange rate: it can still be cancelled (clause 6.5),
         # and as nothing paid is left, it ends now; no retry charges the card afterwards.
@@ -309,12 +317,12 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
         else:
             subscription.next_charge_at = None
         subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
-        staff = by is not None and by.pk != subscription.customer_id
         events.record(
             verb="subscription.renewal_resumed" if on else "subscription.renewal_cancelled",
             subject=subscription, customer=subscription.customer, actor=by,
             actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
-            data={"access_until": subscription.current_period_end.isoformat()},
+            data={"access_until": subscription.current_period_end.isoformat(),
+                  **({"reason": reason} if staff else {})},
         )
         from . import tasks
 

@@ -11,7 +11,7 @@ from offer.models import Acceptance, LegalDocument
 from soldee.models import Event
 from subscriptions import renewals
 from subscriptions.models import AccessGrant, RenewalAttempt, Subscription, Term
-from subscriptions.services import entitlement, subscription_set_auto_renew
+from subscriptions.services import CheckoutRefused, entitlement, subscription_set_auto_renew
 
 from ..billing.helpers import buy, pay_on_sandbox
 
@@ -724,10 +724,37 @@ def test_a_refused_staff_renewal_change_is_not_followed_by_done(sub, staff_admin
     with transaction.atomic():
         subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.CANCELLED)
     response = staff_admin.post("/admin/subscriptions/subscription/",
-                                {"action": "renewal_on", "_selected_action": [sub.pk]}, follow=True)
+                                {"action": "renewal_on", "_selected_action": [sub.pk], "confirmed": "yes",
+                                 "reason": "Customer's e-mail of 29.11"}, follow=True)
     texts = [str(m) for m in response.context["messages"]]
     assert any("renewal can no longer be changed" in t for t in texts)
     assert not any("changed for" in t or t == "Done." for t in texts)
+
+
+def test_staff_change_renewal_only_with_the_customers_request_recorded(sub, staff, staff_admin, customer):
+    """Renewal on charges the customer's card: staff act only on the customer's request, and
+    say when and how it came; the reason is kept with the event (not e-mailed)."""
+    url = "/admin/subscriptions/subscription/"
+    data = {"action": "renewal_off", "_selected_action": [sub.pk]}
+    page = staff_admin.post(url, data).content.decode()
+    assert "How and when the customer asked for it" in page and "Only at the customer&#x27;s own request" in page
+    assert Subscription.objects.get(pk=sub.pk).auto_renew  # asked, not done
+    again = staff_admin.post(url, {**data, "confirmed": "yes", "reason": "  "}).content.decode()
+    assert "This field is required" in again and Subscription.objects.get(pk=sub.pk).auto_renew
+    staff_admin.post(url, {**data, "confirmed": "yes", "reason": "Customer's e-mail of 29.11.2026"}, follow=True)
+    assert not Subscription.objects.get(pk=sub.pk).auto_renew
+    event = Event.objects.filter(verb="subscription.renewal_cancelled").latest("pk")
+    assert event.actor == staff and event.data["reason"] == "Customer's e-mail of 29.11.2026"
+    staff_admin.post(url, {"action": "renewal_on", "_selected_action": [sub.pk], "confirmed": "yes",
+                           "reason": "Phone call, 30.11.2026 10:00"}, follow=True)
+    assert Subscription.objects.get(pk=sub.pk).auto_renew
+    assert Event.objects.filter(verb="subscription.renewal_resumed").latest("pk").data["reason"] == \
+        "Phone call, 30.11.2026 10:00"
+    # The service itself refuses a staff change without a reason; the customer needs none.
+    with pytest.raises(CheckoutRefused, match="Give the reason"):
+        subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=staff)
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    assert "reason" not in Event.objects.filter(verb="subscription.renewal_cancelled").latest("pk").data
 
 
 def test_an_old_renewal_link_of_an_ended_subscription_says_it_ended(client, customer, sub):
