@@ -138,7 +138,8 @@ class PaymentMethod(models.Model):
 
 
 class IncomingNotification(models.Model):
-    """The webhook inbox: every verified notification, stored raw, once."""
+    """The webhook inbox: every verified notification, once: its fields without the card
+    token, card details or the payer's personal data, and the SHA-256 of the body as received."""
 
     class Outcome(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -149,7 +150,8 @@ class IncomingNotification(models.Model):
     gateway = models.CharField(max_length=32)
     event_id = models.CharField(max_length=128)
     event_type = models.CharField(max_length=64)
-    body = models.TextField()
+    body = models.TextField(help_text="The notification's fields as JSON, card token and personal data removed.")
+    body_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the body as received.")
     headers = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,8 @@ side effects after commit. Gateway calls happen outside any transaction."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from soldee.tasks import enqueue_on_commit, staff_alert_on_commit
 
 from . import documents, purposes
 from .gateways import ChargeResult, ChargeStatus, Notification, PaymentRequest, get_gateway
+from .gateways.base import redacted
 from .models import IncomingNotification, Payment, PaymentMethod
 
 log = logging.getLogger(__name__)
@@ -364,12 +367,16 @@ def payment_methods_erase(*, customer, by=None, actor_kind: str = Event.ActorKin
 def notification_store(*, gateway: str, notification: Notification, body: bytes,
                        headers: dict) -> tuple[IncomingNotification, bool]:
     """Store a verified notification once (unique gateway + event id). Committed on
-    its own, before processing, so a crash in processing loses nothing."""
+    its own, before processing, so a crash in processing loses nothing. What is stored is
+    its parsed fields without the card token, card details beyond the mask and the payer's
+    personal data (gateways.base.redacted), with the SHA-256 of the body as received: a
+    stored copy must not be able to charge the card, nor outlive the customer's deletion."""
     try:
         with transaction.atomic():
             row = IncomingNotification.objects.create(
                 gateway=gateway, event_id=notification.event_id, event_type=notification.kind,
-                body=body.decode("utf-8", "replace"), headers=headers,
+                body=json.dumps(redacted(notification.raw), ensure_ascii=False, default=str, sort_keys=True),
+                body_sha256=hashlib.sha256(body).hexdigest(), headers=headers,
             )
         return row, True
     except IntegrityError:

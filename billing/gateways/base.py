@@ -22,6 +22,28 @@ class SignatureError(Exception):
     """An incoming notification failed verification."""
 
 
+# Fields of an incoming notification that are never stored (billing.services.notification_store):
+# what could charge the card again (its token), more of the card than its mask, and the
+# payer's personal data the gateway echoes (name, e-mail, phone, IP address and its place).
+# Compared case-insensitively, at any depth.
+NOT_STORED_FIELDS = frozenset(name.lower() for name in (
+    "Token", "card_token", "CardFirstSix", "CardExpDate", "CardExp", "Name", "CardHolderName", "Email",
+    "Phone", "IpAddress", "IpCountry", "IpCity", "IpRegion", "IpDistrict", "IpLatitude", "IpLongitude",
+    "ip", "cardholder",
+))
+
+
+def redacted(fields):
+    """`fields` (a parsed notification) without NOT_STORED_FIELDS: each such value becomes
+    "[removed]" (so the record still shows the gateway sent it)."""
+    if isinstance(fields, dict):
+        return {key: "[removed]" if str(key).lower() in NOT_STORED_FIELDS and value not in (None, "")
+                else redacted(value) for key, value in fields.items()}
+    if isinstance(fields, list):
+        return [redacted(value) for value in fields]
+    return fields
+
+
 class ChargeStatus(StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"

@@ -1,5 +1,7 @@
 """CloudPayments notifications through the real webhook view: Check, Pay, Fail, Refund."""
 
+import hashlib
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -61,6 +63,29 @@ def test_pay_settles_the_payment_concludes_the_agreement_and_starts_the_subscrip
     assert (row.gateway, row.event_id, row.event_type, row.outcome) == (
         "cloudpayments", "Pay:1204567", "payment.succeeded", "processed")
     assert "billing.tasks.receipt_email" in enqueued.names()
+    # The inbox keeps the evidence, not what could charge the card or name the payer.
+    assert row.body_sha256 == hashlib.sha256(body).hexdigest()
+    stored = json.loads(row.body)
+    assert stored["TransactionId"] == "1204567" and stored["CardLastFour"] == "4242"
+    assert stored["Token"] == stored["Name"] == stored["Email"] == stored["IpAddress"] == "[removed]"
+    for secret in ("tk_5a0c2ae3b61f4e8b9d1d7b0b5f0c1a2b", "АЙГЕРИМ", payment.customer.email, "95.59.1.2",
+                   "424242", "12/29", "Алматы"):
+        assert secret not in row.body
+
+
+def test_notifications_stored_before_redaction_are_redacted_by_the_migration(pending_payment):
+    import importlib
+
+    from django.apps import apps
+
+    raw = form_body(pay_fields(pending_payment)).decode()
+    row = IncomingNotification.objects.create(gateway="cloudpayments", event_id="Pay:1", event_type="other",
+                                              body=raw, body_sha256="")
+    importlib.import_module("billing.migrations.0008_notification_redacted").redact_stored(apps, None)
+    row.refresh_from_db()
+    assert row.body_sha256 == hashlib.sha256(raw.encode()).hexdigest()
+    assert json.loads(row.body)["Token"] == "[removed]" and "tk_5a0c" not in row.body
+    assert json.loads(row.body)["InvoiceId"] == str(pending_payment.public_id)
 
 
 def test_a_duplicate_pay_is_acknowledged_and_changes_nothing(
