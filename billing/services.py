@@ -417,6 +417,15 @@ class RefundRefused(Exception):
     pass
 
 
+class RefundDeclinedByGateway(RefundRefused):
+    """The gateway answered no to this key: nothing went back under it."""
+
+
+class RefundOutcomeUnknown(RefundRefused):
+    """Not sent again: an earlier try's answer was lost and the gateway no longer
+    remembers its key, so the money may or may not have gone back."""
+
+
 def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_key: str,
                            not_before=None) -> str:
     """Send a refund to the gateway (NO transaction open: call after committing the
@@ -431,7 +440,7 @@ def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_ke
     if not_before is not None:
         window = get_gateway(payment.gateway).idempotency_window_seconds
         if window is not None and (timezone.now() - not_before).total_seconds() > window - 300:
-            raise RefundRefused(
+            raise RefundOutcomeUnknown(
                 "outcome unknown beyond the gateway's idempotency window: check the refund in the "
                 "gateway's console before retrying by hand"
             )
@@ -440,7 +449,7 @@ def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_ke
         idempotency_key=idempotency_key,
     )
     if not result.approved:
-        raise RefundRefused(result.failure_message or "the gateway refused the refund")
+        raise RefundDeclinedByGateway(result.failure_message or "the gateway refused the refund")
     return result.gateway_ref or ""
 
 

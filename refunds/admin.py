@@ -39,6 +39,10 @@ class CardRefusedForm(forms.Form):
         label=_("Why the money cannot go back to the card (recorded; not sent to the customer)"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("E.g. the gateway's answer: the card is closed, or the payment is too old to refund."))
+    checked_at_gateway = forms.BooleanField(
+        label=_("I checked in the gateway's back office: this refund was not made there"), required=False,
+        help_text=_("Needed when the gateway's answer to an earlier try was lost (the refund shows \"gateway's "
+                    "answer lost\"): the money may have gone back already."))
 
 
 class ApproveForm(forms.Form):
@@ -310,17 +314,18 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
 @admin.register(Refund)
 class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "customer", "amount_display", "full", "status", "attempts", "created_at", "succeeded_at")
+    list_display = ("id", "customer", "amount_display", "full", "status", "attempts", "answer_lost", "created_at",
+                    "succeeded_at")
 
     @admin.display(boolean=True, description=_("full refund"), ordering="is_full")
     def full(self, obj):
         return obj.is_full
-    list_filter = ("status", "is_full")
+    list_filter = ("status", "is_full", "answer_lost")
     search_fields = ("customer__email", "idempotency_key", "gateway_ref")
     list_select_related = ("customer",)
     readonly_fields = ("request", "payment", "customer", "amount_minor", "currency", "is_full", "status",
-                       "idempotency_key", "gateway_ref", "attempts", "last_error", "approved_by", "created_at",
-                       "succeeded_at", "timeline")
+                       "idempotency_key", "gateway_ref", "attempts", "last_error", "answer_lost", "approved_by",
+                       "created_at", "succeeded_at", "timeline")
     fields = readonly_fields
     actions = ["retry", "pay_by_bank_transfer", "record_bank_transfer"]
 
@@ -334,7 +339,8 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._form_action(
             request, queryset, form_class=CardRefusedForm, title=_("Pay the refund back by bank transfer"),
             apply=lambda refund, data: services.refund_pay_by_bank_transfer(
-                refund_id=refund.pk, by=request.user, reason=data["reason"]).get_status_display(),
+                refund_id=refund.pk, by=request.user, reason=data["reason"],
+                checked_at_gateway=data["checked_at_gateway"]).get_status_display(),
             describe=lambda refund: _("%(amount)s: the customer is asked by e-mail for a bank account; accounting "
                                       "pays it there and records the transfer here.") % {
                 "amount": refund.amount_display})

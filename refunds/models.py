@@ -195,6 +195,11 @@ class Refund(models.Model):
     gateway_ref = models.CharField(max_length=128, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    answer_lost = models.BooleanField(
+        _("gateway's answer lost"), default=False,
+        help_text=_("A try reached the gateway (perhaps) and its answer was lost, and no later answer settled "
+                    "it: the money may have gone back. Check in the gateway's back office before paying it "
+                    "another way."))
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

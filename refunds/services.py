@@ -388,7 +388,8 @@ def refund_request_approve(*, request_id: int, by, amount_minor: int | None = No
     return refund
 
 
-def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: str = "") -> None:
+def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: str = "",
+                         checked_at_gateway: bool = False) -> None:
     """Inside the caller's transaction, refund row locked: no gateway holds this money (a
     payment by bank transfer), or the gateway refused to return it to the card for good,
     so accounting pays it back by bank transfer and records it (refund_record_bank_transfer)."""
@@ -398,6 +399,8 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
     data = {"amount_minor": refund.amount_minor, "payment": str(payment.public_id), "paid_by": payment.gateway_ref}
     if card_refused:
         data.update(card_refused=True, reason=reason, gateway_error=refund.last_error)
+        if checked_at_gateway:  # staff looked: the try whose answer was lost made no refund
+            data["checked_at_gateway"] = True
     events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id, actor=by,
                   actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM, data=data)
     amount = format_money(refund.amount_minor, refund.currency)
@@ -428,12 +431,14 @@ def _left_to_refund(*, refund: Refund, payment: Payment) -> None:
             "amount": format_money(refund.amount_minor, refund.currency)})
 
 
-def refund_pay_by_bank_transfer(*, refund_id: int, by, reason: str) -> Refund:
+def refund_pay_by_bank_transfer(*, refund_id: int, by, reason: str, checked_at_gateway: bool = False) -> Refund:
     """The gateway refused a card refund for good (the card is closed, the payment too old
     for the acquirer): staff have accounting pay it back by bank transfer instead. The
     customer is asked for a bank account; the transfer is then recorded like any other
     (refund_record_bank_transfer). Only for a refund the gateway refused: one the gateway
-    returned while the books refused it (its reference kept) is paid already."""
+    returned while the books refused it (its reference kept) is paid already, and one whose
+    answer was lost (`answer_lost`) may be: staff first check in the gateway's back office
+    that it was not made (`checked_at_gateway`, recorded)."""
     reason = " ".join(reason.split())
     if not reason:
         raise RefundError(_("Give the reason the refund cannot go back to the card."))
@@ -448,8 +453,13 @@ def refund_pay_by_bank_transfer(*, refund_id: int, by, reason: str) -> Refund:
         if refund.gateway_ref:
             raise RefundError(_("The payment gateway did return refund #%(id)s (%(ref)s); only recording it "
                                 "failed. Do not pay it again.") % {"id": refund.pk, "ref": refund.gateway_ref})
+        if refund.answer_lost and not checked_at_gateway:
+            raise RefundError(_("The gateway's answer to an earlier try of refund #%(id)s was lost: the money may "
+                                "have gone back already. Look for the refund in the gateway's back office; only if "
+                                "it was not made, confirm that you checked.") % {"id": refund.pk})
         _left_to_refund(refund=refund, payment=payment)
-        _await_bank_transfer(refund=refund, payment=payment, by=by, reason=reason)
+        _await_bank_transfer(refund=refund, payment=payment, by=by, reason=reason,
+                             checked_at_gateway=refund.answer_lost)
     return refund
 
 
@@ -528,7 +538,7 @@ def _refund_fail(*, refund: Refund, error: str, gateway_ref: str = "") -> None:
     must never be paid another way."""
     refund.status, refund.last_error = Refund.Status.FAILED, error[:2000]
     refund.gateway_ref = gateway_ref[:128] or refund.gateway_ref  # a later refusal does not forget it
-    refund.save(update_fields=["status", "last_error", "gateway_ref", "updated_at"])
+    refund.save(update_fields=["status", "last_error", "gateway_ref", "answer_lost", "updated_at"])
     events.record(verb="refund.failed", subject=refund, customer=refund.customer,
                   actor_kind=Event.ActorKind.GATEWAY, data={"error": refund.last_error})
     staff_alert_on_commit(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
@@ -557,7 +567,7 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
                          gateway_ref=gateway_ref)
             return refund
         refund.status, refund.gateway_ref, refund.succeeded_at = Refund.Status.SUCCEEDED, gateway_ref, timezone.now()
-        refund.last_error = ""
+        refund.last_error, refund.answer_lost = "", False
         refund.save()
         events.record(verb="refund.succeeded", subject=refund, customer=refund.customer, actor=by,
                       actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.GATEWAY,
@@ -586,7 +596,9 @@ def refund_execute(*, refund_id: int, by=None, retry_failed: bool = False) -> Re
             not_before=refund.created_at if refund.attempts > 1 else None,
         )
     except GatewayError as exc:
-        Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000])
+        # The gateway may have refunded: until an answer for this key settles it, the money
+        # is not paid back any other way (refund_pay_by_bank_transfer).
+        Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000], answer_lost=True)
         with transaction.atomic():
             events.record(verb="refund.gateway_error", subject=refund, customer=refund.customer,
                           actor_kind=Event.ActorKind.GATEWAY,
@@ -596,6 +608,10 @@ def refund_execute(*, refund_id: int, by=None, retry_failed: bool = False) -> Re
         with transaction.atomic():
             refund = Refund.objects.select_for_update().get(pk=refund.pk)
             if refund.status == Refund.Status.EXECUTING:
+                if isinstance(exc, billing.RefundDeclinedByGateway):
+                    # The gateway's no to this key settles any lost answer of an earlier try:
+                    # it would have answered with that refund had it been made.
+                    refund.answer_lost = False
                 _refund_fail(refund=refund, error=str(exc))
         return refund
     return _refund_record(refund_id=refund.pk, gateway_ref=gateway_ref)

@@ -136,3 +136,67 @@ def test_a_refused_refund_whose_money_went_back_another_way_is_not_switched(cust
                                   gateway_ref="manual-1", refund_key="elsewhere", by=staff)
     with pytest.raises(services.RefundError, match="Not sent again"):
         services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
+
+
+def test_a_refund_whose_answer_was_lost_is_switched_only_after_staff_checked_the_gateway(
+        customer, buy, staff, monkeypatch, time_machine):
+    """The first try reached the gateway, which refunded; the answer was lost; the retry an
+    hour later is not sent (beyond the gateway's idempotency window) and the refund fails.
+    The money may be back with the customer: no bank transfer until staff checked."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.gateways import GatewayError
+
+    payment = buy(customer)
+    grant(payment, 60)
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.LATE, explanation="Late")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    original = SandboxGateway.refund
+
+    def refunded_then_lost(self, **kwargs):
+        original(self, **kwargs)
+        raise GatewayError("read timeout")
+
+    monkeypatch.setattr(SandboxGateway, "idempotency_window_seconds", 3600)
+    monkeypatch.setattr(SandboxGateway, "refund", refunded_then_lost)
+    with pytest.raises(GatewayError):
+        services.refund_execute(refund_id=refund.pk)
+    assert Refund.objects.get(pk=refund.pk).answer_lost
+    monkeypatch.setattr(SandboxGateway, "refund", original)
+    time_machine.move_to(timezone.now() + timedelta(minutes=58), tick=False)
+    refund = services.refund_execute(refund_id=refund.pk)
+    assert refund.status == Refund.Status.FAILED and "idempotency window" in refund.last_error
+    assert refund.answer_lost and not refund.gateway_ref
+    with pytest.raises(services.RefundError, match="answer to an earlier try of refund"):
+        services.refund_pay_by_bank_transfer(refund_id=refund.pk, by=staff, reason="card closed")
+    assert Refund.objects.get(pk=refund.pk).status == Refund.Status.FAILED
+    # Staff looked in the back office and found no refund (here: say the sandbox lost it).
+    refund = services.refund_pay_by_bank_transfer(refund_id=refund.pk, by=staff, reason="Not in the console",
+                                                  checked_at_gateway=True)
+    assert refund.status == Refund.Status.AWAITING_TRANSFER
+    assert Event.objects.filter(verb="refund.awaiting_transfer", subject_id=str(refund.pk)).latest("pk") \
+        .data["checked_at_gateway"] is True
+
+
+def test_a_gateway_no_after_a_lost_answer_settles_it(customer, buy, staff, monkeypatch):
+    """A try whose answer was lost, then the gateway's definite no to the same key (it would
+    have answered with the refund had it been made): the switch needs no back-office check."""
+    from billing.gateways import GatewayError
+
+    payment = buy(customer)
+    grant(payment, 60)
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.LATE, explanation="Late")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    monkeypatch.setattr(SandboxGateway, "refund", lambda self, **kw: (_ for _ in ()).throw(GatewayError("timeout")))
+    with pytest.raises(GatewayError):
+        services.refund_execute(refund_id=refund.pk)
+    monkeypatch.setattr(SandboxGateway, "refund",
+                        lambda self, **kw: RefundResult(approved=False, failure_message="card closed"))
+    refund = services.refund_execute(refund_id=refund.pk)
+    assert refund.status == Refund.Status.FAILED and not refund.answer_lost
+    assert services.refund_pay_by_bank_transfer(refund_id=refund.pk, by=staff, reason="card closed").status == \
+        Refund.Status.AWAITING_TRANSFER
