@@ -17,7 +17,10 @@ NO_SAVED_CARD = "no_saved_card"
 # The failure code of a claimed renewal whose subscription had renewal turned off (or ended)
 # by the time it was to be charged: the card is not charged (clause 6.4: "unless cancelled").
 RENEWAL_OFF = "renewal_off"
-NOT_CHARGED = (NO_SAVED_CARD, RENEWAL_OFF)  # renewal "payments" that asked no card
+# The failure code of a renewal charge whose term was paid another way before it reached the
+# gateway (the customer's own payment with another card, an invoice): not charged again.
+TERM_PAID = "term_already_paid"
+NOT_CHARGED = (NO_SAVED_CARD, RENEWAL_OFF, TERM_PAID)  # renewal "payments" that asked no card
 
 
 def key_hash(raw: str) -> str:

@@ -40,7 +40,15 @@ from soldee import events
 from soldee.bulk import rows_update
 from soldee.models import Event
 
-from .models import LIVE_STATUSES, NO_SAVED_CARD, RENEWAL_OFF, RenewalAttempt, Subscription, Term
+from .models import (
+    LIVE_STATUSES,
+    NO_SAVED_CARD,
+    RENEWAL_OFF,
+    TERM_PAID,
+    RenewalAttempt,
+    Subscription,
+    Term,
+)
 from .terms import renewal_term_start
 
 log = logging.getLogger(__name__)
@@ -197,8 +205,12 @@ def renewals_charge(attempt_ids: list[int]) -> dict[str, int]:
                     log.exception("renewal payment %s not settled; reconciliation will retry", public_id)
     for attempt, charge in outcomes:
         if isinstance(charge, GatewayError):  # outcome unknown: the reconciliation sweep decides
-            RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.UNKNOWN,
-                                                                error=str(charge)[:255])
+            # Only while nothing decided it: the gateway's notification may have settled the
+            # payment (and the attempt) meanwhile; "unknown" over that would stall the
+            # subscription for good (reconciliation looks only at processing payments).
+            RenewalAttempt.objects.filter(
+                pk=attempt.pk, status=RenewalAttempt.Status.CHARGING, payment__status=Payment.Status.PROCESSING,
+            ).update(status=RenewalAttempt.Status.UNKNOWN, error=str(charge)[:255])
             log.warning("renewal charge %s outcome unknown: %s", attempt.payment.idempotency_key, charge)
         elif isinstance(charge, ChargeResult) and charge.status != ChargeStatus.APPROVED:
             try:
@@ -221,9 +233,16 @@ def _gateway_charges(attempts: list[RenewalAttempt]) -> list[tuple[RenewalAttemp
     threads = settings.RENEWAL_CHARGE_THREADS if parallel_ok else 1
     outcomes: dict[int, ChargeResult | Exception] = {}
     by_gateway: dict[str, list[RenewalAttempt]] = {}
+    paid_terms = set(Term.objects.filter(subscription_id__in={a.subscription_id for a in attempts})
+                     .values_list("subscription_id", "number"))
     for attempt in attempts:
         sub = attempt.subscription
-        if attempt.kind in RECONCILED_KINDS and (not sub.is_live or not sub.auto_renew):
+        if (attempt.subscription_id, attempt.term_number) in paid_terms:
+            # Paid another way since the claim (the customer's own card, an invoice) — above
+            # all when reconciliation re-sends a charge that never reached the gateway.
+            outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code=TERM_PAID,
+                                                failure_message=gettext_noop("The term is already paid"))
+        elif attempt.kind in RECONCILED_KINDS and (not sub.is_live or not sub.auto_renew):
             # Renewal turned off (or the subscription ended) since the claim, or while a
             # charge that never reached the gateway waited for reconciliation: not charged.
             outcomes[attempt.pk] = ChargeResult(status=ChargeStatus.DECLINED, failure_code=RENEWAL_OFF,
@@ -379,6 +398,10 @@ def renewal_declined(*, payment: Payment) -> None:
     now = timezone.now()
     RenewalAttempt.objects.filter(pk=attempt.pk).update(status=RenewalAttempt.Status.DECLINED, finished_at=now,
                                                          error=payment.failure_message[:255])
+    if Term.objects.filter(subscription=sub, number__gte=attempt.term_number).exists():
+        # A late answer for a term paid another way meanwhile (the customer's own card, an
+        # invoice, another try): the subscription has moved on; nothing of it changes.
+        return
     if not sub.is_live or not sub.auto_renew or attempt.kind == RenewalAttempt.Kind.CUSTOMER:
         # Ended, or renewal off: it ends with its paid term, no retry; the customer's own
         # try with another card does not move the schedule either.
@@ -504,6 +527,10 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
         sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)
         if sub.status != Subscription.Status.PAST_DUE:
             raise ValueError(_("This subscription has nothing to pay."))
+        if renewal_in_flight(sub):  # a retry of the saved card is at the gateway: it may pay this term
+            raise ValueError(_("Your saved card is being charged for this term right now. Look again in a few "
+                               "minutes: if the charge went through, the term is paid; if not, pay here with "
+                               "another card."))
         term_number = _next_term_number(sub)
         key = f"renewal-customer:{sub.pk}:{term_number}:{token}"
         existing = Payment.objects.filter(idempotency_key=key).first()
