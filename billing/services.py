@@ -176,12 +176,18 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
             Payment.objects.select_for_update(of=("self",)).select_related("customer", "customer__profile")
             .filter(public_id__in=list(charges)).order_by("pk")
         )
-        settling, settled_events, refused = [], [], []
+        settling, settled_events, refused, seconds = [], [], [], set()
         for payment in payments:
             charge = charges[str(payment.public_id)]
             if payment.status == Payment.Status.SUCCEEDED:
-                out.append((payment, False))
-                continue
+                if not (charge.gateway_ref and payment.gateway_ref and charge.gateway_ref != payment.gateway_ref):
+                    out.append((payment, False))  # the same transaction again
+                    continue
+                payment = _second_transaction(payment, charge)
+                if payment.status == Payment.Status.SUCCEEDED:  # recorded already
+                    out.append((payment, False))
+                    continue
+                seconds.add(payment.pk)
             try:
                 _check_settleable(payment, charge)
             except (PaymentMismatch, ValueError) as exc:
@@ -198,7 +204,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
             payment.card_mask = charge.card_mask or payment.card_mask
             payment.failure_code = payment.failure_message = ""
             # A closed (deleted) account keeps no card: nothing may charge it again.
-            if charge.card_token and payment.payment_method_id is None and payment.customer.is_active:
+            if (charge.card_token and payment.payment_method_id is None and payment.customer.is_active
+                    and payment.pk not in seconds):  # the card of a second transaction renews nothing
                 payment.payment_method = _payment_method_save(
                     customer=payment.customer, gateway=payment.gateway,
                     token=charge.card_token, card_mask=charge.card_mask,
@@ -225,7 +232,11 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
         events.record_many(settled_events)
         by_purpose: dict[str, list[Payment]] = {}
         for payment in settling:
+            if payment.pk in seconds:  # bought nothing: its order was paid by the first transaction
+                continue
             by_purpose.setdefault(payment.purpose, []).append(payment)
+        if seconds:
+            _seconds_bought_nothing([p for p in settling if p.pk in seconds])
         for purpose, group in by_purpose.items():
             purposes.handlers_for(purpose).settled(group)
         documents.receipts_create(payments=settling)  # gapless receipt numbers, same transaction
@@ -233,6 +244,42 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
 
         enqueue_on_commit(tasks.receipt_email, tasks.receipt_email_many, [p.pk for p in settling])
     return out
+
+
+def _second_transaction(payment: Payment, charge: ChargeResult) -> Payment:
+    """Inside payments_settle, the customer and `payment` locked: the gateway approved
+    another transaction (`charge.gateway_ref`) for an order `payment` already paid — two
+    tabs of one hosted page both paid past the gateway's check. The money came twice: the
+    second transaction becomes a payment of its own (the same order, amount and documents),
+    found again by its key when the gateway repeats it, settled with the batch and then
+    marked as bought nothing (`_seconds_bought_nothing`), so it is refunded like any other."""
+    key = f"{payment.idempotency_key}:second:{charge.gateway_ref}"[:128]
+    existing = Payment.objects.select_for_update().filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    return Payment.objects.create(
+        customer=payment.customer, purpose=payment.purpose, purpose_ref=payment.purpose_ref,
+        description=payment.description, amount_minor=payment.amount_minor, currency=payment.currency,
+        kzt_amount_minor=payment.kzt_amount_minor, exchange_rate=payment.exchange_rate,
+        exchange_rate_date=payment.exchange_rate_date, exchange_rate_source=payment.exchange_rate_source,
+        status=Payment.Status.PROCESSING, method=payment.method, idempotency_key=key, gateway=payment.gateway,
+        pinned_documents=payment.pinned_documents, client_ip=payment.client_ip, user_agent=payment.user_agent,
+    )
+
+
+def _seconds_bought_nothing(payments: list[Payment]) -> None:
+    """Inside payments_settle: second transactions settled (receipted: the money came) that
+    start nothing. The event marks each for the refunds sweep, which opens a refund request
+    on the customer's behalf; staff are told now."""
+    events.record_many([events.build(verb=events.SECOND_TRANSACTION, subject=p, customer=p.customer_id,
+                                     actor_kind=Event.ActorKind.GATEWAY,
+                                     data={"gateway_ref": p.gateway_ref, "first": p.idempotency_key.split(":second:")[0]})
+                        for p in payments])
+    staff_alert_on_commit(
+        "A second card payment for an order already paid",
+        "\n".join(f"Payment {p.public_id} ({format_money(p.amount_minor, p.currency)}, transaction {p.gateway_ref}) "
+                   f"paid again an order already paid; it starts nothing. A refund request is opened for it "
+                   f"within 15 minutes (admin: Refund requests)." for p in payments))
 
 
 def _check_settleable(payment: Payment, charge: ChargeResult) -> None:

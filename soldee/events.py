@@ -11,7 +11,10 @@ from .models import Event
 DUPLICATE_PURCHASE = "payment.duplicate_purchase"
 UNAPPLIED_RENEWAL = "payment.unapplied_renewal"
 UNAPPLIED_CLOSED_ACCOUNT = "payment.unapplied_closed_account"  # paid after the account was deleted
-UNAPPLIED_PAYMENT_VERBS = (DUPLICATE_PURCHASE, UNAPPLIED_RENEWAL, UNAPPLIED_CLOSED_ACCOUNT)
+# A second gateway transaction for one order already paid (two tabs of one hosted page both
+# paid): billing records it as a payment of its own that bought nothing.
+SECOND_TRANSACTION = "payment.second_transaction"
+UNAPPLIED_PAYMENT_VERBS = (DUPLICATE_PURCHASE, UNAPPLIED_RENEWAL, UNAPPLIED_CLOSED_ACCOUNT, SECOND_TRANSACTION)
 
 
 def build(

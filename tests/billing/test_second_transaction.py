@@ -1,0 +1,59 @@
+"""Two tabs of one hosted payment page, both paid past the gateway's check: the gateway
+reports a second approved transaction for an order already paid. The money came twice; the
+second is recorded as a payment of its own that bought nothing, receipted, refunded on
+request like any other, and never silently dropped. (Found by the money review.)"""
+
+import pytest
+
+from billing import services as billing
+from billing.gateways import ChargeResult, ChargeStatus, Notification
+from billing.models import Payment, PaymentDocument, PaymentMethod
+from refunds import services as refunds
+from refunds.models import RefundRequest
+from soldee import events
+from soldee.models import Event
+from subscriptions.models import Subscription, Term
+
+from .helpers import start_checkout
+
+pytestmark = pytest.mark.django_db
+
+
+def _pay_notification(payment, ref: str, token: str) -> str:
+    charge = ChargeResult(status=ChargeStatus.APPROVED, gateway_ref=ref, amount_minor=payment.amount_minor,
+                          currency=payment.currency, card_token=token, card_mask=f"•••• {ref[-4:]}")
+    note = Notification(event_id=f"Pay:{ref}", kind="payment.succeeded", invoice_id=str(payment.public_id),
+                        charge=charge)
+    row, _created = billing.notification_store(gateway=payment.gateway, notification=note, body=ref.encode(),
+                                               headers={})
+    return billing.notification_process(inbox_id=row.pk, notification=note)
+
+
+def test_a_second_transaction_for_a_paid_order_becomes_a_payment_that_bought_nothing(
+        customer, plan, documents, enqueued, django_capture_on_commit_callbacks):
+    first = start_checkout(None, customer, plan, documents)
+    with django_capture_on_commit_callbacks(execute=True):
+        _pay_notification(first, "1001", "tok-first")
+        _pay_notification(first, "1002", "tok-second")
+        _pay_notification(first, "1002", "tok-second")  # the gateway repeats it: recorded once
+    first.refresh_from_db()
+    assert first.status == Payment.Status.SUCCEEDED and first.gateway_ref == "1001"
+    second = Payment.objects.get(gateway_ref="1002")
+    assert second.pk != first.pk and second.status == Payment.Status.SUCCEEDED
+    assert (second.amount_minor, second.currency, second.purpose) == (first.amount_minor, first.currency,
+                                                                      first.purpose)
+    assert Payment.objects.filter(customer=customer, status="succeeded").count() == 2
+    # It bought nothing: one subscription, one term, and the renewal card is the first one's.
+    assert Subscription.objects.filter(customer=customer).count() == 1
+    assert Term.objects.filter(subscription__customer=customer).count() == 1
+    assert not Term.objects.filter(payment=second).exists()
+    assert list(PaymentMethod.objects.filter(customer=customer, is_active=True).values_list("token", flat=True)) \
+        == ["tok-first"]
+    marked = Event.objects.get(verb=events.SECOND_TRANSACTION)
+    assert marked.subject_id == str(second.pk) and marked.data["gateway_ref"] == "1002"
+    assert PaymentDocument.objects.filter(payment=second, doc_type="receipt").exists()  # the money came
+    assert "soldee.tasks.staff_alert" in enqueued.names()
+    # The refunds sweep opens the request on the customer's behalf; staff approve it.
+    assert refunds.refund_requests_open_for_unapplied() == 1
+    request = RefundRequest.objects.get(payment=second)
+    assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible
