@@ -38,7 +38,7 @@ class LegalDocumentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return obj is not None and not obj.is_published
 
-    @admin.action(description=_("Publish the selected drafts"))
+    @admin.action(description=_("Publish the selected drafts"), permissions=["change"])
     def publish(self, request, queryset):
         drafts = queryset.filter(status=LegalDocument.Status.DRAFT)
         if not drafts.exists():

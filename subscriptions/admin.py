@@ -50,7 +50,12 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("next_charge_at",)
     actions = ["renewal_off", "renewal_on", "retry_now"]
 
-    @admin.action(description=gettext_lazy("Retry the renewal charge now"))
+    def has_charge_permission(self, request):
+        # Charging a card or changing renewal needs the change permission on subscriptions
+        # (the admin itself shows them read-only: evidence is never edited here).
+        return request.user.has_perm("subscriptions.change_subscription")
+
+    @admin.action(description=gettext_lazy("Retry the renewal charge now"), permissions=["charge"])
     def retry_now(self, request, queryset):
         """Charges the selected subscriptions only (the sweep's claim and charge), one
         message each."""
@@ -123,11 +128,13 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                                 "Automatic renewal changed for %(n)d subscriptions.", changed)
                               % {"n": changed})
 
-    @admin.action(description=gettext_lazy("Turn automatic renewal off (at the customer's request)"))
+    @admin.action(description=gettext_lazy("Turn automatic renewal off (at the customer's request)"),
+                  permissions=["charge"])
     def renewal_off(self, request, queryset):
         return self._set(request, queryset, False)
 
-    @admin.action(description=gettext_lazy("Turn automatic renewal on (at the customer's request)"))
+    @admin.action(description=gettext_lazy("Turn automatic renewal on (at the customer's request)"),
+                  permissions=["charge"])
     def renewal_on(self, request, queryset):
         return self._set(request, queryset, True)
 
