@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, form_changes
 
@@ -125,12 +126,20 @@ class AccountDeletionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def reject_deletion(self, request, queryset):
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
+            done = 0
             for deletion in queryset:
                 try:
                     personal_data.deletion_reject(request_id=deletion.pk, by=request.user,
                                                   note=form.cleaned_data["note"])
                 except personal_data.PersonalDataRefused as exc:
                     self.message_user(request, f"#{deletion.pk}: {exc}", messages.ERROR)
+                else:
+                    done += 1
+            if done:
+                self.message_user(request, ngettext(
+                    "%(n)d request rejected; the customer is e-mailed the reason.",
+                    "%(n)d requests rejected; the customers are e-mailed the reason.", done) % {"n": done},
+                    messages.SUCCESS)
             return None
         return render(request, "accounts/admin/deletion_reject.html", {
             **self.admin_site.each_context(request), "title": _("Reject account deletion"),

@@ -88,7 +88,7 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
 
     def __str__(self):
-        return f"{self.public_id} {self.amount_display} {self.status}"
+        return f"{self.public_id} {self.amount_display} {self.get_status_display()}"
 
     @property
     def amount_display(self) -> str:

@@ -226,7 +226,7 @@ class AgreementCopyRequest(models.Model):
         verbose_name_plural = _("agreement copies: print-and-post queue")
 
     def __str__(self):
-        return f"#{self.pk} {self.acceptance} {self.status}"
+        return f"#{self.pk} {self.acceptance} {self.get_status_display()}"
 
     @property
     def is_downloadable(self) -> bool:

@@ -220,7 +220,7 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
 
     def __str__(self):
-        return f"#{self.pk} {self.amount_display} {self.status}"
+        return f"#{self.pk} {self.amount_display} {self.get_status_display()}"
 
     @property
     def amount_display(self) -> str:

@@ -14,12 +14,20 @@ from django.utils.safestring import mark_safe
 
 log = logging.getLogger(__name__)
 
+# accounts.personal_data.anonymised_email gives a deleted account "deleted-<id>@invalid".
+ANONYMISED_EMAIL_DOMAIN = "@invalid"
+
 
 def send_customer_email(*, user, template: str, context: dict, idempotency_key: str | None = None,
                         to: list[str] | None = None) -> bool:
     """Send `template` to the user. Returns False if this key was already sent
     (task redelivery never doubles an e-mail while the cache remembers it). A send that
     fails gives the key back, so the caller's retry sends it."""
+    if not to and user.email.endswith(ANONYMISED_EMAIL_DOMAIN):
+        # A deleted (anonymised) account has no address: its refund, receipt or copy notices
+        # are kept in the records and not sent (the goodbye e-mail names its address in `to`).
+        log.info("no e-mail %s to the anonymised account %s", template, user.pk)
+        return False
     key = f"email-sent:{idempotency_key}" if idempotency_key else None
     if key and not cache.add(key, 1, timeout=7 * 24 * 3600):
         return False

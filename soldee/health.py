@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 BEAT_STALE_SECONDS = 180
 
@@ -80,12 +80,12 @@ def _report(*, counted: tuple[str, ...]) -> JsonResponse:
 
 
 @never_cache
-@require_GET
+@require_safe  # GET, and HEAD for uptime monitors
 def health(request):
     return _report(counted=("database", "broker"))
 
 
 @never_cache
-@require_GET
+@require_safe  # GET, and HEAD for uptime monitors
 def health_all(request):
     return _report(counted=("database", "broker", "beat", "renewals"))

@@ -155,9 +155,10 @@ def test_staff_can_reject_with_a_reason_the_customer_is_told(customer, staff_cli
         "action": "reject_deletion", "_selected_action": [deletion.pk]})
     assert form.status_code == 200 and b'name="note"' in form.content
     with django_capture_on_commit_callbacks(execute=True):
-        staff_client.post("/admin/accounts/accountdeletionrequest/", {
+        done = staff_client.post("/admin/accounts/accountdeletionrequest/", {
             "action": "reject_deletion", "_selected_action": [deletion.pk], "apply": "1",
-            "note": "An open refund must be settled first."})
+            "note": "An open refund must be settled first."}, follow=True)
+    assert "1 request rejected; the customer is e-mailed the reason." in [str(m) for m in done.context["messages"]]
     deletion.refresh_from_db()
     assert deletion.status == AccountDeletionRequest.Status.REJECTED
     enqueued.run("accounts.tasks.customer_email")
@@ -233,3 +234,19 @@ def test_the_sandbox_page_refuses_a_payment_of_a_deleted_account(customer, plan,
     personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
     txn = pay_on_sandbox(payment)
     assert txn.status == SandboxTransaction.Status.DECLINED and "account is closed" in txn.reason
+
+
+def test_an_anonymised_account_is_sent_no_more_e_mail(customer, staff, mailoutbox):
+    """Notices about its old payments (a refund, a copy ready) are kept in the records, not
+    sent to "deleted-<id>@invalid"; the goodbye e-mail goes to the old address it is given."""
+    from soldee.emails import send_customer_email
+
+    deletion = personal_data.deletion_request_create(customer=customer)
+    personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    customer.refresh_from_db()
+    assert customer.email.endswith("@invalid")
+    assert send_customer_email(user=customer, template="accounts/emails/account_deleted", context={}) is False
+    assert mailoutbox == []
+    assert send_customer_email(user=customer, template="accounts/emails/account_deleted", context={},
+                               to=["old@example.kz"]) is True
+    assert mailoutbox[-1].to == ["old@example.kz"]

@@ -70,3 +70,12 @@ def test_the_health_answer_names_the_running_version(client, settings):
     assert client.get("/health/").json()["version"] == f"code-{release()}"  # never empty
     settings.SOLDEE_VERSION = "git-1a2b3c4"
     assert client.get("/health/").json()["version"] == "git-1a2b3c4"
+
+
+def test_uptime_monitors_may_ask_with_head(client):
+    """Many monitors send HEAD by default: it answers like GET, without a body."""
+    for url in ("/health/", "/health/all/"):
+        head, get = client.head(url), client.get(url)
+        assert head.status_code == get.status_code and head.status_code in (200, 503)
+        assert head.content == b""
+    assert client.post("/health/").status_code == 405
