@@ -20,6 +20,13 @@ class RefundsConfig(AppConfig):
         # A paid payment that bought nothing gets a refund request for staff to decide.
         on_unapplied_payment(_open_refund_request)
 
+        from subscriptions.services import on_renewal_resumed
+
+        from .services import next_term_requests_withdraw
+
+        # Renewal back on keeps the paid-ahead term: a request for its money back is withdrawn.
+        on_renewal_resumed(next_term_requests_withdraw)
+
 
 def _open_refund_request(payment_id: int) -> None:
     from . import tasks

@@ -130,6 +130,7 @@ class RefundRequest(models.Model):
         OPEN = "open", _("Under review")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the customer")
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                  related_name="refund_requests", verbose_name=_("customer"))

@@ -483,6 +483,47 @@ def refund_record_bank_transfer(*, refund_id: int, reference: str, by) -> Refund
         return _refund_record(refund_id=refund.pk, gateway_ref=f"{BANK_TRANSFER_REF}{reference}"[:128], by=by)
 
 
+def refund_request_withdraw(*, customer, request_id: int, why: str = "") -> RefundRequest:
+    """The customer takes back their own open request (asked on the wrong ground, or they
+    changed their mind); they may then ask again. Staff decide nothing on it."""
+    with transaction.atomic():
+        _lock_customer(customer.pk)
+        request = RefundRequest.objects.select_for_update().get(pk=request_id, customer=customer)
+        if request.status != RefundRequest.Status.OPEN:
+            raise RefundError(_("Refund request #%(id)s is already %(status)s.")
+                              % {"id": request.pk, "status": request.get_status_display()})
+        _withdraw(request, by=customer, why=why)
+    return request
+
+
+def _withdraw(request: RefundRequest, *, by, why: str) -> None:
+    """Inside the caller's transaction, customer and request locked."""
+    request.status, request.decided_at, request.decided_by = RefundRequest.Status.WITHDRAWN, timezone.now(), by
+    request.decision_reason = why
+    request.save()
+    staff = by is not None and by.pk != request.customer_id
+    events.record(verb="refund_request.withdrawn", subject=request, customer=request.customer_id, actor=by,
+                  actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
+                  data={"why": why} if why else {})
+
+
+def next_term_requests_withdraw(*, subscription: Subscription, by) -> int:
+    """Renewal turned back on (subscriptions.services.on_renewal_resumed; inside its
+    transaction, the customer locked): the customer keeps the paid-ahead term after all, so
+    their open request for its payment back is withdrawn — approving it would cancel the
+    term they now keep."""
+    from subscriptions.services import paid_ahead_term
+
+    term = paid_ahead_term(subscription)
+    if term is None:
+        return 0
+    requests = list(RefundRequest.objects.select_for_update().filter(
+        payment_id=term.payment_id, customer_id=subscription.customer_id, status=RefundRequest.Status.OPEN))
+    for request in requests:
+        _withdraw(request, by=by, why=str(gettext_lazy("Automatic renewal was turned back on: the paid term is kept.")))
+    return len(requests)
+
+
 def refund_request_reject(*, request_id: int, by, reason: str) -> RefundRequest:
     if not reason.strip():
         raise RefundError(_("Give a reason for the rejection."))

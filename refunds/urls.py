@@ -11,5 +11,6 @@ urlpatterns = [
     path("errors/<int:pk>/attachment/", views.error_report_attachment, name="error_report_attachment"),
     path("payments/<uuid:public_id>/request/", views.request_create, name="request_create"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/withdraw/", views.request_withdraw, name="request_withdraw"),
     path("subscriptions/<int:subscription_id>/next-term/", views.next_term_refund, name="next_term_refund"),
 ]

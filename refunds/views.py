@@ -106,3 +106,18 @@ def request_detail(request, pk):
         "refund_request": refund_request, "refund": refund,
         "events": selectors.events_for(refund_request, refund).filter(verb__in=list(CUSTOMER_TEXTS)),
     })
+
+
+@login_required
+@require_POST
+def request_withdraw(request, pk):
+    """The customer takes back their own open request (the wrong ground, a change of mind)."""
+    refund_request = get_object_or_404(RefundRequest, pk=pk, customer=request.user)
+    try:
+        services.refund_request_withdraw(customer=request.user, request_id=refund_request.pk)
+    except services.RefundError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Your refund request is withdrawn. You can ask again, on the ground that "
+                                    "applies, from the Refunds page."))
+    return redirect("refunds:request_detail", pk=refund_request.pk)

@@ -49,6 +49,7 @@ CUSTOMER_TEXTS = {
     "refund_request.opened_for_customer": _("We opened a refund request for a payment that started no paid term"),
     "refund_request.approved": _("The refund was approved"),
     "refund_request.rejected": _("The refund request was rejected"),
+    "refund_request.withdrawn": _("The refund request was withdrawn"),
     "refund.created": _("The refund is being paid back"),
     "refund.awaiting_transfer": _("The refund will be paid back by bank transfer to the account you paid from"),
     "refund.transfer_recorded": _("The refund was paid back by bank transfer"),

@@ -234,6 +234,18 @@ def on_unapplied_payment(handler: Callable[[int], None]) -> None:
         _unapplied_handlers.append(handler)
 
 
+# Automatic renewal turned back on: the apps registered here are told inside that
+# transaction, the customer locked (refunds: the customer's open request for the paid-ahead
+# term's money back is withdrawn, since that term is kept).
+_renewal_resumed_handlers: list[Callable] = []
+
+
+def on_renewal_resumed(handler: Callable) -> None:
+    """`handler(*, subscription, by)`."""
+    if handler not in _renewal_resumed_handlers:
+        _renewal_resumed_handlers.append(handler)
+
+
 def _bought_nothing(payment: Payment, *, verb: str, data: dict, why: str) -> None:
     """Inside the settlement: `payment` starts no term. The event that marks it (one of
     soldee.events.UNAPPLIED_PAYMENT_VERBS), then after commit the staff alert and the
@@ -317,6 +329,9 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
         else:
             subscription.next_charge_at = None
         subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
+        if on:
+            for handler in _renewal_resumed_handlers:
+                handler(subscription=subscription, by=by)
         events.record(
             verb="subscription.renewal_resumed" if on else "subscription.renewal_cancelled",
             subject=subscription, customer=subscription.customer, actor=by,

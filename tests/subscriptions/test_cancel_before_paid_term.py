@@ -166,3 +166,50 @@ def test_staff_deciding_after_the_term_began_still_see_it_was_asked_back_in_time
     time_machine.move_to(first_end + timedelta(days=2), tick=False)  # staff look two days into the term
     request = refund_request_reevaluate(request_id=request.pk)
     assert request.eligible is True
+
+
+def test_turning_renewal_back_on_withdraws_the_request_for_the_paid_term_back(
+        client, customer, staff, renewed_ahead, django_capture_on_commit_callbacks):
+    """Off with "ask for the payment back", then back on: the customer keeps the paid-ahead
+    term, so the request is withdrawn; staff can no longer approve it and cancel the term.
+    (Found by the customer explorer.)"""
+    sub, _first_end, term2 = renewed_ahead
+    client.force_login(customer)
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    request = RefundRequest.objects.get(payment=term2.payment)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "1"})
+    sub.refresh_from_db()
+    request.refresh_from_db()
+    assert sub.auto_renew is True
+    assert request.status == RefundRequest.Status.WITHDRAWN and request.decided_by == customer
+    assert "turned back on" in request.decision_reason
+    withdrawn = Event.objects.get(verb="refund_request.withdrawn", subject_id=str(request.pk))
+    assert withdrawn.actor == customer
+    with pytest.raises(refunds.RefundError, match="already Withdrawn"):
+        refunds.refund_request_approve(request_id=request.pk, by=staff)
+    assert Term.objects.filter(subscription=sub, number=2).exists() and not Refund.objects.exists()
+    page = client.get(f"/refunds/requests/{request.pk}/").content.decode()
+    assert "Withdrawn by the customer" in page and 'id="withdraw-request"' not in page
+
+
+def test_a_customer_withdraws_an_open_request_and_may_ask_again(client, customer, other_customer, sub):
+    payment = sub.terms.get(number=1).payment
+    request = refunds.refund_request_create(customer=customer, payment_id=payment.pk,
+                                            ground=RefundRequest.Ground.LATE, explanation="Wrong ground")
+    client.force_login(other_customer)
+    assert client.post(f"/refunds/requests/{request.pk}/withdraw/").status_code == 404
+    client.force_login(customer)
+    page = client.get(f"/refunds/requests/{request.pk}/").content.decode()
+    assert 'id="withdraw-request"' in page
+    assert client.get(f"/refunds/requests/{request.pk}/withdraw/").status_code == 405  # a POST only
+    done = client.post(f"/refunds/requests/{request.pk}/withdraw/", follow=True).content.decode()
+    assert "Your refund request is withdrawn" in done and "Withdrawn by the customer" in done
+    assert "The refund request was withdrawn" in done  # the request's history
+    again = client.post(f"/refunds/requests/{request.pk}/withdraw/", follow=True).content.decode()
+    assert "already Withdrawn" in again
+    # The payment is offered again, and a new request on the right ground can be made.
+    assert str(payment.public_id) in client.get("/refunds/").content.decode()
+    second = refunds.refund_request_create(customer=customer, payment_id=payment.pk,
+                                           ground=RefundRequest.Ground.NO_ACCESS, explanation="Right ground")
+    assert second.status == RefundRequest.Status.OPEN
