@@ -239,12 +239,27 @@ def _invoice_state(customer) -> tuple:
 
 
 def _invoice_plans(live) -> list:
+    """A live subscription's next term (its plan, even off sale, as card renewals), and
+    nothing else: a transfer for another plan would buy nothing (one subscription at a
+    time). Without one, the plans on sale."""
     from plans.models import Plan
 
-    plans = list(Plan.objects.for_sale())
-    if live is not None and live.plan not in plans:  # its next term, even off sale (as card renewals)
-        plans.append(live.plan)
-    return plans
+    return [live.plan] if live is not None else list(Plan.objects.for_sale())
+
+
+def payable_invoices(customer):
+    """The customer's unpaid invoices, still valid, whose transfer would buy what they say:
+    none while no invoice may be issued (_invoice_state), and while a subscription is live
+    only those for its plan. The account lists these (two invoices for one term, or one
+    for another plan, risk a transfer that buys nothing)."""
+    live, refusal = _invoice_state(customer)
+    if refusal:
+        return PaymentDocument.objects.none()
+    invoices = PaymentDocument.objects.filter(customer=customer, doc_type=DocType.INVOICE, payment__isnull=True,
+                                              valid_until__gte=timezone.localdate())
+    if live is not None:
+        invoices = invoices.filter(data__plan_code=live.plan.code)
+    return invoices.order_by("-created_at")
 
 
 def invoice_issue(*, customer, plan) -> PaymentDocument:
@@ -262,7 +277,10 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
     if refusal:
         raise InvoiceRefused(refusal)
     allowed = _invoice_plans(live)
-    if not plan.is_active and plan not in allowed:  # off sale, not the live one's
+    if plan not in allowed:
+        if live is not None:  # another plan: its transfer would buy nothing
+            raise InvoiceRefused(_("You have a subscription to %(plan)s: an invoice is issued for its next term. "
+                                   "Another plan can be bought when this subscription ends.") % {"plan": live.plan.name})
         raise InvoiceRefused(_("This plan is no longer on sale."))
     # The next term of a live subscription costs what its renewal reminder stated, at most.
     price_minor = live.renewal_price_minor if live is not None and live.plan_id == plan.pk else plan.price_minor
@@ -320,7 +338,18 @@ def invoice_summary(invoice: PaymentDocument) -> str:
                         "now (%(now)s): if that matters, issue a new invoice instead.") % {
             "pinned": ", ".join(pinned[d.kind]["label"] if d.kind in pinned else "—" for d in changed),
             "now": ", ".join(d.label for d in changed)}
+    if invoice.valid_until and invoice.valid_until < timezone.localdate():
+        line += " " + _("The invoice expired on %(date)s: its price and the documents it pins may be out of date; "
+                        "if so, return the transfer or issue a new invoice.") % {
+            "date": formats.date_format(invoice.valid_until, "SHORT_DATE_FORMAT")}
+    if not invoice.customer.is_active:
+        line += " " + _("The customer's account is closed (deleted): this transfer buys nothing and must be paid "
+                        "back. Do not mark it paid; return the money instead.")
     live = live_subscription(invoice.customer)
+    if live is not None and live.plan.code != data.get("plan_code"):
+        line += " " + _("The customer already has a subscription to %(plan)s: this transfer for another plan would "
+                        "buy nothing and must be paid back. Do not mark it paid; return the money instead.") % {
+            "plan": live.plan.name}
     ahead = paid_ahead_term(live) if live is not None else None
     if ahead is not None:
         line += " " + _("The customer's next term is paid already (from %(start)s): this transfer would buy nothing "

@@ -319,9 +319,9 @@ def refund_requests_open_for_unapplied(*, days: int = 30) -> int:
 
 UNAPPLIED_EXPLANATION = gettext_lazy(
     "Opened by Soldee on your behalf: this payment started no paid term and gave no access (the "
-    "term it was for was already paid, automatic renewal had been turned off, or the subscription "
-    "had ended when the money arrived). Our staff will review it and return the money the way it "
-    "was paid.")
+    "term it was for was already paid, you already had a subscription, the same order was paid "
+    "twice, automatic renewal had been turned off, or the subscription had ended when the money "
+    "arrived). Our staff will review it and return the money the way it was paid.")
 
 
 def refund_request_reevaluate(*, request_id: int) -> RefundRequest:

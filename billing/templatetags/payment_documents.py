@@ -3,13 +3,12 @@
     {% load payment_documents %}
     {% payment_documents_for payment as docs %}   receipt and refund notes of a payment
     {% invoice_plans user as plans %}             plans a legal entity can get an invoice for
-    {% open_invoices user as invoices %}          its invoices not paid and still valid
+    {% open_invoices user as invoices %}          its invoices not paid, still valid and payable
 """
 
 from django import template
-from django.utils import timezone
 
-from ..documents import invoice_plans_for
+from ..documents import invoice_plans_for, payable_invoices
 from ..models import PaymentDocument
 
 register = template.Library()
@@ -38,6 +37,4 @@ def open_invoices(user) -> list:
     asking for another (two invoices for one term risk two transfers)."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return list(PaymentDocument.objects.filter(
-        customer=user, doc_type=PaymentDocument.DocType.INVOICE, payment__isnull=True,
-        valid_until__gte=timezone.localdate()).order_by("-created_at")[:5])
+    return list(payable_invoices(user)[:5])

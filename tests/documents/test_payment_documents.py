@@ -385,3 +385,29 @@ def test_one_invoice_at_a_time_is_marked_paid(client, company, staff, plan, docu
     response = client.post("/admin/billing/paymentdocument/", {
         "action": "mark_paid_by_bank_transfer", "_selected_action": [first.pk, second.pk]}, follow=True)
     assert "Select one invoice" in response.content.decode() and not Payment.objects.exists()
+
+
+def test_an_invoice_for_another_plan_is_not_offered_once_a_subscription_is_live(
+        client, company, staff, plan, documents, time_machine):
+    """A company gets invoices for two plans and pays one: the other would buy nothing. It
+    leaves the account's list, and staff about to mark it paid (or an expired invoice, or a
+    closed account's) are told to return the money instead. (Found by the reviews.)"""
+    from datetime import date
+
+    from plans.models import Plan
+
+    pro = Plan.objects.create(code="pro-x", name="Pro X", price_minor=plan.price_minor * 2)
+    start_invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    pro_invoice = billing_documents.invoice_issue(customer=company, plan=pro)
+    client.force_login(company)
+    page = client.get("/account/").content.decode()
+    assert start_invoice.number in page and pro_invoice.number in page
+    billing_documents.invoice_mark_paid(invoice_id=start_invoice.pk, by=staff)
+    page = client.get("/account/").content.decode()
+    assert pro_invoice.number not in page
+    assert "already has a subscription to" in billing_documents.invoice_summary(pro_invoice)
+    with pytest.raises(billing_documents.InvoiceRefused):
+        billing_documents.invoice_issue(customer=company, plan=pro)
+    # An expired invoice is flagged too.
+    time_machine.move_to(date(2099, 1, 1), tick=False)
+    assert "The invoice expired on" in billing_documents.invoice_summary(pro_invoice)
