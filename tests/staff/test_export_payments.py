@@ -113,3 +113,27 @@ def test_csv_to_a_file(march, tmp_path):
 def test_bad_arguments_are_refused(db, args):
     with pytest.raises(CommandError):
         call_command("export_payments", *args, stdout=io.StringIO())
+
+
+def test_rows_name_the_customer_as_the_documents_printed_them(march, staff):
+    """After a profile edit or the account's deletion (anonymised), a past month exports the
+    same: the name, IIN/BIN and e-mail come from the receipt's or refund note's snapshot.
+    (Found by the staff explorer: the export read today's profile.)"""
+    first, usd, refund = march
+    PaymentDocument.objects.filter(payment=first, doc_type="receipt").update(
+        data={"customer": {"name": "ТОО Ромашка", "iin_bin": VALID_BIN, "email": "buh@romashka.kz"}})
+    PaymentDocument.objects.filter(doc_type="refund_note").update(
+        data={"customer": {"name": "John Smith", "iin_bin": "", "email": "john@example.com"}})
+    before = export_csv("--from", "2026-03-01", "--to", "2026-03-31")
+    for user in (first.customer, usd.customer):
+        user.profile.name, user.profile.iin_bin = f"deleted-{user.pk}", ""
+        user.profile.save()
+        user.email = f"deleted-{user.pk}@invalid"
+        user.save()
+    after = export_csv("--from", "2026-03-01", "--to", "2026-03-31")
+    kz, _foreign, back = after
+    assert (kz["customer_name"], kz["customer_iin_bin"], kz["customer_email"]) == (
+        "ТОО Ромашка", VALID_BIN, "buh@romashka.kz")
+    assert (back["customer_name"], back["customer_email"]) == ("John Smith", "john@example.com")
+    assert [r["customer_name"] for r in after] == [r["customer_name"] for r in before][:1] + \
+        [f"deleted-{usd.customer.pk}", "John Smith"]  # the USD payment has no receipt here: today's profile

@@ -43,7 +43,12 @@ def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
             datetime.combine(last + timedelta(days=1), time.min, tzinfo=ALMATY))
 
 
-def _customer(user) -> tuple[str, str, str]:
+def _customer(user, snapshot) -> tuple[str, str, str]:
+    """Name, IIN/BIN and e-mail as the row's own document printed them (the receipt, the
+    refund note: a snapshot at the time), so a later profile edit or an account's deletion
+    (which keeps these for accounting on the documents) does not rewrite a past month."""
+    if isinstance(snapshot, dict) and snapshot:
+        return (snapshot.get("name") or "", snapshot.get("iin_bin") or "", snapshot.get("email") or "")
     profile = getattr(user, "profile", None)
     return (profile.name if profile else "", profile.iin_bin if profile else "", user.email)
 
@@ -62,10 +67,11 @@ def payment_rows(start: datetime, end: datetime):
     receipts = PaymentDocument.objects.filter(payment=OuterRef("pk"), doc_type=PaymentDocument.DocType.RECEIPT)
     qs = (Payment.objects.filter(status=Payment.Status.SUCCEEDED, paid_at__gte=start, paid_at__lt=end)
           .select_related("customer__profile")
-          .annotate(receipt_number=Subquery(receipts.values("number")[:1]))
+          .annotate(receipt_number=Subquery(receipts.values("number")[:1]),
+                    printed_customer=Subquery(receipts.values("data__customer")[:1]))
           .order_by("paid_at", "pk"))
     for p in qs.iterator(chunk_size=CHUNK):
-        name, iin_bin, email = _customer(p.customer)
+        name, iin_bin, email = _customer(p.customer, p.printed_customer)
         yield (p.paid_at, 0, p.pk), {
             "type": "payment", "document_number": p.receipt_number or "", "reference": str(p.public_id),
             "customer_name": name, "customer_iin_bin": iin_bin, "customer_email": email,
@@ -85,11 +91,12 @@ def refund_rows(start: datetime, end: datetime):
                                            source_ref=OuterRef("idempotency_key"))
     qs = (Refund.objects.filter(status=Refund.Status.SUCCEEDED, succeeded_at__gte=start, succeeded_at__lt=end)
           .select_related("payment", "customer__profile")
-          .annotate(note_number=Subquery(notes.values("number")[:1]))
+          .annotate(note_number=Subquery(notes.values("number")[:1]),
+                    printed_customer=Subquery(notes.values("data__customer")[:1]))
           .order_by("succeeded_at", "pk"))
     for r in qs.iterator(chunk_size=CHUNK):
         p = r.payment
-        name, iin_bin, email = _customer(r.customer)
+        name, iin_bin, email = _customer(r.customer, r.printed_customer)
         yield (r.succeeded_at, 1, r.pk), {
             "type": "refund", "document_number": r.note_number or "",
             "reference": f"{p.public_id}/refund-{r.pk}",
