@@ -273,6 +273,13 @@ def deletion_confirm(*, request_id: int, by) -> AccountDeletionRequest:
             profile.save()
         EmailAddress.objects.filter(user=customer).delete()
         Authenticator.objects.filter(user=customer).delete()
+        from offer.models import AgreementCopyRequest
+
+        # Where paper copies were posted: not needed any more (a copy still to post keeps
+        # its address until it is posted: offer.agreement_copies.mark_posted).
+        AgreementCopyRequest.objects.filter(acceptance__customer=customer,
+                                            status=AgreementCopyRequest.Status.POSTED).update(
+            postal_address="", recipient_name="")
         now = timezone.now()
         PersonalDataConsent.objects.filter(user=customer, withdrawn_at__isnull=True).update(withdrawn_at=now)
         from billing.services import payment_methods_erase

@@ -84,8 +84,9 @@ def request_copy(*, acceptance_id: int, by) -> tuple[AgreementCopyRequest, bool]
                 acceptance=acceptance, status__in=AgreementCopyRequest.OPEN_STATUSES), False
         events.record(verb="agreement_copy.requested", subject=request, customer=acceptance.customer,
                       actor=by, actor_kind=_actor_kind(by, acceptance.customer_id),
-                      data={"acceptance": acceptance.pk, "reused_pdf": copy is not None,
-                            "postal_address": address})
+                      # the address stays on the request (cleared when a deleted account's copy
+                      # is posted), not in the append-only log
+                      data={"acceptance": acceptance.pk, "reused_pdf": copy is not None})
         from . import tasks
 
         if copy is None:
@@ -199,9 +200,12 @@ def mark_posted(*, request_id: int, by, tracking_number: str) -> AgreementCopyRe
     tracking_number = (tracking_number or "").strip()
     if not tracking_number:
         raise CopyRefused("a tracking number is required to mark a copy posted")
-    return _transition(request_id=request_id, to=Status.POSTED,
-                       allowed_from=(Status.READY, Status.PRINTED), by=by,
-                       tracking_number=tracking_number[:64], posted_at=timezone.now())
+    request = _transition(request_id=request_id, to=Status.POSTED,
+                          allowed_from=(Status.READY, Status.PRINTED), by=by,
+                          tracking_number=tracking_number[:64], posted_at=timezone.now())
+    if not request.acceptance.customer.is_active:  # a deleted account's address: not kept once posted
+        AgreementCopyRequest.objects.filter(pk=request.pk).update(postal_address="", recipient_name="")
+    return request
 
 
 # --- The PDF ---------------------------------------------------------------------------------

@@ -250,3 +250,37 @@ def test_an_anonymised_account_is_sent_no_more_e_mail(customer, staff, mailoutbo
     assert send_customer_email(user=customer, template="accounts/emails/account_deleted", context={},
                                to=["old@example.kz"]) is True
     assert mailoutbox[-1].to == ["old@example.kz"]
+
+
+def test_the_deletion_texts_say_contract_records_are_kept_unchanged_and_posted_addresses_go(
+        client, customer, staff, plan, documents):
+    """Contract and accounting records keep the details they were made with (Privacy Policy
+    6.1; docs/personal-data.md): the page and the goodbye e-mail say so, and do not promise
+    they lose the contact details. What is not such a record goes: the address a paper copy
+    was posted to. (Found by the audit and the staff explorer.)"""
+    from django.utils import timezone
+
+    from offer import agreement_copies
+    from offer.models import AgreementCopyRequest
+    from tests.billing.helpers import buy
+
+    client.force_login(customer)
+    page = client.get("/profile/privacy/").content.decode()
+    assert "kept unchanged, with the details they were made with" in page and "without your contact" not in page
+    payment = buy(customer, plan, documents)
+    acceptance = Acceptance.objects.get(payment=payment)
+    request, _created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    assert "postal_address" not in Event.objects.get(verb="agreement_copy.requested").data
+    AgreementCopyRequest.objects.filter(pk=request.pk).update(
+        status="posted", postal_address="Almaty, Abay 1", recipient_name="Aigerim", tracking_number="RR1",
+        printed_at=timezone.now(), posted_at=timezone.now(), ready_at=timezone.now())
+    from subscriptions.models import Subscription
+
+    with transaction.atomic():
+        subscription_end(subscription_id=Subscription.objects.get(customer=customer).pk, reason="cancelled")
+    deletion = personal_data.deletion_request_create(customer=customer)
+    personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
+    request.refresh_from_db()
+    assert (request.postal_address, request.recipient_name) == ("", "")
+    acceptance.refresh_from_db()
+    assert acceptance.customer_snapshot["email"]  # the contract record is unchanged
