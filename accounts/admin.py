@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -28,11 +29,53 @@ class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
     )
     readonly_fields = ("public_id",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["evidence_bundle"]
 
     def has_delete_permission(self, request, obj=None):
         # Payments, agreements and the event log point at users: deactivate a staff account
         # (untick "active"); a customer's data is anonymised through a deletion request.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not obj.is_staff:
+            # A customer's login is closed by a deletion request (cards erased, keys revoked,
+            # renewals stopped), never by unticking "active": their card would go on renewing
+            # while they could no longer log in to turn renewal off.
+            fields.append("is_active")
+        return fields
+
+    def has_evidence_permission(self, request):
+        return request.user.has_perm("accounts.view_user") and request.user.has_perm("soldee.view_event")
+
+    @admin.action(description=_("Evidence bundle (ZIP): everything kept about the customer, for a dispute"),
+                  permissions=["evidence"])
+    def evidence_bundle(self, request, queryset):
+        """Clause 10: the customer's records as their own data export has them — payments,
+        acceptances with the accepted documents' hashes, the event log, documents and their
+        PDFs — for staff, also after the account was deleted. Logged."""
+        import tempfile
+
+        from django.http import FileResponse
+
+        from soldee import events
+        from soldee.models import Event
+
+        from .export import write_archive
+
+        if queryset.count() != 1:
+            self.message_user(request, _("Select one customer: a bundle is one customer's records."),
+                              messages.ERROR)
+            return None
+        customer = queryset.get()
+        events.record(verb="evidence.exported", subject=customer, customer=customer, actor=request.user,
+                      actor_kind=Event.ActorKind.STAFF, data={"path": request.path})
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+        write_archive(customer, spool)
+        spool.seek(0)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return FileResponse(spool, as_attachment=True, content_type="application/zip",
+                            filename=f"soldee-evidence-{customer.public_id}-{stamp}.zip")
 
 
 class CustomerProfileAdminForm(CustomerProfileForm):
@@ -56,6 +99,11 @@ class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
         # The profile says how the customer pays (residency, currency) and who signs: without
         # it a non-resident would be charged in tenge. Personal data goes by anonymisation.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # Whose profile it is never changes: moving it to another account would leave the
+        # customer without one and file their history under someone else.
+        return ("user",) if obj is not None else ()
 
     def save_model(self, request, obj, form, change):
         """A change by staff is on the customer's record (old and new values of how they pay;

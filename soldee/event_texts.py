@@ -79,6 +79,7 @@ STAFF_TEXTS = {
     "error_report.created": _("The customer reported an error"),
     "refund_request.created": _("The customer requested a refund"),
     "staff.viewed": _("Viewed by staff"),
+    "evidence.exported": _("Staff exported the customer's evidence bundle"),
     "profile.changed_by_staff": _("Staff changed the customer's details"),
     "renewal.charge_started": _("Renewal: the saved card is being charged"),
     "error_report.deadline_missed": _("The error was not resolved within 5 business days: a refund may be "

@@ -151,10 +151,11 @@ def test_the_numbers_match_the_data(data):
     assert [r.status for r in m["errors"]["reports"]] == ["confirmed", "open", "confirmed"]  # by deadline
 
     rows = {r["ground"]: r for r in m["refunds"]["rows"]}
-    # requests: [open, approved, rejected]; refunds: [pending, executing, succeeded, failed, to be paid back by transfer]
-    assert rows["no_access"]["requests"] == [1, 0, 0]
-    assert rows["late"]["requests"] == [1, 1, 1] and rows["late"]["refunds"] == [0, 0, 1, 0, 0]
-    assert rows["critical_error"]["requests"] == [0, 2, 0] and rows["critical_error"]["refunds"] == [1, 0, 1, 0, 0]
+    # requests: [open, approved, rejected, withdrawn];
+    # refunds: [pending, executing, succeeded, failed, to be paid back by transfer]
+    assert rows["no_access"]["requests"] == [1, 0, 0, 0]
+    assert rows["late"]["requests"] == [1, 1, 1, 0] and rows["late"]["refunds"] == [0, 0, 1, 0, 0]
+    assert rows["critical_error"]["requests"] == [0, 2, 0, 0] and rows["critical_error"]["refunds"] == [1, 0, 1, 0, 0]
     assert rows["late"]["refunded_kzt_minor"] == 1_500_000  # $30 of a $60 = 30 000 ₸ payment
     assert m["refunds"]["totals"]["refunded_kzt_minor"] == 1_500_000 + 2_990_000
 
