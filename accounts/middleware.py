@@ -53,3 +53,32 @@ class StaffMFAMiddleware:
             messages.info(request, _("Confirm it is you with a code from your authenticator app."))
             return redirect(reverse("mfa_reauthenticate") + "?" + urlencode({"next": request.get_full_path()}))
         return None
+
+
+class UserLanguageMiddleware:
+    """A logged-in customer's pages in the language they chose (`User.language`, set at
+    sign-up and by the language switch), in any browser: without a language cookie, it
+    wins over the browser's Accept-Language, and the cookie is set so that it holds after
+    logging out too. A cookie (this browser's own choice) wins over it. After Django's
+    LocaleMiddleware and AuthenticationMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import translation
+
+        chosen = None
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+                and getattr(user, "language", "") in dict(settings.LANGUAGES)):
+            chosen = user.language
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        response = self.get_response(request)
+        if chosen is not None and settings.LANGUAGE_COOKIE_NAME not in response.cookies:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, max_age=settings.LANGUAGE_COOKIE_AGE,
+                                path=settings.LANGUAGE_COOKIE_PATH, secure=settings.LANGUAGE_COOKIE_SECURE,
+                                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                                samesite=settings.LANGUAGE_COOKIE_SAMESITE)
+        return response

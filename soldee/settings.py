@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # A logged-in customer's own language (User.language) when the browser has no choice yet.
+    "accounts.middleware.UserLanguageMiddleware",
     # Staff must have (and have used) TOTP before the admin opens (docs/security.md).
     "accounts.middleware.StaffMFAMiddleware",
 ]
@@ -126,6 +128,9 @@ AUTHENTICATION_BACKENDS = [
 
 # --- Internationalisation: English, Russian, Kazakh; times shown in Asia/Almaty ----
 LANGUAGE_CODE = "ru"
+# The language cookie remembers the choice (Privacy Policy 8.1) beyond the browser session.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGES = [("ru", _("Russian")), ("kk", _("Kazakh")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]  # vendor: allauth in Kazakh
 # Text stored for staff (a refund request's recommendation) and staff alerts: one language,

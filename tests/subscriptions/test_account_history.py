@@ -47,9 +47,11 @@ def test_all_agreements_are_listed_page_by_page(client, long_history):
 
 
 def test_the_history_pages_speak_russian_and_kazakh(client, long_history):
-    ru = client.get("/account/payments/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    client.cookies["django_language"] = "ru"  # the language switch of this browser
+    ru = client.get("/account/payments/").content.decode()
     assert "Все платежи" in ru and "Страница 1 из 2" in ru and "Старше" in ru
-    kk = client.get("/account/", HTTP_ACCEPT_LANGUAGE="kk").content.decode()
+    client.cookies["django_language"] = "kk"
+    kk = client.get("/account/").content.decode()
     assert "Барлық төлемдер" in kk and "Барлық шарттар" in kk
 
 
@@ -70,3 +72,19 @@ def test_personal_pages_are_kept_by_no_browser_or_proxy(client, customer):
         client.get(url)  # the second visit comes from the server's page cache: the same header
         cache_control = client.get(url)["Cache-Control"]
         assert "no-store" in cache_control and "private" in cache_control, url
+
+
+def test_a_customers_own_language_follows_them_to_a_new_browser(client, customer):
+    """The language chosen (User.language) is used when this browser has made no choice,
+    over the browser's Accept-Language, and remembered in a lasting cookie; a choice made in
+    this browser (its cookie) wins. (Found by the customer explorer: a Russian customer got
+    English after reopening the browser.)"""
+    customer.language = "ru"
+    customer.save(update_fields=["language"])
+    client.force_login(customer)
+    response = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en")
+    assert '<html lang="ru">' in response.content.decode()
+    cookie = response.cookies["django_language"]
+    assert cookie.value == "ru" and int(cookie["max-age"]) >= 300 * 24 * 3600
+    client.cookies["django_language"] = "kk"
+    assert '<html lang="kk">' in client.get("/account/").content.decode()
