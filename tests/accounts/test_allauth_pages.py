@@ -111,3 +111,33 @@ def test_an_address_typed_by_another_customer_is_not_told_who_typed_it(client, c
     client.post("/accounts/email/", {"action_add": "", "email": other_customer.email})
     sent = [m for m in mailoutbox if other_customer.email in m.to]
     assert sent and all(customer.email not in m.body for m in sent)
+
+
+def test_a_changed_password_or_address_is_notified_for_security(client, customer, mailoutbox):
+    """Someone who got into the account and changed the password or the address: the
+    customer hears of it (the address change at the OLD address), with the IP and browser.
+    (Found by the customer explorer: nothing was sent.)"""
+    client.force_login(customer)
+    client.cookies["django_language"] = "kk"
+    response = client.post(reverse("account_change_password"), {
+        "oldpassword": "correct-horse-battery-9", "password1": "a-new-pass-phrase-8",
+        "password2": "a-new-pass-phrase-8"})
+    assert response.status_code == 302
+    [notice] = [m for m in mailoutbox if customer.email in m.to]
+    assert "Құпиясөзіңіз өзгертілді" in notice.body  # in the customer's language
+    assert "127.0.0.1" in notice.body
+
+    from allauth.account.internal.flows.manage_email import emit_email_changed
+    from allauth.account.models import EmailAddress
+
+    mailoutbox.clear()
+    old = EmailAddress.objects.filter(user=customer, primary=True).first() or EmailAddress.objects.create(
+        user=customer, email=customer.email, primary=True, verified=True)
+    new = EmailAddress.objects.create(user=customer, email="new-address@example.kz", primary=False, verified=True)
+    from allauth.core.context import request_context
+
+    request = response.wsgi_request
+    with request_context(request):  # as allauth's middleware does for a request
+        emit_email_changed(request, old, new)
+    assert [m.to for m in mailoutbox] == [[customer.email]]
+    assert "new-address@example.kz" in mailoutbox[0].body
