@@ -13,7 +13,7 @@ from soldee import events
 from soldee.models import Event
 
 from . import services
-from .gateways import GatewayError, SignatureError, get_gateway
+from .gateways import ChargeStatus, GatewayError, SignatureError, get_gateway
 from .gateways import sandbox as sandbox_gateway
 from .models import Payment, SandboxTransaction
 
@@ -90,6 +90,12 @@ def payment_continue(request, public_id):
     if payment.status != Payment.Status.PENDING or payment.method != Payment.Method.CARD:
         return redirect("billing:return", public_id=payment.public_id)
     try:
+        # The card may be typed already and the bank still deciding (3-D Secure, a slow
+        # issuer): then there is nothing to pay on the page; the return page waits for it.
+        if get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id)).status == ChargeStatus.PENDING:
+            messages.info(request, _("The bank is still deciding this payment: nothing more to pay. This page shows "
+                                     "its result; we e-mail you the receipt."))
+            return redirect("billing:return", public_id=payment.public_id)
         return redirect(services.payment_hosted_url(payment=payment))
     except GatewayError:
         messages.error(request, _("The payment service is not answering. Please try again in a minute."))

@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from soldee.emails import send_customer_email, send_staff_alert
@@ -89,10 +90,13 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
     price_changed_from = (format_money(last, "KZT", language=customer.language)  # the e-mail's language
                           if last and last != subscription.renewal_price_minor else "")
     # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
+    # Until a payment goes through, access runs to the paid term's end (and the grace days).
+    access_until = subscription.current_period_end + timezone.timedelta(days=settings.RENEWAL_GRACE_DAYS)
     send_customer_email(user=customer, template=template,
                         context={"subscription": subscription, **payment_options(customer),
                                  "quote": quote if quote is not None and quote.currency != "KZT" else None,
-                                 "price_changed_from": price_changed_from})
+                                 "price_changed_from": price_changed_from, "access_until": access_until,
+                                 "access_stopped": access_until <= timezone.now()})
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)

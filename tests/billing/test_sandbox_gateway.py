@@ -84,6 +84,20 @@ def test_an_unfinished_checkout_can_be_continued_from_the_account_on_the_same_pa
     assert client.get(f"/billing/payments/{payment.public_id}/continue/").status_code == 404
 
 
+def test_continuing_a_payment_the_bank_is_still_deciding_shows_its_result_not_the_card_page(
+        client, customer, plan, documents):
+    """The card was typed and the bank is slow (3-D Secure): "Continue to payment" from the
+    account goes to the payment's result page, which waits, not back to a card form.
+    (Found by the customer explorer.)"""
+
+    payment = start_checkout(None, customer, plan, documents)
+    pay_on_sandbox(payment, card=sandbox.CARD_DELAYED)
+    client.force_login(customer)
+    response = client.get(f"/billing/payments/{payment.public_id}/continue/", follow=True)
+    assert response.redirect_chain[0][0] == f"/billing/payments/{payment.public_id}/return/"
+    assert "The bank is still deciding this payment" in response.content.decode()
+
+
 def test_the_second_of_two_tabs_paid_says_the_payment_was_not_needed(
     client, customer, plan, documents, django_capture_on_commit_callbacks
 ):

@@ -58,6 +58,12 @@ def test_paid_after_a_failed_automatic_charge_the_past_due_subscription_renews_f
     body = mailoutbox[-1].body
     assert "no saved card" in body and "/account/#invoices" in body and "another card" not in body
     assert "We will try again" not in body  # a retry without a card is declined for certain
+    ends = formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")
+    assert f"access to the AI agent stops on {ends}" in body  # what a failed renewal means for access
+    time_machine.move_to(sub.current_period_end + timedelta(hours=2), tick=False)
+    tasks.subscription_email.run(sub.pk, "emails/renewal_failed")
+    assert f"Access to the AI agent has been paused since {ends}" in mailoutbox[-1].body
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     lapses = formats.date_format(timezone.localtime(sub.lapses_at), "DATETIME_FORMAT")
     assert sub.lapses_at == sub.first_failed_at + timedelta(days=5) and f"Pay before {lapses}" in body
     client.force_login(company)

@@ -363,6 +363,7 @@ def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one
     renewals.renewals_run()
     client.force_login(customer)
     page = client.get(f"/account/subscriptions/{sub.pk}/pay/")
+    assert 'class="price-kzt">₸29,900<' in page.content.decode()
     response = client.post(f"/account/subscriptions/{sub.pk}/pay/", {"token": page.context["token"]})
     assert "/billing/sandbox-gateway/pay/" in response["Location"]
     payment = Payment.objects.get(purpose="subscription.renewal", method="card")
@@ -376,6 +377,28 @@ def test_a_past_due_customer_pays_with_another_card_which_replaces_the_saved_one
     # the next automatic renewal uses the new card and succeeds
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     assert renewals.renewals_run() == {"succeeded": 1}
+
+
+def test_a_non_residents_pay_page_shows_the_amount_in_their_currency(client, customer, plan, documents,
+                                                                     time_machine):
+    """The card is charged in dollars: the pay-with-another-card page says how many, at which
+    rate, as checkout does. (Found by the customer explorer: it showed tenge only.)"""
+    from decimal import Decimal
+
+    from billing.models import ExchangeRate
+
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    customer.profile.is_resident, customer.profile.country, customer.profile.payment_currency = False, "US", "USD"
+    customer.profile.save()
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    ExchangeRate.objects.create(currency="USD", rate_date=timezone.localdate(), kzt_per_unit=Decimal("500"),
+                                source="nbk")
+    renewals.renewals_run()
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+    client.force_login(customer)
+    page = client.get(f"/account/subscriptions/{sub.pk}/pay/").content.decode()
+    assert "≈ $59.80" in page and "per 1 USD" in page
 
 
 def test_two_payment_pages_for_one_past_due_renewal_charge_once(client, customer, plan, documents, time_machine):
