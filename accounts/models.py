@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .validators import validate_iin_bin
 
@@ -152,7 +153,7 @@ class DataExport(models.Model):
     built in the background, downloadable by its owner until it expires."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", _("Requested")
+        REQUESTED = "requested", pgettext_lazy("data export status", "Requested")
         BUILDING = "building", _("Being prepared")
         READY = "ready", _("Ready to download")
         FAILED = "failed", _("Failed")

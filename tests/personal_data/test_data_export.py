@@ -215,3 +215,14 @@ def test_the_export_holds_the_paid_terms_and_renewal_tries(client, customer, buy
     archive = _zip(client.get(f"/profile/privacy/exports/{export.public_id}/download/"))
     [term] = json.loads(archive.read("data/subscriptions.term.json"))
     assert term["payment"] == payment.pk and term["number"] == 1
+
+
+def test_a_requested_exports_status_reads_as_a_status_in_russian(client, customer):
+    """"Requested" the status and "Requested" the date header are two words in Russian.
+    (Found by the customer explorer: the status read "Дата заявки".)"""
+    export = personal_data.data_export_request(customer=customer)
+    client.force_login(customer)
+    client.cookies["django_language"] = "ru"
+    page = client.get(f"/profile/privacy/exports/{export.public_id}/").content.decode()
+    state = page.split('id="export-state"')[1].split("</dd>")[0]
+    assert "Запрошена" in state and "Дата" not in state
