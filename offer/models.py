@@ -115,6 +115,13 @@ class Acceptance(AppendOnlyModel):
         verbose_name = _("acceptance")
         verbose_name_plural = _("acceptances")
 
+    @property
+    def price_display(self) -> str:
+        """The price the customer agreed to pay, in the payment's currency."""
+        from soldee.money import format_money
+
+        return format_money(self.price_minor, self.currency)
+
     def __str__(self):
         return f"{self.customer} {self.plan_code} {timezone.localtime(self.accepted_at):%Y-%m-%d %H:%M}"
 

@@ -6,11 +6,22 @@ from accounts import views as account_views
 from plans import views as plan_views
 from soldee.health import health, health_all
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links: the icon (resolved per request,
+    so the static files' manifest is read only when it exists)."""
+    from django.shortcuts import redirect
+    from django.templatetags.static import static
+
+    return redirect(static("img/favicon.svg"), permanent=True)
+
+
 urlpatterns = [
     path("", plan_views.pricing, name="home"),
     path("pricing/", plan_views.pricing, name="pricing"),
     # Django's set_language, which also keeps a logged-in customer's e-mail language.
     path("i18n/setlang/", account_views.set_language, name="set_language"),
+    path("favicon.ico", favicon),
     path("health/", health, name="health"),
     path("health/all/", health_all, name="health-all"),
     path("accounts/", include("allauth.urls")),

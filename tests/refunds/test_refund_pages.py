@@ -218,3 +218,16 @@ def test_error_texts_promise_what_the_terms_promise_an_aim_and_a_refund(client, 
         assert "will resolve" not in text and "is resolved within" not in text
         assert "aim to resolve" in text
     assert all("ask for a refund" in text for text in (pages, *(m.body for m in mail.outbox)))
+
+
+def test_the_lists_show_what_was_refunded_and_what_was_agreed(client, customer, paid, staff):
+    """A partial refund is listed with its own amount, not as if the whole payment came
+    back; the agreements list the price agreed. (Found by the customer explorer.)"""
+    request = services.refund_request_create(customer=customer, payment_id=paid.pk, ground="late",
+                                             explanation="Late")
+    services.refund_request_approve(request_id=request.pk, by=staff, amount_minor=1_000_000)
+    client.force_login(customer)
+    row = client.get(reverse("refunds:index")).content.decode().split(f"#{request.pk} ·")[1].split("</tr>")[0]
+    assert "₸10,000 (partial)" in row
+    agreements = client.get("/account/agreements/").content.decode()
+    assert "₸29,900" in agreements.split("<tbody>")[1]
