@@ -33,12 +33,30 @@ class PurposeFilter(admin.SimpleListFilter):
         return queryset.filter(purpose=self.value()) if self.value() else queryset
 
 
+class RefundedFilter(admin.SimpleListFilter):
+    title = _("refunded")
+    parameter_name = "refunded"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("Not refunded")), ("part", _("Partly refunded")), ("full", _("Fully refunded"))]
+
+    def queryset(self, request, queryset):
+        from django.db.models import F
+
+        return {
+            "none": lambda: queryset.filter(refunded_minor=0),
+            "part": lambda: queryset.filter(refunded_minor__gt=0, refunded_minor__lt=F("amount_minor")),
+            "full": lambda: queryset.filter(refunded_minor__gte=F("amount_minor"), refunded_minor__gt=0),
+        }.get(self.value(), lambda: queryset)()
+
+
 @admin.register(Payment)
 class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "customer", "amount_display", "status", "method", "purpose_label",
+    list_display = ("created_at", "customer", "amount_display", "status", "refunded", "method", "purpose_label",
                     "kzt_amount", "exchange_rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
-    list_filter = ("status", "method", PurposeFilter, "gateway", "currency")
+    list_filter = ("status", RefundedFilter, "method", PurposeFilter, "gateway", "currency")
+    refunded = money_column("refunded_minor", description=_("refunded"))
     search_fields = ("public_id", "gateway_ref", "customer__email", "idempotency_key")
     date_hierarchy = "created_at"
     list_select_related = ("customer",)

@@ -393,7 +393,7 @@ def invoice_mark_paid(*, invoice_id: int, by, received_at=None) -> Payment:
             method=Payment.Method.BANK_TRANSFER,
         )
         payment, _newly = services.payment_settle(
-            public_id=payment.public_id, source=f"invoice:{invoice.number}",
+            public_id=payment.public_id, source=f"invoice:{invoice.number}", by=by,
             charge=ChargeResult(status=ChargeStatus.APPROVED, amount_minor=invoice.amount_minor,
                                 currency=invoice.currency, gateway_ref=f"bank:{invoice.number}",
                                 paid_at=received_at),

@@ -143,18 +143,18 @@ def payment_hosted_url(*, payment: Payment) -> str:
     return get_gateway(payment.gateway).start_hosted_payment(payment_request(payment)).redirect_url
 
 
-def payment_settle(*, public_id, charge: ChargeResult, source: str) -> tuple[Payment, bool]:
+def payment_settle(*, public_id, charge: ChargeResult, source: str, by=None) -> tuple[Payment, bool]:
     """The gateway says the money is taken. Idempotent: a second call changes nothing.
     Returns (payment, newly_settled). Raises PaymentMismatch / ValueError on a charge that
-    cannot settle this payment."""
-    settled = payments_settle(results=[(public_id, charge)], source=source, strict=True)
+    cannot settle this payment. `by`: the staff member who recorded it (a bank transfer)."""
+    settled = payments_settle(results=[(public_id, charge)], source=source, strict=True, by=by)
     if not settled:
         raise Payment.DoesNotExist(f"no payment {public_id}")
     return settled[0]
 
 
 def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
-                    strict: bool = False) -> list[tuple[Payment, bool]]:
+                    strict: bool = False, by=None) -> list[tuple[Payment, bool]]:
     """Settle many payments the gateway approved, in ONE transaction — the post-payment
     path of every purchase and renewal (a first purchase is a batch of one): customers
     locked in id order, then the payments; payment rows, events, the purpose's handler
@@ -212,8 +212,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                 )
             settling.append(payment)
             settled_events.append(events.build(
-                verb="payment.succeeded", subject=payment, customer=payment.customer,
-                actor_kind=Event.ActorKind.GATEWAY,
+                verb="payment.succeeded", subject=payment, customer=payment.customer, actor=by,
+                actor_kind=Event.ActorKind.STAFF if by is not None else Event.ActorKind.GATEWAY,
                 data={"amount_minor": payment.amount_minor, "currency": payment.currency,
                       "gateway_ref": payment.gateway_ref, "paid_at": payment.paid_at.isoformat(),
                       "from": previous, "source": source},

@@ -58,7 +58,16 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Retry the renewal charge now"), permissions=["charge"])
     def retry_now(self, request, queryset):
         """Charges the selected subscriptions only (the sweep's claim and charge), one
-        message each."""
+        message each, after a confirmation that lists what each card is charged."""
+        page = confirmation_page(
+            self, request, queryset, title=_("Charge the saved cards now?"),
+            warning=_("Each selected subscription's saved card is charged for its next term now (a past-due one: "
+                      "an extra try that uses up none of the customer's retries)."),
+            describe=lambda sub: _("%(status)s · %(amount)s · paid until %(date)s") % {
+                "status": sub.get_status_display(), "amount": sub.renewal_price_display,
+                "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")})
+        if page is not None:
+            return page
         for subscription in queryset.select_related("customer", "plan"):
             sub = self._label(subscription)
             try:

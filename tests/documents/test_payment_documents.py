@@ -225,6 +225,8 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
     assert AccessGrant.objects.get(customer=company).status == AccessGrant.Status.GRANTED
     assert entitlement(company)["entitled"] is True
     paid = Event.objects.get(verb="document.invoice_paid")
+    succeeded = Event.objects.get(verb="payment.succeeded", subject_id=str(paid_payment_pk(paid)))
+    assert succeeded.actor == staff and succeeded.actor_kind == "staff"  # recorded by staff, not a gateway
     assert paid.actor == staff
     # Marking it paid again changes nothing, and the admin says so.
     again = client.post("/admin/billing/paymentdocument/", {
@@ -411,3 +413,9 @@ def test_an_invoice_for_another_plan_is_not_offered_once_a_subscription_is_live(
     # An expired invoice is flagged too.
     time_machine.move_to(date(2099, 1, 1), tick=False)
     assert "The invoice expired on" in billing_documents.invoice_summary(pro_invoice)
+
+
+def paid_payment_pk(invoice_paid_event) -> int:
+    from billing.models import Payment
+
+    return Payment.objects.get(public_id=invoice_paid_event.data["payment"]).pk

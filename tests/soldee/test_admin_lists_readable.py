@@ -46,3 +46,20 @@ def test_change_pages_show_stored_amounts_as_money(staff_admin, customer, plan, 
         assert "2990000" not in html and " minor:" not in html.lower(), name  # the label "Amount minor:"
     payment_page = staff_admin.get(pages["payment"]).content.decode()
     assert "Amount in tenge" in payment_page and "Refunded" in payment_page and "₸0" in payment_page
+
+
+def test_the_payments_list_shows_and_filters_what_was_refunded(staff_admin, customer, other_customer, plan,
+                                                               documents):
+    """Reconciling refunds from the payments list: the refunded amount is a column and a
+    filter. (Found by the staff explorer: a refunded payment read just "Paid".)"""
+    from billing import services as billing
+
+    refunded = buy(customer, plan, documents)
+    buy(other_customer, plan, documents, token="tok-2")
+    billing.payment_refund_record(payment_id=refunded.pk, amount_minor=1_000_000, gateway_ref="r-1",
+                                  refund_key="k-1")
+    page = staff_admin.get("/admin/billing/payment/").content.decode()
+    assert "₸10,000" in page
+    assert staff_admin.get("/admin/billing/payment/?refunded=part").context["cl"].result_count == 1
+    assert staff_admin.get("/admin/billing/payment/?refunded=none").context["cl"].result_count == 1
+    assert staff_admin.get("/admin/billing/payment/?refunded=full").context["cl"].result_count == 0

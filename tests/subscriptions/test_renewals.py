@@ -572,8 +572,11 @@ def test_the_account_shows_the_running_term_and_access_while_the_next_term_is_pa
 
 def _retry_now(staff_admin, *subs):
     staff_admin.force_login(staff_admin.staff)  # now: the clock may have moved past a session's age
-    response = staff_admin.post("/admin/subscriptions/subscription/", {
-        "action": "retry_now", "_selected_action": [s.pk for s in subs]}, follow=True)
+    data = {"action": "retry_now", "_selected_action": [s.pk for s in subs]}
+    asked = staff_admin.post("/admin/subscriptions/subscription/", data).content.decode()
+    assert "Charge the saved cards now?" in asked  # a confirmation first: nothing charged yet
+    assert not RenewalAttempt.objects.filter(subscription__in=subs, kind="staff").exists()
+    response = staff_admin.post("/admin/subscriptions/subscription/", {**data, "confirmed": "yes"}, follow=True)
     assert response.status_code == 200
     return [str(m) for m in response.context["messages"]]
 
