@@ -181,7 +181,7 @@ def _receipt_data(payment: Payment) -> dict:
 
 
 def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
-                       gateway_ref: str = "") -> PaymentDocument:
+                       gateway_ref: str = "", refunded_at=None) -> PaymentDocument:
     """The refund note for money returned on `payment`. Call INSIDE the transaction that
     records the refund (billing.services.payment_refund_record). One per refund key."""
     existing = PaymentDocument.objects.filter(doc_type=DocType.REFUND_NOTE, source_ref=refund_key).first()
@@ -196,7 +196,7 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
         "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
         "receipt_number": receipt.number if receipt else None,
         "refund_reference": gateway_ref,
-        "refunded_at": timezone.now().isoformat(),
+        "refunded_at": (refunded_at or timezone.now()).isoformat(),  # a bank transfer: the bank's date
     }
     if payment.currency != "KZT" and payment.exchange_rate is not None and payment.amount_minor:
         # The tenge equivalent of the amount returned, at the payment's own NBK rate (half up).

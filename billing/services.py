@@ -501,7 +501,7 @@ def payment_refund_execute(*, payment_id: int, amount_minor: int, idempotency_ke
 
 
 def payment_refund_record(*, payment_id: int, amount_minor: int, gateway_ref: str,
-                          refund_key: str, by=None) -> Payment:
+                          refund_key: str, by=None, refunded_at=None) -> Payment:
     """Record money returned on a payment. Call inside the refund's own transaction
     (after locking the customer); the CHECK constraint keeps refunded <= paid."""
     payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -516,5 +516,5 @@ def payment_refund_record(*, payment_id: int, amount_minor: int, gateway_ref: st
                   data={"amount_minor": amount_minor, "refunded_minor": payment.refunded_minor,
                         "gateway_ref": gateway_ref, "refund_key": refund_key})
     documents.refund_note_create(payment=payment, amount_minor=amount_minor, refund_key=refund_key,
-                                 gateway_ref=gateway_ref)
+                                 gateway_ref=gateway_ref, refunded_at=refunded_at)
     return payment

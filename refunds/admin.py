@@ -32,6 +32,16 @@ class BankTransferForm(forms.Form):
     reference = forms.CharField(
         label=_("Bank reference of the transfer"), max_length=100,
         help_text=_("The payment order number (or the bank's reference) of the money paid back."))
+    transferred_at = forms.DateTimeField(
+        label=_("Sent by the bank at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                    format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"],
+        help_text=_("As the bank statement says (Almaty time): the refund's date on the refund note, in the "
+                    "accounting export and in the customer's e-mail."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["transferred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
 
 
 class CardRefusedForm(forms.Form):
@@ -353,8 +363,9 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return None
 
         def apply(refund, data):
-            return services.refund_record_bank_transfer(refund_id=refund.pk, reference=data["reference"],
-                                                        by=request.user)
+            return services.refund_record_bank_transfer(
+                refund_id=refund.pk, reference=data["reference"], by=request.user,
+                transferred_at=data["transferred_at"]).get_status_display()
 
         return self._form_action(request, queryset, form_class=BankTransferForm,
                                  title=_("Record the bank transfer of the refund"), apply=apply)

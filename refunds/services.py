@@ -463,14 +463,17 @@ def refund_pay_by_bank_transfer(*, refund_id: int, by, reason: str, checked_at_g
     return refund
 
 
-def refund_record_bank_transfer(*, refund_id: int, reference: str, by) -> Refund:
+def refund_record_bank_transfer(*, refund_id: int, reference: str, by, transferred_at=None) -> Refund:
     """Staff paid an approved refund back by bank transfer: record it with the bank's
-    reference (payment order number). The same record as a gateway refund: the payment's
-    refunded amount, the refund note, the end of the subscription on a full refund, the
-    customer's e-mail. Once only."""
+    reference (payment order number) and when the bank sent it (`transferred_at`, from the
+    statement; default now): the refund's date on the refund note, the export and the
+    customer's e-mail. The same record as a gateway refund: the payment's refunded amount,
+    the refund note, the end of the subscription on a full refund, the customer's e-mail.
+    Once only; a bank reference belongs to one refund."""
     reference = " ".join(reference.split())
     if not reference:
         raise RefundError(_("Enter the bank's reference of the transfer (the payment order number)."))
+    gateway_ref = f"{BANK_TRANSFER_REF}{reference}"[:128]
     customer_id = Refund.objects.values_list("customer_id", flat=True).get(pk=refund_id)
     with transaction.atomic():
         _lock_customer(customer_id)  # every change of this customer's refunds waits here
@@ -478,9 +481,20 @@ def refund_record_bank_transfer(*, refund_id: int, reference: str, by) -> Refund
         if refund.status != Refund.Status.AWAITING_TRANSFER:
             raise RefundError(_("Refund #%(id)s is not waiting for a bank transfer (it is %(status)s).")
                               % {"id": refund.pk, "status": refund.get_status_display()})
+        now = timezone.now()
+        transferred_at = transferred_at or now
+        if transferred_at > now or transferred_at < refund.created_at.replace(second=0, microsecond=0):
+            raise RefundError(_("The transfer must be dated between the refund's approval (%(approved)s) and now.")
+                              % {"approved": formats.date_format(timezone.localtime(refund.created_at),
+                                                                "DATETIME_FORMAT")})
+        used = Refund.objects.filter(gateway_ref=gateway_ref).exclude(pk=refund.pk).values_list("pk", flat=True).first()
+        if used is not None:
+            raise RefundError(_("The bank reference %(reference)s is already recorded for refund #%(id)s: one "
+                                "transfer pays back one refund.") % {"reference": reference, "id": used})
         events.record(verb="refund.transfer_recorded", subject=refund, customer=customer_id, actor=by,
-                      actor_kind=Event.ActorKind.STAFF, data={"reference": reference})
-        return _refund_record(refund_id=refund.pk, gateway_ref=f"{BANK_TRANSFER_REF}{reference}"[:128], by=by)
+                      actor_kind=Event.ActorKind.STAFF,
+                      data={"reference": reference, "transferred_at": transferred_at.isoformat()})
+        return _refund_record(refund_id=refund.pk, gateway_ref=gateway_ref, by=by, done_at=transferred_at)
 
 
 def refund_request_withdraw(*, customer, request_id: int, why: str = "") -> RefundRequest:
@@ -585,7 +599,7 @@ def _refund_fail(*, refund: Refund, error: str, gateway_ref: str = "") -> None:
     staff_alert_on_commit(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
 
 
-def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
+def _refund_record(*, refund_id: int, gateway_ref: str, by=None, done_at=None) -> Refund:
     refund = Refund.objects.get(pk=refund_id)
     term = Term.objects.filter(payment_id=refund.payment_id).first()
     with transaction.atomic():
@@ -600,14 +614,15 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None) -> Refund:
             with transaction.atomic():
                 payment = billing.payment_refund_record(
                     payment_id=refund.payment_id, amount_minor=refund.amount_minor, gateway_ref=gateway_ref,
-                    refund_key=refund.idempotency_key, by=refund.approved_by,
+                    refund_key=refund.idempotency_key, by=refund.approved_by, refunded_at=done_at,
                 )
         except (billing.RefundRefused, IntegrityError) as exc:
             # The gateway returned money the books cannot take: staff must look.
             _refund_fail(refund=refund, error=f"gateway refunded ({gateway_ref}) but recording failed: {exc}",
                          gateway_ref=gateway_ref)
             return refund
-        refund.status, refund.gateway_ref, refund.succeeded_at = Refund.Status.SUCCEEDED, gateway_ref, timezone.now()
+        refund.status, refund.gateway_ref = Refund.Status.SUCCEEDED, gateway_ref
+        refund.succeeded_at = done_at or timezone.now()
         refund.last_error, refund.answer_lost = "", False
         refund.save()
         events.record(verb="refund.succeeded", subject=refund, customer=refund.customer, actor=by,

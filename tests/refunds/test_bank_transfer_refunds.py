@@ -2,7 +2,10 @@
 money back through: an approved refund waits for accounting to pay it back, staff record
 the transfer in the admin, and the record is the same as a gateway refund's."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from billing import documents as billing_documents
 from billing.models import Payment, PaymentDocument, SandboxTransaction
@@ -57,10 +60,20 @@ def test_staff_record_the_transfer_once_in_the_admin(client, staff, approved, pa
     refused = client.post(REFUNDS, {**data, "apply": "1", "reference": "   "}, follow=True)
     assert Refund.objects.get(pk=approved.pk).status == Refund.Status.AWAITING_TRANSFER
     assert refused.status_code == 200
+    sent = timezone.localtime(approved.created_at).replace(second=0, microsecond=0)  # the statement's minute
+    future = client.post(REFUNDS, {**data, "apply": "1", "reference": "PP 000123 of 29.11.2026",
+                                   "transferred_at": (timezone.localtime() + timedelta(days=1)).strftime(
+                                       "%Y-%m-%dT%H:%M")}, follow=True)
+    assert "must be dated between" in future.content.decode()
+    assert Refund.objects.get(pk=approved.pk).status == Refund.Status.AWAITING_TRANSFER
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(REFUNDS, {**data, "apply": "1", "reference": "PP 000123 of 29.11.2026"}, follow=True)
+        client.post(REFUNDS, {**data, "apply": "1", "reference": "PP 000123 of 29.11.2026",
+                              "transferred_at": sent.strftime("%Y-%m-%dT%H:%M")}, follow=True)
     refund = Refund.objects.get(pk=approved.pk)
     assert refund.status == Refund.Status.SUCCEEDED and refund.gateway_ref == "bank-transfer:PP 000123 of 29.11.2026"
+    assert refund.succeeded_at == sent  # the bank's date, on the refund note and in the export too
+    note = PaymentDocument.objects.get(doc_type=PaymentDocument.DocType.REFUND_NOTE, payment=paid_by_transfer)
+    assert note.data["refunded_at"] == sent.isoformat()
     paid_by_transfer.refresh_from_db()
     assert paid_by_transfer.refunded_minor == paid_by_transfer.amount_minor
     assert PaymentDocument.objects.filter(doc_type=PaymentDocument.DocType.REFUND_NOTE,
@@ -138,3 +151,23 @@ def test_the_customers_refund_history_speaks_of_a_bank_transfer_not_a_card_or_ga
     page = client.get(f"/refunds/requests/{approved.request_id}/").content.decode()
     assert "paid back by bank transfer" in page
     assert "payment gateway" not in page and "to your card" not in page
+
+
+def test_a_bank_reference_pays_back_one_refund(company, paid_by_transfer, approved, staff, other_company_refund):
+    services.refund_record_bank_transfer(refund_id=approved.pk, reference="PP-123", by=staff)
+    with pytest.raises(services.RefundError, match="already recorded for refund"):
+        services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference="PP-123", by=staff)
+    assert Refund.objects.get(pk=other_company_refund.pk).status == Refund.Status.AWAITING_TRANSFER
+
+
+@pytest.fixture
+def other_company_refund(plan, documents, staff, queued, django_capture_on_commit_callbacks):
+    other = ProfileFactory(kind="legal_entity", name="ТОО Другая", iin_bin=VALID_BIN,
+                           signatory_name="Иванов И.", signatory_basis="Устав", user__language="en").user
+    invoice = billing_documents.invoice_issue(customer=other, plan=plan)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+    request = services.refund_request_create(customer=other, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.refund_request_approve(request_id=request.pk, by=staff)
