@@ -57,7 +57,8 @@ class CustomerProfileForm(forms.ModelForm):
         self.fields["kind"].choices = CustomerProfile.Kind.choices
         self.fields["payment_currency"] = forms.ChoiceField(
             label=capfirst(_("payment currency")), choices=currency_choices(), required=False,
-            help_text=_("Non-residents pay the tenge price converted at the National Bank of Kazakhstan rate of the payment date."),
+            help_text=_("Non-residents pay the tenge price converted at the National Bank of Kazakhstan rate in force "
+                        "when the payment is started (checkout, or the renewal charge); checkout shows it."),
         )
 
     def clean_iin_bin(self):

@@ -13,3 +13,23 @@ def sandbox_gateway_has_a_secret(app_configs, **kwargs):
                       "notification would be refused.",
                       hint="Set SANDBOX_WEBHOOK_SECRET to a long random string (in .env).", id="soldee.E001")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def agent_platform_is_told(app_configs, **kwargs):
+    """Clause 4.2 / 5.2: access counts as granted when the portal records the grant. With no
+    platform webhook, the grant is recorded locally and only the platform's own queries of
+    the entitlement API give access; with a webhook, its messages must be signed."""
+    from django.core.checks import Warning
+
+    if not settings.AGENT_PLATFORM_WEBHOOK_URL:
+        return [Warning("AGENT_PLATFORM_WEBHOOK_URL is empty: access grants are recorded without telling the AI "
+                        "agent platform (clause 5.2's 30 minutes run from the payment all the same).",
+                        hint="Set AGENT_PLATFORM_WEBHOOK_URL and AGENT_PLATFORM_WEBHOOK_SECRET, or make sure the "
+                             "platform polls the entitlement API with its key.", id="soldee.W002")]
+    if not settings.AGENT_PLATFORM_WEBHOOK_SECRET:
+        return [Error("AGENT_PLATFORM_WEBHOOK_URL is set but AGENT_PLATFORM_WEBHOOK_SECRET is empty: the platform "
+                      "cannot verify that grants and revokes come from the portal.",
+                      hint="Set AGENT_PLATFORM_WEBHOOK_SECRET to the secret shared with the platform.",
+                      id="soldee.E003")]
+    return []

@@ -23,6 +23,8 @@ def production_env(tmp_path, **extra):
         "SITE_URL": "https://portal.soldee.kz",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.soldee.kz:587",
         "SANDBOX_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "AGENT_PLATFORM_WEBHOOK_URL": "https://agents.soldee.kz/hooks/access",
+        "AGENT_PLATFORM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "SOLDEE_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "soldee.settings",
         **extra,
@@ -73,3 +75,12 @@ def test_check_deploy_refuses_the_sandbox_gateway_without_a_webhook_secret(tmp_p
     sandbox notification: the deploy check says so."""
     result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SANDBOX_WEBHOOK_SECRET="")
     assert result.returncode != 0 and "soldee.E001" in result.stdout + result.stderr
+
+
+def test_check_deploy_says_when_the_agent_platform_is_not_told_of_grants(tmp_path):
+    """Clause 5.2: with no platform webhook, access is recorded as granted without telling the
+    platform; a webhook without its secret cannot be verified. (Found by the audit.)"""
+    none = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", AGENT_PLATFORM_WEBHOOK_URL="")
+    assert none.returncode != 0 and "soldee.W002" in none.stdout + none.stderr
+    unsigned = run_manage(tmp_path, "check", "--deploy", AGENT_PLATFORM_WEBHOOK_SECRET="")
+    assert unsigned.returncode != 0 and "soldee.E003" in unsigned.stdout + unsigned.stderr
