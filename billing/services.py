@@ -365,12 +365,16 @@ def payment_not_payable(payment: Payment) -> str:
     """Why the hosted page must not take money for `payment` now ("" if it may): the
     merchant's check a gateway makes before charging (CloudPayments' Check, the sandbox's
     page). "expired": the page was abandoned or replaced by a newer one; "paid": the
-    invoice is paid already; "account_closed": the customer's account was deleted since."""
+    invoice is paid already; "account_closed": the customer's account was deleted since, or
+    they asked for its deletion (a page opened before the request would buy a subscription
+    that then blocks the deletion)."""
+    from accounts.personal_data import deletion_requested
+
     if payment.status == Payment.Status.EXPIRED:
         return "expired"
     if payment.status == Payment.Status.SUCCEEDED:
         return "paid"
-    if not payment.customer.is_active:
+    if not payment.customer.is_active or deletion_requested(payment.customer):
         return "account_closed"
     return ""
 

@@ -23,10 +23,12 @@ def enqueue_on_commit(task, batch_task, ids) -> None:
     fans out on a worker (`fan_out`) — a settlement of hundreds of payments sends one
     message per kind of follow-up, not hundreds."""
     ids = list(ids)
+    # robust: a broker that refuses one message is logged and loses nothing else queued after
+    # it (the receipt after the access grant, say); the sweeps make good what was lost.
     if len(ids) == 1:
-        transaction.on_commit(lambda: task.delay(ids[0]))
+        transaction.on_commit(lambda: task.delay(ids[0]), robust=True)
     elif ids:
-        transaction.on_commit(lambda: batch_task.delay(ids))
+        transaction.on_commit(lambda: batch_task.delay(ids), robust=True)
 
 
 def fan_out(task, ids) -> int:

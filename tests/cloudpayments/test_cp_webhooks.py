@@ -218,3 +218,12 @@ def test_check_refuses_a_payment_of_an_account_closed_since_the_page_opened(clie
 
     get_user_model().objects.filter(pk=pending_payment.customer_id).update(is_active=False)
     assert post_form(client, form_body(check_fields(pending_payment))).json() == {"code": 20}
+
+
+def test_check_refuses_a_payment_page_opened_before_a_deletion_request(client, pending_payment):
+    """A page opened before the customer asked to delete the account would buy a
+    subscription that then blocks the deletion. (Found by the money review.)"""
+    from accounts import personal_data
+
+    personal_data.deletion_request_create(customer=pending_payment.customer)
+    assert post_form(client, form_body(check_fields(pending_payment))).json() == {"code": 20}

@@ -113,14 +113,21 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
 
 
 def test_staff_confirmation_is_refused_if_a_subscription_became_live(customer, plan, documents, staff):
-    from billing.services import payment_refresh_from_gateway
+    from billing.gateways import ChargeResult, ChargeStatus
+    from billing.models import SandboxTransaction
+    from billing.services import payment_refresh_from_gateway, payment_settle
 
     from ..billing.helpers import pay_on_sandbox, start_checkout
 
     payment = start_checkout(None, customer, plan, documents)  # a payment page opened before the request
     deletion = personal_data.deletion_request_create(customer=customer)
-    pay_on_sandbox(payment)
-    payment_refresh_from_gateway(payment=payment)  # ... paid after it: the subscription is live
+    txn = pay_on_sandbox(payment)  # the gateway's check refuses it now ...
+    assert txn.status == SandboxTransaction.Status.DECLINED and "account is closed" in txn.reason
+    payment_refresh_from_gateway(payment=payment)
+    # ... but a gateway that took the money without asking makes the subscription live:
+    payment_settle(public_id=payment.public_id, source="test", charge=ChargeResult(
+        status=ChargeStatus.APPROVED, gateway_ref="late-1", amount_minor=payment.amount_minor,
+        currency=payment.currency))
     try:
         personal_data.deletion_confirm(request_id=deletion.pk, by=staff)
     except personal_data.PersonalDataRefused:
