@@ -119,8 +119,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "Only at the customer's own request (clause 6.5 gives them this in their account): access runs "
                 "to the end of the paid term, then the subscription ends. The reason is kept as evidence; the "
                 "customer is e-mailed."),
-            describe=lambda sub: _("Paid until %(date)s") % {
-                "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")})
+            describe=lambda sub: self._renewal_change_effect(sub, on))
         if page is not None:
             return page
         changed = 0
@@ -136,6 +135,16 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, ngettext("Automatic renewal changed for %(n)d subscription.",
                                                 "Automatic renewal changed for %(n)d subscriptions.", changed)
                               % {"n": changed})
+
+    @staticmethod
+    def _renewal_change_effect(sub, on: bool) -> str:
+        paid_until = _("Paid until %(date)s") % {
+            "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
+        if not on and sub.is_live and sub.current_period_end <= timezone.now():
+            # Past due after its paid term: nothing paid is left, so it ends at once.
+            return paid_until + ". " + _("The paid term is over: the subscription ends NOW and cannot be renewed "
+                                         "again; the customer can buy a plan anew.")
+        return paid_until
 
     @admin.action(description=gettext_lazy("Turn automatic renewal off (at the customer's request)"),
                   permissions=["charge"])

@@ -757,6 +757,20 @@ def test_a_refused_staff_renewal_change_is_not_followed_by_done(sub, staff_admin
     assert not any("changed for" in t or t == "Done." for t in texts)
 
 
+def test_staff_are_told_that_renewal_off_ends_a_past_due_subscription_now(customer, plan, documents, staff_admin,
+                                                                           time_machine):
+    """Past due after its paid term: turning renewal off ends it at once; the confirmation
+    says so before staff apply it. (Found by the staff explorer.)"""
+    sub = subscribe(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    time_machine.move_to(sub.current_period_end + timedelta(hours=2), tick=False)
+    staff_admin.force_login(staff_admin.staff)
+    page = staff_admin.post("/admin/subscriptions/subscription/",
+                            {"action": "renewal_off", "_selected_action": [sub.pk]}).content.decode()
+    assert "the subscription ends NOW" in page
+
+
 def test_staff_change_renewal_only_with_the_customers_request_recorded(sub, staff, staff_admin, customer):
     """Renewal on charges the customer's card: staff act only on the customer's request, and
     say when and how it came; the reason is kept with the event (not e-mailed)."""
