@@ -194,6 +194,8 @@ def calendar_exception_changed(*, exception: CalendarException, by, removed: boo
                 report.deadline_at = deadline
                 report.save(update_fields=["deadline_at"])
                 moved += 1
+                if report.resolved_at is None:  # the date the e-mails promised has moved: say so
+                    _email("emails/error_report_deadline_changed", "error_report", report.pk)
     return moved
 
 

@@ -121,12 +121,14 @@ def test_not_critical_can_be_reconsidered_but_confirmed_cannot_be_downgraded(cus
         services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason=" ")
 
 
-def test_calendar_exception_added_in_admin_moves_running_deadlines(admin_client, customer):
+def test_calendar_exception_added_in_admin_moves_running_deadlines(admin_client, customer, queued,
+                                                                   django_capture_on_commit_callbacks):
     with time_machine.travel(datetime(2026, 3, 19, 12, 0, tzinfo=ALMATY), tick=False):
         report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
                                               severity="blocker")
     assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-03-31"
-    with time_machine.travel(datetime(2026, 3, 20, 9, 0, tzinfo=ALMATY), tick=False):
+    with time_machine.travel(datetime(2026, 3, 20, 9, 0, tzinfo=ALMATY), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/refunds/calendarexception/add/",
                                      {"date": "2026-03-28", "kind": "working_day", "note": "Decree"})
     assert response.status_code == 302
@@ -134,6 +136,15 @@ def test_calendar_exception_added_in_admin_moves_running_deadlines(admin_client,
     report.refresh_from_db()
     assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-03-30"
     assert Event.objects.filter(verb="error_report.deadline_changed", subject_id=str(report.pk)).exists()
+    # The customer was promised the old date by e-mail: they are told the new one.
+    # (Found by the staff explorer.)
+    assert "emails/error_report_deadline_changed" in emails(queued)
+    from django.core import mail
+
+    from soldee.emails import send_customer_email
+
+    send_customer_email(user=customer, template="emails/error_report_deadline_changed", context={"report": report})
+    assert "now end on 30 Mar 2026" in mail.outbox[-1].body, mail.outbox[-1].body
 
 
 def test_refund_and_report_detail_pages_render(admin_client, request_late, staff):
