@@ -234,6 +234,11 @@ def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[st
             "id": r.pk, "at": _dt(r.reported_at), "status": r.get_status_display(),
             "due": _dt(r.deadline_at), "res": _dt(r.resolved_at)})
         if r.confirmed_at is None:
+            if r.status == ErrorReport.Status.OPEN and r.resolved_at is None and now > r.deadline_at:
+                # Never triaged: the Provider's silence cannot count against the customer.
+                qualifying.append(_("Report #%(id)s was never triaged and its deadline %(due)s has passed: unless "
+                                    "staff find it not critical, it counts as a critical error not resolved in "
+                                    "time.") % {"id": r.pk, "due": _dt(r.deadline_at)})
             continue
         if r.resolved_at is None and now > r.deadline_at:
             qualifying.append(_("Critical error #%(id)s is still unresolved after its deadline %(due)s.")

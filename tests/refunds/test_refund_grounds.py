@@ -185,6 +185,20 @@ def test_critical_error_not_confirmed_is_not_eligible(customer, buy, staff):
     assert "confirmed" in result.reasons[0]
 
 
+def test_a_report_never_triaged_past_its_deadline_counts_unless_staff_find_it_not_critical(customer, buy, staff):
+    """The Provider's silence does not count against the customer: a report left untriaged
+    past its 5 business days supports ground (b) until staff look at it. (Found by the audit.)"""
+    payment = buy(customer)
+    grant(payment, 1)
+    report = file_report(customer)  # nobody triages it
+    assert not evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 3, 31, 23, 0)).eligible
+    result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 1, 9, 0))
+    assert result.eligible and "never triaged" in result.reasons[0]
+    with time_machine.travel(almaty(2026, 4, 1, 10, 0), tick=False):
+        services.error_report_triage(report_id=report.pk, by=staff, critical=False, reason="Works as designed")
+    assert not evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 2)).eligible
+
+
 def test_critical_error_outside_the_payments_term_does_not_count(customer, buy, staff):
     file_report(customer, at=almaty(2026, 3, 2, 12, 0), staff=staff)  # before the purchase
     payment = buy(customer)
