@@ -21,11 +21,14 @@ class PlanForm(forms.ModelForm):
     price = forms.DecimalField(label=_("Price, ₸ per 30 days"), max_digits=14, decimal_places=2,
                                min_value=Decimal("0.01"), help_text=_("In tenge, for example 29900 or 29900.50."))
     confirm_price = forms.BooleanField(label=_("I have checked the new price"), required=False)
+    # When the plan was last saved as this page shows it: a save from a page opened before
+    # another change (a second tab, a colleague) would put the old values back silently.
+    loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Plan
         fields = ["code", "name", "description", "features", "translations", "price", "confirm_price",
-                  "is_active", "display_order"]
+                  "is_active", "display_order", "loaded_at"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,9 +36,16 @@ class PlanForm(forms.ModelForm):
         self.stored_price_minor = self.instance.price_minor if self.instance.pk else None
         if self.instance.pk:
             self.initial["price"] = minor_to_decimal(self.instance.price_minor, self.instance.currency)
+            self.initial["loaded_at"] = self.instance.updated_at.isoformat()
 
     def clean(self):
         data = super().clean()
+        if self.instance.pk and self.is_bound:
+            saved = Plan.objects.filter(pk=self.instance.pk).values_list("updated_at", flat=True).first()
+            if saved is not None and data.get("loaded_at") != saved.isoformat():
+                raise forms.ValidationError(_(
+                    "This plan was changed after this page was opened (in another tab or by a colleague): saving "
+                    "would undo that change. Reload the page and make your change again."), code="stale")
         price = data.get("price")
         if price is None:
             return data

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 def _form(plan, **changes):
     data = {"code": plan.code, "name": plan.name, "description": plan.description,
             "features": '["Agent"]', "translations": "{}", "price": str(plan.price_minor / 100),
-            "is_active": "on" if plan.is_active else "", "display_order": plan.display_order}
+            "is_active": "on" if plan.is_active else "", "display_order": plan.display_order,
+            # as the change page sends it: when the plan was saved as the page shows it
+            "loaded_at": Plan.objects.get(pk=plan.pk).updated_at.isoformat() if plan.pk else ""}
     data.update(changes)
     return {k: v for k, v in data.items() if v != ""}
 
@@ -99,3 +101,16 @@ def test_a_plans_code_cannot_be_renamed_once_created(staff_admin, plan):
     assert response.status_code == 302, response.content.decode()[:3000]
     plan.refresh_from_db()
     assert plan.code == code
+
+
+def test_a_page_opened_before_another_change_cannot_undo_it(staff_admin, plan):
+    """Two tabs of one plan: the price saved in the first is not put back by saving the
+    second (opened before it). (Found by the staff explorer.)"""
+    stale = _form(plan, description="New wording")  # tab B, opened now
+    response = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", _form(plan, price="34900",
+                                                                               confirm_price="on"))
+    assert response.status_code == 302  # tab A saved the new price
+    page = staff_admin.post(f"/admin/plans/plan/{plan.pk}/change/", stale)
+    assert page.status_code == 200 and "was changed after this page was opened" in page.content.decode()
+    plan.refresh_from_db()
+    assert plan.price_minor == 3_490_000 and plan.description != "New wording"
