@@ -598,7 +598,12 @@ def _refund_fail(*, refund: Refund, error: str, gateway_ref: str = "") -> None:
     refund.save(update_fields=["status", "last_error", "gateway_ref", "answer_lost", "updated_at"])
     events.record(verb="refund.failed", subject=refund, customer=refund.customer,
                   actor_kind=Event.ActorKind.GATEWAY, data={"error": refund.last_error})
-    staff_alert_on_commit(f"Refund #{refund.pk} failed", f"Payment {refund.payment_id}: {error}")
+    payment = refund.payment
+    staff_alert_on_commit(
+        f"Refund #{refund.pk} failed",
+        f"{format_money(refund.amount_minor, refund.currency)} of payment {payment.public_id} "
+        f"({payment.customer.email}, {payment.get_method_display()} {payment.card_mask}): {error}\n"
+        f"Admin: Refunds → Refunds → #{refund.pk} (retry, or pay it back by bank transfer).")
 
 
 def _refund_record(*, refund_id: int, gateway_ref: str, by=None, done_at=None) -> Refund:

@@ -265,9 +265,12 @@ def _unapplied_payment(payment_id: int, why: str) -> None:
         except Exception:
             log.exception("unapplied payment %s: handler %r failed", payment_id, handler)
     try:
+        payment = Payment.objects.select_related("customer").get(pk=payment_id)
         staff_alert.delay("A paid payment bought nothing: refund it",
-                          f"Payment {payment_id}: {why}. It started no paid term. A refund request on the "
-                          f"ground 'access not granted' will be opened for it (admin: Refund requests).")
+                          f"Payment {payment.public_id} ({payment.amount_display}, {payment.customer.email}, "
+                          f"paid {timezone.localtime(payment.paid_at or payment.created_at):%Y-%m-%d %H:%M} Almaty): {why}. It started no "
+                          f"paid term. A refund request on the ground 'access not granted' will be opened for it "
+                          f"(admin: Refund requests, search {payment.public_id}).")
     except Exception:
         log.exception("unapplied payment %s: staff alert not sent", payment_id)
 
