@@ -66,6 +66,14 @@ class AcceptedDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
+class PaperCopyForm(forms.Form):
+    postal_address = forms.CharField(
+        label=_("Postal address"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("As the customer gave it in the request. Blank: the address in their profile (a deleted "
+                    "account has none: then it is required)."))
+    recipient_name = forms.CharField(label=_("Recipient"), required=False, max_length=255)
+
+
 @admin.register(Acceptance)
 class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("accepted_at", "customer", "kind", "plan_code", "price",
@@ -88,15 +96,32 @@ class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         """Clause 5.4: a paper copy on request to info@soldee.kz. The customer may not use
         the account's button (a deleted account cannot log in): staff open the request,
         which then goes through the print-and-post queue like any other."""
-        for acceptance in queryset:
-            copy_request, created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=request.user)
-            if created:
-                self.message_user(request, _("Acceptance #%(id)s: paper copy request #%(request)s opened; see "
-                                             "Agreement copies.") % {"id": acceptance.pk, "request": copy_request.pk})
-            else:
-                self.message_user(request, _("Acceptance #%(id)s: a request is already open (#%(request)s); "
-                                             "nothing was added.") % {"id": acceptance.pk, "request": copy_request.pk},
-                                  level=messages.WARNING)
+        if queryset.count() != 1:
+            self.message_user(request, _("Select one acceptance: each copy goes to the address its customer gave."),
+                              level=messages.ERROR)
+            return None
+        acceptance = queryset.get()
+        form = PaperCopyForm(request.POST if "apply" in request.POST else None)
+        if not form.is_bound or not form.is_valid():
+            return TemplateResponse(request, "refunds/admin/action_form.html", {
+                **self.admin_site.each_context(request), "title": _("Paper copy asked for by e-mail or phone"),
+                "form": form, "queryset": queryset, "opts": self.model._meta, "rows": [(acceptance, "")],
+                "action": request.POST.get("action", ""), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
+        try:
+            copy_request, created = agreement_copies.request_copy(
+                acceptance_id=acceptance.pk, by=request.user, postal_address=form.cleaned_data["postal_address"],
+                recipient_name=form.cleaned_data["recipient_name"])
+        except agreement_copies.CopyRefused as exc:
+            self.message_user(request, f"#{acceptance.pk}: {exc}", level=messages.ERROR)
+            return None
+        if created:
+            self.message_user(request, _("Acceptance #%(id)s: paper copy request #%(request)s opened; see "
+                                         "Agreement copies.") % {"id": acceptance.pk, "request": copy_request.pk})
+        else:
+            self.message_user(request, _("Acceptance #%(id)s: a request is already open (#%(request)s); "
+                                         "nothing was added.") % {"id": acceptance.pk, "request": copy_request.pk},
+                              level=messages.WARNING)
+        return None
 
 
 # --- Agreement copies: the print-and-post queue (clause 5.4) ---------------------------------
@@ -137,9 +162,12 @@ class AgreementCopyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Mark printed"), permissions=["queue"])
     def mark_printed(self, request, queryset):
         for obj in queryset:
+            if obj.status == obj.Status.PRINTED:  # nothing to do: say so, not "printed" again
+                self.message_user(request, _("#%(id)s was already printed.") % {"id": obj.pk}, level=messages.WARNING)
+                continue
             try:
                 agreement_copies.mark_printed(request_id=obj.pk, by=request.user)
-                self.message_user(request, f"#{obj.pk}: printed.")
+                self.message_user(request, _("#%(id)s: printed.") % {"id": obj.pk})
             except agreement_copies.CopyRefused as exc:
                 self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
 
@@ -155,7 +183,8 @@ class AgreementCopyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             try:
                 agreement_copies.mark_posted(request_id=obj.pk, by=request.user,
                                              tracking_number=form.cleaned_data["tracking_number"])
-                self.message_user(request, f"#{obj.pk}: posted.")
+                self.message_user(request, _("#%(id)s: posted; the customer is e-mailed the tracking number.")
+                                  % {"id": obj.pk})
             except agreement_copies.CopyRefused as exc:
                 self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
             return None

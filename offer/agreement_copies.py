@@ -53,29 +53,37 @@ def can_access(user, acceptance: Acceptance) -> bool:
 
 # --- Customer: request a copy ----------------------------------------------------------
 
-def request_copy(*, acceptance_id: int, by) -> tuple[AgreementCopyRequest, bool]:
+def request_copy(*, acceptance_id: int, by, postal_address: str = "",
+                 recipient_name: str = "") -> tuple[AgreementCopyRequest, bool]:
     """Open a copy request (or return the open one). If the PDF of this acceptance is
-    already stored, the request is ready at once: nothing is rendered again.
+    already stored, the request is ready at once: nothing is rendered again. The copy is
+    posted to the profile's address, or to `postal_address` / `recipient_name` that staff
+    type from a request by e-mail or phone (required for a deleted account).
     Returns (request, created)."""
     customer_id = Acceptance.objects.values_list("customer_id", flat=True).get(pk=acceptance_id)
     with transaction.atomic():
         _lock_customer(customer_id)
         acceptance = Acceptance.objects.select_related("customer").get(pk=acceptance_id)
+        if not acceptance.customer.is_active and not postal_address.strip():
+            # A deleted account's profile is anonymised: post only to the address they gave now.
+            raise CopyRefused(_("The customer's account is deleted: type the postal address and the recipient "
+                                "they gave in their request."))
         open_request = AgreementCopyRequest.objects.filter(
             acceptance=acceptance, status__in=AgreementCopyRequest.OPEN_STATUSES).first()
         if open_request is not None:
             return open_request, False
         profile = getattr(acceptance.customer, "profile", None)
         snapshot = acceptance.customer_snapshot or {}
-        address = (profile.postal_address or profile.address) if profile else (
-            snapshot.get("postal_address") or snapshot.get("address", ""))
+        address = postal_address.strip() or ((profile.postal_address or profile.address) if profile else (
+            snapshot.get("postal_address") or snapshot.get("address", "")))
+        recipient = recipient_name.strip() or (profile.name if profile else snapshot.get("name", ""))
         copy = AgreementCopy.objects.filter(acceptance=acceptance).first()
         now = timezone.now()
         try:
             with transaction.atomic():
                 request = AgreementCopyRequest.objects.create(
                     acceptance=acceptance, requested_by=by, postal_address=address,
-                    recipient_name=profile.name if profile else snapshot.get("name", ""),
+                    recipient_name=recipient,
                     status=Status.READY if copy else Status.REQUESTED, copy=copy,
                     ready_at=now if copy else None,
                 )
@@ -200,11 +208,16 @@ def mark_posted(*, request_id: int, by, tracking_number: str) -> AgreementCopyRe
     tracking_number = (tracking_number or "").strip()
     if not tracking_number:
         raise CopyRefused("a tracking number is required to mark a copy posted")
+    was = AgreementCopyRequest.objects.values_list("status", flat=True).get(pk=request_id)
     request = _transition(request_id=request_id, to=Status.POSTED,
                           allowed_from=(Status.READY, Status.PRINTED), by=by,
                           tracking_number=tracking_number[:64], posted_at=timezone.now())
     if not request.acceptance.customer.is_active:  # a deleted account's address: not kept once posted
         AgreementCopyRequest.objects.filter(pk=request.pk).update(postal_address="", recipient_name="")
+    elif was != Status.POSTED:  # the customer learns it is on its way, and how to track it
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.agreement_copy_posted_email.delay(request.pk), robust=True)
     return request
 
 

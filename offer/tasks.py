@@ -39,6 +39,17 @@ def agreement_copy_ready_email(self, request_id: int) -> None:
     )
 
 
+@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
+def agreement_copy_posted_email(self, request_id: int) -> None:
+    """The paper copy is in the post (clause 5.4): with its tracking number."""
+    request = AgreementCopyRequest.objects.select_related("acceptance__customer").get(pk=request_id)
+    send_customer_email(
+        user=request.acceptance.customer, template="emails/agreement_copy_posted",
+        context={"request": request, "acceptance": request.acceptance},
+        idempotency_key=f"agreement-copy-posted:{request.pk}",
+    )
+
+
 @shared_task
 def offer_amendment_notify(document_id: int) -> int:
     """Fan out: one e-mail batch task per OFFER_NOTICE_BATCH_SIZE customers to tell of a

@@ -231,6 +231,9 @@ def test_staff_open_a_paper_copy_request_asked_for_by_e_mail(staff_admin, custom
     """Clause 5.4: 'upon request to info@soldee.kz' — staff record it for the customer."""
     acceptance = buy(customer)
     action = {"action": "paper_copy_requested", "_selected_action": [acceptance.pk]}
+    asked = staff_admin.post("/admin/offer/acceptance/", action).content.decode()
+    assert 'name="postal_address"' in asked and not AgreementCopyRequest.objects.exists()
+    action["apply"] = "1"
     response = staff_admin.post("/admin/offer/acceptance/", action, follow=True)
     copy_request = AgreementCopyRequest.objects.get(acceptance=acceptance)
     assert copy_request.requested_by == staff_admin.staff
@@ -240,3 +243,35 @@ def test_staff_open_a_paper_copy_request_asked_for_by_e_mail(staff_admin, custom
     again = staff_admin.post("/admin/offer/acceptance/", action, follow=True)  # a second e-mail
     assert "already open" in again.content.decode()
     assert AgreementCopyRequest.objects.filter(acceptance=acceptance).count() == 1
+
+
+def test_a_deleted_customers_paper_copy_goes_to_the_address_they_gave_and_posting_is_e_mailed(
+        staff_admin, customer, buy, mailoutbox, django_capture_on_commit_callbacks, enqueued):
+    """A deleted account's profile is anonymised: staff type the address from the request
+    (no copy to "deleted-6", "-"); a posted copy's tracking number is e-mailed to an active
+    customer. (Found by the staff explorer.)"""
+    from accounts import personal_data
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_end
+
+    acceptance = buy(customer)
+    copy_request, _created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    AgreementCopyRequest.objects.filter(pk=copy_request.pk).update(status="printed")
+    with django_capture_on_commit_callbacks(execute=True):
+        agreement_copies.mark_posted(request_id=copy_request.pk, by=staff_admin.staff, tracking_number="RR123KZ")
+    enqueued.run("offer.tasks.agreement_copy_posted_email")
+    assert "RR123KZ" in mailoutbox[-1].body and "was posted" in mailoutbox[-1].body
+
+    from django.db import transaction
+
+    with transaction.atomic():
+        subscription_end(subscription_id=Subscription.objects.get(customer=customer).pk, reason="cancelled")
+    personal_data.deletion_confirm(request_id=personal_data.deletion_request_create(customer=customer).pk,
+                                   by=staff_admin.staff)
+    with pytest.raises(agreement_copies.CopyRefused, match="type the postal address"):
+        agreement_copies.request_copy(acceptance_id=acceptance.pk, by=staff_admin.staff)
+    action = {"action": "paper_copy_requested", "_selected_action": [acceptance.pk], "apply": "1",
+              "postal_address": "Almaty, Abay 10, apt 5", "recipient_name": "A. Satpayeva"}
+    staff_admin.post("/admin/offer/acceptance/", action, follow=True)
+    posted_to = AgreementCopyRequest.objects.exclude(pk=copy_request.pk).get(acceptance=acceptance)
+    assert (posted_to.postal_address, posted_to.recipient_name) == ("Almaty, Abay 10, apt 5", "A. Satpayeva")
