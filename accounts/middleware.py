@@ -70,7 +70,10 @@ class UserLanguageMiddleware:
 
         chosen = None
         user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+        # Customers only: a staff account's `language` is the model's default unless they
+        # chose one, and the admin follows the browser (or the switch) as before.
+        if (user is not None and user.is_authenticated and not user.is_staff
+                and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
                 and getattr(user, "language", "") in dict(settings.LANGUAGES)):
             chosen = user.language
             translation.activate(chosen)
