@@ -211,6 +211,8 @@ class ImportResult:
     unchanged: list[ExchangeRate] = field(default_factory=list)
     info: str = ""  # the feed's notice on a no-data date
     fallback: dict[str, ExchangeRate | None] = field(default_factory=dict)  # currency → rate in force
+    # currency → (the rate staff entered for the date, kept; what the feed says instead)
+    manual_differs: dict[str, tuple[ExchangeRate, Decimal]] = field(default_factory=dict)
 
     @property
     def no_data(self) -> bool:
@@ -238,6 +240,10 @@ class ImportResult:
             for r in rows:
                 lines.append(f"{_d(r.rate_date)} {r.currency}: {_plain(r.kzt_per_unit * r.quant)} KZT per "
                              f"{r.quant} = {_plain(r.kzt_per_unit)} KZT per 1 ({verb})")
+        for currency, (kept, official) in self.manual_differs.items():
+            lines.append(f"{_d(kept.rate_date)} {currency}: the rate entered by staff, {_plain(kept.kzt_per_unit)}, "
+                         f"is kept (payments may be charged at it); the National Bank published "
+                         f"{_plain(official)}.")
         return "\n".join(lines)
 
 
@@ -317,8 +323,10 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
     for _attempt in range(2):  # a concurrent import of the same date wins the insert race once
         try:
             with transaction.atomic():
+                result.manual_differs = {}
                 created, unchanged = _store(day=day, wanted=wanted, requested=requested,
-                                            allow_jump=allow_jump, reason=reason, actor=actor)
+                                            allow_jump=allow_jump, reason=reason, actor=actor,
+                                            manual_differs=result.manual_differs)
             break
         except IntegrityError:
             continue
@@ -329,15 +337,21 @@ def rates_import(*, answer: nbk.FeedAnswer, requested: date | None = None, allow
     return result
 
 
-def _store(*, day, wanted, requested, allow_jump, reason, actor):
+def _store(*, day, wanted, requested, allow_jump, reason, actor, manual_differs):
     stored = {r.currency: r for r in ExchangeRate.objects.filter(rate_date=day, currency__in=list(wanted))}
+    differs = {c: per_unit for c, (_item, per_unit) in wanted.items()
+               if c in stored and stored[c].kzt_per_unit != per_unit}
     conflicts = [
         f"{c} is already stored for {_d(day)} as {_plain(stored[c].kzt_per_unit)} ({stored[c].source}), "
         f"the feed now says {_plain(per_unit)}."
-        for c, (_item, per_unit) in wanted.items() if c in stored and stored[c].kzt_per_unit != per_unit
+        for c, per_unit in differs.items() if stored[c].source != ExchangeRate.Source.MANUAL
     ]
-    if conflicts:
+    if conflicts:  # two official answers for one date: something is wrong with the feed
         raise ImportRefused(" ".join(conflicts))
+    # A rate staff entered ahead of the feed (payments may be charged at it already, and a
+    # stored rate is never edited) stays; the other currencies of the day are imported, and
+    # the difference is reported (ImportResult.manual_differs) for staff to look at.
+    manual_differs.update({c: (stored[c], per_unit) for c, per_unit in differs.items()})
     created, unchanged = [], []
     for currency, (item, per_unit) in wanted.items():
         if currency in stored:

@@ -48,6 +48,12 @@ def nbk_rates_import(self, on_iso: str | None = None, ahead_days: int = 0) -> st
                                   "or enter the rate by hand in the admin.")
         return "refused"
     log.info("NBK rates for %s:\n%s", on, result.summary())
+    if result.manual_differs:
+        exchange.alert_staff(
+            subject=f"NBK rates for {on:%d.%m.%Y}: a rate entered by hand differs from the official one",
+            body=result.summary() + "\n\nThe other currencies were imported. A stored rate is never edited: "
+                                    "check the payments made at the hand-entered rate and refund any difference "
+                                    "the customer is owed.")
     if result.no_data and ahead:
         return "no-data"
     if result.missing:

@@ -150,12 +150,26 @@ def test_a_real_jump_is_accepted_with_a_reason_recorded(admin_user):
     assert event.data["previous"] == {"rate_date": "2026-11-23", "kzt_per_unit": "480.000000"}
 
 
-def test_a_stored_rate_that_differs_from_the_feed_is_not_overwritten():
+def test_a_hand_entered_rate_that_differs_from_the_feed_is_kept_and_the_other_currencies_imported():
+    """Staff entered tomorrow's RUB by hand; the feed then says otherwise: the hand rate stays
+    (payments may be charged at it; a stored rate is never edited), USD and EUR of that day
+    are imported, and the difference is reported. (Found by the staff explorer: the whole
+    day was refused, leaving USD and EUR on the day before's rate.)"""
     make_rate("RUB", NOV24, "6.50", source="manual")
 
-    with pytest.raises(exchange.ImportRefused, match="RUB is already stored for 24.11.2026 as 6.50 .manual."):
+    result = exchange.rates_import(answer=answer("nbk_2026-11-24.xml"), requested=NOV24)
+    assert stored()[("RUB", NOV24)] == (Decimal("6.50"), 1, "manual")
+    assert ExchangeRate.objects.filter(rate_date=NOV24).count() == 3
+    assert list(result.manual_differs) == ["RUB"]
+    assert "the rate entered by staff, 6.50, is kept" in result.summary()
+
+
+def test_an_official_rate_that_differs_from_the_feed_refuses_the_day():
+    make_rate("RUB", NOV24, "6.50", source="nbk")
+
+    with pytest.raises(exchange.ImportRefused, match="RUB is already stored for 24.11.2026 as 6.50 .nbk."):
         exchange.rates_import(answer=answer("nbk_2026-11-24.xml"), requested=NOV24)
-    assert stored() == {("RUB", NOV24): (Decimal("6.50"), 1, "manual")}
+    assert stored() == {("RUB", NOV24): (Decimal("6.50"), 1, "nbk")}
 
 
 def test_a_manual_rate_equal_to_the_feed_is_kept_and_the_rest_imported():
