@@ -214,3 +214,27 @@ def test_a_customer_whose_renewal_is_off_is_not_told_a_renewal_will_accept_it(
     [message] = mail.outbox
     assert "Your next renewal payment records" not in message.body
     assert "personal data we keep about you" in message.body
+
+
+def test_a_customer_whose_renewal_is_off_is_still_told_what_continued_use_means(
+    customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
+):
+    """Clause 11: their paid term may run past the effective date; using the service then is
+    acceptance. (Found by the customer explorer and the audit: the e-mail said nothing.)"""
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_set_auto_renew
+
+    buy(customer)
+    subscription_set_auto_renew(subscription_id=Subscription.objects.get(customer=customer).pk, on=False,
+                                by=customer)
+    doc = LegalDocument.objects.create(kind="offer", label="2099-01-01", title="Public Offer",
+                                       effective_date="2099-01-01", body="New offer text")
+    with django_capture_on_commit_callbacks(execute=True):
+        document_publish(document_id=doc.pk)
+    enqueued.run("offer.tasks.offer_amendment_notify")
+    mail.outbox.clear()
+    enqueued.run("offer.tasks.offer_amendment_email_batch")
+    [message] = mail.outbox
+    assert "continued use of the service after the effective date means acceptance" in message.body
+    assert "the subscription ends with its paid term" in message.body
+    assert "Your next renewal payment records" not in message.body
