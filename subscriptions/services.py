@@ -370,6 +370,8 @@ def access_provision(*, grant_id: int) -> AccessGrant:
                 action="grant", customer_ref=str(grant.customer.public_id),
                 plan_code=grant.term.plan.code, until=grant.term.ends_at.isoformat(),
                 idempotency_key=grant.idempotency_key,
+                extra={"subscription": grant.term.subscription_id, "term": grant.term.number,
+                       "starts": grant.term.starts_at.isoformat()},
             )
         except agent_platform.PlatformError as exc:
             AccessGrant.objects.filter(pk=grant.pk).update(last_error=str(exc)[:2000])

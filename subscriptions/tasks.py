@@ -112,9 +112,14 @@ def access_revoke_notify(self, grant_id: int, after_grant: bool = False) -> None
     until = subscription.current_period_end.isoformat() if (
         subscription.is_live and subscription.current_period_end > timezone.now()) else None
     try:
+        # The customer's entitlement as the portal sees it now goes with the revoke: a revoke
+        # delayed by retries, for an old subscription, must not end access that a newer one
+        # (already granted on the platform) gives. The platform applies `entitlement`.
         agent_platform.send(action="revoke", customer_ref=str(grant.customer.public_id),
                             plan_code=grant.term.plan.code, until=until,
-                            idempotency_key=f"access-revoke:{grant.pk}" + (":after-grant" if after_grant else ""))
+                            idempotency_key=f"access-revoke:{grant.pk}" + (":after-grant" if after_grant else ""),
+                            extra={"subscription": subscription.pk, "term": grant.term.number,
+                                   "entitlement": services.entitlement(grant.customer)})
     except agent_platform.PlatformError as exc:
         raise _platform_retry(self, exc) from exc
 

@@ -165,3 +165,33 @@ def test_a_grant_that_reaches_the_platform_after_the_revoke_is_followed_by_anoth
     assert heard[-1] == ("revoke", f"access-revoke:{grant.pk}:after-grant")  # the platform's last word
     grant.refresh_from_db()
     assert grant.status == "revoked"
+
+
+def test_a_late_revoke_of_an_old_subscription_carries_the_customers_current_entitlement(
+        grant, customer, plan, documents, settings, django_capture_on_commit_callbacks):
+    """The revoke of an ended subscription, delayed by retries, reaches the platform after
+    the grant of the customer's new subscription: it says the customer is still entitled
+    (until the new term's end), so the platform does not cut a paying customer off.
+    (Found by the money review.)"""
+    from django.db import transaction
+
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_end
+    from tests.billing.helpers import buy
+
+    access_provision(grant_id=grant.pk)
+    old = grant.term.subscription
+    with transaction.atomic():
+        subscription_end(subscription_id=old.pk, reason=Subscription.EndReason.REFUNDED)
+    new_payment = buy(grant.customer, plan, documents, token="tok-new")
+    new_grant = AccessGrant.objects.get(term__payment=new_payment)
+    access_provision(grant_id=new_grant.pk)
+    settings.AGENT_PLATFORM_WEBHOOK_URL = PLATFORM
+    settings.AGENT_PLATFORM_WEBHOOK_SECRET = "s"
+    with respx.mock:
+        route = respx.post(PLATFORM).mock(return_value=httpx.Response(200, json={}))
+        tasks.access_revoke_notify.run(grant.pk)  # the old subscription's revoke, late
+    body = json.loads(route.calls.last.request.content)
+    assert body["action"] == "revoke" and body["subscription"] == old.pk
+    assert body["entitlement"]["entitled"] is True
+    assert body["entitlement"]["until"] == new_grant.term.ends_at.isoformat()
