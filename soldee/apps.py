@@ -9,4 +9,19 @@ class SoldeeConfig(AppConfig):
         from . import checks, lookups, page_versions  # noqa: F401  (checks registers itself)
 
         lookups.register()  # long `__in` lists as one array parameter on PostgreSQL
+        _label_fields()  # admin labels in the staff member's language
         page_versions.connect()  # cached pages go stale when their data changes
+
+
+def _label_fields() -> None:
+    """Fields declared without a verbose name get a translated one (soldee.field_labels)."""
+    from django.apps import apps
+
+    from .field_labels import FIELD_LABELS
+
+    for model in apps.get_models():
+        if model._meta.app_label not in ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee"):
+            continue
+        for field in model._meta.concrete_fields:
+            if field._verbose_name is None and field.name in FIELD_LABELS:
+                field.verbose_name = FIELD_LABELS[field.name]

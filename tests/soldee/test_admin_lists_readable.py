@@ -63,3 +63,25 @@ def test_the_payments_list_shows_and_filters_what_was_refunded(staff_admin, cust
     assert staff_admin.get("/admin/billing/payment/?refunded=part").context["cl"].result_count == 1
     assert staff_admin.get("/admin/billing/payment/?refunded=none").context["cl"].result_count == 1
     assert staff_admin.get("/admin/billing/payment/?refunded=full").context["cl"].result_count == 0
+
+
+def test_the_russian_admin_names_fields_in_russian(staff_admin, customer, plan, documents):
+    """Fields declared without a label showed their code name ("gateway ref", "status") in
+    the Russian admin; they carry translated labels (soldee.field_labels), without touching
+    migrations. (Found by the staff explorer.)"""
+    from django.apps import apps
+
+    payment = buy(customer, plan, documents)
+    staff_admin.cookies["django_language"] = "ru"
+    page = staff_admin.get(f"/admin/billing/payment/{payment.pk}/change/").content.decode()
+    assert "Номер в платёжном шлюзе" in page and "Gateway ref" not in page
+    listing = staff_admin.get("/admin/subscriptions/subscription/").content.decode()
+    assert "Оплачено до" in listing and "Current period end" not in listing
+    # Every field of our apps has a label of its own (a new field must add one).
+    from soldee.field_labels import FIELD_LABELS
+
+    ours = ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee")
+    unlabelled = [f"{m._meta.label}.{f.name}" for m in apps.get_models() if m._meta.app_label in ours
+                  for f in m._meta.concrete_fields
+                  if f.name != "id" and f._verbose_name is None and f.name not in FIELD_LABELS]
+    assert unlabelled == []
