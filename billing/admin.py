@@ -1,11 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, money_column
+from soldee.admin import (
+    ReadOnlyAdminMixin,
+    StaffViewAuditMixin,
+    StatementTimeField,
+    confirmation_page,
+    money_column,
+)
 
 from . import (
     admin_rates,  # noqa: F401  (ExchangeRateAdmin)
@@ -92,16 +97,14 @@ class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Receipts, refund notes, invoices ---------------------------------------------------
 
 class BankCreditForm(forms.Form):
-    received_at = forms.DateTimeField(
-        label=_("Credited to our account at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
-                                                                          format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"],
+    received_at = StatementTimeField.make(
+        label=_("Credited to our account at"),
         help_text=_("As the bank statement says (Almaty time). It is the date of payment: the term and the "
                     "30 minutes for access run from it."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["received_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        StatementTimeField.start_now(self, "received_at")
 
 
 @admin.register(PaymentDocument)

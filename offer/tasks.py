@@ -29,25 +29,24 @@ def render_agreement_copy(self, request_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 600)) from exc
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
-def agreement_copy_ready_email(self, request_id: int) -> None:
+def _copy_email(request_id: int, template: str) -> None:
     request = AgreementCopyRequest.objects.select_related("acceptance__customer").get(pk=request_id)
     send_customer_email(
-        user=request.acceptance.customer, template="emails/agreement_copy_ready",
+        user=request.acceptance.customer, template=f"emails/{template}",
         context={"request": request, "acceptance": request.acceptance},
-        idempotency_key=f"agreement-copy-ready:{request.pk}",
+        idempotency_key=f"{template.replace('_', '-')}:{request.pk}",
     )
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
+def agreement_copy_ready_email(self, request_id: int) -> None:
+    _copy_email(request_id, "agreement_copy_ready")
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
 def agreement_copy_posted_email(self, request_id: int) -> None:
     """The paper copy is in the post (clause 5.4): with its tracking number."""
-    request = AgreementCopyRequest.objects.select_related("acceptance__customer").get(pk=request_id)
-    send_customer_email(
-        user=request.acceptance.customer, template="emails/agreement_copy_posted",
-        context={"request": request, "acceptance": request.acceptance},
-        idempotency_key=f"agreement-copy-posted:{request.pk}",
-    )
+    _copy_email(request_id, "agreement_copy_posted")
 
 
 @shared_task

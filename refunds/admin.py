@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from billing.gateways import GatewayError
-from soldee.admin import ReadOnlyAdminMixin
+from soldee.admin import ReadOnlyAdminMixin, StatementTimeField
 from soldee.money import format_money
 
 from . import selectors, services
@@ -32,16 +32,14 @@ class BankTransferForm(forms.Form):
     reference = forms.CharField(
         label=_("Bank reference of the transfer"), max_length=100,
         help_text=_("The payment order number (or the bank's reference) of the money paid back."))
-    transferred_at = forms.DateTimeField(
-        label=_("Sent by the bank at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
-                                                                    format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"],
+    transferred_at = StatementTimeField.make(
+        label=_("Sent by the bank at"),
         help_text=_("As the bank statement says (Almaty time): the refund's date on the refund note, in the "
                     "accounting export and in the customer's e-mail."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["transferred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        StatementTimeField.start_now(self, "transferred_at")
 
 
 class CardRefusedForm(forms.Form):

@@ -165,3 +165,24 @@ def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str
         "rows": [(obj, describe(obj) if describe else "") for obj in queryset],
         "action": request.POST.get("action", ""), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     })
+
+
+class StatementTimeField:
+    """A form field for a moment read off a bank statement (Almaty time, to the minute),
+    first shown as now: `when = StatementTimeField.make(label=..., help_text=...)`, and
+    `StatementTimeField.start_now(form, "when")` in the form's __init__."""
+
+    @staticmethod
+    def make(*, label, help_text):
+        from django import forms
+
+        return forms.DateTimeField(
+            label=label, help_text=help_text,
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"])
+
+    @staticmethod
+    def start_now(form, name: str) -> None:
+        from django.utils import timezone
+
+        form.fields[name].initial = timezone.localtime().replace(second=0, microsecond=0)
