@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -155,7 +158,15 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except Exception as exc:  # shown to staff; nothing was committed
                 self.message_user(request, f"{invoice.number}: {exc}", level=messages.ERROR)
             else:
-                self.message_user(request, f"{invoice.number}: paid, payment {payment.public_id}.")
+                self.message_user(request, _("%(number)s: paid, payment %(payment)s.") % {
+                    "number": invoice.number, "payment": payment.public_id})
+                late = timezone.now() - received_at
+                if late > timedelta(minutes=30):  # clause 5.2 runs from the credit, not from this click
+                    self.message_user(request, _(
+                        "%(number)s was recorded %(hours)s h after the bank credited it: access counts as granted "
+                        "late (clause 5.2), a ground for a refund (clause 7). Record transfers the day they "
+                        "arrive.") % {"number": invoice.number, "hours": int(late.total_seconds() // 3600)},
+                        level=messages.WARNING)
 
 
 @admin.register(DocumentSequence)

@@ -419,3 +419,21 @@ def paid_payment_pk(invoice_paid_event) -> int:
     from billing.models import Payment
 
     return Payment.objects.get(public_id=invoice_paid_event.data["payment"]).pk
+
+
+def test_staff_recording_a_transfer_hours_late_are_told_it_counts_as_late_access(
+        client, company, staff, plan, documents, settings, time_machine):
+    """Clause 5.2 runs from the credit: staff who record a transfer late learn at once that
+    access counts as late (a refund ground). (Found by the audit.)"""
+    from datetime import timedelta
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    credited = timezone.localtime().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    time_machine.move_to(credited + timedelta(hours=3), tick=False)
+    client.force_login(staff)
+    response = client.post("/admin/billing/paymentdocument/", {
+        "action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk], "confirmed": "yes",
+        "received_at": credited.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("recorded 3 h after the bank credited it" in t for t in texts)
