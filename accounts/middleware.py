@@ -72,8 +72,10 @@ class UserLanguageMiddleware:
         user = getattr(request, "user", None)
         # Customers only: a staff account's `language` is the model's default unless they
         # chose one, and the admin follows the browser (or the switch) as before.
-        if (user is not None and user.is_authenticated and not user.is_staff
-                and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+        # The cookie first: with it (every request after the first) the user is not loaded
+        # here, so the page cache still reads it together with the page (soldee/pagecache.py).
+        if (settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and user is not None
+                and user.is_authenticated and not user.is_staff
                 and getattr(user, "language", "") in dict(settings.LANGUAGES)):
             chosen = user.language
             translation.activate(chosen)
