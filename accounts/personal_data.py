@@ -209,6 +209,11 @@ def deletion_request_create(*, customer, reason: str = "") -> AccountDeletionReq
             "Account deletion requested",
             f"Customer #{customer.pk} asked for deletion (request #{deletion.pk}). "
             "Confirm or reject it in the admin: Customers → Account deletion requests.")
+        from . import tasks
+
+        # The customer hears it was received (and learns at once if someone else asked it).
+        transaction.on_commit(lambda: tasks.customer_email.delay(
+            customer.pk, "accounts/emails/deletion_requested", {}), robust=True)
     return deletion
 
 

@@ -55,6 +55,8 @@ def test_request_then_staff_confirmation_anonymises_and_keeps_the_records(
     deletion = AccountDeletionRequest.objects.get()
     assert deletion.status == AccountDeletionRequest.Status.REQUESTED and deletion.reason == "Moving on"
     assert "soldee.tasks.staff_alert" in enqueued.names()
+    enqueued.run("accounts.tasks.customer_email")  # the customer hears it was received
+    assert mailoutbox[-1].to == [old_email] and "We received your request to delete" in mailoutbox[-1].body
     enqueued.calls.clear()
 
     action = {"action": "confirm_deletion", "_selected_action": [deletion.pk]}
