@@ -110,11 +110,28 @@ class BankCreditForm(forms.Form):
         StatementTimeField.start_now(self, "received_at")
 
 
+class InvoiceStateFilter(admin.SimpleListFilter):
+    title = _("invoice")
+    parameter_name = "invoice"
+
+    def lookups(self, request, model_admin):
+        return [("unpaid", _("Unpaid, still valid")), ("expired", _("Unpaid, expired")), ("paid", _("Paid"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        invoices = queryset.filter(doc_type=PaymentDocument.DocType.INVOICE)
+        return {
+            "unpaid": lambda: invoices.filter(payment__isnull=True, valid_until__gte=today),
+            "expired": lambda: invoices.filter(payment__isnull=True, valid_until__lt=today),
+            "paid": lambda: invoices.filter(payment__isnull=False),
+        }.get(self.value(), lambda: queryset)()
+
+
 @admin.register(PaymentDocument)
 class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "doc_type", "created_at", "customer", "amount_display", "valid_until",
                     "paid_at", "payment", "pdf")
-    list_filter = ("doc_type", "year")
+    list_filter = ("doc_type", InvoiceStateFilter, "year")
     search_fields = ("number", "customer__email", "payment__public_id", "payment__gateway_ref")
     date_hierarchy = "created_at"
     list_select_related = ("customer", "payment")

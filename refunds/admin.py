@@ -166,10 +166,27 @@ class CalendarExceptionAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
+class MissedDeadlineFilter(admin.SimpleListFilter):
+    title = _("missed deadline")
+    parameter_name = "missed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        from django.db.models import F, Q
+
+        # ErrorReport.missed_deadline as a query: confirmed, and resolved late or not by now.
+        missed = Q(confirmed_at__isnull=False) & (Q(resolved_at__gt=F("deadline_at"))
+                                                  | Q(resolved_at__isnull=True, deadline_at__lt=timezone.now()))
+        return {"yes": lambda: queryset.filter(missed),
+                "no": lambda: queryset.exclude(missed)}.get(self.value(), lambda: queryset)()
+
+
 @admin.register(ErrorReport)
 class ErrorReportAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "customer", "reported_at", "severity", "status", "deadline_at", "resolved_at", "overdue")
-    list_filter = ("status", "severity")
+    list_filter = ("status", "severity", MissedDeadlineFilter)
     search_fields = ("customer__email", "what_fails")
     list_select_related = ("customer",)
     date_hierarchy = "reported_at"

@@ -85,3 +85,26 @@ def test_the_russian_admin_names_fields_in_russian(staff_admin, customer, plan, 
                   for f in m._meta.concrete_fields
                   if f.name != "id" and f._verbose_name is None and f.name not in FIELD_LABELS]
     assert unlabelled == []
+
+
+def test_staff_filter_unpaid_invoices_and_missed_error_deadlines(staff_admin, company, customer, plan, documents,
+                                                                 time_machine):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing import documents as billing_documents
+    from refunds import services as refund_services
+
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    report = refund_services.error_report_create(customer=customer, what_fails="down", severity="blocker",
+                                                 since=timezone.now() - timedelta(hours=1))
+    refund_services.error_report_triage(report_id=report.pk, by=staff_admin.staff, critical=True, reason="Yes")
+    count = lambda url: staff_admin.get(url).context["cl"].result_count  # noqa: E731
+    assert count("/admin/billing/paymentdocument/?invoice=unpaid") == 1
+    assert count("/admin/refunds/errorreport/?missed=yes") == 0
+    time_machine.move_to(timezone.now() + timedelta(days=30), tick=False)
+    staff_admin.force_login(staff_admin.staff)
+    assert count("/admin/billing/paymentdocument/?invoice=unpaid") == 0
+    assert count("/admin/billing/paymentdocument/?invoice=expired") == 1 and invoice.number
+    assert count("/admin/refunds/errorreport/?missed=yes") == 1
