@@ -38,6 +38,10 @@ def error_report_create(request):
                              % {"date": formats.date_format(timezone.localtime(report.deadline_at),
                                                             "DATETIME_FORMAT")})
             return redirect("refunds:error_report_detail", pk=report.pk)
+        if request.FILES.get("attachment") and "attachment" not in form.errors:
+            # A browser cannot keep a chosen file across a page with errors: say so.
+            form.add_error("attachment", _("Please choose the file again: it was not kept because another field "
+                                           "needs correcting."))
     else:
         form = ErrorReportForm()
     return render(request, "refunds/error_report_form.html", {"form": form})

@@ -153,6 +153,10 @@ def test_report_in_the_future_is_refused(client, customer):
     future = timezone.localtime(timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(reverse("refunds:error_report_create"), report_data(since=future))
     assert response.status_code == 200 and not ErrorReport.objects.exists()
+    # A chosen file cannot survive the page with errors: the customer is told to choose it again.
+    shot = SimpleUploadedFile("screen.png", PNG, content_type="image/png")
+    again = client.post(reverse("refunds:error_report_create"), report_data(since=future, attachment=shot))
+    assert "Please choose the file again" in again.content.decode()
 
 
 @pytest.mark.parametrize("template", [
