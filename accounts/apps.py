@@ -19,3 +19,9 @@ class AccountsConfig(AppConfig):
 
         mfa_signals.authenticator_added.connect(
             signals.totp_activated_counts_as_mfa, dispatch_uid="accounts.totp_activated_counts_as_mfa")
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import remember_customer_language
+
+        user_logged_in.connect(remember_customer_language, dispatch_uid="accounts.customer_language")

@@ -55,12 +55,23 @@ class StaffMFAMiddleware:
         return None
 
 
+SESSION_LANGUAGE_KEY = "customer_language"
+
+
+def remember_customer_language(sender, request, user, **kwargs):
+    """At login: the customer's own language (User.language) for this session. Per session,
+    not a cookie: the next customer on a shared computer gets their own."""
+    if request is not None and hasattr(request, "session") and not user.is_staff:
+        request.session[SESSION_LANGUAGE_KEY] = user.language
+
+
 class UserLanguageMiddleware:
     """A logged-in customer's pages in the language they chose (`User.language`, set at
-    sign-up and by the language switch), in any browser: without a language cookie, it
-    wins over the browser's Accept-Language, and the cookie is set so that it holds after
-    logging out too. A cookie (this browser's own choice) wins over it. After Django's
-    LocaleMiddleware and AuthenticationMiddleware."""
+    sign-up and by the language switch), in any browser: kept in the session at login
+    (remember_customer_language), it wins over the browser's Accept-Language when this
+    browser has no language cookie of its own (the switch writes that cookie, and it wins).
+    Reads only the session, which authentication reads anyway (the page cache still reads
+    the user together with the page). After SessionMiddleware and LocaleMiddleware."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -68,22 +79,12 @@ class UserLanguageMiddleware:
     def __call__(self, request):
         from django.utils import translation
 
-        chosen = None
-        user = getattr(request, "user", None)
-        # Customers only: a staff account's `language` is the model's default unless they
-        # chose one, and the admin follows the browser (or the switch) as before.
-        # The cookie first: with it (every request after the first) the user is not loaded
-        # here, so the page cache still reads it together with the page (soldee/pagecache.py).
-        if (settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and user is not None
-                and user.is_authenticated and not user.is_staff
-                and getattr(user, "language", "") in dict(settings.LANGUAGES)):
-            chosen = user.language
-            translation.activate(chosen)
-            request.LANGUAGE_CODE = chosen
-        response = self.get_response(request)
-        if chosen is not None and settings.LANGUAGE_COOKIE_NAME not in response.cookies:
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, max_age=settings.LANGUAGE_COOKIE_AGE,
-                                path=settings.LANGUAGE_COOKIE_PATH, secure=settings.LANGUAGE_COOKIE_SECURE,
-                                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-                                samesite=settings.LANGUAGE_COOKIE_SAMESITE)
-        return response
+        # Only a visitor with a session (a logged-in one): reading no session for the others
+        # adds no `Vary: Cookie` to the pages cached for anonymous visitors.
+        if (settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and settings.SESSION_COOKIE_NAME in request.COOKIES
+                and hasattr(request, "session")):
+            chosen = request.session.get(SESSION_LANGUAGE_KEY)
+            if chosen in dict(settings.LANGUAGES):
+                translation.activate(chosen)
+                request.LANGUAGE_CODE = chosen
+        return self.get_response(request)

@@ -141,4 +141,7 @@ def set_language(request):
             and language in dict(settings.LANGUAGES) and request.user.language != language):
         request.user.language = language
         request.user.save(update_fields=["language"])
+        from .middleware import SESSION_LANGUAGE_KEY
+
+        request.session[SESSION_LANGUAGE_KEY] = language
     return response

@@ -661,7 +661,8 @@ def refund_execute(*, refund_id: int, by=None, retry_failed: bool = False) -> Re
     except GatewayError as exc:
         # The gateway may have refunded: until an answer for this key settles it, the money
         # is not paid back any other way (refund_pay_by_bank_transfer).
-        Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000], answer_lost=True)
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.EXECUTING).update(  # not one recorded meanwhile
+            last_error=str(exc)[:2000], answer_lost=True)
         with transaction.atomic():
             events.record(verb="refund.gateway_error", subject=refund, customer=refund.customer,
                           actor_kind=Event.ActorKind.GATEWAY,

@@ -200,3 +200,29 @@ def test_a_gateway_no_after_a_lost_answer_settles_it(customer, buy, staff, monke
     assert refund.status == Refund.Status.FAILED and not refund.answer_lost
     assert services.refund_pay_by_bank_transfer(refund_id=refund.pk, by=staff, reason="card closed").status == \
         Refund.Status.AWAITING_TRANSFER
+
+
+def test_refunds_that_failed_before_the_change_are_marked_so_they_are_not_paid_twice(
+        customer, other_customer, buy, staff, refused):
+    """Migration refunds 0007: a refund whose answer was lost, or that the gateway returned
+    while the books refused it, failed before `answer_lost` and the kept reference existed.
+    (Found by the review.)"""
+    import importlib
+
+    from django.apps import apps
+
+    Refund.objects.filter(pk=refused.pk).update(
+        last_error="outcome unknown beyond the gateway's idempotency window: check the refund", answer_lost=False)
+    payment = buy(other_customer)
+    request = services.refund_request_create(customer=other_customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
+    returned = services.refund_request_approve(request_id=request.pk, by=staff)
+    Refund.objects.filter(pk=returned.pk).update(
+        status="failed", gateway_ref="", last_error="gateway refunded (tx-77) but recording failed: books")
+    importlib.import_module("refunds.migrations.0007_refund_answer_lost_before").mark(apps, None)
+    assert Refund.objects.get(pk=refused.pk).answer_lost is True
+    assert Refund.objects.get(pk=returned.pk).gateway_ref == "tx-77"
+    with pytest.raises(services.RefundError, match="answer to an earlier try"):
+        services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
+    with pytest.raises(services.RefundError, match="did return refund"):
+        services.refund_pay_by_bank_transfer(refund_id=returned.pk, by=staff, reason="card closed")
