@@ -525,18 +525,28 @@ def _withdraw(request: RefundRequest, *, by, why: str) -> None:
 
 def next_term_requests_withdraw(*, subscription: Subscription, by) -> int:
     """Renewal turned back on (subscriptions.services.on_renewal_resumed; inside its
-    transaction, the customer locked): the customer keeps the paid-ahead term after all, so
-    their open request for its payment back is withdrawn — approving it would cancel the
-    term they now keep."""
-    from subscriptions.services import paid_ahead_term
+    transaction, the customer locked). By the customer: they keep the paid-ahead term after
+    all, so their open request for its payment back on ground (a) — the one "turn renewal
+    off and ask for the payment back" opens — is withdrawn; approving it would cancel the
+    term they now keep. (Staff turning it on leave the customer's requests to staff.) A
+    refund of that term already approved refuses renewal on: it cancels the term."""
+    from subscriptions.services import CheckoutRefused, paid_ahead_term
 
     term = paid_ahead_term(subscription)
     if term is None:
         return 0
+    if Refund.objects.filter(payment_id=term.payment_id).exclude(status=Refund.Status.SUCCEEDED).exists():
+        raise CheckoutRefused(_("The payment for the next term is being returned to you (an approved refund): "
+                                "that term is cancelled, so renewal cannot be turned back on now."))
+    if by is None or by.pk != subscription.customer_id:
+        return 0
     requests = list(RefundRequest.objects.select_for_update().filter(
-        payment_id=term.payment_id, customer_id=subscription.customer_id, status=RefundRequest.Status.OPEN))
+        payment_id=term.payment_id, customer_id=subscription.customer_id, status=RefundRequest.Status.OPEN,
+        ground=RefundRequest.Ground.NO_ACCESS))
+    with translation.override(by.language or "ru"):  # read by the customer on the request's page
+        why = str(gettext_lazy("Automatic renewal was turned back on: the paid term is kept."))
     for request in requests:
-        _withdraw(request, by=by, why=str(gettext_lazy("Automatic renewal was turned back on: the paid term is kept.")))
+        _withdraw(request, by=by, why=why)
     return len(requests)
 
 

@@ -110,6 +110,10 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "sub": label, "reason": reason, "date": when}
 
     def _set(self, request, queryset, on):
+        if queryset.count() != 1:  # the reason is one customer's request: it is evidence for that one only
+            self.message_user(request, _("Select one subscription: the reason recorded is that customer's own "
+                                         "request."), level=messages.ERROR)
+            return None
         page = confirmation_page(
             self, request, queryset, form_class=CustomerAskedForm,
             title=_("Turn automatic renewal on") if on else _("Turn automatic renewal off"),

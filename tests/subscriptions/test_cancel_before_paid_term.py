@@ -213,3 +213,34 @@ def test_a_customer_withdraws_an_open_request_and_may_ask_again(client, customer
     second = refunds.refund_request_create(customer=customer, payment_id=payment.pk,
                                            ground=RefundRequest.Ground.NO_ACCESS, explanation="Right ground")
     assert second.status == RefundRequest.Status.OPEN
+
+
+def test_renewal_back_on_withdraws_only_the_customers_own_request_and_not_an_approved_refund(
+        client, customer, other_customer, plan, documents, staff, renewed_ahead, settings):
+    """Staff turning renewal on leave the customer's request to staff; a refund of the
+    paid-ahead term already approved refuses renewal on (it cancels that term); one reason
+    is never recorded for several customers. (Found by the review.)"""
+    sub, _first_end, term2 = renewed_ahead
+    client.force_login(customer)
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    request = RefundRequest.objects.get(payment=term2.payment)
+    subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=staff, reason="Phone call")
+    request.refresh_from_db()
+    assert request.status == RefundRequest.Status.OPEN  # staff acted: the request stays for staff
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    refunds.refund_request_approve(request_id=request.pk, by=staff)
+    from subscriptions.services import CheckoutRefused
+
+    with pytest.raises(CheckoutRefused, match="being returned to you"):
+        subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+    assert Subscription.objects.get(pk=sub.pk).auto_renew is False
+    from django.test import Client
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    staff_admin = Client()
+    staff_admin.force_login(staff)
+    buy(other_customer, plan, documents, token="tok-other")
+    other = Subscription.objects.get(customer=other_customer)
+    both = staff_admin.post("/admin/subscriptions/subscription/", {
+        "action": "renewal_on", "_selected_action": [sub.pk, other.pk]}, follow=True)
+    assert "Select one subscription" in both.content.decode()
