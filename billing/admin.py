@@ -180,9 +180,9 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 late = timezone.now() - received_at
                 if late > timedelta(minutes=30):  # clause 5.2 runs from the credit, not from this click
                     self.message_user(request, _(
-                        "%(number)s was recorded %(hours)s h after the bank credited it: access counts as granted "
-                        "late (clause 5.2), a ground for a refund (clause 7). Record transfers the day they "
-                        "arrive.") % {"number": invoice.number, "hours": int(late.total_seconds() // 3600)},
+                        "%(number)s was recorded %(minutes)s minutes after the bank credited it: access counts as "
+                        "granted late (clause 5.2), a ground for a refund (clause 7). Record transfers the day "
+                        "they arrive.") % {"number": invoice.number, "minutes": int(late.total_seconds() // 60)},
                         level=messages.WARNING)
 
 

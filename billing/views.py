@@ -92,9 +92,14 @@ def payment_continue(request, public_id):
     try:
         # The card may be typed already and the bank still deciding (3-D Secure, a slow
         # issuer): then there is nothing to pay on the page; the return page waits for it.
-        if get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id)).status == ChargeStatus.PENDING:
+        answer = get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id))
+        if answer.status == ChargeStatus.PENDING:
             messages.info(request, _("The bank is still deciding this payment: nothing more to pay. This page shows "
                                      "its result; we e-mail you the receipt."))
+            return redirect("billing:return", public_id=payment.public_id)
+        if answer.status in (ChargeStatus.APPROVED, ChargeStatus.DECLINED):
+            # Decided, its notification late: the result page applies and shows it (a paid one
+            # must not be offered its card form again).
             return redirect("billing:return", public_id=payment.public_id)
         return redirect(services.payment_hosted_url(payment=payment))
     except GatewayError:

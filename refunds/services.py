@@ -44,10 +44,15 @@ class RefundError(Exception):
 
 
 
-def _email(template: str, model: str, pk: int) -> None:
+def _email(template: str, model: str, pk: int, key: str = "") -> None:
+    """After commit, `template` to the row's customer; `key` tells apart e-mails of one
+    template about one row (a deadline moved twice)."""
     from . import tasks
 
-    transaction.on_commit(lambda: tasks.customer_email.delay(template, model, pk))
+    if key:
+        transaction.on_commit(lambda: tasks.customer_email.delay(template, model, pk, key))
+    else:
+        transaction.on_commit(lambda: tasks.customer_email.delay(template, model, pk))
 
 
 # --- Critical-error reports ------------------------------------------------------------
@@ -194,8 +199,11 @@ def calendar_exception_changed(*, exception: CalendarException, by, removed: boo
                 report.deadline_at = deadline
                 report.save(update_fields=["deadline_at"])
                 moved += 1
-                if report.resolved_at is None:  # the date the e-mails promised has moved: say so
-                    _email("emails/error_report_deadline_changed", "error_report", report.pk)
+                if report.resolved_at is None and report.status in (ErrorReport.Status.OPEN,
+                                                                     ErrorReport.Status.CONFIRMED):
+                    # the date the e-mails promised has moved: say so (each move its own e-mail)
+                    _email("emails/error_report_deadline_changed", "error_report", report.pk,
+                           key=deadline.isoformat())
     return moved
 
 
@@ -489,7 +497,8 @@ def refund_record_bank_transfer(*, refund_id: int, reference: str, by, transferr
             raise RefundError(_("The transfer must be dated between the refund's approval (%(approved)s) and now.")
                               % {"approved": formats.date_format(timezone.localtime(refund.created_at),
                                                                 "DATETIME_FORMAT")})
-        used = Refund.objects.filter(gateway_ref=gateway_ref).exclude(pk=refund.pk).values_list("pk", flat=True).first()
+        used = (Refund.objects.filter(gateway_ref__iexact=gateway_ref)  # "PP 123" and "pp 123": one transfer
+                .exclude(pk=refund.pk).values_list("pk", flat=True).first())
         if used is not None:
             raise RefundError(_("The bank reference %(reference)s is already recorded for refund #%(id)s: one "
                                 "transfer pays back one refund.") % {"reference": reference, "id": used})

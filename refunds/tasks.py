@@ -66,7 +66,7 @@ def unapplied_payments_sweep() -> int:
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
-def customer_email(self, template: str, model: str, pk: int) -> None:
+def customer_email(self, template: str, model: str, pk: int, key: str = "") -> None:
     from .selectors import full_refund_effect
 
     model_cls, name = _MODELS[model]
@@ -77,4 +77,4 @@ def customer_email(self, template: str, model: str, pk: int) -> None:
         # callable: the template calls it inside the customer's language).
         context["effect"] = lambda: full_refund_effect(obj.payment)
     send_customer_email(user=obj.customer, template=template, context=context,
-                        idempotency_key=f"{template}:{pk}")
+                        idempotency_key=f"{template}:{pk}" + (f":{key}" if key else ""))

@@ -98,6 +98,20 @@ def test_continuing_a_payment_the_bank_is_still_deciding_shows_its_result_not_th
     assert "The bank is still deciding this payment" in response.content.decode()
 
 
+def test_continuing_a_payment_the_gateway_approved_shows_it_paid_not_the_card_page(client, customer, plan,
+                                                                                    documents):
+    """Approved at the gateway, its notification late: "Continue to payment" shows the paid
+    result instead of offering the card form again. (Found by the review.)"""
+    payment = start_checkout(None, customer, plan, documents)
+    pay_on_sandbox(payment, card=sandbox.CARD_APPROVE)  # no notification delivered yet
+    client.force_login(customer)
+    response = client.get(f"/billing/payments/{payment.public_id}/continue/")
+    assert response.status_code == 302 and response["Location"] == f"/billing/payments/{payment.public_id}/return/"
+    client.get(response["Location"])
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+
+
 def test_the_second_of_two_tabs_paid_says_the_payment_was_not_needed(
     client, customer, plan, documents, django_capture_on_commit_callbacks
 ):

@@ -81,7 +81,7 @@ def test_notifications_stored_before_redaction_are_redacted_by_the_migration(pen
     raw = form_body(pay_fields(pending_payment)).decode()
     row = IncomingNotification.objects.create(gateway="cloudpayments", event_id="Pay:1", event_type="other",
                                               body=raw, body_sha256="")
-    importlib.import_module("billing.migrations.0008_notification_redacted").redact_stored(apps, None)
+    importlib.import_module("billing.migrations.0009_notification_redact_stored").redact_stored(apps, None)
     row.refresh_from_db()
     assert row.body_sha256 == hashlib.sha256(raw.encode()).hexdigest()
     assert json.loads(row.body)["Token"] == "[removed]" and "tk_5a0c" not in row.body

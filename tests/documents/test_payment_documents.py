@@ -436,4 +436,4 @@ def test_staff_recording_a_transfer_hours_late_are_told_it_counts_as_late_access
         "action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk], "confirmed": "yes",
         "received_at": credited.strftime("%Y-%m-%dT%H:%M")}, follow=True)
     texts = [str(m) for m in response.context["messages"]]
-    assert any("recorded 3 h after the bank credited it" in t for t in texts)
+    assert any("recorded 180 minutes after the bank credited it" in t for t in texts)

@@ -156,7 +156,7 @@ def test_the_customers_refund_history_speaks_of_a_bank_transfer_not_a_card_or_ga
 def test_a_bank_reference_pays_back_one_refund(company, paid_by_transfer, approved, staff, other_company_refund):
     services.refund_record_bank_transfer(refund_id=approved.pk, reference="PP-123", by=staff)
     with pytest.raises(services.RefundError, match="already recorded for refund"):
-        services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference="PP-123", by=staff)
+        services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference="pp-123", by=staff)
     assert Refund.objects.get(pk=other_company_refund.pk).status == Refund.Status.AWAITING_TRANSFER
 
 
