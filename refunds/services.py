@@ -403,9 +403,17 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
     """Inside the caller's transaction, refund row locked: no gateway holds this money (a
     payment by bank transfer), or the gateway refused to return it to the card for good,
     so accounting pays it back by bank transfer and records it (refund_record_bank_transfer)."""
+    from subscriptions.services import RefundOutcome, refund_outcome, renewal_stop_for_refund
+
     card_refused = payment.method != Payment.Method.BANK_TRANSFER
     refund.status = Refund.Status.AWAITING_TRANSFER
     refund.save(update_fields=["status", "updated_at"])
+    term = Term.objects.filter(payment_id=payment.pk).select_related("subscription").first()
+    if refund.is_full and term is not None and refund_outcome(term)[0] == RefundOutcome.ENDS_NOW:
+        # The subscription ends when the transfer is recorded, perhaps days from now: no
+        # renewal charges the customer being refunded meanwhile.
+        renewal_stop_for_refund(subscription_id=term.subscription_id, by=by or refund.approved_by,
+                                reason="full refund approved, paid back by bank transfer")
     data = {"amount_minor": refund.amount_minor, "payment": str(payment.public_id), "paid_by": payment.gateway_ref}
     if card_refused:
         data.update(card_refused=True, reason=reason, gateway_error=refund.last_error)

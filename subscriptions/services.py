@@ -525,6 +525,22 @@ def paid_ahead_term(subscription: Subscription, *, now=None) -> Term | None:
             .select_related("payment").order_by("starts_at").first())
 
 
+def renewal_stop_for_refund(*, subscription_id: int, by, reason: str) -> bool:
+    """A full refund that will end the subscription is approved but its money moves slowly
+    (paid back by bank transfer): no renewal may charge the card meanwhile. Inside the
+    caller's transaction, the customer locked; no e-mail (the refund's tell the customer)
+    and no gateway call. Returns whether renewal was on."""
+    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    if not subscription.is_live or not subscription.auto_renew:
+        return False
+    subscription.auto_renew, subscription.next_charge_at = False, None
+    subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
+    events.record(verb="subscription.renewal_cancelled", subject=subscription, customer=subscription.customer_id,
+                  actor=by, actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
+                  data={"access_until": subscription.current_period_end.isoformat(), "reason": reason})
+    return True
+
+
 def refunded_ahead(subscription: Subscription) -> bool:
     """The subscription's next term was paid and then refunded (see term_refunded): it
     runs to the end of its current term and ends."""

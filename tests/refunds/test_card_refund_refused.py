@@ -226,3 +226,17 @@ def test_refunds_that_failed_before_the_change_are_marked_so_they_are_not_paid_t
         services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
     with pytest.raises(services.RefundError, match="did return refund"):
         services.refund_pay_by_bank_transfer(refund_id=returned.pk, by=staff, reason="card closed")
+
+
+def test_while_a_full_refund_waits_for_its_bank_transfer_no_renewal_charges_the_customer(customer, staff, refused):
+    """The refund ends the subscription when the transfer is recorded, perhaps days later:
+    renewal is turned off at once, so the card is not charged meanwhile. (Found by the
+    explorer: the account still showed renewal on and a charge date.)"""
+    from subscriptions.models import Subscription
+
+    assert refused.is_full and Subscription.objects.get(customer=customer).auto_renew
+    services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
+    sub = Subscription.objects.get(customer=customer)
+    assert sub.auto_renew is False and sub.next_charge_at is None and sub.is_live
+    event = Event.objects.filter(verb="subscription.renewal_cancelled", subject_id=str(sub.pk)).latest("pk")
+    assert event.actor == staff and "bank transfer" in event.data["reason"]
