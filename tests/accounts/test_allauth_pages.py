@@ -141,3 +141,16 @@ def test_a_changed_password_or_address_is_notified_for_security(client, customer
         emit_email_changed(request, old, new)
     assert [m.to for m in mailoutbox] == [[customer.email]]
     assert "new-address@example.kz" in mailoutbox[0].body
+
+
+def test_the_russian_security_notice_reads_as_russian(client, customer, mailoutbox):
+    """allauth's own Russian says "Пароль Изменён" and "if you did not notice this change";
+    locale_vendor/ru corrects both. (Found by the last explorer.)"""
+    client.force_login(customer)
+    client.cookies["django_language"] = "ru"
+    client.post(reverse("account_change_password"), {
+        "oldpassword": "correct-horse-battery-9", "password1": "a-new-pass-phrase-8",
+        "password2": "a-new-pass-phrase-8"})
+    [notice] = [m for m in mailoutbox if customer.email in m.to]
+    assert "Пароль изменён" in notice.subject and "Изменён" not in notice.subject
+    assert "Если это сделали не вы" in notice.body and "не заметили" not in notice.body
