@@ -126,7 +126,7 @@ def test_turning_renewal_back_on_before_the_end_resumes_the_schedule(sub, custom
     when = formats.date_format(timezone.localtime(sub.next_charge_at), "DATETIME_FORMAT")
     end = formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")
     assert f"On {when} (Almaty time) your saved card will be charged" in mailoutbox[-1].body  # the charge date
-    assert f"which begin when your current term ends, on {end}" in mailoutbox[-1].body
+    assert f"which begin when the time you have paid for ends, on {end}" in mailoutbox[-1].body
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
     assert renewals.renewals_run() == {"succeeded": 1}
 
