@@ -178,7 +178,9 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.message_user(request, _("%(number)s: paid, payment %(payment)s.") % {
                     "number": invoice.number, "payment": payment.public_id})
                 late = timezone.now() - received_at
-                if late > timedelta(minutes=30):  # clause 5.2 runs from the credit, not from this click
+                term = getattr(payment, "term", None)
+                paid_ahead = term is not None and term.starts_at > received_at  # its 30 minutes run from its start
+                if late > timedelta(minutes=30) and not paid_ahead:  # clause 5.2 runs from the credit
                     self.message_user(request, _(
                         "%(number)s was recorded %(minutes)s minutes after the bank credited it: access counts as "
                         "granted late (clause 5.2), a ground for a refund (clause 7). Record transfers the day "

@@ -427,8 +427,12 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
         staff_alert_on_commit(
             f"Refund #{refund.pk}: pay it back by bank transfer",
             f"The payment gateway refused to return {amount} of payment {payment.public_id} to card "
-            f"{payment.card_mask or '—'} ({refund.last_error}). The customer is asked by e-mail for a bank account "
-            f"in their name. Pay {amount} there, {record}")
+            f"{payment.card_mask or '—'} ({refund.last_error}). "
+            + ("The customer is asked by e-mail for a bank account in their name. "
+               if payment.customer.is_active else
+               "The account is deleted, so no e-mail can ask for a bank account: contact the customer through "
+               "the details on their receipt. ")
+            + f"Pay {amount} there, {record}")
         _email("emails/refund_by_transfer", "refund", refund.pk)
     else:
         staff_alert_on_commit(
