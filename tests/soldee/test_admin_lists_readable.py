@@ -108,3 +108,15 @@ def test_staff_filter_unpaid_invoices_and_missed_error_deadlines(staff_admin, co
     assert count("/admin/billing/paymentdocument/?invoice=unpaid") == 0
     assert count("/admin/billing/paymentdocument/?invoice=expired") == 1 and invoice.number
     assert count("/admin/refunds/errorreport/?missed=yes") == 1
+
+
+def test_russian_admin_page_titles_do_not_put_a_model_name_after_a_verb(staff_admin, customer, plan, documents):
+    """Django's "Просмотреть %s" made "Просмотреть подписка" (nominative after a verb):
+    locale_vendor/ru reads "Просмотр: подписка". (Found by the explorers.)"""
+    from subscriptions.models import Subscription
+
+    buy(customer, plan, documents)
+    sub = Subscription.objects.get(customer=customer)
+    staff_admin.cookies["django_language"] = "ru"
+    page = staff_admin.get(f"/admin/subscriptions/subscription/{sub.pk}/change/").content.decode()
+    assert "Просмотр: подписка" in page and "Просмотреть подписка" not in page
