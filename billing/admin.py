@@ -73,6 +73,10 @@ class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def purpose_label(self, obj):
         return purposes.label_for(obj.purpose)
 
+    def get_fields(self, request, obj=None):
+        # The change page too reads the purpose in words ("Renewal"), not its code.
+        return ["purpose_label" if name == "purpose" else name for name in super().get_fields(request, obj)]
+
     kzt_amount = money_column("kzt_amount_minor", currency="KZT", description=_("amount in tenge"))
 
 

@@ -46,6 +46,7 @@ def test_change_pages_show_stored_amounts_as_money(staff_admin, customer, plan, 
         assert "2990000" not in html and " minor:" not in html.lower(), name  # the label "Amount minor:"
     payment_page = staff_admin.get(pages["payment"]).content.decode()
     assert "Amount in tenge" in payment_page and "Refunded" in payment_page and "₸0" in payment_page
+    assert "Purchase" in payment_page and "subscription.checkout" not in payment_page  # the purpose in words
 
 
 def test_the_payments_list_shows_and_filters_what_was_refunded(staff_admin, customer, other_customer, plan,
