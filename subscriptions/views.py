@@ -177,8 +177,11 @@ def renewal(request, subscription_id):
         messages.info(request, _("This subscription has ended; renewal can no longer be changed."))
         return redirect("subscriptions:account")
     want_on = request.GET.get("on") == "1"
+    ahead = services.paid_ahead_term(subscription) if want_on else None
+    # Back on keeps the paid-ahead term: the customer's open request for its money is withdrawn.
+    withdrawn = ahead.payment.refund_requests.filter(status="open", customer=request.user).first() if ahead else None
     return render(request, "subscriptions/renewal_confirm.html",
-                  {"subscription": subscription, "want_on": want_on,
+                  {"subscription": subscription, "want_on": want_on, "request_withdrawn": withdrawn,
                    "term_over": subscription.is_live and subscription.current_period_end <= timezone.now(),
                    # Already charged for a term that has not begun: the customer may have it back (clause 6.4).
                    "paid_ahead": None if want_on or not subscription.is_live else services.paid_ahead_term(subscription)})

@@ -177,6 +177,8 @@ def test_turning_renewal_back_on_withdraws_the_request_for_the_paid_term_back(
     client.force_login(customer)
     client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
     request = RefundRequest.objects.get(payment=term2.payment)
+    page = client.get(f"/account/subscriptions/{sub.pk}/renewal/?on=1").content.decode()
+    assert 'id="request-withdrawn"' in page and f"request #{request.pk}" in page  # said before it happens
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "1"})
     sub.refresh_from_db()
