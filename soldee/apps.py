@@ -17,7 +17,7 @@ def _label_fields() -> None:
     """Fields declared without a verbose name get a translated one (soldee.field_labels)."""
     from django.apps import apps
 
-    from .field_labels import FIELD_LABELS
+    from .field_labels import FIELD_HELP_TEXTS, FIELD_LABELS
 
     for model in apps.get_models():
         if model._meta.app_label not in ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee"):
@@ -25,3 +25,5 @@ def _label_fields() -> None:
         for field in model._meta.concrete_fields:
             if field._verbose_name is None and field.name in FIELD_LABELS:
                 field.verbose_name = FIELD_LABELS[field.name]
+            if isinstance(field.help_text, str) and field.help_text in FIELD_HELP_TEXTS:
+                field.help_text = FIELD_HELP_TEXTS[field.help_text]

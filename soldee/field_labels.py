@@ -136,3 +136,26 @@ FIELD_LABELS = {
     "withdrawn_at": _("withdrawn at"),
     "year": _("year"),
 }
+
+# Help texts declared as plain strings (no migration churn): translated the same way.
+FIELD_HELP_TEXTS = {
+    'Who handles the settled payment.': _('Who handles the settled payment.'),
+    'The legal document versions shown at checkout: [{id, kind, label, sha256}].': _('The legal document versions shown at checkout: [{id, kind, label, sha256}].'),
+    "The notification's fields as JSON, card token and personal data removed.": _("The notification's fields as JSON, card token and personal data removed."),
+    'SHA-256 of the body as received.': _('SHA-256 of the body as received.'),
+    'The date the National Bank set the rate for.': _('The date the National Bank set the rate for.'),
+    'Tenge for ONE unit of the currency.': _('Tenge for ONE unit of the currency.'),
+    'As published: tenge per `quant` units.': _('As published: tenge per `quant` units.'),
+    'Why staff entered it by hand.': _('Why staff entered it by hand.'),
+    'For an invoice: the bank-transfer payment, once it is paid.': _('For an invoice: the bank-transfer payment, once it is paid.'),
+    "What the document is for, e.g. the refund's key.": _("What the document is for, e.g. the refund's key."),
+    'Snapshot printed on the document.': _('Snapshot printed on the document.'),
+    "The customer's profile as it was at acceptance.": _("The customer's profile as it was at acceptance."),
+    'The moment of payment (clause 2.3).': _('The moment of payment (clause 2.3).'),
+    "The portal's recommendation: {eligible, reasons, evidence}.": _("The portal's recommendation: {eligible, reasons, evidence}."),
+    'Returns everything still refundable; ends the subscription.': _('Returns everything still refundable; ends the subscription.'),
+    'The period end a renewal reminder was sent for.': _('The period end a renewal reminder was sent for.'),
+    'The moment of payment.': _('The moment of payment.'),
+    'Payment + 30 minutes (clause 5.2); a term paid ahead: its start + 30 minutes.': _('Payment + 30 minutes (clause 5.2); a term paid ahead: its start + 30 minutes.'),
+    'When the 30-minute deadline was found missed.': _('When the 30-minute deadline was found missed.'),
+}

@@ -78,6 +78,7 @@ def test_the_russian_admin_names_fields_in_russian(staff_admin, customer, plan, 
     assert "Номер в платёжном шлюзе" in page and "Gateway ref" not in page
     listing = staff_admin.get("/admin/subscriptions/subscription/").content.decode()
     assert "Оплачено до" in listing and "Current period end" not in listing
+    assert "Версии юридических документов, показанные при оформлении" in page  # a plain-English help text
     # Every field of our apps has a label of its own (a new field must add one).
     from soldee.field_labels import FIELD_LABELS
 
