@@ -71,7 +71,7 @@ class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
         events.record(verb="evidence.exported", subject=customer, customer=customer, actor=request.user,
                       actor_kind=Event.ActorKind.STAFF, data={"path": request.path})
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-        write_archive(customer, spool)
+        write_archive(customer, spool, exported_by=request.user)
         spool.seek(0)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return FileResponse(spool, as_attachment=True, content_type="application/zip",

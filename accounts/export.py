@@ -100,8 +100,10 @@ def _dump(value) -> bytes:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def write_archive(customer, fileobj) -> None:
-    """Write the ZIP for `customer` into the binary file object."""
+def write_archive(customer, fileobj, *, exported_by=None) -> None:
+    """Write the ZIP for `customer` into the binary file object. `exported_by`: a staff
+    member's evidence bundle (clause 10): the texts of the accepted legal documents are
+    added, and the README is for the court or counsel, in the staff member's language."""
     User = get_user_model()
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         contents = []
@@ -127,9 +129,19 @@ def write_archive(customer, fileobj) -> None:
                     contents.append(target)
         archive.writestr("data/accepted_documents.json", _dump(_acceptance_documents(customer)))
         contents.append("data/accepted_documents.json")
-        with translation.override(getattr(customer, "language", None) or "ru"):
-            readme = render_to_string("accounts/export_readme.txt", {
+        if exported_by is not None:
+            from offer.models import LegalDocument
+
+            for document in LegalDocument.objects.filter(acceptances__customer=customer).distinct().order_by("pk"):
+                name = f"legal_documents/{document.kind}-{document.label}.txt"
+                archive.writestr(name, document.body.encode("utf-8"))
+                contents.append(name)
+        template = "accounts/evidence_readme.txt" if exported_by is not None else "accounts/export_readme.txt"
+        language = translation.get_language() if exported_by is not None else (
+            getattr(customer, "language", None) or "ru")
+        with translation.override(language):
+            readme = render_to_string(template, {
                 "customer": customer, "created_at": timezone.localtime(), "contents": contents,
-                "provider": settings.PROVIDER,
+                "provider": settings.PROVIDER, "exported_by": exported_by,
             })
         archive.writestr("README.txt", readme.encode("utf-8"))

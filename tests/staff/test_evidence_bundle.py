@@ -43,6 +43,12 @@ def test_staff_export_a_deleted_customers_evidence_bundle(staff_admin, customer,
     assert [p["public_id"] for p in payments] == [str(payment.public_id)]
     hashes = json.loads(archive.read("data/accepted_documents.json"))[0]["documents"]
     assert {d["kind"] for d in hashes} == {"offer", "privacy", "terms"} and all(len(d["sha256"]) == 64 for d in hashes)
+    # For a court or counsel: the texts accepted, and a README naming who exported it.
+    assert "legal_documents/offer-2025-11-01.txt" in names
+    offer_text = archive.read("legal_documents/offer-2025-11-01.txt").decode()
+    assert offer_text == documents["offer"].body
+    readme = archive.read("README.txt").decode()
+    assert "Evidence bundle of the customer" in readme and staff_admin.staff.email in readme
     exported = Event.objects.get(verb="evidence.exported")
     assert exported.actor == staff_admin.staff and exported.customer_id == customer.pk
 
