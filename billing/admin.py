@@ -10,9 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from soldee.admin import (
     ReadOnlyAdminMixin,
     StaffViewAuditMixin,
-    StatementTimeField,
     confirmation_page,
     money_column,
+    statement_time_field,
 )
 
 from . import (
@@ -104,14 +104,10 @@ class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Receipts, refund notes, invoices ---------------------------------------------------
 
 class BankCreditForm(forms.Form):
-    received_at = StatementTimeField.make(
+    received_at = statement_time_field(
         label=_("Credited to our account at"),
         help_text=_("As the bank statement says (Almaty time). It is the date of payment: the term and the "
                     "30 minutes for access run from it."))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        StatementTimeField.start_now(self, "received_at")
 
 
 class InvoiceStateFilter(admin.SimpleListFilter):

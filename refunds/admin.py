@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from billing.gateways import GatewayError
-from soldee.admin import ReadOnlyAdminMixin, StatementTimeField
+from soldee.admin import ReadOnlyAdminMixin, statement_time_field
 from soldee.money import format_money
 
 from . import selectors, services
@@ -32,14 +32,10 @@ class BankTransferForm(forms.Form):
     reference = forms.CharField(
         label=_("Bank reference of the transfer"), max_length=100,
         help_text=_("The payment order number (or the bank's reference) of the money paid back."))
-    transferred_at = StatementTimeField.make(
+    transferred_at = statement_time_field(
         label=_("Sent by the bank at"),
         help_text=_("As the bank statement says (Almaty time): the refund's date on the refund note, in the "
                     "accounting export and in the customer's e-mail."))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        StatementTimeField.start_now(self, "transferred_at")
 
 
 class CardRefusedForm(forms.Form):

@@ -167,22 +167,18 @@ def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str
     })
 
 
-class StatementTimeField:
+def _now_to_the_minute():
+    from django.utils import timezone
+
+    return timezone.localtime().replace(second=0, microsecond=0)
+
+
+def statement_time_field(*, label, help_text):
     """A form field for a moment read off a bank statement (Almaty time, to the minute),
-    first shown as now: `when = StatementTimeField.make(label=..., help_text=...)`, and
-    `StatementTimeField.start_now(form, "when")` in the form's __init__."""
+    first shown as now (a callable initial: evaluated when the form is shown)."""
+    from django import forms
 
-    @staticmethod
-    def make(*, label, help_text):
-        from django import forms
-
-        return forms.DateTimeField(
-            label=label, help_text=help_text,
-            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-            input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"])
-
-    @staticmethod
-    def start_now(form, name: str) -> None:
-        from django.utils import timezone
-
-        form.fields[name].initial = timezone.localtime().replace(second=0, microsecond=0)
+    return forms.DateTimeField(
+        label=label, help_text=help_text, initial=_now_to_the_minute,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"])

@@ -324,24 +324,12 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
             raise CheckoutRefused(_("The next term of this subscription was refunded, so it ends on %(date)s. You can "
                                     "buy a plan again after that.") % {
                 "date": formats.date_format(timezone.localtime(subscription.current_period_end), "DATETIME_FORMAT")})
-        subscription.auto_renew = on
-        if on:
-            # Back on: the normal schedule (a past-due one keeps its retry date).
-            subscription.next_charge_at = subscription.next_charge_at or max(
-                timezone.now(), subscription.current_period_end - timezone.timedelta(hours=settings.RENEWAL_LEAD_HOURS))
-        else:
-            subscription.next_charge_at = None
-        subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
         if on:
             for handler in _renewal_resumed_handlers:
                 handler(subscription=subscription, by=by)
-        events.record(
-            verb="subscription.renewal_resumed" if on else "subscription.renewal_cancelled",
-            subject=subscription, customer=subscription.customer, actor=by,
-            actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
-            data={"access_until": subscription.current_period_end.isoformat(),
-                  **({"reason": reason} if staff else {})},
-        )
+        _renewal_switch(subscription, on=on, by=by,
+                        actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
+                        reason=reason if staff else "")
         from . import tasks
 
         template = "emails/renewal_resumed" if on else "emails/renewal_cancelled"
@@ -533,12 +521,24 @@ def renewal_stop_for_refund(*, subscription_id: int, by, reason: str) -> bool:
     subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
     if not subscription.is_live or not subscription.auto_renew:
         return False
-    subscription.auto_renew, subscription.next_charge_at = False, None
-    subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
-    events.record(verb="subscription.renewal_cancelled", subject=subscription, customer=subscription.customer_id,
-                  actor=by, actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
-                  data={"access_until": subscription.current_period_end.isoformat(), "reason": reason})
+    _renewal_switch(subscription, on=False, by=by,
+                    actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM, reason=reason)
     return True
+
+
+def _renewal_switch(subscription: Subscription, *, on: bool, by, actor_kind: str, reason: str) -> None:
+    """Subscription row locked: automatic renewal on (the normal schedule; a past-due one
+    keeps its retry date) or off (nothing to charge), and its event."""
+    subscription.auto_renew = on
+    subscription.next_charge_at = (subscription.next_charge_at or max(
+        timezone.now(), subscription.current_period_end - timezone.timedelta(hours=settings.RENEWAL_LEAD_HOURS))
+    ) if on else None
+    subscription.save(update_fields=["auto_renew", "next_charge_at", "updated_at"])
+    events.record(
+        verb="subscription.renewal_resumed" if on else "subscription.renewal_cancelled",
+        subject=subscription, customer=subscription.customer_id, actor=by, actor_kind=actor_kind,
+        data={"access_until": subscription.current_period_end.isoformat(), **({"reason": reason} if reason else {})},
+    )
 
 
 def refunded_ahead(subscription: Subscription) -> bool:

@@ -195,23 +195,30 @@ def test_a_version_published_for_later_is_shown_at_checkout_and_noticed_after_th
     assert 'id="amendment-notice"' in account and "new version of the Public Offer (2099-01-01)" in account
 
 
-def test_a_customer_whose_renewal_is_off_is_not_told_a_renewal_will_accept_it(
-    customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
-):
+def _mailed_with_renewal_off(customer, buy, enqueued, capture, kind: str, title: str):
+    """The amendment e-mail of a new `kind` version to a customer whose renewal is off."""
     from subscriptions.models import Subscription
     from subscriptions.services import subscription_set_auto_renew
 
     buy(customer)
     subscription_set_auto_renew(subscription_id=Subscription.objects.get(customer=customer).pk, on=False,
                                 by=customer)
-    doc = LegalDocument.objects.create(kind="privacy", label="2099-01-01", title="Privacy Policy",
-                                       effective_date="2099-01-01", body="New privacy text")
-    with django_capture_on_commit_callbacks(execute=True):
+    doc = LegalDocument.objects.create(kind=kind, label="2099-01-01", title=title,
+                                       effective_date="2099-01-01", body=f"New {title} text")
+    with capture(execute=True):
         document_publish(document_id=doc.pk)
     enqueued.run("offer.tasks.offer_amendment_notify")
     mail.outbox.clear()
     enqueued.run("offer.tasks.offer_amendment_email_batch")
     [message] = mail.outbox
+    return message
+
+
+def test_a_customer_whose_renewal_is_off_is_not_told_a_renewal_will_accept_it(
+    customer, buy, documents, enqueued, django_capture_on_commit_callbacks,
+):
+    message = _mailed_with_renewal_off(customer, buy, enqueued, django_capture_on_commit_callbacks,
+                                       "privacy", "Privacy Policy")
     assert "Your next renewal payment records" not in message.body
     assert "personal data we keep about you" in message.body
 
@@ -221,20 +228,8 @@ def test_a_customer_whose_renewal_is_off_is_still_told_what_continued_use_means(
 ):
     """Clause 11: their paid term may run past the effective date; using the service then is
     acceptance. (Found by the customer explorer and the audit: the e-mail said nothing.)"""
-    from subscriptions.models import Subscription
-    from subscriptions.services import subscription_set_auto_renew
-
-    buy(customer)
-    subscription_set_auto_renew(subscription_id=Subscription.objects.get(customer=customer).pk, on=False,
-                                by=customer)
-    doc = LegalDocument.objects.create(kind="offer", label="2099-01-01", title="Public Offer",
-                                       effective_date="2099-01-01", body="New offer text")
-    with django_capture_on_commit_callbacks(execute=True):
-        document_publish(document_id=doc.pk)
-    enqueued.run("offer.tasks.offer_amendment_notify")
-    mail.outbox.clear()
-    enqueued.run("offer.tasks.offer_amendment_email_batch")
-    [message] = mail.outbox
+    message = _mailed_with_renewal_off(customer, buy, enqueued, django_capture_on_commit_callbacks,
+                                       "offer", "Public Offer")
     assert "continued use of the service after the effective date means acceptance" in message.body
     assert "the subscription ends with its paid term" in message.body
     assert "Your next renewal payment records" not in message.body
