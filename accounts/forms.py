@@ -1,11 +1,13 @@
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.conf import settings
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from billing.exchange import currency_choices, offered_currencies
+from soldee.provider import provider_details
 
 from .models import CustomerProfile
 from .validators import is_legal_entity_bin, is_valid_iin_bin
@@ -62,7 +64,12 @@ class CustomerProfileForm(forms.ModelForm):
         )
 
     def clean_iin_bin(self):
-        return (self.cleaned_data.get("iin_bin") or "").strip()
+        number = (self.cleaned_data.get("iin_bin") or "").strip()
+        if number and number == settings.PROVIDER["bin"]:
+            # Copied from our own invoice or footer: an agreement with STG LLP as its own customer.
+            raise forms.ValidationError(_("This is the BIN of %(provider)s, the provider; enter your own IIN or BIN.")
+                                        % {"provider": provider_details().name})
+        return number
 
     def clean_phone(self):
         phone = " ".join((self.cleaned_data.get("phone") or "").split())

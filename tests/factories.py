@@ -7,7 +7,7 @@ from plans.models import Plan
 
 # Valid Kazakhstan numbers (the control digit checks out).
 VALID_IIN = "900101300017"
-VALID_BIN = "250640004728"  # STG LLP's own BIN, from the offer
+VALID_BIN = "971240001315"  # a valid BIN that is not STG LLP's own (the form refuses that one)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -2,6 +2,7 @@ import pytest
 
 from accounts.models import CustomerProfile, PersonalDataConsent
 from soldee.models import Event
+from tests.factories import VALID_BIN
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +27,23 @@ def test_a_legal_entity_needs_a_bin_and_a_signatory(client, user_without_profile
     response = client.post("/profile/", data, HTTP_ACCEPT_LANGUAGE="en")
     errors = response.context["form"].errors
     assert "iin_bin" in errors and "signatory_name" in errors and "signatory_basis" in errors
-    data.update(iin_bin="250640004728", signatory_name="A. Director", signatory_basis="Charter")
+    data.update(iin_bin=VALID_BIN, signatory_name="A. Director", signatory_basis="Charter")
     response = client.post("/profile/", data)
     assert response.status_code == 302
     assert CustomerProfile.objects.get().kind == "legal_entity"
+
+
+def test_the_providers_own_bin_copied_from_an_invoice_is_refused(client, user_without_profile, settings):
+    client.force_login(user_without_profile)
+    data = {**VALID, "kind": "legal_entity", "name": "Example LLP", "iin_bin": settings.PROVIDER["bin"],
+            "signatory_name": "A. Director", "signatory_basis": "Charter"}
+    response = client.post("/profile/", data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.context["form"].errors["iin_bin"] == [
+        "This is the BIN of STG LLP, the provider; enter your own IIN or BIN."]
+    assert not CustomerProfile.objects.exists()
+    client.cookies["django_language"] = "ru"
+    response = client.post("/profile/", data)
+    assert "ТОО «STG»" in response.context["form"].errors["iin_bin"][0]
 
 
 def test_an_individual_has_no_signatory_even_if_one_was_typed_as_a_legal_entity(client, user_without_profile):
@@ -38,7 +52,7 @@ def test_an_individual_has_no_signatory_even_if_one_was_typed_as_a_legal_entity(
     assert client.post("/profile/", data).status_code == 302
     profile = CustomerProfile.objects.get()
     assert (profile.kind, profile.signatory_name, profile.signatory_basis) == ("individual", "", "")
-    data = {**data, "kind": "legal_entity", "name": "Example LLP", "iin_bin": "250640004728"}
+    data = {**data, "kind": "legal_entity", "name": "Example LLP", "iin_bin": VALID_BIN}
     assert client.post("/profile/", data).status_code == 302
     profile.refresh_from_db()
     assert (profile.kind, profile.signatory_name, profile.signatory_basis) == ("legal_entity", "A. Director", "Charter")
