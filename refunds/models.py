@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -215,6 +216,10 @@ class Refund(models.Model):
                 condition=~models.Q(status="succeeded") | models.Q(succeeded_at__isnull=False),
                 name="refund_succeeded_has_time",
             ),
+            # One bank transfer pays back one refund, whatever the case staff typed its reference
+            # in; refund_record_bank_transfer checks first, this holds under concurrent recording.
+            models.UniqueConstraint(Upper("gateway_ref"), condition=models.Q(gateway_ref__startswith=BANK_TRANSFER_REF),
+                                    name="refund_bank_reference_once"),
         ]
         indexes = [models.Index(fields=["status", "updated_at"])]
         verbose_name = _("refund")

@@ -517,7 +517,14 @@ def refund_record_bank_transfer(*, refund_id: int, reference: str, by, transferr
         events.record(verb="refund.transfer_recorded", subject=refund, customer=customer_id, actor=by,
                       actor_kind=Event.ActorKind.STAFF,
                       data={"reference": reference, "transferred_at": transferred_at.isoformat()})
-        return _refund_record(refund_id=refund.pk, gateway_ref=gateway_ref, by=by, done_at=transferred_at)
+        try:
+            with transaction.atomic():
+                return _refund_record(refund_id=refund.pk, gateway_ref=gateway_ref, by=by, done_at=transferred_at)
+        except IntegrityError as exc:  # another customer's refund took the reference a moment ago
+            if "refund_bank_reference_once" not in str(exc):
+                raise
+            raise RefundError(_("The bank reference %(reference)s was recorded for another refund a moment ago: "
+                                "one transfer pays back one refund.") % {"reference": reference}) from exc
 
 
 def refund_request_withdraw(*, customer, request_id: int, why: str = "") -> RefundRequest:

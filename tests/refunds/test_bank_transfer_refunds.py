@@ -2,9 +2,11 @@
 money back through: an approved refund waits for accounting to pay it back, staff record
 the transfer in the admin, and the record is the same as a gateway refund's."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import documents as billing_documents
@@ -158,6 +160,60 @@ def test_a_bank_reference_pays_back_one_refund(company, paid_by_transfer, approv
     with pytest.raises(services.RefundError, match="already recorded for refund"):
         services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference="pp-123", by=staff)
     assert Refund.objects.get(pk=other_company_refund.pk).status == Refund.Status.AWAITING_TRANSFER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_bank_reference_recorded_for_two_refunds_at_once_pays_back_one(
+    require_postgres, company, paid_by_transfer, approved, staff, other_company_refund
+):
+    """The check before recording cannot see a transfer recorded at the same moment by
+    another customer's refund (each waits only on its own customer): the unique index on
+    the reference refuses the second, with a clear message and nothing half-written."""
+    first_recorded, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def record_first():
+        try:
+            with transaction.atomic():  # held open until the second has checked and is waiting
+                services.refund_record_bank_transfer(refund_id=approved.pk, reference="PP-77", by=staff)
+                first_recorded.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def record_second():
+        try:
+            services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference="pp-77", by=staff)
+            outcome["second"] = "recorded"
+        except services.RefundError as exc:
+            outcome["second"] = str(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=record_first)
+    first.start()
+    assert first_recorded.wait(timeout=30)
+    second = threading.Thread(target=record_second)
+    second.start()
+    try:
+        for _ in range(300):  # until the second waits on a lock the first holds
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+            second.join(timeout=0.05)
+        else:
+            pytest.fail("the second recording never waited for the first")
+    finally:
+        release.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+    assert "was recorded for another refund a moment ago" in outcome["second"]
+    assert Refund.objects.get(pk=approved.pk).status == Refund.Status.SUCCEEDED
+    other = Refund.objects.get(pk=other_company_refund.pk)
+    assert (other.status, other.gateway_ref) == (Refund.Status.AWAITING_TRANSFER, "")
+    assert not Event.objects.filter(verb="refund.transfer_recorded", subject_id=str(other.pk)).exists()
 
 
 @pytest.fixture
