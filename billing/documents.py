@@ -493,6 +493,3 @@ def document_render(*, document_id: int) -> PaymentDocument:
     return document
 
 
-def can_download(user, document: PaymentDocument) -> bool:
-    return user.is_authenticated and (user.is_staff or document.customer_id == user.pk)
-

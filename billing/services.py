@@ -434,6 +434,11 @@ def notification_store(*, gateway: str, notification: Notification, body: bytes,
         return IncomingNotification.objects.get(gateway=gateway, event_id=notification.event_id), False
 
 
+def webhook_gateways() -> set[str]:
+    """The gateways whose notifications are accepted: the one in use and any being retired."""
+    return {settings.PAYMENT_GATEWAY, *settings.PAYMENT_GATEWAYS_RETIRED}
+
+
 def notification_process(*, inbox_id: int, notification: Notification) -> str:
     """Apply a stored notification exactly once; concurrent duplicates wait on the row
     lock and then see it processed."""
@@ -442,9 +447,14 @@ def notification_process(*, inbox_id: int, notification: Notification) -> str:
         if row.outcome in (IncomingNotification.Outcome.PROCESSED, IncomingNotification.Outcome.IGNORED):
             return row.outcome
         outcome = IncomingNotification.Outcome.IGNORED
-        if notification.charge and notification.invoice_id and Payment.objects.filter(
-            public_id=notification.invoice_id
-        ).exists():
+        made_with = Payment.objects.filter(public_id=notification.invoice_id).values_list(
+            "gateway", flat=True).first() if notification.charge and notification.invoice_id else None
+        if made_with is not None and made_with != row.gateway:
+            # Only the gateway that took the payment can say it was paid.
+            log.warning("notification %s from %s names payment %s, made with %s: ignored",
+                        row.event_id, row.gateway, notification.invoice_id, made_with)
+            row.error = f"names a payment made with {made_with}, not {row.gateway}"
+        elif made_with is not None:
             payment_apply_result(
                 public_id=notification.invoice_id, charge=notification.charge,
                 source=f"notification:{row.event_id}",
@@ -452,7 +462,7 @@ def notification_process(*, inbox_id: int, notification: Notification) -> str:
             outcome = IncomingNotification.Outcome.PROCESSED
         row.outcome = outcome
         row.processed_at = timezone.now()
-        row.save(update_fields=["outcome", "processed_at"])
+        row.save(update_fields=["outcome", "processed_at", "error"])
     return outcome
 
 

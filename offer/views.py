@@ -60,13 +60,15 @@ def diff(request, kind, a, b):
 # --- Copies of the agreement (clause 5.4) ---------------------------------------------------
 
 def _acceptance_for(request, acceptance_id, *, staff_ok: bool):
-    """The acceptance if the user owns it (or is staff, where allowed); 404 otherwise."""
+    """The acceptance if the user owns it (or is staff with a second factor and the view
+    permission, where allowed: logged); 404 otherwise."""
+    from soldee.staff_access import staff_may_view
+
     from .models import Acceptance
 
     acceptance = Acceptance.objects.filter(pk=acceptance_id).first()
-    if acceptance is None or not (
-        acceptance.customer_id == request.user.pk or (staff_ok and request.user.is_staff)
-    ):
+    if acceptance is None or not (acceptance.customer_id == request.user.pk or (staff_ok and staff_may_view(
+            request, acceptance, perm="offer.view_acceptance", customer=acceptance.customer_id))):
         raise Http404
     return acceptance
 

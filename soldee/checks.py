@@ -33,3 +33,24 @@ def agent_platform_is_told(app_configs, **kwargs):
                       hint="Set AGENT_PLATFORM_WEBHOOK_SECRET to the secret shared with the platform.",
                       id="soldee.E003")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def retired_gateways_are_real(app_configs, **kwargs):
+    """PAYMENT_GATEWAYS_RETIRED keeps a real gateway's notifications coming while its
+    payments wind down; the sandbox there would let anyone holding its secret pay invoices."""
+    from billing.gateways import GatewayError, get_gateway
+
+    errors = []
+    for name in settings.PAYMENT_GATEWAYS_RETIRED:
+        if name == "sandbox" and settings.PAYMENT_GATEWAY != "sandbox":
+            errors.append(Error("PAYMENT_GATEWAYS_RETIRED names the sandbox beside a real gateway: sandbox-signed "
+                                "notifications would be accepted as payments.",
+                                hint="Remove 'sandbox' from PAYMENT_GATEWAYS_RETIRED.", id="soldee.E004"))
+            continue
+        try:
+            get_gateway(name)
+        except GatewayError:
+            errors.append(Error(f"PAYMENT_GATEWAYS_RETIRED names {name!r}, which is not a payment gateway.",
+                                hint="Use the adapter's name, as in PAYMENT_GATEWAY.", id="soldee.E005"))
+    return errors

@@ -449,8 +449,13 @@ PROVIDER_LOCALIZED = {
 
 # --- Payments ---------------------------------------------------------------------
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
+# A gateway given up for new payments whose notifications are still accepted for its
+# payments (late answers, refunds) while they wind down; only PAYMENT_GATEWAY's otherwise.
+PAYMENT_GATEWAYS_RETIRED = env.list("PAYMENT_GATEWAYS_RETIRED", default=[])
+# The public development secret only while the sandbox is the gateway in use: with a real
+# gateway, anyone could sign a sandbox notification with it.
 SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="") or (
-    "sandbox-dev-secret" if (DEBUG or EMBEDDED) else "")
+    "sandbox-dev-secret" if (DEBUG or EMBEDDED) and PAYMENT_GATEWAY == "sandbox" else "")
 # Where the sandbox gateway posts its notifications (server to server).
 # Empty (as .env.example leaves it) means the default too.
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="") or f"{SITE_URL}/billing/webhooks/sandbox/"

@@ -208,3 +208,35 @@ def test_concurrent_duplicate_deliveries_on_postgres_end_in_one_of_everything(
     assert codes == [200] * 10
     assert _counts() == (1, 1, 1, 1, 1)
     assert enqueued.names().count("billing.tasks.receipt_email") == 1
+
+
+def test_a_sandbox_notification_is_refused_while_a_real_gateway_takes_payments(client, paid_txn, settings, caplog):
+    """Found by the security review: with CloudPayments in use, a notification signed with a
+    (leaked or development) sandbox secret paid a CloudPayments invoice."""
+    payment, txn = paid_txn
+    settings.PAYMENT_GATEWAY = "cloudpayments"
+    before = _counts()
+    response = post_webhook(client, notification(txn))
+    assert response.status_code == 404
+    assert _counts() == before
+    assert "refused a notification for gateway 'sandbox', which is not in use" in caplog.text
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING
+    # A gateway being retired still settles its own payments' late notifications.
+    settings.PAYMENT_GATEWAYS_RETIRED = ["sandbox"]
+    assert post_webhook(client, notification(txn)).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+
+
+def test_a_gateway_cannot_settle_a_payment_made_with_another(client, paid_txn, caplog):
+    payment, txn = paid_txn
+    Payment.objects.filter(pk=payment.pk).update(gateway="cloudpayments")  # as if made there
+    response = post_webhook(client, notification(txn))
+    assert response.status_code == 200  # acknowledged: the gateway need not send it again
+    row = IncomingNotification.objects.get()
+    assert row.outcome == IncomingNotification.Outcome.IGNORED
+    assert row.error == "names a payment made with cloudpayments, not sandbox"
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING
+    assert not Subscription.objects.exists()

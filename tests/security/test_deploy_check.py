@@ -84,3 +84,18 @@ def test_check_deploy_says_when_the_agent_platform_is_not_told_of_grants(tmp_pat
     assert none.returncode != 0 and "soldee.W002" in none.stdout + none.stderr
     unsigned = run_manage(tmp_path, "check", "--deploy", AGENT_PLATFORM_WEBHOOK_SECRET="")
     assert unsigned.returncode != 0 and "soldee.E003" in unsigned.stdout + unsigned.stderr
+
+
+def test_the_sandbox_is_refused_beside_a_real_gateway(tmp_path):
+    """Found by the security review. A sandbox-signed notification must never pay for a real
+    gateway's invoice: no development secret while another gateway is in use, and the
+    deploy check refuses the sandbox among the gateways being retired."""
+    code = "from django.conf import settings as s; print(repr(s.SANDBOX_WEBHOOK_SECRET))"
+    for gateway, secret in (("cloudpayments", "''"), ("sandbox", "'sandbox-dev-secret'")):
+        result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, DEBUG="1", SANDBOX_WEBHOOK_SECRET="",
+                            PAYMENT_GATEWAY=gateway)
+        assert result.stdout.strip() == secret, result.stderr
+    result = run_manage(tmp_path, "check", "--deploy", PAYMENT_GATEWAY="cloudpayments",
+                        PAYMENT_GATEWAYS_RETIRED="sandbox,paypal")
+    assert result.returncode != 0
+    assert "soldee.E004" in result.stderr and "PAYMENT_GATEWAYS_RETIRED names 'paypal'" in result.stderr
