@@ -179,8 +179,9 @@ def error_reports_deadline_sweep(*, now=None) -> int:
 
 def calendar_exception_changed(*, exception: CalendarException, by, removed: bool = False) -> int:
     """Staff saved or removed a calendar exception (the row is already written). Record
-    it and move the deadlines of reports still running over that date. Returns how many
-    deadlines moved."""
+    it and recompute the deadline of every report still running: a change of an
+    exception's date moves deadlines over its old date as well as its new one. Returns how
+    many deadlines moved."""
     moved = 0
     with transaction.atomic():
         events.record(verb="calendar.exception_removed" if removed else "calendar.exception_saved",
@@ -188,8 +189,6 @@ def calendar_exception_changed(*, exception: CalendarException, by, removed: boo
                       data={"date": exception.date.isoformat(), "kind": exception.kind, "note": exception.note})
         calendar = business_days.default_calendar()
         for report in ErrorReport.objects.select_for_update().filter(deadline_at__gte=timezone.now()):
-            if timezone.localtime(report.reported_at, business_days.ALMATY).date() >= exception.date:
-                continue  # the change is on or before day 0: it cannot move this deadline
             deadline = calendar.deadline_after(report.reported_at)
             if deadline != report.deadline_at:
                 events.record(verb="error_report.deadline_changed", subject=report, customer=report.customer,

@@ -147,6 +147,30 @@ def test_calendar_exception_added_in_admin_moves_running_deadlines(admin_client,
     assert "now end on 30 Mar 2026" in mail.outbox[-1].body, mail.outbox[-1].body
 
 
+def test_moving_a_calendar_exception_to_an_earlier_date_moves_the_deadlines_over_both_dates(
+    admin_client, customer, queued, django_capture_on_commit_callbacks
+):
+    """Found by the dates review: the recompute saw only the new date and skipped reports
+    whose day 0 came after it, so a corrected date left deadlines counted on the old one."""
+    with time_machine.travel(datetime(2026, 12, 1, 10, 0, tzinfo=ALMATY), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):  # the working Saturday, entered on the wrong one
+        admin_client.post("/admin/refunds/calendarexception/add/",
+                          {"date": "2026-12-12", "kind": "working_day", "note": "Decree"})
+    exception = CalendarException.objects.get()
+    with time_machine.travel(datetime(2026, 12, 8, 12, 0, tzinfo=ALMATY), tick=False):
+        report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
+                                              severity="blocker")
+    assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-12-14"  # Sat 12th counts
+    with time_machine.travel(datetime(2026, 12, 9, 9, 0, tzinfo=ALMATY), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/refunds/calendarexception/{exception.pk}/change/",
+                                     {"date": "2026-12-05", "kind": "working_day", "note": "Decree (corrected)"})
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-12-15"
+    assert "emails/error_report_deadline_changed" in emails(queued)
+
+
 def test_refund_and_report_detail_pages_render(admin_client, request_late, staff):
     refund = services.refund_request_approve(request_id=request_late.pk, by=staff)
     services.refund_execute(refund_id=refund.pk)
