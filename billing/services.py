@@ -367,8 +367,12 @@ def payment_not_payable(payment: Payment) -> str:
     page). "expired": the page was abandoned or replaced by a newer one; "paid": the
     invoice is paid already; "account_closed": the customer's account was deleted since, or
     they asked for its deletion (a page opened before the request would buy a subscription
-    that then blocks the deletion)."""
+    that then blocks the deletion); "documents_changed": a new version of a document the
+    page was opened with has come into force since (a page opened before midnight, paid
+    after it): paying would accept a superseded offer, so the customer is sent to read the
+    one in force."""
     from accounts.personal_data import deletion_requested
+    from offer.services import documents_in_force
 
     if payment.status == Payment.Status.EXPIRED:
         return "expired"
@@ -376,6 +380,9 @@ def payment_not_payable(payment: Payment) -> str:
         return "paid"
     if not payment.customer.is_active or deletion_requested(payment.customer):
         return "account_closed"
+    if payment.pinned_documents and {p["kind"]: p["id"] for p in payment.pinned_documents} != {
+            kind: document.pk for kind, document in documents_in_force().items()}:
+        return "documents_changed"
     return ""
 
 

@@ -487,7 +487,7 @@ class CloudPaymentsGateway(Gateway):
         if currency != payment.currency or amount_minor != payment.amount_minor:
             return CHECK_BAD_AMOUNT
         why = payment_not_payable(payment)
-        if why in ("expired", "account_closed"):  # abandoned, replaced, or the account closed since
+        if why in ("expired", "account_closed", "documents_changed"):  # abandoned, replaced, closed, superseded
             return CHECK_EXPIRED
         if why == "paid" or payment.status not in (Payment.Status.PENDING, Payment.Status.PROCESSING,
                                                    Payment.Status.FAILED):

@@ -57,6 +57,8 @@ TEST_CARDS = {
 }
 DECLINE_CODE = "insufficient_funds"
 DECLINE_MESSAGE = gettext_noop("Insufficient funds")  # stored in English, shown translated
+DOCUMENTS_CHANGED = gettext_noop("The offer's documents changed after this page was opened: read the versions "
+                                 "now in force and pay again")
 
 
 def sign(body: bytes, secret: str | None = None) -> str:
@@ -147,7 +149,8 @@ def _merchant_check(txn) -> str:
     payment = Payment.objects.select_related("customer").filter(public_id=txn.invoice_id).first()
     why = payment_not_payable(payment) if payment is not None else ""
     return {"expired": "The payment page expired", "paid": "The invoice is already paid",
-            "account_closed": "The customer's account is closed"}.get(why, "")
+            "account_closed": "The customer's account is closed",
+            "documents_changed": DOCUMENTS_CHANGED}.get(why, "")
 
 
 def decide_hosted(txn_id, card_number: str) -> None:

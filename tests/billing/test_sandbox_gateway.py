@@ -147,3 +147,42 @@ def test_a_replaced_payment_page_says_no_money_was_taken_and_points_to_the_accou
     page = client.get(f"/billing/payments/{older.public_id}/return/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'id="payment-expired"' in page and "No money was taken" in page
     assert 'href="/account/"' in page and "Choose a plan" not in page
+
+
+def test_a_page_opened_before_a_new_offer_took_effect_cannot_be_paid_after(client, customer, plan, documents,
+                                                                           time_machine):
+    """Found by the dates review: a page opened at 23:50 and paid at 00:10, the night a new
+    Offer took effect, recorded acceptance of the Offer no longer in force. The gateway's
+    check now refuses it, and the customer pays again after reading the version in force."""
+    import datetime as dt
+
+    from billing.services import payment_refresh_from_gateway
+    from offer.models import LegalDocument
+    from offer.services import document_publish
+
+    almaty = dt.timezone(dt.timedelta(hours=5))
+    time_machine.move_to(dt.datetime(2026, 12, 31, 23, 50, tzinfo=almaty), tick=False)
+    amended = LegalDocument.objects.create(kind="offer", label="2027-01-01", title="Public Offer",
+                                           body="The amended offer", effective_date=dt.date(2027, 1, 1))
+    document_publish(document_id=amended.pk)
+    payment = start_checkout(None, customer, plan, documents)
+    time_machine.move_to(dt.datetime(2027, 1, 1, 0, 10, tzinfo=almaty), tick=False)
+    txn = pay_on_sandbox(payment)
+    assert txn.status == SandboxTransaction.Status.DECLINED
+    assert txn.reason.startswith("The offer's documents changed after this page was opened")
+    payment_refresh_from_gateway(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.FAILED and not Subscription.objects.exists()
+    client.force_login(customer)
+    client.cookies["django_language"] = "ru"
+    page = client.get(f"/billing/payments/{payment.public_id}/return/").content.decode()
+    assert "Документы оферты изменились" in page
+    from offer.services import documents_in_force
+
+    again = start_checkout(None, customer, plan, documents_in_force(), token="tok-2")
+    assert {p["kind"]: p["label"] for p in again.pinned_documents}["offer"] == "2027-01-01"
+    pay_on_sandbox(again)
+    payment_refresh_from_gateway(payment=again)
+    again.refresh_from_db()
+    assert again.status == Payment.Status.SUCCEEDED
+    assert again.acceptance.accepted_documents.get(kind="offer").document == amended
