@@ -6,8 +6,7 @@ from babel.numbers import get_currency_precision
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -19,7 +18,7 @@ from billing.gateways import GatewayError
 from soldee.admin import ReadOnlyAdminMixin, statement_time_field
 from soldee.money import format_money
 
-from . import selectors, services
+from . import attachments, selectors, services
 from .models import CalendarException, ErrorReport, Refund, RefundRequest
 
 
@@ -213,11 +212,9 @@ class ErrorReportAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def attachment_view(self, request, pk):
         report = ErrorReport.objects.filter(pk=pk).first()
-        if report is None or not report.attachment or not self.has_view_permission(request, report) \
-                or not default_storage.exists(report.attachment.name):
+        if report is None or not self.has_view_permission(request, report):
             raise Http404
-        return FileResponse(default_storage.open(report.attachment.name, "rb"), as_attachment=True,
-                            filename=report.attachment_name or "attachment")
+        return attachments.response(report)
 
     @admin.action(description=_("Confirm as critical (with a reason)"), permissions=["decide"])
     def confirm_critical(self, request, queryset):

@@ -25,7 +25,7 @@ from soldee.tasks import staff_alert_on_commit
 from subscriptions.models import Subscription, Term
 from subscriptions.services import term_refunded
 
-from . import selectors
+from . import attachments, selectors
 from .models import (
     BANK_TRANSFER_REF,
     CalendarException,
@@ -65,7 +65,7 @@ def error_report_create(*, customer, what_fails: str, since, severity: str, atta
         # Written before the transaction: storage may be remote, and a transaction never
         # waits on I/O. A rolled-back report leaves an orphan file, never a lost one.
         stored_name = default_storage.save(_attachment_path(None, attachment.name), attachment)
-        original_name = attachment.name[:200]
+        original_name = attachments.kept_name(attachment.name)
     now = timezone.now()
     with transaction.atomic():
         _lock_customer(customer.pk)

@@ -3,8 +3,6 @@ objects are a 404, never a 403 (their existence is not disclosed)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -14,7 +12,7 @@ from billing.models import Payment
 from soldee.event_texts import CUSTOMER_TEXTS
 from subscriptions.models import Subscription
 
-from . import selectors, services
+from . import attachments, selectors, services
 from .forms import ErrorReportForm, RefundRequestForm
 from .models import ErrorReport, RefundRequest
 
@@ -57,10 +55,7 @@ def error_report_detail(request, pk):
 @login_required
 def error_report_attachment(request, pk):
     report = get_object_or_404(ErrorReport, pk=pk, customer=request.user)
-    if not report.attachment or not default_storage.exists(report.attachment.name):
-        raise Http404
-    return FileResponse(default_storage.open(report.attachment.name, "rb"), as_attachment=True,
-                        filename=report.attachment_name or "attachment")
+    return attachments.response(report)
 
 
 @login_required

@@ -133,6 +133,32 @@ def test_customer_reports_an_error_with_an_attachment(client, customer, queued,
     assert download.status_code == 200 and b"".join(download.streaming_content) == PNG
 
 
+def test_a_long_file_name_cannot_change_the_type_the_attachment_is_served_as(
+    client, customer, staff, queued, django_capture_on_commit_callbacks
+):
+    """Found by the security review: the form checked the whole name (".txt"), the first
+    200 characters were kept, and both downloads named the file by them (".hta", a
+    runnable script on Windows) and typed it so."""
+    name = "screenshot" + "_" * 186 + ".hta" + "x" * 20 + ".txt"
+    client.force_login(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("refunds:error_report_create"),
+                    report_data(attachment=SimpleUploadedFile(name, b"<script>x</script>", "text/plain")))
+    report = ErrorReport.objects.get(customer=customer)
+    assert len(report.attachment_name) == 200 and report.attachment_name.endswith("_.txt")
+    for who, url in ((customer, reverse("refunds:error_report_attachment", args=[report.pk])),
+                     (staff, f"/admin/refunds/errorreport/{report.pk}/attachment/")):
+        client.force_login(who)
+        download = client.get(url)
+        assert download["Content-Type"] == "text/plain; charset=utf-8"
+        assert download["Content-Disposition"].startswith("attachment;")
+        assert download["Content-Disposition"].endswith('_.txt"') and ".hta" not in download["Content-Disposition"]
+    # A name kept before this change, cut at ".hta": served with the extension the form accepted.
+    ErrorReport.objects.filter(pk=report.pk).update(attachment_name=name[:200])
+    download = client.get(f"/admin/refunds/errorreport/{report.pk}/attachment/")
+    assert download["Content-Disposition"].endswith('.hta.txt"')
+
+
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "larger than 5 MB"),
     ("run.exe", b"MZ" + b"0" * 10, "Only PDF, PNG, JPG and TXT"),
