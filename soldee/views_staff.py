@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from . import dashboard as metrics
-from . import test_clock
+from . import events, test_clock
 from .models import Event
 from .money import format_money
 
@@ -95,8 +95,14 @@ def test_clock_view(request):
     enabled = test_clock.is_enabled()
     allowed = request.user.has_perm("subscriptions.change_subscription")
     customer = None
-    if request.GET.get("customer", "").isdigit():
+    # A customer's state only where the clock runs, and only for staff who may see customers
+    # and their subscriptions; each look is logged (found by the security review).
+    may_see = enabled and request.user.has_perms(["accounts.view_user", "subscriptions.view_subscription"])
+    if may_see and request.GET.get("customer", "").isdigit():
         customer = get_user_model().objects.filter(pk=int(request.GET["customer"]), is_staff=False).first()
+        if customer is not None and request.method == "GET":
+            events.record(verb="staff.viewed", subject=customer, customer=customer, actor=request.user,
+                          actor_kind=Event.ActorKind.STAFF, data={"model": "test_clock", "path": request.path})
     if request.method == "POST":
         if not enabled:
             raise PermissionDenied(_("The test clock is disabled in this environment."))

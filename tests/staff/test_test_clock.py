@@ -61,6 +61,23 @@ def test_refused_when_debug_is_off_and_no_setting_enables_it(settings, customer,
     assert page.status_code == 403 and b"test-clock-disabled" in page.content
     assert client.post(URL, {"customer": customer.email, "amount": 1, "unit": "days"}).status_code == 403
     assert not Event.objects.filter(verb="test_clock.advanced").exists()
+    # Disabled, it shows nobody's state either (found by the security review).
+    page = client.get(f"{URL}?customer={customer.pk}")
+    assert page.status_code == 403 and customer.email.encode() not in page.content
+
+
+def test_a_customers_state_is_shown_only_to_staff_who_may_see_customers_and_is_logged(client, customer, staff):
+    from django.contrib.auth.models import Permission
+
+    clerk = UserFactory(is_staff=True)
+    client.force_login(clerk)
+    page = client.get(f"{URL}?customer={customer.pk}")
+    assert customer.email.encode() not in page.content
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "view_subscription"]))
+    client.force_login(UserFactory._meta.model.objects.get(pk=clerk.pk))  # permissions are cached per user object
+    page = client.get(f"{URL}?customer={customer.pk}")
+    assert customer.email.encode() in page.content
+    assert Event.objects.filter(verb="staff.viewed", customer=customer, actor=clerk).count() == 1
 
 
 def test_a_truthy_string_is_not_an_explicit_enable(settings):
