@@ -54,3 +54,14 @@ def retired_gateways_are_real(app_configs, **kwargs):
             errors.append(Error(f"PAYMENT_GATEWAYS_RETIRED names {name!r}, which is not a payment gateway.",
                                 hint="Use the adapter's name, as in PAYMENT_GATEWAY.", id="soldee.E005"))
     return errors
+
+
+@register(Tags.security, deploy=True)
+def sandbox_takes_no_money_in_production(app_configs, **kwargs):
+    """Found by the security review: production settings that passed `check --deploy` ran
+    the sandbox, where anyone buys a plan with the test card 4242 4242 4242 4242."""
+    if settings.PAYMENT_GATEWAY == "sandbox" and not settings.DEBUG and not settings.SANDBOX_PAYMENTS_ALLOWED:
+        return [Error("PAYMENT_GATEWAY is the sandbox: anyone can buy a plan with a test card.",
+                      hint="Set PAYMENT_GATEWAY=cloudpayments (docs/cloudpayments.md); on a staging or demo site, "
+                           "set SANDBOX_PAYMENTS_ALLOWED=1.", id="soldee.E006")]
+    return []

@@ -449,6 +449,9 @@ PROVIDER_LOCALIZED = {
 
 # --- Payments ---------------------------------------------------------------------
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
+# The sandbox takes test cards as payment: a production site left on it would give plans
+# away. `check --deploy` refuses it unless this says the site is a staging or demo one.
+SANDBOX_PAYMENTS_ALLOWED = env.bool("SANDBOX_PAYMENTS_ALLOWED", default=False)
 # A gateway given up for new payments whose notifications are still accepted for its
 # payments (late answers, refunds) while they wind down; only PAYMENT_GATEWAY's otherwise.
 PAYMENT_GATEWAYS_RETIRED = env.list("PAYMENT_GATEWAYS_RETIRED", default=[])

@@ -22,7 +22,9 @@ def production_env(tmp_path, **extra):
         "CSRF_TRUSTED_ORIGINS": "https://portal.soldee.kz",
         "SITE_URL": "https://portal.soldee.kz",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.soldee.kz:587",
-        "SANDBOX_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "PAYMENT_GATEWAY": "cloudpayments",
+        "CLOUDPAYMENTS_PUBLIC_ID": "pk_test",
+        "CLOUDPAYMENTS_API_SECRET": secrets.token_urlsafe(32),
         "AGENT_PLATFORM_WEBHOOK_URL": "https://agents.soldee.kz/hooks/access",
         "AGENT_PLATFORM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "SOLDEE_VAR_DIR": str(tmp_path / "var"),
@@ -73,8 +75,19 @@ def test_production_settings_are_hardened(tmp_path):
 def test_check_deploy_refuses_the_sandbox_gateway_without_a_webhook_secret(tmp_path):
     """docker-compose with .env.example's empty SANDBOX_WEBHOOK_SECRET would refuse every
     sandbox notification: the deploy check says so."""
-    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SANDBOX_WEBHOOK_SECRET="")
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SANDBOX_WEBHOOK_SECRET="",
+                        PAYMENT_GATEWAY="sandbox", SANDBOX_PAYMENTS_ALLOWED="1")
     assert result.returncode != 0 and "soldee.E001" in result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_the_sandbox_unless_the_site_says_it_is_staging(tmp_path):
+    """Found by the security review: the sandbox in production gives plans away for a test card."""
+    production = run_manage(tmp_path, "check", "--deploy", PAYMENT_GATEWAY="sandbox",
+                            SANDBOX_WEBHOOK_SECRET=secrets.token_urlsafe(32))
+    assert production.returncode != 0 and "soldee.E006" in production.stderr
+    staging = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", PAYMENT_GATEWAY="sandbox",
+                         SANDBOX_WEBHOOK_SECRET=secrets.token_urlsafe(32), SANDBOX_PAYMENTS_ALLOWED="1")
+    assert staging.returncode == 0, staging.stdout + staging.stderr
 
 
 def test_check_deploy_says_when_the_agent_platform_is_not_told_of_grants(tmp_path):
