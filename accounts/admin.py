@@ -36,8 +36,21 @@ class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
         # (untick "active"); a customer's data is anonymised through a deletion request.
         return False
 
+    # Who may do what is a superuser's to change: with "change user" alone, a staff member
+    # could tick superuser for themself (found by the security review).
+    PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def has_change_permission(self, request, obj=None):
+        # Another staff account (its password included) is changed by a superuser only: else
+        # "change user" would reset a superuser's password and log in as them.
+        if obj is not None and obj.is_staff and obj.pk != request.user.pk and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.extend(self.PRIVILEGE_FIELDS)
         if obj is not None and not obj.is_staff:
             # A customer's login is closed by a deletion request (cards erased, keys revoked,
             # renewals stopped), never by unticking "active": their card would go on renewing
