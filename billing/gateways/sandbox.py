@@ -295,7 +295,9 @@ class SandboxGateway(Gateway):
     def parse_notification(self, *, body: bytes, headers: dict[str, str]) -> Notification:
         given = headers.get(SIGNATURE_HEADER.lower(), "")
         secret = settings.SANDBOX_WEBHOOK_SECRET
-        if not given or not secret or not hmac.compare_digest(given, sign(body, secret)):
+        # Bytes: compare_digest refuses a str with non-ASCII characters (a 500 for any caller).
+        if not given or not secret or not hmac.compare_digest(given.encode("utf-8"),
+                                                              sign(body, secret).encode("ascii")):
             raise SignatureError("missing or invalid sandbox signature")
         try:
             data = json.loads(body)
