@@ -65,3 +65,24 @@ def sandbox_takes_no_money_in_production(app_configs, **kwargs):
                       hint="Set PAYMENT_GATEWAY=cloudpayments (docs/cloudpayments.md); on a staging or demo site, "
                            "set SANDBOX_PAYMENTS_ALLOWED=1.", id="soldee.E006")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def limits_are_shared_and_see_the_client(app_configs, **kwargs):
+    """Found by the security review. Login and sign-up limits count in the cache: a cache of
+    each process multiplies them by the number of processes. Behind the proxy production
+    trusts for HTTPS, with no proxy counted, every client has the proxy's address, so one
+    client's failures lock everyone out of logging in."""
+    from django.core.checks import Warning
+
+    found = []
+    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        found.append(Error("CACHE_URL is not a shared cache: login and sign-up limits, sessions and the page cache "
+                           "are kept by each process.",
+                           hint="Set CACHE_URL=redis://... (docker-compose.yml does).", id="soldee.E007"))
+    if settings.SECURE_PROXY_SSL_HEADER and not settings.ALLAUTH_TRUSTED_PROXY_COUNT:
+        found.append(Warning("HTTPS is taken from a proxy's X-Forwarded-Proto, but TRUSTED_PROXY_COUNT is 0: every "
+                             "client has the proxy's IP address, and per-address limits lock out everyone at once.",
+                             hint="Set TRUSTED_PROXY_COUNT to the number of proxies in front of the portal (1 behind "
+                                  "one).", id="soldee.W008"))
+    return found

@@ -22,6 +22,8 @@ def production_env(tmp_path, **extra):
         "CSRF_TRUSTED_ORIGINS": "https://portal.soldee.kz",
         "SITE_URL": "https://portal.soldee.kz",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.soldee.kz:587",
+        "CACHE_URL": "redis://127.0.0.1:1/0",  # not contacted by the checks
+        "TRUSTED_PROXY_COUNT": "1",
         "PAYMENT_GATEWAY": "cloudpayments",
         "CLOUDPAYMENTS_PUBLIC_ID": "pk_test",
         "CLOUDPAYMENTS_API_SECRET": secrets.token_urlsafe(32),
@@ -112,3 +114,11 @@ def test_the_sandbox_is_refused_beside_a_real_gateway(tmp_path):
                         PAYMENT_GATEWAYS_RETIRED="sandbox,paypal")
     assert result.returncode != 0
     assert "soldee.E004" in result.stderr and "PAYMENT_GATEWAYS_RETIRED names 'paypal'" in result.stderr
+
+
+def test_check_deploy_wants_shared_limits_that_see_the_client(tmp_path):
+    """Found by the security review: per-process login limits, and per-address limits that
+    see only the proxy's address, passed the check."""
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", CACHE_URL="locmemcache://", TRUSTED_PROXY_COUNT="0")
+    assert result.returncode != 0
+    assert "soldee.E007" in result.stderr and "soldee.W008" in result.stderr
