@@ -6,15 +6,19 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing.models import Payment
+from soldee import limits
 from soldee.event_texts import CUSTOMER_TEXTS
 from subscriptions.models import Subscription
 
 from . import attachments, selectors, services
 from .forms import ErrorReportForm, RefundRequestForm
 from .models import ErrorReport, RefundRequest
+
+TOO_MANY = gettext_lazy("You have sent many of these in a short time. Please try again in an hour, or write to us by e-mail.")
 
 
 @login_required
@@ -26,7 +30,9 @@ def index(request):
 def error_report_create(request):
     if request.method == "POST":
         form = ErrorReportForm(request.POST, request.FILES)
-        if form.is_valid():
+        if form.is_valid() and not limits.allow("error_report", request.user.pk):
+            form.add_error(None, TOO_MANY)
+        elif form.is_valid():
             report = services.error_report_create(
                 customer=request.user, what_fails=form.cleaned_data["what_fails"],
                 since=form.cleaned_data["since"], severity=form.cleaned_data["severity"],
@@ -64,7 +70,9 @@ def request_create(request, public_id):
                                 status=Payment.Status.SUCCEEDED)
     if request.method == "POST":
         form = RefundRequestForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and not limits.allow("refund_request", request.user.pk):
+            form.add_error(None, TOO_MANY)
+        elif form.is_valid():
             try:
                 refund_request = services.refund_request_create(
                     customer=request.user, payment_id=payment.pk, ground=form.cleaned_data["ground"],

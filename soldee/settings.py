@@ -289,6 +289,11 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/h/ip",
     "change_password": "5/m/user",
 }
+# What one customer may file per window (amount, seconds): soldee/limits.py.
+SOLDEE_CUSTOMER_LIMITS = {
+    "error_report": [(10, 3600), (30, 86400)],
+    "refund_request": [(10, 3600), (30, 86400)],
+}
 # Behind N reverse proxies that append to X-Forwarded-For, the client IP (rate limits,
 # consent and checkout records) is the N-th address from the right (docs/security.md).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from refunds import services, tasks
 from refunds.models import ErrorReport, RefundRequest
+from tests.factories import ProfileFactory
 
 from .conftest import emails, grant
 
@@ -69,6 +70,31 @@ def test_customer_requests_a_refund(client, customer, paid, queued, django_captu
     assert "emails/refund_request_received" in emails(queued)
     detail = client.get(response["Location"]).content.decode()
     assert "You requested a refund" in detail
+
+
+def test_a_customer_filing_reports_and_requests_in_a_loop_is_stopped_with_a_clear_message(
+    client, customer, paid, queued, settings, django_capture_on_commit_callbacks
+):
+    """Found by the security review: each report stores a file and alerts staff; a loop of
+    them would bury the real ones. Per customer, in a window; the form keeps what was typed."""
+    settings.SOLDEE_CUSTOMER_LIMITS = {"error_report": [(2, 3600)], "refund_request": [(1, 3600)]}
+    client.force_login(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            assert client.post(reverse("refunds:error_report_create"), report_data()).status_code == 302
+        third = client.post(reverse("refunds:error_report_create"), report_data(what_fails="Third report"))
+    assert third.status_code == 200 and "sent many of these in a short time" in third.content.decode()
+    assert "Third report" in third.content.decode()
+    assert ErrorReport.objects.filter(customer=customer).count() == 2
+    url = reverse("refunds:request_create", args=[paid.public_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"ground": "late", "explanation": "It was slow"})
+        services.refund_request_withdraw(customer=customer, request_id=RefundRequest.objects.get().pk)
+        again = client.post(url, {"ground": "late", "explanation": "It was slow"})
+    assert again.status_code == 200 and RefundRequest.objects.count() == 1
+    other = ProfileFactory().user  # another customer's allowance is their own
+    client.force_login(other)
+    assert client.post(reverse("refunds:error_report_create"), report_data()).status_code == 302
 
 
 def test_an_unlisted_reason_is_refused(client, customer, paid):
