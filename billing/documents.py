@@ -123,7 +123,7 @@ def _documents_create(*, doc_type: str, specs: list[dict], by=None) -> list[Paym
             doc_type=doc_type, number=number, year=year, seq=seq, customer=spec["customer"],
             payment=spec.get("payment"), amount_minor=spec["amount_minor"], currency=spec["currency"],
             source_ref=spec.get("source_ref", ""), data=spec["data"], valid_until=spec.get("valid_until"),
-            language=getattr(spec["customer"], "language", None) or "ru",
+            language=getattr(spec["customer"], "language", None) or "ru", created_at=now,
         )
         for (seq, number), spec in zip(numbers, specs, strict=True)
     ])

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -304,7 +305,9 @@ class PaymentDocument(models.Model):
     file = models.FileField(upload_to=_payment_document_path, max_length=255, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The moment its number was taken, from the clock reading that chose the number's year: a
+    # document numbered R-2026-… is never dated 2027 after a wait for the numbering lock.
+    created_at = models.DateTimeField(default=timezone.now)
 
     objects = CopyQuerySet.as_manager()  # batch inserts by COPY (soldee.bulk)
 

@@ -66,6 +66,26 @@ def test_numbers_are_sequential_per_type_and_restart_each_year(customer, other_c
     assert receipt_for(a.payment).pk == a.pk  # one receipt per payment
 
 
+def test_a_document_numbered_in_one_year_is_dated_in_that_year(customer, plan, documents, monkeypatch):
+    """Found by the dates review: the number's year came from the clock before the wait for
+    the numbering lock, the date from the insert after it: R-2026-… dated 1 January 2027."""
+    payment = settle(pending_payment(customer, plan, documents, "a"))
+    PaymentDocument.objects.all().delete()
+    real = billing_documents.numbers_allocate
+
+    def waited_for_the_lock(**kwargs):  # another settlement held the sequence row past midnight
+        numbers = real(**kwargs)
+        traveller.shift(2)
+        return numbers
+
+    monkeypatch.setattr(billing_documents, "numbers_allocate", waited_for_the_lock)
+    with time_machine.travel(datetime(2026, 12, 31, 23, 59, 59, tzinfo=ALMATY), tick=False) as traveller:
+        with transaction.atomic():
+            receipt = billing_documents.receipt_create(payment=payment)
+    assert receipt.number.startswith("R-2026-")
+    assert timezone.localtime(receipt.created_at, ALMATY).year == 2026
+
+
 def test_a_rolled_back_transaction_gives_its_number_back(customer, other_customer, plan, documents):
     first = settle(pending_payment(customer, plan, documents, "a"))
     second = settle(pending_payment(other_customer, plan, documents, "b"))
