@@ -55,6 +55,9 @@ def payment_purpose_code() -> str:
     return str(getattr(settings, "INVOICE_PAYMENT_PURPOSE_CODE", "859"))
 
 
+REUSE_DAYS_LEFT = 2  # an open invoice is handed out again only while it is valid this long
+
+
 def invoice_valid_days() -> int:
     return int(getattr(settings, "INVOICE_VALID_DAYS", 5))
 
@@ -289,9 +292,12 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
     today = timezone.localdate()
     with transaction.atomic():
         lock_customer(customer.pk)
+        # The open invoice again, unless it leaves less than REUSE_DAYS_LEFT to make the
+        # transfer: one asked for late on its last day must not expire that night.
         open_invoice = PaymentDocument.objects.filter(
             customer=customer, doc_type=DocType.INVOICE, paid_at__isnull=True,
-            valid_until__gte=today, amount_minor=price_minor, data__plan_code=plan.code,
+            valid_until__gte=today + timedelta(days=REUSE_DAYS_LEFT), amount_minor=price_minor,
+            data__plan_code=plan.code,
         ).order_by("-created_at").first()
         if open_invoice is not None:
             return open_invoice

@@ -86,6 +86,19 @@ def test_a_document_numbered_in_one_year_is_dated_in_that_year(customer, plan, d
     assert timezone.localtime(receipt.created_at, ALMATY).year == 2026
 
 
+def test_an_invoice_asked_for_late_on_its_last_days_is_a_new_one(company, plan, documents):
+    """Found by the dates review: asked for at 23:45 on its last valid day, the customer got
+    back the invoice expiring that night."""
+    with time_machine.travel(datetime(2026, 12, 1, 10, 0, tzinfo=ALMATY), tick=False):
+        first = billing_documents.invoice_issue(customer=company, plan=plan)
+    assert first.valid_until.isoformat() == "2026-12-06"
+    with time_machine.travel(datetime(2026, 12, 4, 10, 0, tzinfo=ALMATY), tick=False):
+        assert billing_documents.invoice_issue(customer=company, plan=plan).pk == first.pk  # two days left
+    with time_machine.travel(datetime(2026, 12, 6, 23, 45, tzinfo=ALMATY), tick=False):
+        again = billing_documents.invoice_issue(customer=company, plan=plan)
+    assert again.pk != first.pk and again.valid_until.isoformat() == "2026-12-11"
+
+
 def test_a_rolled_back_transaction_gives_its_number_back(customer, other_customer, plan, documents):
     first = settle(pending_payment(customer, plan, documents, "a"))
     second = settle(pending_payment(other_customer, plan, documents, "b"))
