@@ -67,7 +67,7 @@ def access_breach_alert(self, grant_id: int) -> None:
         send_staff_alert(
             subject=f"Access not granted within 30 minutes: {grant.customer.email}",
             body=(f"Access grant {grant.pk} for term {grant.term_id} was due at "
-                  f"{grant.deadline_at:%Y-%m-%d %H:%M %Z} and is {grant.status}. "
+                  f"{timezone.localtime(grant.deadline_at):%Y-%m-%d %H:%M} (Almaty time) and is {grant.status}. "
                   "The payment is refundable under clause 7 of the offer."),
         )
     except OSError as exc:  # the mail server is down: this alert grounds a refund, it must arrive

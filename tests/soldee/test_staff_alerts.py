@@ -108,3 +108,6 @@ def test_the_missed_access_deadline_alert_is_retried_while_the_mail_server_is_do
     monkeypatch.setattr("django.core.mail.send_mail", down_twice)
     assert access_breach_alert.apply(args=[grant.pk]).successful()
     assert len(calls) == 3 and "Access not granted within 30 minutes" in mailoutbox[0].subject
+    # In Almaty time, as every other alert (found by the dates review: it said UTC).
+    due = timezone.localtime(grant.deadline_at).strftime("%Y-%m-%d %H:%M")
+    assert f"was due at {due} (Almaty time)" in mailoutbox[0].body
