@@ -86,3 +86,20 @@ def limits_are_shared_and_see_the_client(app_configs, **kwargs):
                              hint="Set TRUSTED_PROXY_COUNT to the number of proxies in front of the portal (1 behind "
                                   "one).", id="soldee.W008"))
     return found
+
+
+@register()
+def almaty_is_utc_plus_5(app_configs, **kwargs):
+    """Found by the dates review. Kazakhstan moved to one time zone, UTC+5, on 1 March 2024
+    (tz 2024a). A host with older zone data would put every term, deadline and document an
+    hour off without a word: refuse to start on it."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    offset = datetime(2025, 1, 1, tzinfo=UTC).astimezone(ZoneInfo(settings.TIME_ZONE)).utcoffset()
+    if settings.TIME_ZONE == "Asia/Almaty" and offset != timedelta(hours=5):
+        hours = offset.total_seconds() / 3600
+        return [Error(f"The time-zone data gives Asia/Almaty UTC{hours:+g}; it is UTC+5 since 1 March 2024.",
+                      hint="Update the system's tzdata package (2024a or later), or install the tzdata wheel "
+                           "and remove the system zone files.", id="soldee.E009")]
+    return []
