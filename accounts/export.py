@@ -23,6 +23,8 @@ from django.db import models
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from soldee.provider import provider_details
+
 OWNER_FIELDS = ("customer", "user")
 # Models that belong to a customer through another row: label → the lookup to the user.
 INDIRECT_OWNERS = {
@@ -142,6 +144,6 @@ def write_archive(customer, fileobj, *, exported_by=None) -> None:
         with translation.override(language):
             readme = render_to_string(template, {
                 "customer": customer, "created_at": timezone.localtime(), "contents": contents,
-                "provider": settings.PROVIDER, "exported_by": exported_by,
+                "provider": provider_details(), "exported_by": exported_by,
             })
         archive.writestr("README.txt", readme.encode("utf-8"))

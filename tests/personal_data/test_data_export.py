@@ -7,6 +7,7 @@ import json
 import zipfile
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -226,3 +227,20 @@ def test_a_requested_exports_status_reads_as_a_status_in_russian(client, custome
     page = client.get(f"/profile/privacy/exports/{export.public_id}/").content.decode()
     state = page.split('id="export-state"')[1].split("</dd>")[0]
     assert "Запрошена" in state and "Дата" not in state
+
+
+@pytest.mark.parametrize(("language", "provider", "zone"), [("kk", "«STG» ЖШС", "Алматы уақыты"),
+                                                             ("ru", "ТОО «STG»", "время Алматы")])
+def test_the_readme_names_the_provider_and_the_time_zone_in_the_customers_language(customer, language, provider,
+                                                                                   zone):
+    """Found by the customer explorer: a Kazakh README named "STG LLP" and "Asia/Almaty"."""
+    import io
+
+    from accounts.export import write_archive
+
+    customer.language = language
+    buffer = io.BytesIO()
+    write_archive(customer, buffer)
+    readme = zipfile.ZipFile(buffer).read("README.txt").decode()
+    assert provider in readme and zone in readme
+    assert "STG LLP" not in readme and "Asia/Almaty" not in readme
