@@ -64,6 +64,9 @@ def test_the_copy_is_the_accepted_version_with_both_parties_and_the_acceptance_r
     assert squeeze("29 900 ₸") in flat  # price, tenge sign rendered
     assert acceptance.payment_reference in flat and "10.1.2.3" in flat
     assert "Start" in text  # the plan
+    # Each accepted version's date on one line in the table (found by the customer explorer:
+    # the Kazakh copy printed "2025-11-0" / "1").
+    assert text.count(accepted_offer.label) >= 4 + 3  # 4 in the text around it, 3 rows of the table
     # A4, page numbers, fonts embedded
     reader = PdfReader(io.BytesIO(data))
     width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
