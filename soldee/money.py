@@ -1,5 +1,6 @@
 """Money: integer minor units + ISO currency; formatting with babel for the reader's locale."""
 
+import re
 from decimal import ROUND_CEILING, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
@@ -18,6 +19,9 @@ def decimal_to_minor_ceiling(amount: Decimal, currency: str) -> int:
     return int((amount.scaleb(exponent)).to_integral_value(rounding=ROUND_CEILING))
 
 
+_CODE_THEN_NUMBER = re.compile(r"^(-?[A-Z]{3})(?=\d)")
+
+
 def format_money(amount_minor: int, currency: str, language: str | None = None) -> str:
     """`29 900 ₸` in ru/kk, `₸29,900` in en; whole tenge shown without decimals."""
     language = (language or translation.get_language() or "ru").split("-")[0]
@@ -28,4 +32,6 @@ def format_money(amount_minor: int, currency: str, language: str | None = None) 
         fmt = "#,##0\xa0¤" if language in ("ru", "kk") else "¤#,##0"
     text = format_currency(value, currency, format=fmt, locale=locale, currency_digits=fmt is None)
     # en_US knows the tenge only by its code; the sign is what Kazakhstan reads.
-    return text.replace("KZT", "₸").replace("\u202f", "\xa0")
+    text = text.replace("KZT", "₸").replace("\u202f", "\xa0")
+    # A currency that has no sign in English shows its code: "RUB 30,659.51", not "RUB30,659.51".
+    return _CODE_THEN_NUMBER.sub("\\1\xa0", text)

@@ -12,6 +12,14 @@ def test_prices_are_formatted_for_the_locale(lang, text):
     assert format_money(2_990_000, "KZT", lang) == text
 
 
+def test_a_currency_without_an_english_sign_is_spaced_from_its_amount():
+    """Found by the customer explorer: "RUB30,659.51" in English."""
+    assert format_money(3_065_951, "RUB", "en") == "RUB\xa030,659.51"
+    assert format_money(-3_065_951, "RUB", "en") == "-RUB\xa030,659.51"
+    assert format_money(5_737, "USD", "en") == "$57.37"
+    assert format_money(3_065_951, "RUB", "ru") == "30\xa0659,51\xa0₽"
+
+
 def test_the_pricing_page_lists_active_plans_in_order_and_hides_archived_ones(client):
     PlanFactory(code="b", name="Business", price_minor=7_990_000, display_order=2)
     PlanFactory(code="a", name="Start", price_minor=2_990_000, display_order=1)
