@@ -39,6 +39,9 @@ DEMO_PLANS = [
                 "features": ["10 ЖИ агент", "Айына 25 000 диалог", "Жеке сценарийлер", "Жеке менеджер"]}}},
 ]
 
+# Tenge per unit, near the National Bank's rates of late 2026: for the demo only.
+DEMO_RATES = {"USD": "521.47", "EUR": "601.13", "RUB": "6.52"}
+
 STAFF_EMAIL = os.environ.get("SOLDEE_DEMO_STAFF_EMAIL", "staff@soldee.local")
 STAFF_PASSWORD = os.environ.get("SOLDEE_DEMO_STAFF_PASSWORD", "soldee-staff-demo")
 
@@ -65,6 +68,10 @@ class Command(BaseCommand):
         if user is None:
             user = User.objects.create_superuser(email=STAFF_EMAIL, password=STAFF_PASSWORD)
             EmailAddress.objects.create(user=user, email=STAFF_EMAIL, verified=True, primary=True)
+        added = self._demo_rates(user)
+        if added:
+            self.stdout.write(f"Demo exchange rates for today ({', '.join(added)}), so a non-resident can buy: not "
+                              "official; the daily import or Admin -> Exchange rates gives the real ones.")
         self.stdout.write(self.style.SUCCESS(
             f"Staff login for /admin/: {STAFF_EMAIL} / {STAFF_PASSWORD}"
         ))
@@ -73,3 +80,23 @@ class Command(BaseCommand):
         if settings.SOLDEE_STAFF_MFA_REQUIRED:
             self.stdout.write("Staff must use two-factor authentication: the first admin visit asks you to set up "
                               "an authenticator app.")
+
+    @staticmethod
+    def _demo_rates(staff) -> list[str]:
+        """Today's rate of each offered currency that has none (a demo works offline: the
+        National Bank's feed is out of reach), marked as demo rates by their reason."""
+        from django.utils import timezone
+
+        from billing.exchange import offered_currencies
+        from billing.models import ExchangeRate
+
+        today, added = timezone.localdate(), []
+        for currency in offered_currencies():
+            rate = DEMO_RATES.get(currency)
+            if rate is None or ExchangeRate.objects.filter(currency=currency, rate_date=today).exists():
+                continue
+            ExchangeRate.objects.create(currency=currency, rate_date=today, kzt_per_unit=rate,
+                                        source=ExchangeRate.Source.MANUAL, entered_by=staff,
+                                        reason="Demo rate (make run), not an official rate")
+            added.append(currency)
+        return added
