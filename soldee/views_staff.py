@@ -20,6 +20,10 @@ from .money import format_money
 
 
 def dashboard(request):
+    # Revenue, refunds and churn: for staff who may see payments and subscriptions (found by
+    # the security review: any staff account saw them).
+    if not request.user.has_perms(["billing.view_payment", "subscriptions.view_subscription"]):
+        raise PermissionDenied(_("You may not view payments and subscriptions."))
     data = metrics.metrics()
     weeks = data["weeks"]
     refunds = data["refunds"]

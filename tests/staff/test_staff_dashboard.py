@@ -214,6 +214,19 @@ def test_customers_cannot_open_the_dashboard(client, customer):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
+def test_staff_who_may_not_see_payments_cannot_open_the_dashboard(client, settings):
+    """Found by the security review: any staff account saw revenue and refunds."""
+    from django.contrib.auth.models import Permission
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    clerk = UserFactory(is_staff=True)
+    client.force_login(clerk)
+    assert client.get(URL).status_code == 403
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "view_subscription"]))
+    client.force_login(type(clerk).objects.get(pk=clerk.pk))
+    assert client.get(URL).status_code == 200
+
+
 def test_a_payment_refunded_in_parts_sums_to_its_whole_tenge_price(staff_client):
     c = ProfileFactory().user
     rub = pay(c, amount=46_367, currency="RUB", kzt=2_990_000)  # 463.67 RUB at 6.4486... ₸
