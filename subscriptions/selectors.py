@@ -8,6 +8,7 @@ from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
 from .models import NOT_CHARGED, AccessGrant, AgentCredential, Subscription, Term
+from .services import grace
 
 # The personal account shows the latest rows; "all" pages list the full history.
 PAYMENTS_SHOWN = 12
@@ -63,7 +64,9 @@ def account_overview(user) -> dict:
         # while the term the customer is using runs on until its end (and its access). A term
         # after the period's end was paid and refunded before it started (term_refunded).
         now = timezone.now()
-        terms = list(Term.objects.filter(subscription=current, ends_at__gt=now).order_by("starts_at")[:3])
+        # Past due, the term just ended still gives access during the grace (services.grace).
+        terms = list(Term.objects.filter(subscription=current, ends_at__gt=now - grace(current))
+                     .order_by("starts_at")[:3])
         refunded_ahead = current.is_live and any(t.starts_at >= current.current_period_end for t in terms)
         for term in [t for t in terms if t.starts_at < current.current_period_end][:2]:
             if term.starts_at <= now:

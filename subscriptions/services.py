@@ -419,17 +419,29 @@ def access_flag_breach(*, grant_id: int) -> bool:
     return True
 
 
+def grace(subscription: Subscription) -> timezone.timedelta:
+    """How long access runs on after the paid term while its renewal is past due
+    (RENEWAL_GRACE_DAYS, default none). The one reading for the platform, the account and
+    the e-mails."""
+    if subscription.status == Subscription.Status.PAST_DUE:
+        return timezone.timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    return timezone.timedelta(0)
+
+
+def access_until(subscription: Subscription):
+    """When access ends unless a payment goes through: the paid term's end, and the grace."""
+    return subscription.current_period_end + grace(subscription)
+
+
 def entitlement(customer) -> dict:
     """What the agent platform asks: is this customer entitled now, to which plan, until when."""
     now = timezone.now()
     subscription = live_subscription(customer)
     term = None
     if subscription is not None:
-        # While past due, access may run on for a configured grace period (default none).
-        grace = timezone.timedelta(days=settings.RENEWAL_GRACE_DAYS) \
-            if subscription.status == Subscription.Status.PAST_DUE else timezone.timedelta(0)
         term = (
-            Term.objects.filter(subscription=subscription, starts_at__lte=now, ends_at__gt=now - grace,
+            Term.objects.filter(subscription=subscription, starts_at__lte=now,
+                                ends_at__gt=now - grace(subscription),
                                 access_grant__status=AccessGrant.Status.GRANTED)
             .select_related("plan").order_by("-starts_at").first()
         )
@@ -437,7 +449,7 @@ def entitlement(customer) -> dict:
         "customer": str(customer.public_id),
         "entitled": term is not None,
         "plan": term.plan.code if term else None,
-        "until": subscription.current_period_end.isoformat() if term else None,
+        "until": access_until(subscription).isoformat() if term else None,
     }
 
 

@@ -1,7 +1,6 @@
 import logging
 
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
 from soldee.emails import send_customer_email, send_staff_alert
@@ -90,8 +89,8 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
     price_changed_from = (format_money(last, "KZT", language=customer.language)  # the e-mail's language
                           if last and last != subscription.renewal_price_minor else "")
     # No saved card (a legal entity paying by invoice): the e-mail says how to pay instead.
-    # Until a payment goes through, access runs to the paid term's end (and the grace days).
-    access_until = subscription.current_period_end + timezone.timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    # Until a payment goes through, access runs to the paid term's end (and, past due, the grace).
+    access_until = services.access_until(subscription)
     send_customer_email(user=customer, template=template,
                         context={"subscription": subscription, **payment_options(customer),
                                  "quote": quote if quote is not None and quote.currency != "KZT" else None,

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from billing.gateways import sandbox
@@ -218,6 +219,17 @@ def test_past_due_access_ends_at_term_end_without_grace(customer, plan, document
     assert entitlement(customer)["entitled"] is False
     settings.RENEWAL_GRACE_DAYS = 2
     assert entitlement(customer)["entitled"] is True
+    # The grace in every channel alike (found by the dates review): the platform's "until", the
+    # account page, and the failed-renewal e-mail's date.
+    sub.refresh_from_db()
+    assert entitlement(customer)["until"] == (sub.current_period_end + timedelta(days=2)).isoformat()
+    client = Client()
+    client.force_login(customer)
+    account = client.get("/account/").content.decode()
+    assert "Closed: the paid term is over" not in account and 'class="badge ok"' in account
+    settings.RENEWAL_GRACE_DAYS = 0
+    settings.SOLDEE_PAGE_CACHE = False  # a setting changed, not the customer's data
+    assert "Closed: the paid term is over" in client.get("/account/").content.decode()
 
 
 def test_a_crash_after_the_gateway_charged_is_resolved_by_reconciliation_with_one_charge(
