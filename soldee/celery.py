@@ -5,8 +5,11 @@ import os
 
 from celery import Celery
 from celery.signals import beat_init
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soldee.settings")
+# The embedded broker writes each message whole before a worker can see it (soldee/broker.py).
+TRANSPORT_ALIASES["filesystem"] = "soldee.broker:Transport"
 
 app = Celery("soldee")
 app.config_from_object("django.conf:settings", namespace="CELERY")
