@@ -494,7 +494,9 @@ def refund_record_bank_transfer(*, refund_id: int, reference: str, by, transferr
     reference = " ".join(reference.split())
     if not reference:
         raise RefundError(_("Enter the bank's reference of the transfer (the payment order number)."))
-    gateway_ref = f"{BANK_TRANSFER_REF}{reference}"[:128]
+    # Kept upper-cased by Python, which folds every alphabet: "ПП 123" and "пп 123" are one
+    # transfer whatever the database's UPPER knows (SQLite's only Latin; found by the staff explorer).
+    gateway_ref = f"{BANK_TRANSFER_REF}{reference.upper()}"[:128]
     customer_id = Refund.objects.values_list("customer_id", flat=True).get(pk=refund_id)
     with transaction.atomic():
         _lock_customer(customer_id)  # every change of this customer's refunds waits here

@@ -72,7 +72,7 @@ def test_staff_record_the_transfer_once_in_the_admin(client, staff, approved, pa
         client.post(REFUNDS, {**data, "apply": "1", "reference": "PP 000123 of 29.11.2026",
                               "transferred_at": sent.strftime("%Y-%m-%dT%H:%M")}, follow=True)
     refund = Refund.objects.get(pk=approved.pk)
-    assert refund.status == Refund.Status.SUCCEEDED and refund.gateway_ref == "bank-transfer:PP 000123 of 29.11.2026"
+    assert refund.status == Refund.Status.SUCCEEDED and refund.gateway_ref == "bank-transfer:PP 000123 OF 29.11.2026"
     assert refund.succeeded_at == sent  # the bank's date, on the refund note and in the export too
     note = PaymentDocument.objects.get(doc_type=PaymentDocument.DocType.REFUND_NOTE, payment=paid_by_transfer)
     assert note.data["refunded_at"] == sent.isoformat()
@@ -155,10 +155,14 @@ def test_the_customers_refund_history_speaks_of_a_bank_transfer_not_a_card_or_ga
     assert "payment gateway" not in page and "to your card" not in page
 
 
-def test_a_bank_reference_pays_back_one_refund(company, paid_by_transfer, approved, staff, other_company_refund):
-    services.refund_record_bank_transfer(refund_id=approved.pk, reference="PP-123", by=staff)
+@pytest.mark.parametrize(("first", "again"), [("PP-123", "pp-123"), ("ПП 000123", " пп  000123 ")])
+def test_a_bank_reference_pays_back_one_refund(company, paid_by_transfer, approved, staff, other_company_refund,
+                                               first, again):
+    """Whatever the case and spacing, in Latin or Cyrillic letters (found by the staff
+    explorer: "пп 000123" passed after "ПП 000123", SQLite folding only Latin letters)."""
+    services.refund_record_bank_transfer(refund_id=approved.pk, reference=first, by=staff)
     with pytest.raises(services.RefundError, match="already recorded for refund"):
-        services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference="pp-123", by=staff)
+        services.refund_record_bank_transfer(refund_id=other_company_refund.pk, reference=again, by=staff)
     assert Refund.objects.get(pk=other_company_refund.pk).status == Refund.Status.AWAITING_TRANSFER
 
 
