@@ -99,3 +99,17 @@ def test_a_sandbox_purchase_logs_and_stores_no_card_number(typed, client, custom
     assert not card_numbers_in(logged)
     stored = _all_rows_as_text()
     assert digits not in stored and typed not in stored
+
+
+def test_staff_never_see_a_saved_cards_token(client, customer, settings):
+    """Found by the staff explorer: the admin showed the token that charges the card."""
+    from billing.models import PaymentMethod
+    from tests.factories import UserFactory
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    card = PaymentMethod.objects.create(customer=customer, gateway="sandbox", token="sbx_tok_secret42",
+                                        card_mask="•••• 4242")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for url in ("/admin/billing/paymentmethod/", f"/admin/billing/paymentmethod/{card.pk}/change/"):
+        page = client.get(url)
+        assert page.status_code == 200 and b"sbx_tok_secret42" not in page.content
