@@ -156,9 +156,9 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return None
         page = confirmation_page(self, request, queryset, title=_("Has the bank transfer arrived?"), warning=_(
             "Mark an invoice paid only when the money is on the bank account: the payment is recorded at the time "
-            "the bank credited it, the agreement is concluded and the 30-day term starts then; access is granted "
-            "now (later than 30 minutes after the credit counts as late). This cannot be undone (a refund is the "
-            "way back)."), describe=documents.invoice_summary, form_class=BankCreditForm)
+            "the bank credited it, and the agreement is concluded then. The 30-day term starts then too, or, for the "
+            "next term of a subscription still running, when its term in use ends. Access is granted now (later "
+            "than 30 minutes after the credit counts as late). This cannot be undone (a refund is the way back)."), describe=documents.invoice_summary, form_class=BankCreditForm)
         if page is not None:
             return page
         received_at = request.confirmed_data["received_at"]

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from soldee import events
 from soldee.locking import lock_customer
@@ -319,6 +320,12 @@ def invoice_issue(*, customer, plan) -> PaymentDocument:
         )
 
 
+# What staff do with a transfer that buys nothing (found by the staff explorer: the page said
+# not to mark it paid, and money returned outside the books never reaches the export).
+PAY_BACK = gettext_lazy("Mark it paid all the same, so the money is on the books: a refund request for it opens by "
+                        "itself (within 15 minutes), to approve and pay back by bank transfer.")
+
+
 def invoice_summary(invoice: PaymentDocument) -> str:
     """For the staff member about to mark an invoice paid: who, how much, for what, and
     whether the legal documents it pins are still the ones in force."""
@@ -334,7 +341,7 @@ def invoice_summary(invoice: PaymentDocument) -> str:
     customer = data.get("customer") or {}
     line = _("%(name)s (%(email)s) · %(amount)s · plan %(plan)s · issued %(issued)s, valid until %(until)s.") % {
         "name": customer.get("name") or "—", "email": invoice.customer.email,
-        "amount": format_money(invoice.amount_minor, invoice.currency), "plan": data.get("plan_code") or "—",
+        "amount": format_money(invoice.amount_minor, invoice.currency), "plan": data.get("plan_name") or data.get("plan_code") or "—",
         "issued": formats.date_format(timezone.localtime(invoice.created_at).date(), "SHORT_DATE_FORMAT"),
         "until": formats.date_format(invoice.valid_until, "SHORT_DATE_FORMAT") if invoice.valid_until else "—"}
     pinned = {p["kind"]: p for p in data.get("pinned_documents") or []}
@@ -352,17 +359,16 @@ def invoice_summary(invoice: PaymentDocument) -> str:
             "date": formats.date_format(invoice.valid_until, "SHORT_DATE_FORMAT")}
     if not invoice.customer.is_active:
         line += " " + _("The customer's account is closed (deleted): this transfer buys nothing and must be paid "
-                        "back. Do not mark it paid; return the money instead.")
+                        "back.") + " " + PAY_BACK
     live = live_subscription(invoice.customer)
     if live is not None and live.plan.code != data.get("plan_code"):
-        line += " " + _("The customer already has a subscription to %(plan)s: this transfer for another plan would "
-                        "buy nothing and must be paid back. Do not mark it paid; return the money instead.") % {
-            "plan": live.plan.name}
+        line += " " + _("The customer already has a subscription to %(plan)s: this transfer for another plan buys "
+                        "nothing and must be paid back.") % {"plan": live.plan.name} + " " + PAY_BACK
     ahead = paid_ahead_term(live) if live is not None else None
     if ahead is not None:
-        line += " " + _("The customer's next term is paid already (from %(start)s): this transfer would buy nothing "
-                        "and must be paid back. Do not mark it paid; return the money instead.") % {
-            "start": formats.date_format(timezone.localtime(ahead.starts_at), "SHORT_DATETIME_FORMAT")}
+        line += " " + _("The customer's next term is paid already (from %(start)s): this transfer buys nothing "
+                        "and must be paid back.") % {
+            "start": formats.date_format(timezone.localtime(ahead.starts_at), "SHORT_DATETIME_FORMAT")} + " " + PAY_BACK
     return line
 
 

@@ -440,9 +440,22 @@ def test_an_invoice_for_another_plan_is_not_offered_once_a_subscription_is_live(
     billing_documents.invoice_mark_paid(invoice_id=start_invoice.pk, by=staff)
     page = client.get("/account/").content.decode()
     assert pro_invoice.number not in page
-    assert "already has a subscription to" in billing_documents.invoice_summary(pro_invoice)
+    summary = billing_documents.invoice_summary(pro_invoice)
+    assert "already has a subscription to" in summary and "plan Pro X" in summary
+    # Staff mark it paid all the same, as the page says (found by the staff explorer: it said
+    # not to, and money paid back off the books never reaches the export): it buys nothing and
+    # a refund request opens for it.
+    assert "Mark it paid all the same" in summary
     with pytest.raises(billing_documents.InvoiceRefused):
         billing_documents.invoice_issue(customer=company, plan=pro)
+    from refunds.models import RefundRequest
+    from refunds.services import refund_requests_open_for_unapplied
+    from subscriptions.models import Term
+
+    paid = billing_documents.invoice_mark_paid(invoice_id=pro_invoice.pk, by=staff)
+    assert not Term.objects.filter(payment=paid).exists()
+    assert refund_requests_open_for_unapplied() == 1
+    assert RefundRequest.objects.get(payment=paid).status == RefundRequest.Status.OPEN
     # An expired invoice is flagged too.
     time_machine.move_to(date(2099, 1, 1), tick=False)
     assert "The invoice expired on" in billing_documents.invoice_summary(pro_invoice)
