@@ -234,7 +234,7 @@ def test_an_invoice_paid_by_bank_transfer_runs_the_normal_post_payment_path(
         page = client.post("/admin/billing/paymentdocument/", action)  # asks first
         assert page.status_code == 200 and "Has the bank transfer arrived?" in page.content.decode()
         summary = page.context["rows"][0][1]
-        assert company.email in summary and "₸29,900" in summary and f"plan {plan.code}" in summary
+        assert company.email in summary and "₸29,900" in summary and f"plan {plan.name}" in summary
         assert "not the ones in force" not in summary  # the pinned versions are in force
         assert not Payment.objects.exists()
         assert 'name="received_at"' in page.content.decode()  # when the bank credited it
