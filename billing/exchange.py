@@ -423,9 +423,10 @@ def manual_rate_problem(*, currency: str, rate_date: date, per_unit: Decimal,
             return "jump", _("%(per_unit)s ₸ per 1 %(currency)s is %(jump)s%% away from the rate of %(date)s "
                              "(%(previous)s ₸). Check the figure and the quantity; if the rate really moved that "
                              "much, tick the confirmation.") % {
-                "per_unit": per_unit.normalize(), "currency": currency,
+                # format_rate, not normalize(): 700 read "7E+2" (found by the staff explorer)
+                "per_unit": format_rate(per_unit), "currency": currency,
                 "jump": (_jump(per_unit, other.kzt_per_unit) * 100).quantize(Decimal("1")),
-                "date": other.rate_date.strftime("%d.%m.%Y"), "previous": other.kzt_per_unit.normalize()}
+                "date": other.rate_date.strftime("%d.%m.%Y"), "previous": format_rate(other.kzt_per_unit)}
     if not allow_jump and all(other is None for other in neighbours):
         # The first rate of a currency: nothing to compare a typo with, so staff see what a
         # price would become and confirm it.

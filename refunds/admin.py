@@ -13,6 +13,7 @@ from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from billing.gateways import GatewayError
 from soldee.admin import ReadOnlyAdminMixin, statement_time_field
@@ -146,15 +147,20 @@ class CalendarExceptionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        moved = services.calendar_exception_changed(exception=obj, by=request.user)
-        if moved:
-            self.message_user(request, f"{moved} running error-report deadline(s) moved.", level=messages.WARNING)
+        self._say_moved(request, services.calendar_exception_changed(exception=obj, by=request.user))
 
     def delete_model(self, request, obj):
         pk = obj.pk
         super().delete_model(request, obj)
         obj.pk = pk
-        services.calendar_exception_changed(exception=obj, by=request.user, removed=True)
+        self._say_moved(request, services.calendar_exception_changed(exception=obj, by=request.user, removed=True))
+
+    def _say_moved(self, request, moved: int) -> None:
+        if moved:  # in the staff member's language, on a removal too (found by the staff explorer)
+            self.message_user(request, ngettext(
+                "%(count)d running error-report deadline moved.",
+                "%(count)d running error-report deadlines moved.",
+                moved) % {"count": moved}, level=messages.WARNING)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -97,6 +97,10 @@ def test_a_rate_far_from_the_previous_one_needs_a_confirmation(admin_client, adm
     errors = response.context["adminform"].form.errors
     assert list(errors) == ["confirm_jump"] and "900% away from the rate of 23.11.2026" in errors["confirm_jump"][0]
     assert not ExchangeRate.objects.filter(rate_date=date(2026, 11, 24)).exists()
+    # A round figure reads as a number (found by the staff explorer: "7E+2 ₸ per 1 USD").
+    response = admin_client.post(reverse("admin:billing_exchangerate_add"), {**typo, "published": "6000"})
+    assert "6,000.00 ₸ per 1 EUR" in response.context["adminform"].form.errors["confirm_jump"][0]
+    assert "(600.10 ₸)" in response.context["adminform"].form.errors["confirm_jump"][0]
 
     response = admin_client.post(reverse("admin:billing_exchangerate_add"), {**typo, "confirm_jump": "on"})
     assert response.status_code == 302

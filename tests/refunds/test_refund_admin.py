@@ -130,8 +130,11 @@ def test_calendar_exception_added_in_admin_moves_running_deadlines(admin_client,
     with time_machine.travel(datetime(2026, 3, 20, 9, 0, tzinfo=ALMATY), tick=False), \
             django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/refunds/calendarexception/add/",
-                                     {"date": "2026-03-28", "kind": "working_day", "note": "Decree"})
-    assert response.status_code == 302
+                                     {"date": "2026-03-28", "kind": "working_day", "note": "Decree"},
+                                     HTTP_ACCEPT_LANGUAGE="ru", follow=True)
+    assert response.redirect_chain[0][1] == 302
+    # In the staff member's language (found by the staff explorer: always English).
+    assert "Перенесён 1 текущий срок по сообщению об ошибке." in response.content.decode()
     assert CalendarException.objects.filter(kind="working_day").count() == 1
     report.refresh_from_db()
     assert timezone.localtime(report.deadline_at, ALMATY).date().isoformat() == "2026-03-30"
