@@ -223,3 +223,19 @@ def test_the_refund_list_speaks_words_not_field_names(admin_client, request_late
     header = body.split('class="column-amount_display"')[1].split("</th>")[0]
     assert ">Amount<" in header
     assert "Full refund" in body
+
+
+def test_a_report_confirmed_critical_after_its_deadline_is_not_promised_a_past_date(customer, staff, mailoutbox):
+    """Found by the staff explorer: triaged late, the e-mail said "we aim to resolve it by"
+    a date already past."""
+    from soldee.emails import send_customer_email
+
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, tzinfo=ALMATY), tick=False):
+        report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
+                                              severity="blocker")
+    for day, says in ((3, "We aim to resolve it by"), (20, "It was not resolved within 5 business days")):
+        with time_machine.travel(datetime(2026, 3, day, 12, 0, tzinfo=ALMATY), tick=False):
+            report.confirmed_at, report.triage_reason = timezone.now(), "Confirmed"
+            send_customer_email(user=customer, template="emails/error_report_confirmed", context={"report": report})
+        assert says in mailoutbox[-1].body, mailoutbox[-1].body
+    assert "you may ask for a refund" in mailoutbox[-1].body
