@@ -76,14 +76,24 @@ class StaffActionsMixin:
     def _form_action(self, request, queryset, *, form_class, title, apply, describe=None):
         form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            for obj in queryset:
+            rows = list(queryset)
+            if len(rows) == 1:  # refused: the form again, with what was typed and why (staff explorer)
                 try:
-                    result = apply(obj, form.cleaned_data)
+                    result = apply(rows[0], form.cleaned_data)
                 except (services.RefundError, ValueError) as exc:
-                    self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
+                    form.add_error(None, str(exc))
                 else:
-                    self.message_user(request, f"#{obj.pk}: {result}", level=messages.SUCCESS)
-            return None
+                    self.message_user(request, f"#{rows[0].pk}: {result}", level=messages.SUCCESS)
+                    return None
+            else:
+                for obj in rows:
+                    try:
+                        result = apply(obj, form.cleaned_data)
+                    except (services.RefundError, ValueError) as exc:
+                        self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
+                    else:
+                        self.message_user(request, f"#{obj.pk}: {result}", level=messages.SUCCESS)
+                return None
         return TemplateResponse(request, "refunds/admin/action_form.html", {
             **self.admin_site.each_context(request),
             "title": title, "form": form, "queryset": queryset, "opts": self.model._meta,

@@ -70,9 +70,13 @@ def test_approve_partial_through_admin(admin_client, request_late, queued, djang
 
 def test_approve_more_than_paid_through_admin_is_refused(admin_client, request_late):
     response = admin_client.post(REQUESTS, {"action": "approve", "_selected_action": [request_late.pk],
-                                            "apply": "1", "amount": "30000.00"}, follow=True)
+                                            "apply": "1", "amount": "30000.00", "reason": "Sorry for the delay"},
+                                 follow=True)
     assert "at most" in response.content.decode()
     assert not Refund.objects.exists()
+    # The form again, with what staff typed (found by the staff explorer: back to the list, all lost).
+    form = response.context["form"]
+    assert form.data["reason"] == "Sorry for the delay" and form.non_field_errors()
     assert RefundRequest.objects.get(pk=request_late.pk).status == RefundRequest.Status.OPEN
 
 
