@@ -154,11 +154,13 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, _("Select one invoice: each transfer is recorded with the time the bank "
                                          "credited it."), level=messages.ERROR)
             return None
-        page = confirmation_page(self, request, queryset, title=_("Has the bank transfer arrived?"), warning=_(
+        page_of = dict(title=_("Has the bank transfer arrived?"), warning=_(
             "Mark an invoice paid only when the money is on the bank account: the payment is recorded at the time "
             "the bank credited it, and the agreement is concluded then. The 30-day term starts then too, or, for the "
             "next term of a subscription still running, when its term in use ends. Access is granted now (later "
-            "than 30 minutes after the credit counts as late). This cannot be undone (a refund is the way back)."), describe=documents.invoice_summary, form_class=BankCreditForm)
+            "than 30 minutes after the credit counts as late). This cannot be undone (a refund is the way back)."),
+            describe=documents.invoice_summary, form_class=BankCreditForm)
+        page = confirmation_page(self, request, queryset, **page_of)
         if page is not None:
             return page
         received_at = request.confirmed_data["received_at"]
@@ -174,6 +176,8 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 continue
             try:
                 payment = documents.invoice_mark_paid(invoice_id=invoice.pk, by=request.user, received_at=received_at)
+            except ValueError as exc:  # the credit time: the page again, with what was typed (staff explorer)
+                return confirmation_page(self, request, queryset, **page_of, refused=f"{invoice.number}: {exc}")
             except Exception as exc:  # shown to staff; nothing was committed
                 self.message_user(request, f"{invoice.number}: {exc}", level=messages.ERROR)
             else:

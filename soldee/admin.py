@@ -144,18 +144,23 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("actor", "customer")
 
 
-def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str, describe=None, form_class=None):
+def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str, describe=None, form_class=None,
+                      refused: str = ""):
     """For an admin action that cannot be undone: the first post shows what it will do to
     which rows (`describe(row)`: a line of details under each) and asks again; the action
     runs only on the post that carries `confirmed`. Returns the page to show, or None when
     confirmed. `form_class`: fields asked on that page too (shown again with its errors
-    until valid); the cleaned data is then `request.confirmed_data`."""
+    until valid); the cleaned data is then `request.confirmed_data`. `refused`: the service
+    refused what was confirmed: the page again, with why and what was typed."""
     from django.contrib.admin import helpers
     from django.template.response import TemplateResponse
 
     confirmed = request.POST.get("confirmed") == "yes"
     form = form_class(request.POST if confirmed else None) if form_class else None
-    if confirmed and (form is None or form.is_valid()):
+    if refused and form is not None:
+        form.is_valid()
+        form.add_error(None, refused)
+    elif confirmed and (form is None or form.is_valid()):
         request.confirmed_data = form.cleaned_data if form is not None else {}
         return None
     return TemplateResponse(request, "admin/soldee_confirm_action.html", {

@@ -483,3 +483,18 @@ def test_staff_recording_a_transfer_hours_late_are_told_it_counts_as_late_access
         "received_at": credited.strftime("%Y-%m-%dT%H:%M")}, follow=True)
     texts = [str(m) for m in response.context["messages"]]
     assert any("recorded 180 minutes after the bank credited it" in t for t in texts)
+
+
+def test_a_credit_time_the_books_refuse_shows_the_confirmation_again_with_why(client, company, staff, plan,
+                                                                            documents, settings):
+    """Found by the staff explorer: a refused credit time sent staff back to the list."""
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    client.force_login(staff)
+    response = client.post("/admin/billing/paymentdocument/", {
+        "action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk], "confirmed": "yes",
+        "received_at": "2020-01-02T10:15"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "before the invoice was issued" in page and 'value="2020-01-02T10:15"' in page
+    assert not Payment.objects.exists()
