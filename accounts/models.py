@@ -233,4 +233,4 @@ class AccountDeletionRequest(models.Model):
         verbose_name_plural = _("account deletion requests")
 
     def __str__(self):
-        return f"#{self.pk} {self.customer} {self.status}"
+        return f"#{self.pk} {self.customer} · {self.get_status_display()}"

@@ -147,6 +147,11 @@ class AcceptedDocument(AppendOnlyModel):
                 fields=["acceptance", "kind"], name="accepteddocument_one_per_kind"
             )
         ]
+        verbose_name = _("accepted document")
+        verbose_name_plural = _("accepted documents")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.document.label}"
 
 
 # --- Copies of the agreement on request (clause 5.4) ---------------------------------

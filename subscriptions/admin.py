@@ -162,11 +162,11 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class BreachFilter(admin.SimpleListFilter):
-    title = "30-minute deadline"
+    title = gettext_lazy("30-minute deadline")
     parameter_name = "deadline"
 
     def lookups(self, request, model_admin):
-        return [("missed", "Missed (flagged)"), ("ok", "Met")]
+        return [("missed", _("Missed (flagged)")), ("ok", _("Met"))]
 
     def queryset(self, request, queryset):
         if self.value() == "missed":

@@ -311,4 +311,6 @@ class RenewalAttempt(models.Model):
         verbose_name_plural = _("renewal attempts")
 
     def __str__(self):
-        return f"{self.subscription_id} term {self.term_number} try {self.attempt_no}: {self.status}"
+        return _("Subscription #%(subscription)s, term %(term)s, try %(try)s: %(status)s") % {
+            "subscription": self.subscription_id, "term": self.term_number, "try": self.attempt_no,
+            "status": self.get_status_display()}

@@ -89,6 +89,16 @@ def test_the_russian_admin_names_fields_in_russian(staff_admin, customer, plan, 
     assert unlabelled == []
 
 
+def test_the_russian_admin_names_rows_and_filters_in_russian(staff_admin, customer, plan, documents):
+    """Found by the staff explorer: "AcceptedDocument object (1)", "30-minute deadline"."""
+    payment = buy(customer, plan, documents)
+    staff_admin.cookies["django_language"] = "ru"
+    page = staff_admin.get(f"/admin/offer/acceptance/{payment.acceptance.pk}/change/").content.decode()
+    assert "AcceptedDocument object" not in page and "Принятые документы" in page
+    grants = staff_admin.get("/admin/subscriptions/accessgrant/").content.decode()
+    assert "Срок 30 минут" in grants and "Нарушен (отмечен)" in grants and "30-minute deadline" not in grants
+
+
 def test_staff_filter_unpaid_invoices_and_missed_error_deadlines(staff_admin, company, customer, plan, documents,
                                                                  time_machine):
     from datetime import timedelta
