@@ -328,6 +328,9 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
                 amount = to_minor(data["amount"], req.payment.currency)
             refund = services.refund_request_approve(request_id=req.pk, by=request.user, amount_minor=amount,
                                                      note=data["reason"] or "")
+            if refund.status == refund.Status.AWAITING_TRANSFER:  # nothing is sent: accounting pays it back
+                return _("approved, %(amount)s to be paid back by bank transfer: record the transfer when it is "
+                         "made") % {"amount": refund.amount_display}
             return _("approved, refund of %(amount)s queued") % {"amount": refund.amount_display}
         return self._form_action(request, queryset, form_class=ApproveForm, title=_("Approve refund"), apply=apply,
                                  describe=selectors.approval_summary)

@@ -231,3 +231,16 @@ def other_company_refund(plan, documents, staff, queued, django_capture_on_commi
                                              ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
     with django_capture_on_commit_callbacks(execute=True):
         return services.refund_request_approve(request_id=request.pk, by=staff)
+
+
+def test_staff_approving_a_bank_transfer_refund_are_told_it_waits_for_the_transfer(
+        client, staff, company, paid_by_transfer, queued, django_capture_on_commit_callbacks):
+    """Found by the staff explorer: the admin said "queued" though nothing is sent."""
+    request = services.refund_request_create(customer=company, payment_id=paid_by_transfer.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post("/admin/refunds/refundrequest/", {
+            "action": "approve", "_selected_action": [request.pk], "apply": "1"}, follow=True).content.decode()
+    assert "to be paid back by bank transfer: record the transfer when it is made" in page
+    assert "queued" not in page
