@@ -4,6 +4,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from billing.models import PaymentMethod
 from soldee.admin import ReadOnlyAdminMixin, confirmation_page
 from soldee.money import format_money
 
@@ -63,9 +64,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self, request, queryset, title=_("Charge the saved cards now?"),
             warning=_("Each selected subscription's saved card is charged for its next term now (a past-due one: "
                       "an extra try that uses up none of the customer's retries)."),
-            describe=lambda sub: _("%(status)s · %(amount)s · paid until %(date)s") % {
-                "status": sub.get_status_display(), "amount": sub.renewal_price_display,
-                "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")})
+            describe=self._retry_note)
         if page is not None:
             return page
         for subscription in queryset.select_related("customer", "plan"):
@@ -88,6 +87,22 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, _("%(sub)s: the gateway's answer is not known yet; reconciliation asks "
                                              "it again in a few minutes.") % {"sub": sub}, level=messages.WARNING)
+
+    @staticmethod
+    def _retry_note(sub) -> str:
+        """What "retry now" will do to this row, said before it is confirmed (found by the
+        staff explorer: rows that would be refused read as if they were to be charged)."""
+        note = _("%(status)s · %(amount)s · paid until %(date)s") % {
+            "status": sub.get_status_display(), "amount": sub.renewal_price_display,
+            "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
+        if not sub.is_live or not sub.auto_renew:
+            return note + " — " + _("not charged: renewal is off or the subscription has ended.")
+        if sub.status != Subscription.Status.PAST_DUE and (sub.next_charge_at is None
+                                                           or sub.next_charge_at > timezone.now()):
+            return note + " — " + _("not charged: its renewal is not due yet.")
+        if not PaymentMethod.objects.filter(customer_id=sub.customer_id, is_active=True).exists():
+            return note + " — " + _("no saved card: the customer pays by invoice or with a new card.")
+        return note
 
     @staticmethod
     def _label(subscription) -> str:

@@ -611,6 +611,20 @@ def test_staff_retry_now_charges_only_the_selected_subscription(
     assert Term.objects.filter(subscription=waiting, number=2).exists()
 
 
+def test_the_retry_now_confirmation_says_which_rows_will_not_be_charged(
+        customer, other_customer, plan, documents, staff_admin, time_machine):
+    """Found by the staff explorer: every row read as if its card were to be charged."""
+    due = subscribe(customer, plan, documents)
+    early = subscribe(other_customer, plan, documents)
+    time_machine.move_to(due.current_period_end - timedelta(hours=2), tick=False)
+    Subscription.objects.filter(pk=early.pk).update(next_charge_at=timezone.now() + timedelta(days=3))
+    staff_admin.force_login(staff_admin.staff)
+    asked = staff_admin.post("/admin/subscriptions/subscription/", {
+        "action": "retry_now", "_selected_action": [due.pk, early.pk]}).content.decode()
+    assert asked.count("not charged: its renewal is not due yet.") == 1
+    assert "no saved card" not in asked
+
+
 def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
         sub, staff_admin, time_machine):
     time_machine.move_to(sub.current_period_end - timedelta(hours=20), tick=False)
