@@ -49,12 +49,15 @@ CARD_APPROVE = "4242424242424242"
 CARD_DECLINE = "4000000000000002"
 CARD_DECLINE_RENEWALS = "4000000000000341"
 CARD_DELAYED = "4000000000000077"
+CARD_REFUND_REFUSED = "4000000000005126"  # the card account closes: refunds to it are refused for good
 TEST_CARDS = {
     CARD_APPROVE: "approve",
     CARD_DECLINE: "decline",
     CARD_DECLINE_RENEWALS: "approve, decline renewals",
     CARD_DELAYED: "approve after a delay",
+    CARD_REFUND_REFUSED: "approve, refuse refunds (to rehearse a refund paid by bank transfer)",
 }
+REFUND_REFUSED_MESSAGE = "The card account is closed: a refund cannot be made to this card"
 DECLINE_CODE = "insufficient_funds"
 DECLINE_MESSAGE = gettext_noop("Insufficient funds")  # stored in English, shown translated
 DOCUMENTS_CHANGED = gettext_noop("The offer's documents changed after this page was opened: read the versions "
@@ -274,14 +277,18 @@ class SandboxGateway(Gateway):
         parent = Txn.objects.filter(pk=gateway_ref).first()
         if parent is None or parent.status != Txn.Status.APPROVED:
             return RefundResult(approved=False, failure_message="original payment not found")
+        refused = parent.card_last4 == CARD_REFUND_REFUSED[-4:]  # staff can rehearse the refused-refund path
         txn, _ = Txn.objects.get_or_create(
             idempotency_key=f"refund:{idempotency_key}",
             defaults={
                 "kind": Txn.Kind.REFUND, "invoice_id": parent.invoice_id, "parent": parent,
                 "amount_minor": amount_minor, "currency": currency,
-                "status": Txn.Status.APPROVED, "decided_at": timezone.now(),
+                "status": Txn.Status.DECLINED if refused else Txn.Status.APPROVED, "decided_at": timezone.now(),
+                "reason": REFUND_REFUSED_MESSAGE if refused else "",
             },
         )
+        if txn.status != Txn.Status.APPROVED:
+            return RefundResult(approved=False, failure_message=txn.reason)
         return RefundResult(approved=txn.status == Txn.Status.APPROVED, gateway_ref=str(txn.id))
 
     def lookup(self, *, invoice_id: str) -> ChargeResult:

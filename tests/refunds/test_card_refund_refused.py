@@ -240,3 +240,22 @@ def test_while_a_full_refund_waits_for_its_bank_transfer_no_renewal_charges_the_
     assert sub.auto_renew is False and sub.next_charge_at is None and sub.is_live
     event = Event.objects.filter(verb="subscription.renewal_cancelled", subject_id=str(sub.pk)).latest("pk")
     assert event.actor == staff and "bank transfer" in event.data["reason"]
+
+
+def test_the_sandbox_has_a_card_whose_refunds_are_refused_so_staff_can_rehearse(
+        customer, plan, documents, staff, django_capture_on_commit_callbacks):
+    """Found by the staff explorer: the sandbox approved every refund, so the refused-refund
+    path (paid back by bank transfer) could not be tried on the demo."""
+    from billing.gateways import sandbox
+    from tests.billing.helpers import buy as buy_on_sandbox
+
+    payment = buy_on_sandbox(customer, plan, documents, card=sandbox.CARD_REFUND_REFUSED)
+    assert sandbox.CARD_REFUND_REFUSED in sandbox.TEST_CARDS  # listed on the sandbox page
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.NO_ACCESS, explanation="No access")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = services.refund_execute(refund_id=refund.pk)
+    assert refund.status == Refund.Status.FAILED and "card account is closed" in refund.last_error
+    switched = services.refund_pay_by_bank_transfer(refund_id=refund.pk, by=staff, reason="Card closed")
+    assert switched.status == Refund.Status.AWAITING_TRANSFER
