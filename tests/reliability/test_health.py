@@ -8,6 +8,32 @@ from subscriptions.tasks import renewal_sweep
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _every_look_checks(monkeypatch):
+    """These tests change what is checked between looks: no answer kept from the last one."""
+    from soldee import health
+
+    monkeypatch.setattr(health, "CHECKS_KEPT_SECONDS", -1.0)
+
+
+def test_looks_within_a_moment_share_one_check(client, settings, monkeypatch):
+    """Found by the security review: the public page connected to the broker on every request."""
+    from soldee import health
+
+    monkeypatch.setattr(health, "CHECKS_KEPT_SECONDS", 2.0)
+    monkeypatch.setattr(health, "_last", (float("-inf"), {}))
+    settings.CELERY_BROKER_URL = "memory://"
+    calls = []
+    real = health._broker
+    monkeypatch.setattr(health, "_broker", lambda: calls.append(1) or real())
+    for _ in range(5):
+        assert client.get("/health/").status_code == 200
+    assert len(calls) == 1
+    monkeypatch.setattr(health, "_last", (health._last[0] - 3, health._last[1]))  # the moment has passed
+    client.get("/health/")
+    assert len(calls) == 2
+
+
 def test_a_missing_or_stale_beat_fails_the_monitor_check_but_not_the_load_balancers(client, settings, time_machine):
     settings.CELERY_BROKER_URL = "memory://"
     ready = client.get("/health/")
