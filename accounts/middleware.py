@@ -63,6 +63,12 @@ def remember_customer_language(sender, request, user, **kwargs):
     not a cookie: the next customer on a shared computer gets their own."""
     if request is not None and hasattr(request, "session") and not user.is_staff:
         request.session[SESSION_LANGUAGE_KEY] = user.language
+        if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and user.language in dict(settings.LANGUAGES):
+            # The rest of this request too: the "signed in" message is written right after.
+            from django.utils import translation
+
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
 
 
 class UserLanguageMiddleware:

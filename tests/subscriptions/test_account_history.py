@@ -94,3 +94,16 @@ def test_a_customers_own_language_follows_them_to_a_new_browser(client, customer
     assert '<html lang="kk">' in client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     client.cookies["django_language"] = "en"  # this browser's own switch
     assert '<html lang="en">' in client.get("/account/").content.decode()
+
+
+def test_the_signed_in_message_is_in_the_customers_own_language(client, db):
+    """Left alone last session, now fixed: the first message after login came in the
+    browser's language."""
+    from tests.factories import UserFactory
+
+    UserFactory(email="kk-login@example.kz", language="kk", password="correct-horse-battery-9")
+    response = client.post("/accounts/login/", {"login": "kk-login@example.kz",
+                                                "password": "correct-horse-battery-9"},
+                           HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages and all("Successfully signed in" not in m for m in messages), messages
