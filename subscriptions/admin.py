@@ -163,6 +163,14 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             # Past due after its paid term: nothing paid is left, so it ends at once.
             return paid_until + ". " + _("The paid term is over: the subscription ends NOW and cannot be renewed "
                                          "again; the customer can buy a plan anew.")
+        ahead = services.paid_ahead_term(sub) if not on and sub.is_live else None
+        if ahead is not None:  # what the customer's own page offers them here (left alone last session)
+            return paid_until + ". " + _("The next term is paid already (from %(start)s) and stays paid. If the "
+                                         "customer wants that money back, they ask for it on their refunds page, or "
+                                         "you open a refund request for payment %(payment)s: the term has not "
+                                         "begun.") % {
+                "start": formats.date_format(timezone.localtime(ahead.starts_at), "DATETIME_FORMAT"),
+                "payment": ahead.payment.public_id}
         return paid_until
 
     @admin.action(description=gettext_lazy("Turn automatic renewal off (at the customer's request)"),

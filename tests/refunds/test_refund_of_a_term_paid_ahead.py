@@ -181,3 +181,14 @@ def test_the_approval_e_mail_says_what_the_full_refund_does(renewed_ahead, staff
     body = mailoutbox[-1].body
     assert "This is a full refund. A later term is paid: the subscription goes on." in body
     assert "the subscription ends and access to the AI agent is closed" not in body
+
+
+def test_staff_turning_renewal_off_are_told_the_next_term_is_paid_and_how_its_money_comes_back(
+        client, renewed_ahead, staff, settings):
+    """What the customer's own page offers them here, staff now say (left alone last session)."""
+    sub, _in_use, ahead = renewed_ahead
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    client.force_login(staff)
+    page = client.post("/admin/subscriptions/subscription/", {
+        "action": "renewal_off", "_selected_action": [sub.pk]}).content.decode()
+    assert "The next term is paid already" in page and str(ahead.payment.public_id) in page
