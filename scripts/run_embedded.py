@@ -49,7 +49,10 @@ def main() -> int:
                 pass
             signal_group(p, signal.SIGKILL)  # whatever of its group is left
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    # The children are in sessions of their own: a closed terminal (SIGHUP) or a quit
+    # reaches only this process, which must then stop them (found by the review).
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, lambda *a: (stop(), sys.exit(0)))
     code = 0
     try:
         while all(p.poll() is None for p in procs):
