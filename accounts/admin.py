@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +17,25 @@ from .views import admin_login
 
 # The admin has no login form of its own: allauth's page (rate limits, two-factor step).
 admin.site.login = admin_login
+
+
+class SuperuserGroupAdmin(GroupAdmin):
+    """Groups carry permissions: changing them is a superuser's, as a user's own privileges
+    are (found by the review: "change group" let a staff member tick every permission on a
+    group of their own). Others may look."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, SuperuserGroupAdmin)
 
 
 @admin.register(User)

@@ -55,3 +55,25 @@ def test_another_staff_account_is_changed_by_a_superuser_only(client, support):
     assert response.status_code == 302
     support.refresh_from_db()
     assert support.is_superuser
+
+
+def test_a_staff_member_cannot_grant_themself_permissions_through_their_group(client, settings):
+    """Found by the review: the user form was locked, the group form was not."""
+    from django.contrib.auth.models import Group
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    team = Group.objects.create(name="Support")
+    team.permissions.add(*Permission.objects.filter(codename__in=["view_group", "change_group", "add_group"]))
+    support = UserFactory(email="support-group@soldee.kz", is_staff=True)
+    support.groups.add(team)
+    client.force_login(support)
+    everything = list(Permission.objects.values_list("pk", flat=True))
+    response = client.post(f"/admin/auth/group/{team.pk}/change/", {"name": "Support", "permissions": everything})
+    assert response.status_code == 403
+    assert client.post("/admin/auth/group/add/", {"name": "All", "permissions": everything}).status_code == 403
+    support = type(support).objects.get(pk=support.pk)
+    assert not support.has_perm("billing.change_payment")
+    assert client.get(f"/admin/auth/group/{team.pk}/change/").status_code == 200  # they may look
+    client.force_login(UserFactory(email="root@soldee.kz", is_staff=True, is_superuser=True))
+    client.post(f"/admin/auth/group/{team.pk}/change/", {"name": "Support", "permissions": everything})
+    assert type(support).objects.get(pk=support.pk).has_perm("billing.change_payment")
