@@ -47,10 +47,6 @@ def _actor_kind(by, customer_id) -> str:
     return Event.ActorKind.CUSTOMER if by.pk == customer_id else Event.ActorKind.STAFF
 
 
-def can_access(user, acceptance: Acceptance) -> bool:
-    return user.is_authenticated and (user.is_staff or acceptance.customer_id == user.pk)
-
-
 # --- Customer: request a copy ----------------------------------------------------------
 
 def request_copy(*, acceptance_id: int, by, postal_address: str = "",

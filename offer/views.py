@@ -68,7 +68,9 @@ def _acceptance_for(request, acceptance_id, *, staff_ok: bool):
 
     acceptance = Acceptance.objects.filter(pk=acceptance_id).first()
     if acceptance is None or not (acceptance.customer_id == request.user.pk or (staff_ok and staff_may_view(
-            request, acceptance, perm="offer.view_acceptance", customer=acceptance.customer_id))):
+            # the paper-copy queue's staff print it too (found by the review)
+            request, acceptance, perm=("offer.view_acceptance", "offer.view_agreementcopyrequest"),
+            customer=acceptance.customer_id))):
         raise Http404
     return acceptance
 

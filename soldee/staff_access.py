@@ -6,14 +6,16 @@ from django.conf import settings
 from .models import Event
 
 
-def staff_may_view(request, obj, *, perm: str, customer) -> bool:
-    """True, and `staff.viewed` recorded, when the user is active staff with `perm`, who
-    used a second factor in this session where the admin requires one; False otherwise
-    (the caller answers 404, as for anybody else's file)."""
+def staff_may_view(request, obj, *, perm: str | tuple[str, ...], customer) -> bool:
+    """True, and `staff.viewed` recorded, when the user is active staff with `perm` (or one
+    of several), who used a second factor in this session where the admin requires one;
+    False otherwise (the caller answers 404, as for anybody else's file)."""
     from accounts.middleware import session_used_mfa, staff_has_totp
 
     user = request.user
-    if not (user.is_authenticated and user.is_active and user.is_staff and user.has_perm(perm)):
+    perms = (perm,) if isinstance(perm, str) else perm
+    if not (user.is_authenticated and user.is_active and user.is_staff
+            and any(user.has_perm(p) for p in perms)):
         return False
     if getattr(settings, "SOLDEE_STAFF_MFA_REQUIRED", True) and not (
             staff_has_totp(user) and session_used_mfa(request)):

@@ -64,3 +64,29 @@ def test_the_customer_downloads_their_own_without_a_staff_record(client, files, 
     client.force_login(customer)
     assert _status(client, files) == {"receipt": 200, "agreement": 200}
     assert not Event.objects.filter(verb="staff.viewed").exists()
+
+
+def test_staff_with_the_permission_and_a_second_factor_download(client, files, settings):
+    """The real path, with the second factor required: password, then the TOTP code."""
+    from .test_staff_mfa import PASSWORD, current_code
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = True
+    staff = UserFactory(is_staff=True, email="mfa-staff@soldee.kz", password=PASSWORD)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_paymentdocument", "view_acceptance"]))
+    secret = generate_totp_secret()
+    TOTP.activate(staff, secret)
+    client.post("/accounts/login/", {"login": staff.email, "password": PASSWORD})
+    client.post("/accounts/2fa/authenticate/", {"code": current_code(secret)})
+    assert _status(client, files) == {"receipt": 200, "agreement": 200}
+
+
+def test_the_paper_copy_queue_staff_can_download_the_copy_they_print(client, files, settings):
+    """Found by the review: the queue shows them the PDF link; the download needs the queue's
+    own view permission or the acceptance's."""
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    clerk = UserFactory(is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_agreementcopyrequest",
+                                                                        "change_agreementcopyrequest"]))
+    client.force_login(clerk)
+    assert client.get(files["agreement"]).status_code == 200
+    assert client.get(files["receipt"]).status_code == 404  # not their queue
