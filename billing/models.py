@@ -107,6 +107,14 @@ class Payment(models.Model):
         return gettext(self.failure_message) if self.failure_message else ""
 
     @property
+    def refused_by_our_check(self) -> bool:
+        """Declined by the portal's own check before any card was charged (a superseded page
+        or documents), not by the bank: the result page says so."""
+        from .gateways.sandbox import MERCHANT_REFUSALS
+
+        return self.status == self.Status.FAILED and self.failure_message in MERCHANT_REFUSALS.values()
+
+    @property
     def is_paid(self) -> bool:
         return self.status == self.Status.SUCCEEDED
 

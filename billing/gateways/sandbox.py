@@ -62,6 +62,9 @@ DECLINE_CODE = "insufficient_funds"
 DECLINE_MESSAGE = gettext_noop("Insufficient funds")  # stored in English, shown translated
 DOCUMENTS_CHANGED = gettext_noop("The offer's documents changed after this page was opened: read the versions "
                                  "now in force and pay again")
+# What our own check (not the bank) answers the page: payment_not_payable's reasons.
+MERCHANT_REFUSALS = {"expired": "The payment page expired", "paid": "The invoice is already paid",
+                     "account_closed": "The customer's account is closed", "documents_changed": DOCUMENTS_CHANGED}
 
 
 def sign(body: bytes, secret: str | None = None) -> str:
@@ -151,9 +154,7 @@ def _merchant_check(txn) -> str:
 
     payment = Payment.objects.select_related("customer").filter(public_id=txn.invoice_id).first()
     why = payment_not_payable(payment) if payment is not None else ""
-    return {"expired": "The payment page expired", "paid": "The invoice is already paid",
-            "account_closed": "The customer's account is closed",
-            "documents_changed": DOCUMENTS_CHANGED}.get(why, "")
+    return MERCHANT_REFUSALS.get(why, "")
 
 
 def decide_hosted(txn_id, card_number: str) -> None:
