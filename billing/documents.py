@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -265,7 +266,12 @@ def payable_invoices(customer):
         return PaymentDocument.objects.none()
     if live is not None:
         invoices = invoices.filter(data__plan_code=live.plan.code)
-    return invoices.order_by("-created_at")
+    # An invoice replaced near its end by a new one for the same term (invoice_issue) is not
+    # listed beside it: one invoice per term on the account (found by the review). It stays
+    # payable: a transfer already sent against it is marked paid as usual.
+    newer = invoices.filter(data__plan_code=OuterRef("data__plan_code"), amount_minor=OuterRef("amount_minor"),
+                            created_at__gt=OuterRef("created_at"))
+    return invoices.exclude(Exists(newer)).order_by("-created_at")
 
 
 def invoice_issue(*, customer, plan) -> PaymentDocument:
@@ -360,6 +366,12 @@ def invoice_summary(invoice: PaymentDocument) -> str:
     if not invoice.customer.is_active:
         line += " " + _("The customer's account is closed (deleted): this transfer buys nothing and must be paid "
                         "back.") + " " + PAY_BACK
+    siblings = list(PaymentDocument.objects.filter(
+        customer=invoice.customer, doc_type=DocType.INVOICE, payment__isnull=True, amount_minor=invoice.amount_minor,
+        data__plan_code=data.get("plan_code")).exclude(pk=invoice.pk).values_list("number", flat=True))
+    if siblings:  # replaced near its end (invoice_issue): one of the two transfers buys nothing
+        line += " " + _("Another unpaid invoice for the same plan and amount exists (%(numbers)s): if the customer "
+                        "pays both, the second transfer buys nothing.") % {"numbers": ", ".join(siblings)}
     live = live_subscription(invoice.customer)
     if live is not None and live.plan.code != data.get("plan_code"):
         line += " " + _("The customer already has a subscription to %(plan)s: this transfer for another plan buys "

@@ -96,6 +96,11 @@ def test_an_invoice_asked_for_late_on_its_last_days_is_a_new_one(company, plan, 
         assert billing_documents.invoice_issue(customer=company, plan=plan).pk == first.pk  # two days left
     with time_machine.travel(datetime(2026, 12, 6, 23, 45, tzinfo=ALMATY), tick=False):
         again = billing_documents.invoice_issue(customer=company, plan=plan)
+        # One invoice per term on the account; staff marking either paid are told of the other
+        # (found by the review: both were listed, and both transfers would be taken).
+        assert [i.number for i in billing_documents.payable_invoices(company)] == [again.number]
+        assert again.number in billing_documents.invoice_summary(first)
+        assert first.number in billing_documents.invoice_summary(again)
     assert again.pk != first.pk and again.valid_until.isoformat() == "2026-12-11"
 
 
