@@ -244,3 +244,22 @@ def test_staff_approving_a_bank_transfer_refund_are_told_it_waits_for_the_transf
             "action": "approve", "_selected_action": [request.pk], "apply": "1"}, follow=True).content.decode()
     assert "to be paid back by bank transfer: record the transfer when it is made" in page
     assert "queued" not in page
+
+
+def test_references_recorded_before_are_upper_cased_and_a_clash_is_left_for_a_person(
+        approved, other_company_refund, capsys):
+    """Found by the review: rows recorded before the Python upper-casing kept their case, so
+    "ПП 000123" could still be recorded again after "пп 000123"."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("refunds.migrations.0009_bank_references_upper_cased")
+    Refund.objects.filter(pk=approved.pk).update(gateway_ref="bank-transfer:пп 000123")
+    migration.upper_case(apps, None)
+    assert Refund.objects.get(pk=approved.pk).gateway_ref == "bank-transfer:ПП 000123"
+    # Two refunds recorded with one transfer, before the check: the second is left and named.
+    Refund.objects.filter(pk=other_company_refund.pk).update(gateway_ref="bank-transfer:пп 000123")
+    migration.upper_case(apps, None)
+    assert Refund.objects.get(pk=other_company_refund.pk).gateway_ref == "bank-transfer:пп 000123"
+    assert f"refund #{other_company_refund.pk}" in capsys.readouterr().out
