@@ -18,7 +18,8 @@ from . import attachments, selectors, services
 from .forms import ErrorReportForm, RefundRequestForm
 from .models import ErrorReport, RefundRequest
 
-TOO_MANY = gettext_lazy("You have sent many of these in a short time. Please try again in an hour, or write to us by e-mail.")
+TOO_MANY = gettext_lazy("You have sent many of these in a short time. Please try again later, or write to us by "
+                        "e-mail.")
 
 
 @login_required
@@ -30,7 +31,7 @@ def index(request):
 def error_report_create(request):
     if request.method == "POST":
         form = ErrorReportForm(request.POST, request.FILES)
-        if form.is_valid() and not limits.allow("error_report", request.user.pk):
+        if form.is_valid() and limits.used_up("error_report", request.user.pk):
             form.add_error(None, TOO_MANY)
         elif form.is_valid():
             report = services.error_report_create(
@@ -38,6 +39,7 @@ def error_report_create(request):
                 since=form.cleaned_data["since"], severity=form.cleaned_data["severity"],
                 attachment=form.cleaned_data["attachment"],
             )
+            limits.count("error_report", request.user.pk)
             messages.success(request, _("Your report is registered. If it is a critical error, we aim to resolve it by %(date)s.")
                              % {"date": formats.date_format(timezone.localtime(report.deadline_at),
                                                             "DATETIME_FORMAT")})
@@ -70,7 +72,7 @@ def request_create(request, public_id):
                                 status=Payment.Status.SUCCEEDED)
     if request.method == "POST":
         form = RefundRequestForm(request.POST)
-        if form.is_valid() and not limits.allow("refund_request", request.user.pk):
+        if form.is_valid() and limits.used_up("refund_request", request.user.pk):
             form.add_error(None, TOO_MANY)
         elif form.is_valid():
             try:
@@ -81,6 +83,7 @@ def request_create(request, public_id):
             except services.RefundError as exc:
                 form.add_error(None, str(exc))
             else:
+                limits.count("refund_request", request.user.pk)
                 messages.success(request, _("Your refund request is registered. We will e-mail you the decision."))
                 return redirect("refunds:request_detail", pk=refund_request.pk)
     else:

@@ -92,6 +92,20 @@ def test_a_customer_filing_reports_and_requests_in_a_loop_is_stopped_with_a_clea
         services.refund_request_withdraw(customer=customer, request_id=RefundRequest.objects.get().pk)
         again = client.post(url, {"ground": "late", "explanation": "It was slow"})
     assert again.status_code == 200 and RefundRequest.objects.count() == 1
+    # A refused request does not use the allowance (found by the review): refused by the
+    # service (a payment already refunded in full), the customer may still file one.
+    settings.SOLDEE_CUSTOMER_LIMITS = {"refund_request": [(1, 3600)]}
+    from django.core.cache import cache
+
+    cache.clear()
+    from billing.models import Payment
+
+    Payment.objects.filter(pk=paid.pk).update(refunded_minor=paid.amount_minor)
+    refused = client.post(url, {"ground": "late", "explanation": "again"})
+    assert "sent many of these" not in refused.content.decode()
+    Payment.objects.filter(pk=paid.pk).update(refunded_minor=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"ground": "late", "explanation": "now"}).status_code == 302
     other = ProfileFactory().user  # another customer's allowance is their own
     client.force_login(other)
     assert client.post(reverse("refunds:error_report_create"), report_data()).status_code == 302
