@@ -76,7 +76,7 @@ def limits_are_shared_and_see_the_client(app_configs, **kwargs):
     from django.core.checks import Warning
 
     found = []
-    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    if not settings.SOLDEE_SHARED_CACHE:
         found.append(Error("CACHE_URL is not a shared cache: login and sign-up limits, sessions and the page cache "
                            "are kept by each process.",
                            hint="Set CACHE_URL=redis://... (docker-compose.yml does).", id="soldee.E007"))

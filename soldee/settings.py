@@ -246,21 +246,23 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     # A hung Redis must not hang a request or a settlement (page-cache bumps run inside it).
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
 # Shared = every web and worker process sees the same cache (Redis in production).
-_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+# Shared by every process (Redis, memcached, a database cache): the one reading, used here
+# and by check --deploy (soldee.E007).
+SOLDEE_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
 # Sessions are read on every request: from the shared cache, written through to the
 # database. A per-process cache would keep a logged-out session alive in other workers.
-SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if _SHARED_CACHE else "db")
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if SOLDEE_SHARED_CACHE else "db")
 # One-time messages ("renewal is off") live in the session: the default storage would set a
 # `messages` cookie, and the Privacy Policy (8.1) lists only session, CSRF and language.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Whole-page cache of the visitor's pricing page and the personal account (soldee/pagecache.py):
 # invalidated through the shared cache, so only with one.
-SOLDEE_PAGE_CACHE = env.bool("SOLDEE_PAGE_CACHE", default=_SHARED_CACHE)
+SOLDEE_PAGE_CACHE = env.bool("SOLDEE_PAGE_CACHE", default=SOLDEE_SHARED_CACHE)
 # With Redis: each process also keeps the pricing page locally while a subscription tells it
 # of every plan or document change (soldee/local_pages.py); no round trip per visit.
 SOLDEE_PAGE_CACHE_LOCAL = env.bool("SOLDEE_PAGE_CACHE_LOCAL", default=True)
 # The logged-in user's row from the shared cache, dropped on every save (accounts/auth_backends.py).
-SOLDEE_USER_CACHE = env.bool("SOLDEE_USER_CACHE", default=_SHARED_CACHE)
+SOLDEE_USER_CACHE = env.bool("SOLDEE_USER_CACHE", default=SOLDEE_SHARED_CACHE)
 
 # --- django-allauth: e-mail login, mandatory verification -------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}
