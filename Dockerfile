@@ -8,7 +8,9 @@ WORKDIR /app
 COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
-RUN DJANGO_SETTINGS_MODULE=soldee.settings SECRET_KEY=build DEBUG=0 python manage.py collectstatic --noinput
+# SOLDEE_EMBEDDED=0: the production storage, which writes the manifest the containers read
+# (without a DATABASE_URL the build would count as embedded and write none).
+RUN DJANGO_SETTINGS_MODULE=soldee.settings SOLDEE_EMBEDDED=0 SECRET_KEY=build DEBUG=0 python manage.py collectstatic --noinput
 RUN useradd --create-home soldee && mkdir -p /app/var /app/media && chown -R soldee /app/var /app/media
 USER soldee
 EXPOSE 8000

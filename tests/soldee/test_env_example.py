@@ -44,3 +44,22 @@ def test_the_image_never_takes_the_env_file_or_local_state():
     assert "COPY . ." in (ROOT / "Dockerfile").read_text()
     for entry in (".env", ".venv/", "var/", ".git/"):
         assert entry in ignored, entry
+
+
+def test_the_image_collects_static_files_with_the_manifest_production_reads(tmp_path):
+    """Found by the docs review: the build ran collectstatic without a DATABASE_URL, so it
+    counted as embedded and wrote no manifest; the containers (DATABASE_URL set) use the
+    manifest storage, and every page with a static file failed. The build's own variables,
+    as the Dockerfile sets them, must select the manifest storage."""
+    import re
+    import subprocess
+    import sys
+
+    line = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if "collectstatic" in line
+                and line.startswith("RUN "))
+    build_env = dict(re.findall(r"(\w+)=(\S+)", line.split("python", 1)[0]))
+    env = {"PATH": os.environ.get("PATH", ""), "SOLDEE_VAR_DIR": str(tmp_path), **build_env}
+    code = "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'])"
+    result = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "whitenoise.storage.CompressedManifestStaticFilesStorage", result.stderr
