@@ -107,6 +107,13 @@ def error_report_triage(*, report_id: int, by, critical: bool, reason: str) -> E
         events.record(verb="error_report.confirmed" if critical else "error_report.not_critical",
                       subject=report, customer=report.customer, actor=by, actor_kind=Event.ActorKind.STAFF,
                       data={"reason": report.triage_reason, "deadline_at": report.deadline_at.isoformat()})
+        if critical and report.deadline_at < now and report.deadline_missed_at is None:
+            # Confirmed only after its deadline: missed now, and the confirmation e-mail says so;
+            # the sweep does not tell the customer a second time (found by the explorer).
+            report.deadline_missed_at = now
+            report.save(update_fields=["deadline_missed_at"])
+            events.record(verb="error_report.deadline_missed", subject=report, customer=report.customer,
+                          data={"deadline_at": report.deadline_at.isoformat()})
         _email("emails/error_report_confirmed" if critical else "emails/error_report_not_critical",
                "error_report", report.pk)
     return report
@@ -136,8 +143,8 @@ def error_reports_deadline_sweep(*, now=None) -> int:
     """Beat: reports still unresolved past their deadline (5 business days), each noticed once.
     - Confirmed critical: event `error_report.deadline_missed` (in the customer's history), the
       customer is told they may ask for a refund (clause 7 b), staff are alerted;
-      `deadline_missed_at` marks it. A report confirmed only after its deadline is picked up
-      by the next run.
+      `deadline_missed_at` marks it. A report confirmed only after its deadline is marked by
+      its confirmation (error_report_triage), whose e-mail says so.
     - Still awaiting triage: staff only (`error_report.triage_overdue`, not shown to the
       customer: no ground for a refund until staff confirm it).
     Returns how many were noticed."""

@@ -243,3 +243,21 @@ def test_a_report_confirmed_critical_after_its_deadline_is_not_promised_a_past_d
             send_customer_email(user=customer, template="emails/error_report_confirmed", context={"report": report})
         assert says in mailoutbox[-1].body, mailoutbox[-1].body
     assert "you may ask for a refund" in mailoutbox[-1].body
+
+
+def test_a_report_confirmed_after_its_deadline_is_told_once(customer, staff, queued,
+                                                            django_capture_on_commit_callbacks):
+    """Found by the explorer of today's changes: the confirmation said the deadline was
+    missed, and the next sweep e-mailed the same news again."""
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, tzinfo=ALMATY), tick=False):
+        report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
+                                              severity="blocker")
+    with time_machine.travel(datetime(2026, 3, 20, 12, 0, tzinfo=ALMATY), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason="Blocks sales")
+        services.error_reports_deadline_sweep()
+    assert emails(queued).count("emails/error_report_confirmed") == 1
+    assert "emails/error_report_deadline_missed" not in emails(queued)
+    report.refresh_from_db()
+    assert report.deadline_missed_at is not None and report.missed_deadline
+    assert Event.objects.filter(verb="error_report.deadline_missed", subject_id=str(report.pk)).count() == 1

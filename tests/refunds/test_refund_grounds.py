@@ -294,13 +294,16 @@ def test_the_customer_is_told_once_when_a_confirmed_error_misses_its_deadline(
     assert "was not resolved within 5 business days" in mailoutbox[-1].body and "/refunds/" in mailoutbox[-1].body
     unconfirmed.refresh_from_db()
     assert unconfirmed.deadline_missed_at is None
-    # Confirmed late by staff: the next run tells the customer.
-    with time_machine.travel(almaty(2026, 4, 1, 9, 0), tick=False):
-        services.error_report_triage(report_id=unconfirmed.pk, by=staff, critical=True, reason="Reproduced")
+    # Confirmed late by staff: the confirmation tells the customer it was missed, and the next
+    # run does not tell them again (found by the explorer of the eleventh session).
     queued.clear()
+    with time_machine.travel(almaty(2026, 4, 1, 9, 0), tick=False), django_capture_on_commit_callbacks(execute=True):
+        services.error_report_triage(report_id=unconfirmed.pk, by=staff, critical=True, reason="Reproduced")
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.error_reports_deadline_sweep(now=almaty(2026, 4, 1, 9, 15)) == 1
-    assert ("customer_email", ("emails/error_report_deadline_missed", "error_report", unconfirmed.pk)) in queued
+        assert services.error_reports_deadline_sweep(now=almaty(2026, 4, 1, 9, 15)) == 0
+    assert [args for name, args in queued if name == "customer_email"] == [
+        ("emails/error_report_confirmed", "error_report", unconfirmed.pk)]
+    assert Event.objects.filter(verb="error_report.deadline_missed", subject_id=str(unconfirmed.pk)).count() == 1
 
 
 def test_the_resolution_e_mail_says_when_the_deadline_was_missed(customer, buy, staff, mailoutbox):
