@@ -366,12 +366,22 @@ def invoice_summary(invoice: PaymentDocument) -> str:
     if not invoice.customer.is_active:
         line += " " + _("The customer's account is closed (deleted): this transfer buys nothing and must be paid "
                         "back.") + " " + PAY_BACK
-    siblings = list(PaymentDocument.objects.filter(
-        customer=invoice.customer, doc_type=DocType.INVOICE, payment__isnull=True, amount_minor=invoice.amount_minor,
-        data__plan_code=data.get("plan_code")).exclude(pk=invoice.pk).values_list("number", flat=True))
-    if siblings:  # replaced near its end (invoice_issue): one of the two transfers buys nothing
+    # Replaced near its end (invoice_issue): the customer may pay both, the second paying the
+    # following term in advance (found by the explorers).
+    siblings = PaymentDocument.objects.filter(
+        customer=invoice.customer, doc_type=DocType.INVOICE, amount_minor=invoice.amount_minor,
+        data__plan_code=data.get("plan_code"), valid_until__gte=timezone.localtime(invoice.created_at).date(),
+        created_at__date__lte=invoice.valid_until).exclude(pk=invoice.pk)  # open at the same time
+    unpaid = [n for n, paid in siblings.values_list("number", "payment_id") if paid is None]
+    paid = [n for n, paid in siblings.values_list("number", "payment_id") if paid is not None]
+    if unpaid:
         line += " " + _("Another unpaid invoice for the same plan and amount exists (%(numbers)s): if the customer "
-                        "pays both, the second transfer buys nothing.") % {"numbers": ", ".join(siblings)}
+                        "pays both, the second transfer pays the following term in advance.") % {
+            "numbers": ", ".join(unpaid)}
+    if paid:
+        line += " " + _("Invoice %(numbers)s for the same plan and amount is paid already: this transfer pays the "
+                        "following term in advance. If the customer meant to pay once, mark it paid and refund it "
+                        "(its term has not begun).") % {"numbers": ", ".join(paid)}
     live = live_subscription(invoice.customer)
     if live is not None and live.plan.code != data.get("plan_code"):
         line += " " + _("The customer already has a subscription to %(plan)s: this transfer for another plan buys "

@@ -86,7 +86,7 @@ def test_a_document_numbered_in_one_year_is_dated_in_that_year(customer, plan, d
     assert timezone.localtime(receipt.created_at, ALMATY).year == 2026
 
 
-def test_an_invoice_asked_for_late_on_its_last_days_is_a_new_one(company, plan, documents):
+def test_an_invoice_asked_for_late_on_its_last_days_is_a_new_one(company, plan, documents, staff):
     """Found by the dates review: asked for at 23:45 on its last valid day, the customer got
     back the invoice expiring that night."""
     with time_machine.travel(datetime(2026, 12, 1, 10, 0, tzinfo=ALMATY), tick=False):
@@ -101,6 +101,11 @@ def test_an_invoice_asked_for_late_on_its_last_days_is_a_new_one(company, plan, 
         assert [i.number for i in billing_documents.payable_invoices(company)] == [again.number]
         assert again.number in billing_documents.invoice_summary(first)
         assert first.number in billing_documents.invoice_summary(again)
+        # One paid, the other is named as paid, and what its transfer would do is said.
+        billing_documents.invoice_mark_paid(invoice_id=again.pk, by=staff)
+        summary = billing_documents.invoice_summary(first)
+        assert f"Invoice {again.number} for the same plan and amount is paid already" in summary
+        assert "pays the following term in advance" in summary
     assert again.pk != first.pk and again.valid_until.isoformat() == "2026-12-11"
 
 
