@@ -166,9 +166,9 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ahead = services.paid_ahead_term(sub) if not on and sub.is_live else None
         if ahead is not None:  # what the customer's own page offers them here (left alone last session)
             return paid_until + ". " + _("The next term is paid already (from %(start)s) and stays paid. If the "
-                                         "customer wants that money back, they ask for it on their refunds page, or "
-                                         "you open a refund request for payment %(payment)s: the term has not "
-                                         "begun.") % {
+                                         "customer wants that money back, they ask for it on their refunds page "
+                                         "(payment %(payment)s, ground: access not granted; the term has not "
+                                         "begun).") % {
                 "start": formats.date_format(timezone.localtime(ahead.starts_at), "DATETIME_FORMAT"),
                 "payment": ahead.payment.public_id}
         return paid_until
