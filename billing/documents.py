@@ -372,8 +372,9 @@ def invoice_summary(invoice: PaymentDocument) -> str:
         customer=invoice.customer, doc_type=DocType.INVOICE, amount_minor=invoice.amount_minor,
         data__plan_code=data.get("plan_code"), valid_until__gte=timezone.localtime(invoice.created_at).date(),
         created_at__date__lte=invoice.valid_until).exclude(pk=invoice.pk)  # open at the same time
-    unpaid = [n for n, paid in siblings.values_list("number", "payment_id") if paid is None]
-    paid = [n for n, paid in siblings.values_list("number", "payment_id") if paid is not None]
+    found = list(siblings.values_list("number", "payment_id"))  # one query for both lists
+    unpaid = [number for number, payment_id in found if payment_id is None]
+    paid = [number for number, payment_id in found if payment_id is not None]
     if unpaid:
         line += " " + _("Another unpaid invoice for the same plan and amount exists (%(numbers)s): if the customer "
                         "pays both, the second transfer pays the following term in advance.") % {

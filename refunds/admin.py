@@ -77,22 +77,17 @@ class StaffActionsMixin:
         form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             rows = list(queryset)
-            if len(rows) == 1:  # refused: the form again, with what was typed and why (staff explorer)
+            for obj in rows:
                 try:
-                    result = apply(rows[0], form.cleaned_data)
+                    result = apply(obj, form.cleaned_data)
                 except (services.RefundError, ValueError) as exc:
-                    form.add_error(None, str(exc))
+                    if len(rows) == 1:  # the form again, with what was typed and why (staff explorer)
+                        form.add_error(None, str(exc))
+                        break
+                    self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
                 else:
-                    self.message_user(request, f"#{rows[0].pk}: {result}", level=messages.SUCCESS)
-                    return None
+                    self.message_user(request, f"#{obj.pk}: {result}", level=messages.SUCCESS)
             else:
-                for obj in rows:
-                    try:
-                        result = apply(obj, form.cleaned_data)
-                    except (services.RefundError, ValueError) as exc:
-                        self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
-                    else:
-                        self.message_user(request, f"#{obj.pk}: {result}", level=messages.SUCCESS)
                 return None
         return TemplateResponse(request, "refunds/admin/action_form.html", {
             **self.admin_site.each_context(request),
