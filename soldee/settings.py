@@ -132,7 +132,7 @@ LANGUAGE_CODE = "ru"
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGES = [("ru", _("Russian")), ("kk", _("Kazakh")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]  # vendor: allauth in Kazakh
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]  # vendor: allauth, Django admin gaps in Kazakh
 # Text stored for staff (a refund request's recommendation) and staff alerts: one language,
 # whatever language the customer whose action produced it reads.
 STAFF_RECORDS_LANGUAGE = "en"

@@ -1,5 +1,7 @@
-"""Compile locale/*/LC_MESSAGES/django.po to .mo with babel (pure Python: no gettext
-needed on the machine). The .mo files are committed, so `make run` needs nothing."""
+"""Compile the .po files under settings.LOCALE_PATHS (locale/ and locale_vendor/; the
+django domain, and djangojs where there is one: the admin's JavaScript texts in Kazakh) to
+.mo with babel (pure Python: no gettext needed on the machine). The .mo files are
+committed, so `make run` needs nothing."""
 
 from pathlib import Path
 
@@ -23,5 +25,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for base in settings.LOCALE_PATHS:
-            for po in sorted(Path(base).glob("*/LC_MESSAGES/django.po")):
+            for po in sorted(Path(base).glob("*/LC_MESSAGES/django*.po")):
                 self.stdout.write(f"compiled {compile_catalog(po)}")
