@@ -87,3 +87,23 @@ def test_the_admin_s_javascript_texts_are_in_kazakh(kazakh_staff):
         assert text in script, text
     for text in ("Январь", "Воскресенье", "Выберите дату", "Выбрать все %s"):
         assert text not in script, text
+
+
+def test_django_s_wrong_kazakh_admin_texts_are_corrected(kazakh_staff, customer, plan, documents):
+    """Some entries of Django's kk catalogue were there but wrong: "Даңғо" for Django, the
+    column "Date/time" read "Delete/time", the list title had a typo ("үщін"), "0 of 12
+    selected" read "0 of 12-ден 0", and the JavaScript counter "12-ң 3-ы(і)"."""
+    buy(customer, plan, documents)
+    plans = _page(kazakh_staff, "/admin/plans/plan/")
+    _assert_kazakh(plans, ["Django әкімшілігі", "Өзгерту үшін тариф таңдаңыз"], ["Даңғо", "үщін"], "change list")
+    subscriptions = _page(kazakh_staff, "/admin/subscriptions/subscription/")
+    _assert_kazakh(subscriptions, ["1 ішінен 0 таңдалды"], ["0 of"], "actions")
+    from django.utils.translation import gettext, override
+
+    with override("kk"):
+        assert gettext("Date/time") == "Күні/уақыты"
+        assert gettext("Change") == "Өзгерту"
+    script = _page(kazakh_staff, "/admin/jsi18n/")
+    catalog = json.loads(re.search(r"const newcatalog = (\{.*?\n  \});", script, re.S).group(1))
+    assert catalog["%(sel)s of %(cnt)s selected"] == ["%(cnt)s ішінен %(sel)s таңдалды"] * 2
+    assert catalog["Remove"] == "Алып тастау"
