@@ -2,18 +2,30 @@
 each one stores files, sends staff an alert and the customer an e-mail, so a loop of them
 would bury the real ones (found by the security review). Fixed windows per customer in the
 shared cache; only what was accepted counts (a refused form does not use the allowance).
-Login and sign-up limits are allauth's (ACCOUNT_RATE_LIMITS)."""
+Login and sign-up limits are allauth's (ACCOUNT_RATE_LIMITS).
 
-import time
+The windows are Almaty wall-clock windows (settings.TIME_ZONE): the day is the Almaty
+calendar day, from 00:00 to 24:00 Almaty time, not the UTC day (which turns at 05:00 in
+Almaty), and the hour is the clock hour. A calendar day rather than a rolling 24 hours,
+because it is what a customer reads in "30 a day" and can plan by: the allowance is whole
+again after midnight in Almaty, the business's and the customer's day. The hourly limit
+still holds across midnight, so a loop gets no more than the hourly allowance there."""
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
+
+
+def _window(seconds: int) -> int:
+    """The number of the `seconds`-long window now is in, counted on the local wall clock."""
+    now = timezone.localtime(timezone.now(), timezone.get_default_timezone())
+    wall = now.timestamp() + now.utcoffset().total_seconds()
+    return int(wall // seconds)
 
 
 def _keys(action: str, customer_id: int):
-    now = time.time()
     for amount, seconds in settings.SOLDEE_CUSTOMER_LIMITS.get(action, ()):
-        yield amount, seconds, f"limit:{action}:{customer_id}:{seconds}:{int(now // seconds)}"
+        yield amount, seconds, f"limit:{action}:{customer_id}:{seconds}:{_window(seconds)}"
 
 
 def used_up(action: str, customer_id: int) -> bool:
