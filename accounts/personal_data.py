@@ -157,7 +157,8 @@ def data_export_build(*, export_id: int) -> DataExport:
         from . import tasks
 
         transaction.on_commit(lambda: tasks.customer_email.delay(
-            customer.pk, "accounts/emails/data_export_ready", {"export": str(export.public_id)}))
+            customer.pk, "accounts/emails/data_export_ready",
+            {"export": str(export.public_id), "days": settings.DATA_EXPORT_TTL_DAYS}))
     return export
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -43,6 +44,7 @@ def _privacy_page(request, deletion_form=None):
         "consent_withdrawn": personal_data.consent_withdrawn(user),
         "deletion": AccountDeletionRequest.objects.filter(customer=user).first(),
         "deletion_form": deletion_form or DeletionRequestForm(),
+        "export_ttl_days": settings.DATA_EXPORT_TTL_DAYS,
     })
 
 

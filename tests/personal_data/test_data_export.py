@@ -244,3 +244,41 @@ def test_the_readme_names_the_provider_and_the_time_zone_in_the_customers_langua
     readme = zipfile.ZipFile(buffer).read("README.txt").decode()
     assert provider in readme and zone in readme
     assert "STG LLP" not in readme and "Asia/Almaty" not in readme
+
+
+@pytest.mark.parametrize(("days", "language", "expected"), [
+    (7, "en", "within 7 days:"),
+    (1, "en", "within 1 day:"),
+    (21, "ru", "в течение 21 дня:"),
+    (5, "ru", "в течение 5 дней:"),
+    (3, "kk", "3 күн ішінде"),
+])
+def test_the_ready_e_mail_states_the_configured_lifetime_in_the_customers_language(
+        customer, enqueued, settings, mailoutbox, django_capture_on_commit_callbacks, days, language, expected):
+    """The e-mail said '7 days' whatever DATA_EXPORT_TTL_DAYS was."""
+    settings.DATA_EXPORT_TTL_DAYS = days
+    customer.language = language
+    customer.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued.run("accounts.tasks.data_export_build")
+    export.refresh_from_db()
+    assert export.expires_at - export.ready_at == timedelta(days=days)
+    enqueued.run("accounts.tasks.customer_email")
+    assert expected in mailoutbox[-1].body
+
+
+@pytest.mark.parametrize(("days", "language", "expected"), [
+    (14, "en", "It is available for 14 days."),
+    (1, "en", "It is available for 1 day."),
+    (2, "ru", "Архив доступен 2 дня."),
+    (30, "kk", "30 күн бойы қолжетімді"),
+])
+def test_the_privacy_page_states_the_configured_lifetime(client, customer, settings, days, language, expected):
+    settings.DATA_EXPORT_TTL_DAYS = days
+    customer.language = language
+    customer.save()
+    client.force_login(customer)
+    html = client.get("/profile/privacy/").content.decode()
+    assert expected in html
