@@ -36,6 +36,8 @@ DEFAULT_CURRENCIES = ["USD", "EUR", "RUB"]
 DEFAULT_MAX_JUMP = 0.2
 DEFAULT_MAX_AGE_DAYS = 7
 RATE_PLACES = Decimal("0.000001")  # ExchangeRate.kzt_per_unit has 6 decimal places
+# Stored rates the feed does not overrule for their date (kept and reported when it differs).
+KEPT_SOURCES = (ExchangeRate.Source.MANUAL, ExchangeRate.Source.DEMO)
 
 
 # --- Errors ---------------------------------------------------------------------------
@@ -241,7 +243,8 @@ class ImportResult:
                 lines.append(f"{_d(r.rate_date)} {r.currency}: {_plain(r.kzt_per_unit * r.quant)} KZT per "
                              f"{r.quant} = {_plain(r.kzt_per_unit)} KZT per 1 ({verb})")
         for currency, (kept, official) in self.manual_differs.items():
-            lines.append(f"{_d(kept.rate_date)} {currency}: the rate entered by staff, {_plain(kept.kzt_per_unit)}, "
+            which = "the demo rate" if kept.source == ExchangeRate.Source.DEMO else "the rate entered by staff"
+            lines.append(f"{_d(kept.rate_date)} {currency}: {which}, {_plain(kept.kzt_per_unit)}, "
                          f"is kept (payments may be charged at it); the National Bank published "
                          f"{_plain(official)}.")
         return "\n".join(lines)
@@ -344,12 +347,12 @@ def _store(*, day, wanted, requested, allow_jump, reason, actor, manual_differs)
     conflicts = [
         f"{c} is already stored for {_d(day)} as {_plain(stored[c].kzt_per_unit)} ({stored[c].source}), "
         f"the feed now says {_plain(per_unit)}."
-        for c, per_unit in differs.items() if stored[c].source != ExchangeRate.Source.MANUAL
+        for c, per_unit in differs.items() if stored[c].source not in KEPT_SOURCES
     ]
     if conflicts:  # two official answers for one date: something is wrong with the feed
         raise ImportRefused(" ".join(conflicts))
-    # A rate staff entered ahead of the feed (payments may be charged at it already, and a
-    # stored rate is never edited) stays; the other currencies of the day are imported, and
+    # A rate staff entered ahead of the feed, or a demo rate (payments may be charged at it
+    # already, and a stored rate is never edited) stays; the other currencies of the day are imported, and
     # the difference is reported (ImportResult.manual_differs) for staff to look at.
     manual_differs.update({c: (stored[c], per_unit) for c, per_unit in differs.items()})
     created, unchanged = [], []

@@ -221,11 +221,14 @@ class SandboxTransaction(models.Model):
 
 
 class ExchangeRate(models.Model):
-    """An official National Bank of Kazakhstan rate: tenge per `quant` units (clause 6.2)."""
+    """An official National Bank of Kazakhstan rate: tenge per `quant` units (clause 6.2).
+    `demo`: a made-up rate `make run` (seed_demo) stores so a demo works offline; it is
+    no National Bank rate and says so wherever a customer reads its source."""
 
     class Source(models.TextChoices):
         NBK = "nbk", _("National Bank of Kazakhstan feed")
         MANUAL = "manual", _("National Bank of Kazakhstan rate, entered by staff")
+        DEMO = "demo", _("demo rate, not from the National Bank of Kazakhstan")
 
     currency = models.CharField(max_length=3)
     rate_date = models.DateField(help_text="The date the National Bank set the rate for.")

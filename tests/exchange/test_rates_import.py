@@ -164,6 +164,17 @@ def test_a_hand_entered_rate_that_differs_from_the_feed_is_kept_and_the_other_cu
     assert "the rate entered by staff, 6.50, is kept" in result.summary()
 
 
+def test_a_demo_rate_that_differs_from_the_feed_is_kept_as_a_hand_entered_one_is():
+    """`make run` stores made-up rates for today; a feed reachable after all does not refuse
+    the day over them, and the report calls them what they are."""
+    make_rate("RUB", NOV24, "6.50", source="demo")
+
+    result = exchange.rates_import(answer=answer("nbk_2026-11-24.xml"), requested=NOV24)
+    assert stored()[("RUB", NOV24)] == (Decimal("6.50"), 1, "demo")
+    assert ExchangeRate.objects.filter(rate_date=NOV24).count() == 3
+    assert "the demo rate, 6.50, is kept" in result.summary()
+
+
 def test_an_official_rate_that_differs_from_the_feed_refuses_the_day():
     make_rate("RUB", NOV24, "6.50", source="nbk")
 

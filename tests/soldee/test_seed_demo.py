@@ -20,9 +20,38 @@ def test_the_demo_has_todays_rates_once_and_a_non_resident_gets_a_quote():
     assert "Demo exchange rates for today (USD, EUR, RUB)" in out.getvalue()
     rates = ExchangeRate.objects.filter(rate_date=timezone.localdate())
     assert sorted(rates.values_list("currency", flat=True)) == ["EUR", "RUB", "USD"]
-    assert all(r.reason.startswith("Demo rate") and r.source == "manual" for r in rates)
+    assert all(r.reason.startswith("Demo rate") and r.source == "demo" for r in rates)
     call_command("seed_demo", stdout=io.StringIO())  # again: nothing new
     assert rates.count() == 3
     customer = ProfileFactory(is_resident=False, country="DE", iin_bin="", payment_currency="USD").user
     conversion, _why = quote_for(customer=customer, kzt_amount_minor=2_990_000)
     assert conversion is not None and conversion.currency == "USD"
+
+
+def test_a_customer_reads_a_demo_rate_as_a_demo_rate_not_as_the_national_banks():
+    """The demo rates were stored as 'manual' and shown as 'National Bank of Kazakhstan rate,
+    entered by staff': made-up numbers passed off as official ones."""
+    from django.template import Context, Template
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from billing import services as billing
+    from billing.templatetags.exchange import payment_exchange
+
+    call_command("seed_demo", stdout=io.StringIO())
+    customer = ProfileFactory(is_resident=False, country="DE", iin_bin="", payment_currency="USD").user
+    request = RequestFactory().get("/")
+    request.user = customer
+    conversion, _why = quote_for(customer=customer, kzt_amount_minor=2_990_000)
+    payment = billing.payment_create(customer=customer, purpose="checkout", purpose_ref="demo", description="Demo",
+                                     conversion=conversion, idempotency_key="demo-rate")[0]
+    assert payment.exchange_rate_source == "demo"
+    for language, demo, official in (
+            ("en", "demo rate, not from the National Bank of Kazakhstan", "entered by staff"),
+            ("ru", "демонстрационный курс, не курс Национального банка Казахстана", "внесён сотрудником"),
+            ("kk", "демонстрациялық бағам, Қазақстан Ұлттық Банкінің бағамы емес", "қызметкер енгізген")):
+        with translation.override(language):
+            price = Template("{% load exchange %}{% price_for_customer 2990000 %}").render(Context({"request": request}))
+            described = payment_exchange(payment)
+        for text in (price, described):
+            assert demo in text and official not in text, (language, text)

@@ -84,7 +84,8 @@ class Command(BaseCommand):
     @staticmethod
     def _demo_rates(staff) -> list[str]:
         """Today's rate of each offered currency that has none (a demo works offline: the
-        National Bank's feed is out of reach), marked as demo rates by their reason."""
+        National Bank's feed is out of reach), marked as demo rates by their source (customers
+        read "demo rate, not from the National Bank of Kazakhstan") and their reason."""
         from django.utils import timezone
 
         from billing.exchange import offered_currencies
@@ -96,7 +97,7 @@ class Command(BaseCommand):
             if rate is None or ExchangeRate.objects.filter(currency=currency, rate_date=today).exists():
                 continue
             ExchangeRate.objects.create(currency=currency, rate_date=today, kzt_per_unit=rate,
-                                        source=ExchangeRate.Source.MANUAL, entered_by=staff,
+                                        source=ExchangeRate.Source.DEMO, entered_by=staff,
                                         reason="Demo rate (make run), not an official rate")
             added.append(currency)
         return added
