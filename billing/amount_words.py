@@ -1,12 +1,23 @@
-"""Amounts in words in Russian, as an invoice (счёт на оплату) prints them:
+"""Amounts in words, as an invoice (счёт на оплату) prints them, in the invoice's language:
 
-    >>> kzt_in_words_ru(2_990_000)
+    >>> kzt_in_words(2_990_000, "ru")
     'Двадцать девять тысяч девятьсот тенге 00 тиын'
+    >>> kzt_in_words(2_990_000, "kk")
+    'Жиырма тоғыз мың тоғыз жүз теңге 00 тиын'
+    >>> kzt_in_words(2_990_000, "en")
+    'Twenty-nine thousand, nine hundred tenge 00 tiyn'
 
-«Тенге» and «тиын» do not decline; thousands are feminine (одна тысяча, две тысячи).
+Tenge in words, tiyn in figures, in every language. Russian is written here: «тенге» and
+«тиын» do not decline, thousands are feminine (одна тысяча, две тысячи). Kazakh and English
+numbers come from num2words ("kz", "en"); a Kazakh noun after a numeral and the English
+"tenge"/"tiyn" do not change in the plural, so the currency words are fixed too. num2words'
+own Russian is not used: its numbers are the same as ours, but its currency mode declines
+«тиын» (тиынов), which the invoice convention does not.
 """
 
 from __future__ import annotations
+
+from num2words import num2words
 
 _UNITS_M = ["", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять"]
 _UNITS_F = ["", "одна", "две", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять"]
@@ -80,3 +91,24 @@ def kzt_in_words_ru(amount_minor: int) -> str:
     tenge, tiyn = divmod(amount_minor, 100)
     text = int_in_words_ru(tenge)
     return f"{text[0].upper()}{text[1:]} тенге {tiyn:02d} тиын"
+
+
+def _capitalised(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}"
+
+
+# language → (num2words' code, tenge, tiyn)
+_NUM2WORDS = {"kk": ("kz", "теңге", "тиын"), "en": ("en", "tenge", "tiyn")}
+
+
+def kzt_in_words(amount_minor: int, language: str) -> str:
+    """Tenge and tiyn (minor units) in words in `language` (ru, kk, en; others get Russian),
+    capitalised, tiyn in figures."""
+    language = (language or "ru").split("-")[0]
+    if language not in _NUM2WORDS:
+        return kzt_in_words_ru(amount_minor)
+    if amount_minor < 0:
+        raise ValueError("negative amounts have no words on an invoice")
+    code, tenge_word, tiyn_word = _NUM2WORDS[language]
+    tenge, tiyn = divmod(amount_minor, 100)
+    return f"{_capitalised(num2words(tenge, lang=code))} {tenge_word} {tiyn:02d} {tiyn_word}"

@@ -31,7 +31,7 @@ from soldee.models import Event
 from soldee.tasks import enqueue_on_commit
 
 from . import purposes
-from .amount_words import kzt_in_words_ru
+from .amount_words import kzt_in_words
 from .models import DocumentSequence, Payment, PaymentDocument
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,10 @@ def document_context(document: PaymentDocument) -> dict:
         "customer": data.get("customer") or {},
         "provider": provider_details(),
         "amount": format_money(document.amount_minor, document.currency),
-        "amount_words_ru": kzt_in_words_ru(document.amount_minor) if document.currency == "KZT" else "",
+        # In the invoice's own language (document_html renders under it).
+        "amount_words": kzt_in_words(document.amount_minor, document.language or "ru")
+        if document.currency == "KZT" else "",
+        "amount_words_lang": document.language or "ru",
         "vat_rate": rate,
         "vat_amount": format_money(data.get("vat_minor") or 0, document.currency),
         "issued_on": timezone.localtime(document.created_at).date(),

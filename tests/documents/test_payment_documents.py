@@ -198,7 +198,7 @@ def test_a_legal_entity_gets_an_invoice_with_requisites_and_the_amount_in_words(
     provider = provider_details()
     for detail in (provider.bin, provider.bank, provider.account, provider.bic, provider.kbe,
                    company.profile.iin_bin, company.profile.name, "859", invoice.number,
-                   "Двадцать девять тысяч девятьсот тенге 00 тиын", "Without VAT", "30 Nov 2026"):
+                   "Twenty-nine thousand, nine hundred tenge 00 tiyn", "Without VAT", "30 Nov 2026"):
         assert squeeze(detail) in flat, detail
     assert invoice.data["pinned_documents"] and invoice.data["vat_minor"] == 0
     # every version paying it accepts or confirms reviewed (clause 2.4), not only the Offer's
@@ -206,6 +206,23 @@ def test_a_legal_entity_gets_an_invoice_with_requisites_and_the_amount_in_words(
         name = {"offer": "Public Offer", "privacy": "Privacy Policy", "terms": "Terms of Use"}[pin["kind"]]
         assert squeeze(f"{name}, version {pin['label']}") in flat, pin
     assert {p["kind"] for p in invoice.data["pinned_documents"]} == {"offer", "privacy", "terms"}
+
+
+@pytest.mark.parametrize("language,words", [
+    ("en", "Twenty-one thousand, five hundred and two tenge 21 tiyn"),
+    ("ru", "Двадцать одна тысяча пятьсот два тенге 21 тиын"),
+    ("kk", "Жиырма бір мың бес жүз екі теңге 21 тиын"),
+])
+def test_the_amount_in_words_is_in_the_invoices_language(company, documents, language, words):
+    """It was Russian on every invoice (found by the review of the English and Kazakh ones)."""
+    from tests.factories import PlanFactory
+
+    company.language = language
+    company.save()
+    invoice = billing_documents.invoice_issue(customer=company, plan=PlanFactory(code="odd", price_minor=21_502_21))
+    assert invoice.language == language
+    html = billing_documents.document_html(invoice)
+    assert f'<strong lang="{language}">{words}</strong>' in html
 
 
 def test_the_vat_line_and_the_purpose_code_come_from_settings(client, company, plan, documents, settings):
