@@ -87,7 +87,10 @@ def request_create(request, public_id):
                 messages.success(request, _("Your refund request is registered. We will e-mail you the decision."))
                 return redirect("refunds:request_detail", pk=refund_request.pk)
     else:
-        form = RefundRequestForm()
+        # A page that knows the ground (the account's note on a paid-ahead term: "access not
+        # granted") pre-selects it; the customer may still choose another of clause 7's.
+        ground = request.GET.get("ground", "")
+        form = RefundRequestForm(initial={"ground": ground} if ground in RefundRequest.Ground.values else None)
     return render(request, "refunds/request_form.html", {"form": form, "payment": payment})
 
 

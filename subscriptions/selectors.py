@@ -8,7 +8,7 @@ from soldee.event_texts import CUSTOMER_TEXTS
 from soldee.models import Event
 
 from .models import NOT_CHARGED, AccessGrant, AgentCredential, Subscription, Term
-from .services import grace
+from .services import grace, paid_ahead_term
 
 # The personal account shows the latest rows; "all" pages list the full history.
 PAYMENTS_SHOWN = 12
@@ -54,6 +54,25 @@ def payment_options(customer) -> dict:
     }
 
 
+def paid_ahead_refund(subscription: Subscription | None) -> dict | None:
+    """Renewal is off (by the customer, or by staff at their request) while the next term is
+    paid and has not begun (services.paid_ahead_term): the customer may still ask for that
+    payment back, on ground (a) "access not granted", as the renewal-off page's "turn renewal
+    off and ask for the payment back" does (clause 6.4). The account and the "renewal is
+    off" e-mail point to it. Returns {"term": the paid-ahead term, "request": the customer's
+    request for its payment still under review or approved, or None}; None when renewal is
+    on (the renewal-off page offers it then), the subscription has ended, or no such term."""
+    if subscription is None or not subscription.is_live or subscription.auto_renew:
+        return None
+    term = paid_ahead_term(subscription)
+    if term is None:
+        return None
+    request = (term.payment.refund_requests.filter(customer_id=subscription.customer_id,
+                                                   status__in=["open", "approved"])
+               .order_by("-created_at", "-id").first())
+    return {"term": term, "request": request}
+
+
 def account_overview(user) -> dict:
     subscriptions = list(Subscription.objects.filter(customer=user).select_related("plan")[:10])
     current = next((s for s in subscriptions if s.is_live), subscriptions[0] if subscriptions else None)
@@ -83,6 +102,8 @@ def account_overview(user) -> dict:
         "running_term": running_term,  # the paid term covering now, if any
         "next_term": next_term,  # a paid term that starts later (renewal paid ahead)
         "refunded_ahead": refunded_ahead,  # the next term was refunded: the subscription ends with this one
+        # renewal off and the next term paid, not begun: its payment may be asked back
+        "paid_ahead_refund": paid_ahead_refund(current) if current is not None and not refunded_ahead else None,
         "entitled": current is not None and current.is_live and running_term is not None,
         **payment_options(user),
         "payments": payments,

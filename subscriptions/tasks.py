@@ -77,7 +77,7 @@ def access_breach_alert(self, grant_id: int) -> None:
 def subscription_email(self, subscription_id: int, template: str) -> None:
     from billing.exchange import quote_for
 
-    from .selectors import payment_options
+    from .selectors import paid_ahead_refund, payment_options
 
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
     customer = subscription.customer
@@ -95,7 +95,10 @@ def subscription_email(self, subscription_id: int, template: str) -> None:
                         context={"subscription": subscription, **payment_options(customer),
                                  "quote": quote if quote is not None and quote.currency != "KZT" else None,
                                  "price_changed_from": price_changed_from, "access_until": access_until,
-                                 "access_stopped": access_until <= timezone.now()})
+                                 "access_stopped": access_until <= timezone.now(),
+                                 # renewal off with the next term paid, not begun: how to have its payment back
+                                 "paid_ahead_refund": paid_ahead_refund(subscription)
+                                 if template == "emails/renewal_cancelled" else None})
 
 
 @shared_task(bind=True, max_retries=10, acks_late=True)

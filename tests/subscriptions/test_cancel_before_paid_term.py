@@ -4,6 +4,7 @@ customer may cancel after that charge and before the term it paid begins: they m
 that payment back (the term is cancelled, the term in use runs to its end); and a charge
 that was out at the gateway when they cancelled buys nothing and is returned."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -246,3 +247,52 @@ def test_renewal_back_on_withdraws_only_the_customers_own_request_and_not_an_app
     both = staff_admin.post("/admin/subscriptions/subscription/", {
         "action": "renewal_on", "_selected_action": [sub.pk, other.pk]}, follow=True)
     assert "Select one subscription" in both.content.decode()
+
+
+def test_staff_turning_renewal_off_show_the_customer_how_to_have_the_paid_term_back(
+        client, customer, staff, renewed_ahead, enqueued, mailoutbox, django_capture_on_commit_callbacks):
+    """Staff turn renewal off at the customer's request while the next term is paid and has
+    not begun: the customer's account and the "renewal is off" e-mail show the way to that
+    money (the customer's own request, ground "access not granted"), as the renewal-off page
+    does for a customer who turns it off themselves. (Left alone by an earlier session.)"""
+    from subscriptions.tasks import subscription_email
+
+    sub, first_end, term2 = renewed_ahead
+    refund_form = f"/refunds/payments/{term2.payment.public_id}/request/?ground=no_access"
+    client.force_login(customer)
+    assert 'id="paid-ahead-refund"' not in client.get("/account/").content.decode()  # renewal on: the off page offers it
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=staff, reason="Asked by phone")
+    assert ("subscriptions.tasks.subscription_email", [sub.pk, "emails/renewal_cancelled"]) in [
+        (name, list(args)) for name, args, _kw in enqueued.calls]
+    subscription_email(sub.pk, "emails/renewal_cancelled")
+    body = mailoutbox[-1].body
+    assert "is already paid" in body and term2.payment.amount_display in body
+    assert refund_form in body
+
+    page = client.get("/account/").content.decode()
+    note = page.split('id="paid-ahead-refund"')[1].split("</p>")[0]
+    assert "is already paid" in note and refund_form in note
+    # The form the link opens has the ground pre-selected; the offer's three grounds all stay.
+    form = client.get(refund_form).content.decode()
+    assert re.search(r'name="ground" value="no_access"[^>]*checked', form)
+    assert set(re.findall(r'name="ground" value="([^"]+)"', form)) == {"no_access", "critical_error", "late"}
+    client.post(refund_form.split("?")[0], {"ground": "no_access", "explanation": "Renewal was turned off"})
+    request = RefundRequest.objects.get(payment=term2.payment)
+    assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible is True
+    # Asked: the account now points to the request instead of offering a second one.
+    note = client.get("/account/").content.decode().split('id="paid-ahead-refund"')[1].split("</p>")[0]
+    assert f"/refunds/requests/{request.pk}/" in note and refund_form.split("?")[0] not in note
+    assert "Under review" in note
+
+
+def test_no_paid_term_ahead_no_note_and_no_refund_in_the_renewal_off_e_mail(client, customer, sub, mailoutbox):
+    from subscriptions.tasks import subscription_email
+
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    subscription_email(sub.pk, "emails/renewal_cancelled")
+    assert "Automatic renewal of" in mailoutbox[-1].body and "/refunds/" not in mailoutbox[-1].body
+    client.force_login(customer)
+    assert 'id="paid-ahead-refund"' not in client.get("/account/").content.decode()
+
