@@ -549,7 +549,8 @@ def refund_request_withdraw(*, customer, request_id: int, why: str = "") -> Refu
 
 
 def _withdraw(request: RefundRequest, *, by, why: str) -> None:
-    """Inside the caller's transaction, customer and request locked."""
+    """Inside the caller's transaction, customer and request locked. The customer is
+    e-mailed that it is withdrawn (by them, or with renewal turned back on) and how to ask again."""
     request.status, request.decided_at, request.decided_by = RefundRequest.Status.WITHDRAWN, timezone.now(), by
     request.decision_reason = why
     request.save()
@@ -557,6 +558,7 @@ def _withdraw(request: RefundRequest, *, by, why: str) -> None:
     events.record(verb="refund_request.withdrawn", subject=request, customer=request.customer_id, actor=by,
                   actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
                   data={"why": why} if why else {})
+    _email("emails/refund_request_withdrawn", "refund_request", request.pk)
 
 
 def next_term_requests_withdraw(*, subscription: Subscription, by) -> int:

@@ -301,3 +301,26 @@ def test_the_lists_show_what_was_refunded_and_what_was_agreed(client, customer, 
     assert "₸10,000 (partial)" in row
     agreements = client.get("/account/agreements/").content.decode()
     assert "₸29,900" in agreements.split("<tbody>")[1]
+
+
+def test_a_withdrawn_request_is_confirmed_by_e_mail_in_the_customers_language(
+        client, customer, paid, queued, mailoutbox, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    request = services.refund_request_create(customer=customer, payment_id=paid.pk, ground="late",
+                                             explanation="Wrong ground")
+    queued.clear()
+    client.force_login(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("refunds:request_withdraw", args=[request.pk]))
+    assert emails(queued) == ["emails/refund_request_withdrawn"]
+    tasks.customer_email.run("emails/refund_request_withdrawn", "refund_request", request.pk)
+    mail = mailoutbox[-1]
+    assert mail.subject == f"Soldee: refund request #{request.pk} withdrawn"
+    assert f"#{request.pk} for the payment of {paid.amount_display} is withdrawn" in mail.body
+    assert "nothing is refunded on it" in mail.body and mail.body.rstrip().endswith("/refunds/")
+    customer.language = "ru"
+    customer.save(update_fields=["language"])
+    cache.clear()  # the e-mail's key: sent once
+    tasks.customer_email.run("emails/refund_request_withdrawn", "refund_request", request.pk)
+    assert mailoutbox[-1].subject == f"Soldee: заявка на возврат № {request.pk} отозвана"

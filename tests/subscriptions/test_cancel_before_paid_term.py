@@ -296,3 +296,21 @@ def test_no_paid_term_ahead_no_note_and_no_refund_in_the_renewal_off_e_mail(clie
     client.force_login(customer)
     assert 'id="paid-ahead-refund"' not in client.get("/account/").content.decode()
 
+
+def test_a_request_withdrawn_by_turning_renewal_back_on_is_confirmed_by_e_mail(
+        client, customer, renewed_ahead, enqueued, mailoutbox, django_capture_on_commit_callbacks):
+    from refunds.tasks import customer_email
+
+    sub, _first_end, term2 = renewed_ahead
+    client.force_login(customer)
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    request = RefundRequest.objects.get(payment=term2.payment)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/account/subscriptions/{sub.pk}/renewal/", {"on": "1"})
+    sent = [list(args) for name, args, _kw in enqueued.calls if name == "refunds.tasks.customer_email"]
+    assert sent == [["emails/refund_request_withdrawn", "refund_request", request.pk]]
+    customer_email.run("emails/refund_request_withdrawn", "refund_request", request.pk)
+    mail = mailoutbox[-1]
+    assert mail.subject == f"Soldee: refund request #{request.pk} withdrawn"
+    assert "Automatic renewal was turned back on: the paid term is kept." in mail.body
