@@ -164,11 +164,12 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return paid_until + ". " + _("The paid term is over: the subscription ends NOW and cannot be renewed "
                                          "again; the customer can buy a plan anew.")
         ahead = services.paid_ahead_term(sub) if not on and sub.is_live else None
-        if ahead is not None:  # what the customer's own page offers them here (left alone last session)
+        if ahead is not None:  # what the customer's own page offers them here (selectors.paid_ahead_refund)
             return paid_until + ". " + _("The next term is paid already (from %(start)s) and stays paid. If the "
                                          "customer wants that money back, they ask for it on their refunds page "
                                          "(payment %(payment)s, ground: access not granted; the term has not "
-                                         "begun).") % {
+                                         "begun): the \"renewal is off\" e-mail and their personal account give "
+                                         "them the link.") % {
                 "start": formats.date_format(timezone.localtime(ahead.starts_at), "DATETIME_FORMAT"),
                 "payment": ahead.payment.public_id}
         return paid_until

@@ -192,6 +192,7 @@ def test_staff_turning_renewal_off_are_told_the_next_term_is_paid_and_how_its_mo
     page = client.post("/admin/subscriptions/subscription/", {
         "action": "renewal_off", "_selected_action": [sub.pk]}).content.decode()
     assert "The next term is paid already" in page and str(ahead.payment.public_id) in page
+    assert "e-mail and their personal account give them the link" in page  # what they can tell the customer
     # What it says works (the explorer found an earlier wording promising an admin path that
     # does not exist): the customer's own request on that payment, ground "access not granted".
     client.post("/admin/subscriptions/subscription/", {
