@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -42,7 +43,7 @@ class TermInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("customer", "plan", "status", "auto_renew", "current_period_start", "current_period_end",
+    list_display = ("customer", "plan", "status", "auto_renew", "paid_from", "paid_until",
                     "next_charge_at", "failed_attempts")
     list_filter = ("status", "auto_renew", "plan", "end_reason")
     search_fields = ("customer__email", "customer__profile__name")
@@ -50,6 +51,36 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("customer", "plan")
     ordering = ("next_charge_at",)
     actions = ["renewal_off", "renewal_on", "retry_now"]
+
+    @staticmethod
+    def _in_use(sub) -> tuple:
+        """(start, end) of the term in force now, or (None, None); and whether the stored
+        period is a term paid ahead. A renewal paid ahead (the saved card is charged before
+        the end, or a second invoice) makes the subscription's period the NEXT term; the list
+        shows the one in use. Only such a row asks the database (services.terms_in_force),
+        once for both columns."""
+        if sub.current_period_start <= timezone.now():
+            return (sub.current_period_start, sub.current_period_end), False
+        if not hasattr(sub, "_in_use"):
+            term = services.terms_in_force(sub).first()
+            sub._in_use = (term.starts_at, term.ends_at) if term is not None else (None, None)
+        return sub._in_use, True
+
+    @admin.display(description=gettext_lazy("paid from"), ordering="current_period_start")
+    def paid_from(self, sub):
+        (start, _end), _ahead = self._in_use(sub)
+        return start
+
+    @admin.display(description=gettext_lazy("paid until"), ordering="current_period_end")
+    def paid_until(self, sub):
+        (_start, end), ahead = self._in_use(sub)
+        if not ahead:
+            return end
+        ahead_to = _("paid ahead to %(date)s") % {
+            "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
+        if end is None:
+            return ahead_to
+        return format_html("{}<br>{}", formats.date_format(timezone.localtime(end), "DATETIME_FORMAT"), ahead_to)
 
     def has_charge_permission(self, request):
         # Charging a card or changing renewal needs the change permission on subscriptions

@@ -428,6 +428,15 @@ def grace(subscription: Subscription) -> timezone.timedelta:
     return timezone.timedelta(0)
 
 
+def terms_in_force(subscription: Subscription, *, now=None):
+    """The paid terms giving access now, newest first: begun, and not over (the grace of a
+    past-due renewal included). A renewal paid ahead is not among them until it begins: the
+    first is the term in use."""
+    now = now or timezone.now()
+    return Term.objects.filter(subscription=subscription, starts_at__lte=now,
+                               ends_at__gt=now - grace(subscription)).order_by("-starts_at")
+
+
 def access_until(subscription: Subscription):
     """When access ends unless a payment goes through: the paid term's end, and the grace."""
     return subscription.current_period_end + grace(subscription)
@@ -439,12 +448,8 @@ def entitlement(customer) -> dict:
     subscription = live_subscription(customer)
     term = None
     if subscription is not None:
-        term = (
-            Term.objects.filter(subscription=subscription, starts_at__lte=now,
-                                ends_at__gt=now - grace(subscription),
-                                access_grant__status=AccessGrant.Status.GRANTED)
-            .select_related("plan").order_by("-starts_at").first()
-        )
+        term = (terms_in_force(subscription, now=now).filter(access_grant__status=AccessGrant.Status.GRANTED)
+                .select_related("plan").first())
     return {
         "customer": str(customer.public_id),
         "entitled": term is not None,
