@@ -71,7 +71,19 @@ class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("purpose"), ordering="purpose")
     def purpose_label(self, obj):
-        return purposes.label_for(obj.purpose)
+        # What the payment really was (an invoice that paid a subscription's next term reads
+        # "Renewal", not "Purchase"): the list reads its page's in one go (get_changelist_instance).
+        if not hasattr(obj, "purpose_text"):
+            obj.purpose_text = purposes.labels_of([obj])[obj.pk]
+        return obj.purpose_text
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # the page, read once: the list template shows these rows
+        labels = purposes.labels_of(rows)
+        for row in rows:
+            row.purpose_text = labels[row.pk]
+        return changelist
 
     def get_fields(self, request, obj=None):
         # The change page too reads the purpose in words ("Renewal"), not its code.

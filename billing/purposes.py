@@ -20,6 +20,10 @@ class PurposeHandlers:
     # (payments) -> {payment id: dict}: what the receipt says was bought (the paid term's
     # dates), read once per batch after on_settled.
     receipt_details: Callable | None = None
+    # (payments) -> {payment id: label}: payments of this purpose that turned out to be
+    # something else, in words for staff (an invoice for the plan of a live subscription
+    # pays its next term: a renewal). The others read `label`. One call per batch.
+    labels: Callable | None = None
 
     def settled(self, payments: list) -> None:
         if self.on_settled_many is not None:
@@ -34,10 +38,10 @@ _registry: dict[str, PurposeHandlers] = {}
 
 def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None,
              on_settled_many: Callable | None = None, label: str = "",
-             receipt_details: Callable | None = None) -> None:
+             receipt_details: Callable | None = None, labels: Callable | None = None) -> None:
     _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed,
                                          on_settled_many=on_settled_many, label=label,
-                                         receipt_details=receipt_details)
+                                         receipt_details=receipt_details, labels=labels)
 
 
 def receipt_details(payments: list) -> dict[int, dict]:
@@ -57,6 +61,21 @@ def label_for(purpose: str) -> str:
     """The registered label of a purpose, or the purpose code itself."""
     handlers = _registry.get(purpose)
     return str(handlers.label) if handlers is not None and handlers.label else purpose
+
+
+def labels_of(payments: list) -> dict[int, str]:
+    """What each payment is, in words for staff: what its purpose's app says it turned out
+    to be (an invoice that paid the next term: "Renewal"), else its purpose's label. One
+    call per purpose."""
+    by_purpose: dict[str, list] = {}
+    for payment in payments:
+        by_purpose.setdefault(payment.purpose, []).append(payment)
+    found: dict[int, str] = {}
+    for purpose, group in by_purpose.items():
+        handlers = _registry.get(purpose)
+        own = handlers.labels(group) if handlers is not None and handlers.labels is not None else {}
+        found.update({payment.pk: str(own.get(payment.pk) or label_for(purpose)) for payment in group})
+    return found
 
 
 def choices() -> list[tuple[str, str]]:

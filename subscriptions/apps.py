@@ -12,7 +12,7 @@ class SubscriptionsConfig(AppConfig):
         from . import renewals, services
 
         purposes.register(services.PURPOSE_CHECKOUT, on_settled=services.term_start_paid, label=_("Purchase"),
-                          receipt_details=services.terms_for_receipts)
+                          receipt_details=services.terms_for_receipts, labels=renewals.renewals_by_invoice)
         purposes.register(renewals.PURPOSE_RENEWAL, on_settled=renewals.renewal_paid,
                           on_settled_many=renewals.renewals_paid,
                           on_failed=renewals.renewal_declined, label=_("Renewal"),

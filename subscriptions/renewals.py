@@ -365,6 +365,16 @@ def renewal_by_invoice(*, payment: Payment, subscription: Subscription) -> Term 
     return renewals_paid(payments=[payment])[0]
 
 
+def renewals_by_invoice(payments: list[Payment]) -> dict[int, str]:
+    """Of these purchase payments, the invoices that paid a live subscription's next term
+    (`renewal_by_invoice`), labelled as renewals for staff (billing.purposes labels_of).
+    One query."""
+    from billing import purposes
+
+    paid = RenewalAttempt.objects.filter(payment_id__in=[p.pk for p in payments], kind=RenewalAttempt.Kind.INVOICE)
+    return dict.fromkeys(paid.values_list("payment_id", flat=True), purposes.label_for(PURPOSE_RENEWAL))
+
+
 def _next_term_number(sub: Subscription) -> int:
     return (Term.objects.filter(subscription=sub).aggregate(n=Max("number"))["n"] or 0) + 1
 

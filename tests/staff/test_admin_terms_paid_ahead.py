@@ -6,8 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
+from billing import documents as billing_documents
 from subscriptions import renewals
 from subscriptions.models import Subscription, Term
 from tests.billing.helpers import buy
@@ -43,3 +46,27 @@ def test_the_subscriptions_list_shows_the_term_in_use_and_that_the_next_is_paid_
     page = staff_admin.get("/admin/subscriptions/subscription/").content.decode()
     assert cell(page, "paid_from") == fmt(second.starts_at)
     assert cell(page, "paid_until") == fmt(second.ends_at) and "paid ahead" not in page
+
+
+def test_an_invoice_that_paid_the_next_term_reads_as_a_renewal_in_the_payments_admin(
+        company, plan, documents, staff, staff_admin, django_capture_on_commit_callbacks, time_machine):
+    def pay_invoice():
+        invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+        with django_capture_on_commit_callbacks(execute=True):
+            return billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+
+    first = pay_invoice()
+    time_machine.move_to(Term.objects.get(payment=first).ends_at - timedelta(days=2), tick=False)
+    second = pay_invoice()  # the next term, paid ahead (subscriptions.renewals.renewal_by_invoice)
+    assert Term.objects.get(payment=second).number == 2
+    staff_admin.force_login(staff_admin.staff)
+    with CaptureQueriesContext(connection) as queries:
+        page = staff_admin.get("/admin/billing/payment/").content.decode()
+    assert sum("subscriptions_renewalattempt" in q["sql"] for q in queries.captured_queries) == 1  # the page at once
+    purposes = dict(re.findall(r'/admin/billing/payment/(\d+)/change/.*?class="field-purpose_label[ "][^>]*>(.*?)</td>',
+                               page, re.S))
+    assert purposes == {str(first.pk): "Purchase", str(second.pk): "Renewal"}  # found by staff: both "Purchase"
+    change = staff_admin.get(f"/admin/billing/payment/{second.pk}/change/").content.decode()
+    assert re.search(r'field-purpose_label.*?<div class="readonly">Renewal</div>', change, re.S)
+    assert re.search(r'field-purpose_label.*?<div class="readonly">Purchase</div>', staff_admin.get(
+        f"/admin/billing/payment/{first.pk}/change/").content.decode(), re.S)
