@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from billing import exchange
 from billing.models import PaymentMethod
 from soldee.admin import ReadOnlyAdminMixin, confirmation_page
 from soldee.money import format_money
@@ -123,8 +124,9 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def _retry_note(sub) -> str:
         """What "retry now" will do to this row, said before it is confirmed (found by the
         staff explorer: rows that would be refused read as if they were to be charged)."""
+        amount, no_rate = SubscriptionAdmin._renewal_charge(sub)
         note = _("%(status)s · %(amount)s · paid until %(date)s") % {
-            "status": sub.get_status_display(), "amount": sub.renewal_price_display,
+            "status": sub.get_status_display(), "amount": amount,
             "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
         if not sub.is_live or not sub.auto_renew:
             return note + " — " + _("not charged: renewal is off or the subscription has ended.")
@@ -133,7 +135,34 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return note + " — " + _("not charged: its renewal is not due yet.")
         if not PaymentMethod.objects.filter(customer_id=sub.customer_id, is_active=True).exists():
             return note + " — " + _("no saved card: the customer pays by invoice or with a new card.")
+        if no_rate:
+            return note + " — " + no_rate
         return note
+
+    @staticmethod
+    def _renewal_charge(sub) -> tuple[str, str]:
+        """(what the renewal charges now, "") as renewals_claim converts it: the KZT price, or
+        a non-resident's amount in their currency at today's National Bank rate; or (the KZT
+        price, why nothing can be charged now) when there is no rate to convert it."""
+        price = sub.renewal_price_display
+        try:
+            conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.renewal_price_minor,
+                                                 on=timezone.now())
+        except exchange.CurrencyNotChosen as exc:
+            return price, _("not charged now: the customer is a non-resident whose profile names no currency "
+                            "offered to non-residents (%(currency)s). Correct their payment currency in Customer "
+                            "profiles.") % {"currency": exc.currency or "—"}
+        except exchange.RateUnavailable as exc:
+            return price, _("not charged now: there is no National Bank rate for %(currency)s of %(date)s to convert "
+                            "the price into the customer's currency. The renewal sweep tries again every hour; "
+                            "import or enter the rate (Exchange rates).") % {
+                "currency": exc.currency, "date": formats.date_format(exc.on, "SHORT_DATE_FORMAT")}
+        if conversion.currency == "KZT":
+            return conversion.amount_display, ""
+        return exchange.describe_conversion(
+            currency=conversion.currency, amount_minor=conversion.amount_minor,
+            kzt_amount_minor=conversion.kzt_amount_minor, rate=conversion.rate, rate_date=conversion.rate_date,
+            source=conversion.source), ""
 
     @staticmethod
     def _label(subscription) -> str:

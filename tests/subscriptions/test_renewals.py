@@ -625,6 +625,35 @@ def test_the_retry_now_confirmation_says_which_rows_will_not_be_charged(
     assert "no saved card" not in asked
 
 
+def test_the_retry_now_confirmation_shows_a_non_residents_charge_in_their_currency_or_that_no_rate_allows_one(
+        plan, documents, staff_admin, time_machine):
+    """Found by staff: the page showed the KZT price to a customer charged in dollars."""
+    from accounts.models import CustomerProfile
+    from tests.exchange.exchange_helpers import make_rate
+    from tests.factories import ProfileFactory
+
+    make_rate("USD", timezone.localdate(), "500")
+    customer = ProfileFactory(is_resident=False, country="US", payment_currency="USD", iin_bin="").user
+    sub = subscribe(customer, plan, documents)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=2), tick=False)  # due; the rate is a month old
+    staff_admin.force_login(staff_admin.staff)
+
+    def asked():
+        return staff_admin.post("/admin/subscriptions/subscription/", {
+            "action": "retry_now", "_selected_action": [sub.pk]}).content.decode()
+
+    page = asked()
+    assert "not charged now: there is no National Bank rate for USD" in page and "₸29,900 · paid until" in page
+    CustomerProfile.objects.filter(user=customer).update(payment_currency="KZT")
+    assert "whose profile names no currency offered to non-residents (KZT)" in asked()
+    CustomerProfile.objects.filter(user=customer).update(payment_currency="USD")
+    make_rate("USD", timezone.localdate(), "400")
+    page = asked()
+    assert "Active · $74.75 = ₸29,900 at 400.00 ₸ per 1 USD" in page and "not charged" not in page
+    [message] = _retry_now(staff_admin, sub)
+    assert "paid, $74.75;" in message  # what the page said is what was charged
+
+
 def test_staff_retry_now_of_a_past_due_subscription_pays_the_next_term(
         sub, staff_admin, time_machine):
     time_machine.move_to(sub.current_period_end - timedelta(hours=20), tick=False)
