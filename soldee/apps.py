@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SoldeeConfig(AppConfig):
     name = "soldee"
-    verbose_name = "Soldee"
+    verbose_name = _("Event log")  # the admin index's section of the portal's event log (soldee.Event)
 
     def ready(self):
         from . import checks, lookups, page_versions  # noqa: F401  (checks registers itself)

@@ -208,6 +208,19 @@ def test_admin_index_links_to_the_staff_tools(staff_client):
     assert 'href="/admin/dashboard/"' in page and 'href="/admin/test-clock/"' in page
 
 
+def test_the_admin_index_sections_have_distinct_names_in_the_staff_members_language(staff_client):
+    """Found by staff: two sections were both called "Soldee" (the staff tools, the event log)."""
+    import re
+
+    for language, tools, log in (("en", "Staff tools", "Event log"), ("ru", "Инструменты сотрудников", "Журнал событий"),
+                                 ("kk", "Қызметкерлер құралдары", "Оқиғалар журналы")):
+        staff_client.cookies["django_language"] = language
+        page = staff_client.get("/admin/").content.decode()
+        captions = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<caption>(.*?)</caption>", page, re.S)]
+        assert len(captions) == len(set(captions)) and "Soldee" not in captions, captions
+        assert tools in captions and log in captions, captions
+
+
 def test_customers_cannot_open_the_dashboard(client, customer):
     client.force_login(customer)
     response = client.get(URL)
