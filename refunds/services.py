@@ -573,10 +573,18 @@ def next_term_requests_withdraw(*, subscription: Subscription, by) -> int:
     term = paid_ahead_term(subscription)
     if term is None:
         return 0
+    customer = by is not None and by.pk == subscription.customer_id
     if Refund.objects.filter(payment_id=term.payment_id).exclude(status=Refund.Status.SUCCEEDED).exists():
-        raise CheckoutRefused(_("The payment for the next term is being returned to you (an approved refund): "
-                                "that term is cancelled, so renewal cannot be turned back on now."))
-    if by is None or by.pk != subscription.customer_id:
+        if customer:
+            raise CheckoutRefused(_("The payment for the next term is being returned to you (an approved refund): "
+                                    "that term is cancelled, so renewal cannot be turned back on now."))
+        raise CheckoutRefused(_(  # staff acting for the customer: what happened and what is left
+            "Renewal cannot be turned back on: a refund of the payment for the next term (%(payment)s) is approved "
+            "and under way, which cancels that term, so the subscription ends with the term in use on %(date)s. "
+            "Nothing was changed. If the customer wants to go on, they buy a plan again in their account once it "
+            "has ended.") % {"payment": term.payment.public_id,
+                             "date": formats.date_format(timezone.localtime(term.starts_at), "DATETIME_FORMAT")})
+    if not customer:
         return 0
     requests = list(RefundRequest.objects.select_for_update().filter(
         payment_id=term.payment_id, customer_id=subscription.customer_id, status=RefundRequest.Status.OPEN,

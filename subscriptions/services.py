@@ -321,9 +321,7 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
                                     "an hour at most): if it went through, the new term is yours and renewal can be "
                                     "turned off for the term after; if not, the subscription can be ended."))
         if on and refunded_ahead(subscription):
-            raise CheckoutRefused(_("The next term of this subscription was refunded, so it ends on %(date)s. You can "
-                                    "buy a plan again after that.") % {
-                "date": formats.date_format(timezone.localtime(subscription.current_period_end), "DATETIME_FORMAT")})
+            raise CheckoutRefused(_refunded_ahead_refusal(subscription, staff=staff))
         if on:
             for handler in _renewal_resumed_handlers:
                 handler(subscription=subscription, by=by)
@@ -558,10 +556,28 @@ def _renewal_switch(subscription: Subscription, *, on: bool, by, actor_kind: str
     )
 
 
+def _refunded_ahead_terms(subscription: Subscription):
+    return Term.objects.filter(subscription=subscription, starts_at__gte=subscription.current_period_end)
+
+
 def refunded_ahead(subscription: Subscription) -> bool:
     """The subscription's next term was paid and then refunded (see term_refunded): it
     runs to the end of its current term and ends."""
-    return Term.objects.filter(subscription=subscription, starts_at__gte=subscription.current_period_end).exists()
+    return _refunded_ahead_terms(subscription).exists()
+
+
+def _refunded_ahead_refusal(subscription: Subscription, *, staff: bool) -> str:
+    """Why renewal cannot be turned back on after the next term was refunded: to the
+    customer (their account), or to staff acting for them (what happened, what is left)."""
+    ends = formats.date_format(timezone.localtime(subscription.current_period_end), "DATETIME_FORMAT")
+    if not staff:
+        return _("The next term of this subscription was refunded, so it ends on %(date)s. You can buy a plan again "
+                 "after that.") % {"date": ends}
+    term = _refunded_ahead_terms(subscription).select_related("payment").order_by("starts_at").first()
+    return _("Renewal cannot be turned back on: the payment for the next term (%(payment)s) was refunded, which "
+             "cancelled that term, so the subscription ends with the term in use on %(date)s and no card is charged "
+             "again. Nothing was changed. If the customer wants to go on, they buy a plan again in their account "
+             "once it has ended.") % {"payment": term.payment.public_id, "date": ends}
 
 
 def subscription_end(*, subscription_id: int, reason: str, by=None) -> Subscription:

@@ -314,3 +314,47 @@ def test_a_request_withdrawn_by_turning_renewal_back_on_is_confirmed_by_e_mail(
     mail = mailoutbox[-1]
     assert mail.subject == f"Soldee: refund request #{request.pk} withdrawn"
     assert "Automatic renewal was turned back on: the paid term is kept." in mail.body
+
+
+def test_staff_refused_renewal_on_after_the_next_term_was_refunded_read_what_happened_and_what_is_left(
+        client, customer, staff, renewed_ahead, django_capture_on_commit_callbacks, settings):
+    """Found by staff: the refusal spoke to the customer ("You can buy a plan again"). The
+    customer, in their account, keeps their own wording."""
+    from django.test import Client
+    from django.utils import formats, timezone
+
+    from subscriptions.services import CheckoutRefused
+
+    sub, first_end, term2 = renewed_ahead
+    ends = formats.date_format(timezone.localtime(first_end), "DATETIME_FORMAT")
+    client.force_login(customer)
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    refund = refunds.refund_request_approve(request_id=RefundRequest.objects.get(payment=term2.payment).pk, by=staff)
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    staff_admin = Client()
+    staff_admin.force_login(staff)
+
+    def staff_turn_on() -> str:
+        response = staff_admin.post("/admin/subscriptions/subscription/", {
+            "action": "renewal_on", "_selected_action": [sub.pk], "confirmed": "yes",
+            "reason": "Phone call, 30.11.2026"}, follow=True)
+        [message] = [str(m) for m in response.context["messages"]]
+        return message
+
+    # The refund is approved, the money on its way back.
+    message = staff_turn_on()
+    assert (f"Renewal cannot be turned back on: a refund of the payment for the next term ({term2.payment.public_id}) "
+            f"is approved and under way, which cancels that term, so the subscription ends with the term in use on "
+            f"{ends}.") in message
+    assert "they buy a plan again in their account once it has ended" in message and "to you" not in message
+    with pytest.raises(CheckoutRefused, match="being returned to you"):
+        subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+    # The refund is done: the term is cancelled.
+    assert refunds.refund_execute(refund_id=refund.pk).status == Refund.Status.SUCCEEDED
+    message = staff_turn_on()
+    assert (f"Renewal cannot be turned back on: the payment for the next term ({term2.payment.public_id}) was "
+            f"refunded, which cancelled that term, so the subscription ends with the term in use on {ends}") in message
+    assert "You can buy" not in message and "Nothing was changed." in message
+    with pytest.raises(CheckoutRefused, match=f"was refunded, so it ends on {ends}. You can buy a plan again"):
+        subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+    assert Subscription.objects.get(pk=sub.pk).auto_renew is False
