@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "bench-renewals"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import cpu  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soldee.settings")
 
 
@@ -113,7 +116,7 @@ def main() -> int:
         # Table statistics, as autovacuum keeps them on a live database: these 20,000 rows were
         # written a second ago, and a planner that still believes a handful are due sorts them
         # all at every claim instead of reading the next batch off the next_charge_at index.
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
     connection.close()
     # The sweeps run on a queue of their own, as they would on a dedicated renewal worker;
     # what each batch hands on (access provisioning, receipt e-mails, receipt PDFs — one
@@ -128,6 +131,13 @@ def main() -> int:
          f"--concurrency={args.workers}", "--loglevel=WARNING"], cwd=ROOT, env=os.environ.copy())
     try:
         time.sleep(4)
+        with connection.cursor() as cursor:
+            def autovacuum_running():
+                cursor.execute(cpu.AUTOVACUUM_RUNNING)
+                return cursor.fetchone()[0]
+            cpu.wait_autovacuum_idle(autovacuum_running)
+        connection.close()
+        cpu0 = (cpu.postgres_seconds(), cpu.tree_seconds(worker.pid), cpu.redis_seconds())
         t0 = time.monotonic()
         for _ in range(args.sweeps):
             renewal_sweep.apply_async(queue=QUEUE)
@@ -145,6 +155,7 @@ def main() -> int:
                                             status="charging").exists():
             time.sleep(0.2)
         elapsed = time.monotonic() - t0
+        cpu1 = (cpu.postgres_seconds(), cpu.tree_seconds(worker.pid), cpu.redis_seconds())
         peak = peak_rss_mb(worker.pid)
     finally:
         worker.terminate()
@@ -161,6 +172,9 @@ def main() -> int:
         conn.default_channel.queue_purge("celery")
     print(f"follow-up messages handed on to the default queue: {handed_on} "
           f"(access, receipt e-mails, receipt PDFs; one each per batch)")
+    pg_ms, py_ms, redis_ms = ((b - a) * 1000 / max(done, 1) for a, b in zip(cpu0, cpu1, strict=True))
+    print(f"CPU per renewal: PostgreSQL {pg_ms:.3f} ms, the worker processes (Python) {py_ms:.3f} ms, "
+          f"Redis {redis_ms:.3f} ms (the poll of this script's own connection included in PostgreSQL's)")
     print(f"worker peak memory (RSS high-water, all processes): {peak:.0f} MB")
     line = pgbench_tps(db_url)
     if line:
