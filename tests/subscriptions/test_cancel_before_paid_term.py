@@ -358,3 +358,19 @@ def test_staff_refused_renewal_on_after_the_next_term_was_refunded_read_what_hap
     with pytest.raises(CheckoutRefused, match=f"was refunded, so it ends on {ends}. You can buy a plan again"):
         subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
     assert Subscription.objects.get(pk=sub.pk).auto_renew is False
+
+
+def test_a_partial_refund_of_the_paid_ahead_term_under_way_does_not_refuse_renewal_on(
+        client, customer, staff, renewed_ahead):
+    """Only a refund that returns all of the next term's payment cancels that term; one of
+    part of it (staff's decision) leaves the term paid, so renewal may be turned back on."""
+    sub, _first_end, term2 = renewed_ahead
+    client.force_login(customer)
+    client.post(f"/refunds/subscriptions/{sub.pk}/next-term/")
+    request = RefundRequest.objects.get(payment=term2.payment)
+    refund = refunds.refund_request_approve(request_id=request.pk, by=staff,
+                                            amount_minor=term2.payment.amount_minor // 2)
+    assert refund.status == Refund.Status.PENDING and not refund.is_full
+    subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+    assert Subscription.objects.get(pk=sub.pk).auto_renew is True
+    assert Term.objects.filter(pk=term2.pk).exists()
