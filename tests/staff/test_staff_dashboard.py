@@ -237,6 +237,7 @@ def test_staff_who_may_not_see_payments_cannot_open_the_dashboard(client, settin
     assert client.get(URL).status_code == 403
     index = client.get("/admin/").content.decode()
     assert 'id="dashboard-link"' not in index and 'id="test-clock-link"' not in index  # not offered either
+    assert 'id="soldee-staff-tools"' not in index  # nor an empty "Staff tools" box
     clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "view_subscription"]))
     client.force_login(type(clerk).objects.get(pk=clerk.pk))
     assert client.get(URL).status_code == 200
