@@ -134,7 +134,9 @@ def parse(body: bytes) -> FeedAnswer:
             raise FeedMalformed(f"Item {position} has no currency code: {code!r}")
         if code in rates:
             raise FeedMalformed(f"Currency {code} appears twice.")
-        raw_value, raw_quant = _text(item, "description"), _text(item, "quant") or "1"
+        # No default for a missing <quant>: every answer of the feed carries it, and taking 1
+        # for a currency quoted per 100 (UZS, KRW) would store a rate 100 times too high.
+        raw_value, raw_quant = _text(item, "description"), _text(item, "quant")
         try:
             published = Decimal(raw_value)
         except InvalidOperation:

@@ -57,8 +57,8 @@ def test_malformed_answers_are_refused(name):
     b"<rates><date>2026-11-24</date><item><title>USD</title><description>1</description></item></rates>",
     b"<rates><date>24.11.2026</date><item><title>USD</title><description>1</description>"
     b"<quant>0</quant></item></rates>",
-    b"<rates><date>24.11.2026</date><item><title>USD</title><description>1</description></item>"
-    b"<item><title>USD</title><description>2</description></item></rates>",
+    b"<rates><date>24.11.2026</date><item><title>USD</title><description>1</description><quant>1</quant></item>"
+    b"<item><title>USD</title><description>2</description><quant>1</quant></item></rates>",
     b"<rates><date>24.11.2026</date><item><title>$$</title><description>1</description></item></rates>",
     b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rates><info>&a;</info></rates>',
 ])
@@ -70,3 +70,14 @@ def test_answers_that_are_not_the_feed_format_are_refused(body):
 def test_zero_and_negative_values_are_parsed_as_numbers_for_the_importer_to_judge():
     assert nbk.parse(feed_file("nbk_zero_rub.xml")).rates["RUB"].published == 0
     assert nbk.parse(feed_file("nbk_negative_eur.xml")).rates["EUR"].published == Decimal("-603.45")
+
+
+@pytest.mark.parametrize("quant", ["", "<quant></quant>", "<quant> </quant>"])
+def test_an_item_without_its_quant_is_refused_not_read_as_per_one_unit(quant):
+    # Every answer of the feed carries <quant> (the 2013 to 2026 answers public parsers are
+    # tested with do): UZS is published per 100, and reading a missing quant as 1 would
+    # store a rate 100 times too high for the first import, which no jump check catches.
+    body = feed_file("nbk_2026-11-24.xml").replace(b"<quant>100</quant>", quant.encode(), 1)
+
+    with pytest.raises(nbk.FeedMalformed, match="quantity of UZS"):
+        nbk.parse(body)
