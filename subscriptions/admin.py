@@ -58,14 +58,28 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """(start, end) of the term in force now, or (None, None); and whether the stored
         period is a term paid ahead. A renewal paid ahead (the saved card is charged before
         the end, or a second invoice) makes the subscription's period the NEXT term; the list
-        shows the one in use. Only such a row asks the database (services.terms_in_force),
-        once for both columns."""
+        shows the one in use. Only such rows ask the database: the list's page at once
+        (get_changelist_instance, services.terms_in_use), once for both columns."""
         if sub.current_period_start <= timezone.now():
             return (sub.current_period_start, sub.current_period_end), False
         if not hasattr(sub, "_in_use"):
-            term = services.terms_in_force(sub).first()
-            sub._in_use = (term.starts_at, term.ends_at) if term is not None else (None, None)
+            SubscriptionAdmin._read_terms_in_use([sub])
         return sub._in_use, True
+
+    @staticmethod
+    def _read_terms_in_use(subs) -> None:
+        ahead = [sub for sub in subs if sub.current_period_start > timezone.now()]
+        in_use = services.terms_in_use(ahead)
+        for sub in ahead:
+            term = in_use.get(sub.pk)
+            sub._in_use = (term.starts_at, term.ends_at) if term is not None else (None, None)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page, read once (the list template shows these rows): the rows paid ahead ask
+        # for their terms in use in one query, not one each.
+        self._read_terms_in_use(list(changelist.result_list))
+        return changelist
 
     @admin.display(description=gettext_lazy("paid from"), ordering="current_period_start")
     def paid_from(self, sub):

@@ -435,6 +435,22 @@ def terms_in_force(subscription: Subscription, *, now=None):
                                ends_at__gt=now - grace(subscription)).order_by("-starts_at")
 
 
+def terms_in_use(subscriptions, *, now=None) -> dict[int, Term]:
+    """The term in use now (the first of `terms_in_force`) of each of these subscriptions,
+    in one query, for a list: {subscription id: term}; a subscription with none is left out."""
+    now = now or timezone.now()
+    subscriptions = {s.pk: s for s in subscriptions}
+    if not subscriptions:
+        return {}
+    longest = max(grace(s) for s in subscriptions.values())
+    found: dict[int, Term] = {}
+    for term in Term.objects.filter(subscription_id__in=list(subscriptions), starts_at__lte=now,
+                                    ends_at__gt=now - longest).order_by("-starts_at"):
+        if term.subscription_id not in found and term.ends_at > now - grace(subscriptions[term.subscription_id]):
+            found[term.subscription_id] = term
+    return found
+
+
 def access_until(subscription: Subscription):
     """When access ends unless a payment goes through: the paid term's end, and the grace."""
     return subscription.current_period_end + grace(subscription)

@@ -70,3 +70,24 @@ def test_an_invoice_that_paid_the_next_term_reads_as_a_renewal_in_the_payments_a
     assert re.search(r'field-purpose_label.*?<div class="readonly">Renewal</div>', change, re.S)
     assert re.search(r'field-purpose_label.*?<div class="readonly">Purchase</div>', staff_admin.get(
         f"/admin/billing/payment/{first.pk}/change/").content.decode(), re.S)
+
+
+def test_the_subscriptions_list_reads_the_terms_in_use_of_a_page_in_one_query(
+        customer, plan, documents, staff_admin, time_machine):
+    """Each row paid ahead asked the database for its term in use (an N+1 query on the
+    list, where every renewal is paid ahead for its last day)."""
+    from tests.factories import ProfileFactory
+
+    customers = [customer, ProfileFactory().user, ProfileFactory().user]
+    for who in customers:
+        buy(who, plan, documents)
+    firsts = {t.subscription.customer_id: t for t in Term.objects.filter(number=1).select_related("subscription")}
+    time_machine.move_to(max(t.ends_at for t in firsts.values()) - timedelta(hours=23), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 3}
+    staff_admin.force_login(staff_admin.staff)
+    with CaptureQueriesContext(connection) as queries:
+        page = staff_admin.get("/admin/subscriptions/subscription/").content.decode()
+    assert sum('FROM "subscriptions_term"' in q["sql"] for q in queries.captured_queries) == 1
+    assert page.count("paid ahead to") == 3
+    for who in customers:  # each row still shows its own term in use
+        assert fmt(firsts[who.pk].starts_at) in page and fmt(firsts[who.pk].ends_at) in page
