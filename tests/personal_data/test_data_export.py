@@ -269,6 +269,19 @@ def test_the_ready_e_mail_states_the_configured_lifetime_in_the_customers_langua
     assert expected in mailoutbox[-1].body
 
 
+def test_a_ready_e_mail_queued_before_the_lifetime_was_passed_is_still_sent(customer, mailoutbox):
+    """Found by the review: a task queued by the previous release has no `days` in its
+    context, and the template's count raised, so the e-mail was lost; it says 7 days, as
+    that release did."""
+    from accounts.tasks import customer_email
+
+    now = timezone.now()
+    export = DataExport.objects.create(customer=customer, status=DataExport.Status.READY, ready_at=now,
+                                       expires_at=now + timedelta(days=7))
+    customer_email.run(customer.pk, "accounts/emails/data_export_ready", {"export": str(export.public_id)})
+    assert "within 7 days:" in mailoutbox[-1].body
+
+
 @pytest.mark.parametrize(("days", "language", "expected"), [
     (14, "en", "It is available for 14 days."),
     (1, "en", "It is available for 1 day."),
