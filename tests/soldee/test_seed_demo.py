@@ -14,6 +14,28 @@ from tests.factories import ProfileFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def embedded(settings):
+    settings.EMBEDDED = True  # the demo's own mode (make run); the PostgreSQL run is production-like
+
+
+def test_production_gets_no_demo_staff_login_and_no_demo_rates(settings):
+    """A superuser whose password is published (whoever logs in first sets up its second
+    factor) and made-up rates customers would be charged at: refused outside the demo."""
+    from django.contrib.auth import get_user_model
+    from django.core.management.base import CommandError
+
+    settings.EMBEDDED, settings.DEBUG = False, False
+    with pytest.raises(CommandError, match="--no-staff"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not get_user_model().objects.filter(is_staff=True).exists()
+    assert not ExchangeRate.objects.exists()
+    call_command("seed_demo", "--no-staff", stdout=io.StringIO())  # plans and documents: fine
+    from plans.models import Plan
+
+    assert Plan.objects.filter(code="start").exists()
+
+
 def test_the_demo_has_todays_rates_once_and_a_non_resident_gets_a_quote():
     out = io.StringIO()
     call_command("seed_demo", stdout=out)

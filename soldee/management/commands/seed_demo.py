@@ -5,7 +5,7 @@ import os
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from offer.services import seed_initial_documents
@@ -63,6 +63,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Legal documents: {len(docs)} new; plans: {Plan.objects.count()} in the catalog.")
         if options["no_staff"]:
             return
+        from django.conf import settings
+
+        if not (settings.DEBUG or settings.EMBEDDED):
+            # A superuser whose password is in the README (whoever logs in first also sets up
+            # its second factor) and unofficial exchange rates customers would be charged at.
+            raise CommandError(
+                "seed_demo creates a staff login with a published password and demo exchange rates: only for the "
+                "embedded demo (make run) or with DEBUG=1. In production, use --no-staff (plans and legal "
+                "documents only) and manage.py createsuperuser.")
         User = get_user_model()
         user = User.objects.filter(email=STAFF_EMAIL).first()
         if user is None:
@@ -75,8 +84,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Staff login for /admin/: {STAFF_EMAIL} / {STAFF_PASSWORD}"
         ))
-        from django.conf import settings
-
         if settings.SOLDEE_STAFF_MFA_REQUIRED:
             self.stdout.write("Staff must use two-factor authentication: the first admin visit asks you to set up "
                               "an authenticator app.")
