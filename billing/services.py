@@ -315,10 +315,26 @@ def payment_fail(*, public_id, charge: ChargeResult, source: str) -> tuple[Payme
             actor_kind=Event.ActorKind.GATEWAY,
             data={"code": payment.failure_code, "message": payment.failure_message, "source": source},
         )
+        card = payment.payment_method
+        if card is not None and card.is_active and get_gateway(payment.gateway).card_refused_for_good(
+                payment.failure_code):
+            _payment_method_retire(card, payment=payment)
         handler = purposes.handlers_for(payment.purpose).on_failed
         if handler:
             handler(payment=payment)
     return payment, True
+
+
+def _payment_method_retire(card: PaymentMethod, *, payment: Payment) -> None:
+    """The bank refused the saved card for good (the gateway's hard decline): renewals stop
+    charging it, and the customer pays with a card anew (which is then saved). The row
+    stays, inactive, for the payments that name it. Runs under the customer's lock."""
+    PaymentMethod.objects.filter(pk=card.pk).update(is_active=False)
+    card.is_active = False
+    events.record(verb="card.refused", subject=card, customer=payment.customer,
+                  actor_kind=Event.ActorKind.GATEWAY,
+                  data={"card_mask": card.card_mask, "code": payment.failure_code,
+                        "payment": str(payment.public_id)})
 
 
 def payment_apply_result(*, public_id, charge: ChargeResult, source: str) -> Payment:

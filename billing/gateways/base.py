@@ -172,6 +172,11 @@ class Gateway:
         """The true status of our payment at the gateway (reconciliation)."""
         raise NotImplementedError
 
+    def card_refused_for_good(self, failure_code: str) -> bool:
+        """Whether a decline with `failure_code` means the saved card must not be charged
+        again (the customer has to pay with a card anew). No, unless the gateway says so."""
+        return False
+
     def parse_notification(self, *, body: bytes, headers: dict[str, str]) -> Notification:
         """Verify the signature over the raw body (constant time) and parse.
         Raises SignatureError when the notification is not authentic."""

@@ -64,7 +64,9 @@ CHECK_BAD_AMOUNT = 12
 CHECK_REFUSED = 13
 CHECK_EXPIRED = 20
 
-# Declines after which the same card must not be charged again ("безусловно негативные").
+# Declines after which the same card must not be charged again: "Безусловно негативные",
+# for which regular payments must not be sent again until the card is set up anew
+# (developers.cloudpayments.ru #kody-oshibok). See card_refused_for_good.
 HARD_DECLINE_CODES = frozenset({"5001", "5003", "5005", "5012", "5017", "5033", "5034", "5057"})
 
 # What the customer reads on the payment page (stored on the payment, like the sandbox's).
@@ -364,6 +366,9 @@ class CloudPaymentsGateway(Gateway):
         if "not found" in _text(data.get("Message")).lower():
             return ChargeResult(status=ChargeStatus.NOT_FOUND)
         raise GatewayError(f"CloudPayments payments/find: {data.get('Message') or 'unexpected answer'}")
+
+    def card_refused_for_good(self, failure_code: str) -> bool:
+        return failure_code in HARD_DECLINE_CODES
 
     # --- inbound ------------------------------------------------------------------------
 
