@@ -110,9 +110,11 @@ class Payment(models.Model):
     def refused_by_our_check(self) -> bool:
         """Declined by the portal's own check before any card was charged (a superseded page
         or documents), not by the bank: the result page says so."""
+        from .gateways.cloudpayments import CHECK_NOT_CONFIRMED
         from .gateways.sandbox import MERCHANT_REFUSALS
 
-        return self.status == self.Status.FAILED and self.failure_message in MERCHANT_REFUSALS.values()
+        return self.status == self.Status.FAILED and (
+            self.failure_message in MERCHANT_REFUSALS.values() or self.failure_message == CHECK_NOT_CONFIRMED)
 
     @property
     def is_paid(self) -> bool:

@@ -64,6 +64,13 @@ CHECK_BAD_AMOUNT = 12
 CHECK_REFUSED = 13
 CHECK_EXPIRED = 20
 
+# ReasonCodes of a payment CloudPayments declined because of our answer to its Check
+# ("Коды обработки ответов на check уведомление", developers.cloudpayments.ru): 3001-3004
+# and 3008 are our codes 10, 11, 12, 20 and 13; 3005-3007 an answer it could not read or
+# did not get. Not the bank's declines: the Fail is worded as the refusal of our check.
+CHECK_REFUSAL_CODES = frozenset({"3001", "3002", "3003", "3004", "3005", "3006", "3007", "3008"})
+CHECK_NOT_CONFIRMED = gettext_noop("Our site could not confirm the payment; please try again")
+
 # Declines after which the same card must not be charged again: "Безусловно негативные",
 # for which regular payments must not be sent again until the card is set up anew
 # (developers.cloudpayments.ru #kody-oshibok). See card_refused_for_good.
@@ -452,13 +459,28 @@ class CloudPaymentsGateway(Gateway):
                 return Notification(event_id=event_id, kind="payment.succeeded", invoice_id=invoice_id,
                                     charge=charge, raw=data)
             if kind_of == "Fail" and operation == "Payment":
+                refused = _text(data.get("ReasonCode")) in CHECK_REFUSAL_CODES
+                charge = _decline(data, message=self._check_refusal(invoice_id) if refused else None)
                 return Notification(event_id=event_id, kind="payment.failed", invoice_id=invoice_id,
-                                    charge=_decline(data), raw=data)
+                                    charge=charge, raw=data)
         except ValueError as exc:
             raise SignatureError(f"signed but malformed {kind_of} notification: {exc}") from exc
         if kind_of == "Refund":
             return Notification(event_id=event_id, kind="refund.succeeded", invoice_id=invoice_id, raw=data)
         return Notification(event_id=event_id, kind="other", invoice_id=invoice_id, raw=data)
+
+    @staticmethod
+    def _check_refusal(invoice_id: str | None) -> str:
+        """Why our Check refused this payment, as the sandbox words its own check's
+        refusals (Payment.refused_by_our_check), or CHECK_NOT_CONFIRMED."""
+        from billing.models import Payment
+        from billing.services import payment_not_payable
+
+        from .sandbox import MERCHANT_REFUSALS
+
+        payment = Payment.objects.select_related("customer").filter(public_id=invoice_id).first() \
+            if invoice_id else None
+        return (MERCHANT_REFUSALS.get(payment_not_payable(payment)) if payment else None) or CHECK_NOT_CONFIRMED
 
     def check_code(self, notification: Notification) -> int:
         """The answer to a Check: may CloudPayments take this money for our invoice?"""

@@ -227,3 +227,24 @@ def test_check_refuses_a_payment_page_opened_before_a_deletion_request(client, p
 
     personal_data.deletion_request_create(customer=pending_payment.customer)
     assert post_form(client, form_body(check_fields(pending_payment))).json() == {"code": 20}
+
+
+@pytest.mark.parametrize(("reason_code", "reason", "expected"), [
+    ("3004", "OutOfDate", "The customer's account is closed"),  # our Check answered {"code":20}
+    ("3007", "UnableToConnect", "Our site could not confirm the payment; please try again"),
+])
+def test_a_fail_after_our_check_refused_is_worded_as_our_refusal_not_the_banks(
+    client, pending_payment, reason_code, reason, expected
+):
+    """CloudPayments declines with ReasonCode 3001-3008 when our Check refused (or could not
+    be read); the Fail must not tell the customer the bank declined with "OutOfDate"."""
+    if reason_code == "3004":
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.filter(pk=pending_payment.customer_id).update(is_active=False)
+    response = post_form(client, form_body(fail_fields(pending_payment, ReasonCode=reason_code, Reason=reason)))
+    assert response.json() == {"code": 0}
+    payment = Payment.objects.get(pk=pending_payment.pk)
+    assert payment.status == Payment.Status.FAILED
+    assert (payment.failure_code, payment.failure_message) == (reason_code, expected)
+    assert payment.refused_by_our_check
