@@ -5,7 +5,8 @@ Outbound: JSON over HTTPS with HTTP Basic auth (Public ID / API secret). Every a
 an envelope {"Success", "Message", "Model"}; the transaction's fate is Model.Status, never
 Success. Timeouts and 5xx are "outcome unknown" (GatewayError): we never retry them blind,
 the reconciliation sweep asks /v2/payments/find. Only a failed *connection* (the request
-never left) is retried, with a short backoff. Mutating calls send X-Request-ID, which
+never left) or refused as over the concurrent-request limit (HTTP 429) is retried, with
+a short backoff. Mutating calls send X-Request-ID, which
 CloudPayments de-duplicates for an hour.
 
 Inbound: Check / Pay / Fail / Refund / Recurrent notifications, authenticated by
@@ -266,6 +267,12 @@ class CloudPaymentsGateway(Gateway):
             while True:
                 try:
                     response = client.post(url, content=body, headers=headers)
+                    if response.status_code == 429 and attempt < _CONNECT_RETRIES:
+                        # Over the terminal's concurrent-request limit (5 test, 30 live):
+                        # refused before processing, so trying again is safe (same key).
+                        _sleep(_BACKOFF_SECONDS * (2 ** attempt))
+                        attempt += 1
+                        continue
                     break
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     # The request never reached CloudPayments: safe to try again.

@@ -166,7 +166,6 @@ def test_a_timeout_is_unknown_never_retried_and_resolved_by_the_status_look_up(a
     httpx.Response(502, text="Bad Gateway"),
     httpx.Response(200, text="<html>maintenance</html>"),
     httpx.Response(401),
-    httpx.Response(429),
 ])
 def test_server_errors_and_garbage_are_unknown_and_not_retried(api, pending_payment, answer):
     route = api.post("/payments/tokens/charge").mock(return_value=answer)
@@ -185,6 +184,23 @@ def test_a_connection_that_never_opened_is_retried_with_backoff(api, pending_pay
     assert route.call_count == 3
     assert no_backoff_sleep == [0.5, 1.0]
     assert {c.request.headers["x-request-id"] for c in route.calls} == {pending_payment.idempotency_key}
+
+
+def test_over_the_concurrent_request_limit_is_retried_with_the_same_key(api, pending_payment, no_backoff_sleep):
+    """HTTP 429: more concurrent requests than the terminal allows (DEV #printsip-raboty),
+    answered until one of them finishes; nothing was processed, so the call is tried again."""
+    route = api.post("/payments/tokens/charge").mock(side_effect=[
+        httpx.Response(429), httpx.Response(429),
+        httpx.Response(200, json={"Success": True, "Message": None, "Model": transaction_model(pending_payment)}),
+    ])
+    charge = get_gateway().charge_token(_request(pending_payment), token=TOKEN)
+    assert charge.status == ChargeStatus.APPROVED
+    assert route.call_count == 3 and no_backoff_sleep == [0.5, 1.0]
+    assert {c.request.headers["x-request-id"] for c in route.calls} == {pending_payment.idempotency_key}
+    route.mock(side_effect=None, return_value=httpx.Response(429))
+    with pytest.raises(GatewayError, match="429"):
+        get_gateway().charge_token(_request(pending_payment), token=TOKEN)
+    assert route.call_count == 6
 
 
 def test_connection_failures_give_up_after_two_retries(api, pending_payment, no_backoff_sleep):
