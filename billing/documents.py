@@ -32,7 +32,7 @@ from soldee.tasks import enqueue_on_commit
 
 from . import purposes
 from .amount_words import kzt_in_words
-from .models import DocumentSequence, Payment, PaymentDocument
+from .models import DocumentSequence, ExchangeRate, Payment, PaymentDocument
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ def _receipt_data(payment: Payment) -> dict:
         "kzt_amount_minor": payment.kzt_amount_minor,
         "exchange_rate": str(payment.exchange_rate) if payment.exchange_rate is not None else None,
         "exchange_rate_date": payment.exchange_rate_date.isoformat() if payment.exchange_rate_date else None,
+        "exchange_rate_source": payment.exchange_rate_source,
     }
 
 
@@ -210,6 +211,7 @@ def refund_note_create(*, payment: Payment, amount_minor: int, refund_key: str,
             // (2 * payment.amount_minor),
             "exchange_rate": str(payment.exchange_rate),
             "exchange_rate_date": payment.exchange_rate_date.isoformat() if payment.exchange_rate_date else None,
+            "exchange_rate_source": payment.exchange_rate_source,
         })
     return _document_create(doc_type=DocType.REFUND_NOTE, customer=payment.customer, payment=payment,
                             amount_minor=amount_minor, currency=payment.currency,
@@ -480,10 +482,21 @@ def document_context(document: PaymentDocument) -> dict:
         "exchange_rate": format_rate(Decimal(data["exchange_rate"])) if data.get("exchange_rate") else "",
         "exchange_rate_date": formats.date_format(date.fromisoformat(data["exchange_rate_date"]), "SHORT_DATE_FORMAT")
         if data.get("exchange_rate_date") else "",
+        # A demo rate (make run) is no National Bank rate: the document says so. Documents
+        # issued before the source was kept in their data read it off their payment.
+        "exchange_rate_is_demo": _rate_source(document, data) == ExchangeRate.Source.DEMO,
         # The documents paying it accepts (the Offer) and confirms reviewed (clause 2.4).
         "pinned": _pinned_names(data.get("pinned_documents") or []),
         "SITE_URL": settings.SITE_URL,
     }
+
+
+def _rate_source(document: PaymentDocument, data: dict) -> str:
+    if "exchange_rate_source" in data:
+        return data["exchange_rate_source"] or ""
+    if data.get("exchange_rate") and document.payment_id:
+        return document.payment.exchange_rate_source
+    return ""
 
 
 def _pinned_names(pins: list[dict]) -> list[dict]:

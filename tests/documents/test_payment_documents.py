@@ -342,6 +342,37 @@ def test_a_foreign_currency_payment_shows_the_rate_as_the_reader_writes_it(plan,
     assert "Equivalent: ₸14,950 at the National Bank of Kazakhstan rate 512.34" in refund_html
 
 
+def test_a_payment_at_a_demo_rate_is_not_said_to_be_at_the_national_bank_rate(plan, documents):
+    """`make run` stores demo rates (source "demo"): the receipt and the refund note of a
+    payment converted at one say it was a demo rate, as the checkout page and the receipt
+    e-mail do, instead of naming the National Bank of Kazakhstan."""
+    from datetime import timedelta
+
+    from billing.models import ExchangeRate
+    from tests.exchange.exchange_helpers import make_rate
+
+    make_rate("EUR", timezone.localdate() - timedelta(days=1), "601.13", source=ExchangeRate.Source.DEMO)
+    customer = ProfileFactory(is_resident=False, country="DE", payment_currency="EUR", iin_bin="").user
+    payment = settle(pending_payment(customer, plan, documents, "demo-eur"))
+    assert payment.exchange_rate_source == ExchangeRate.Source.DEMO
+    receipt = PaymentDocument.objects.get(payment=payment, doc_type="receipt")
+    with transaction.atomic():
+        note = billing_documents.refund_note_create(payment=payment, amount_minor=payment.amount_minor,
+                                                    refund_key="refund:demo-eur")
+    for document in (receipt, note):
+        for language, demo, nbk in (
+                ("en", "at the demo rate 601.13", "National Bank of Kazakhstan rate 601"),
+                ("ru", "по демонстрационному курсу 601,13", "по курсу Национального банка Казахстана 601"),
+                ("kk", "демонстрациялық бағамы бойынша: 601,13", "күнгі бағамы бойынша: 601")):
+            document.language = language
+            html = " ".join(billing_documents.document_html(document).split())
+            assert demo in html and nbk not in html, (document.doc_type, language)
+    # A receipt issued before its data kept the source reads it off its payment.
+    receipt.data.pop("exchange_rate_source")
+    receipt.language = "en"
+    assert "at the demo rate 601.13" in " ".join(billing_documents.document_html(receipt).split())
+
+
 def test_staff_are_warned_when_an_invoice_pins_a_version_no_longer_in_force(client, company, plan, documents):
     from offer.models import LegalDocument
     from offer.services import document_publish
