@@ -107,3 +107,20 @@ def test_django_s_wrong_kazakh_admin_texts_are_corrected(kazakh_staff, customer,
     catalog = json.loads(re.search(r"const newcatalog = (\{.*?\n  \});", script, re.S).group(1))
     assert catalog["%(sel)s of %(cnt)s selected"] == ["%(cnt)s ішінен %(sel)s таңдалды"] * 2
     assert catalog["Remove"] == "Алып тастау"
+
+
+@pytest.mark.parametrize("language, select, date_filter", [
+    ("kk", "- Нұсқаны таңдаңыз -", "«құрылған уақыты» өрісі бойынша сүзу"),
+    ("ru", "- Выберите вариант -", "Фильтр по полю «создано»"),
+], ids=["kk", "ru"])
+def test_django_6_1_texts_no_catalogue_translates_are_in_the_staff_language(
+        kazakh_staff, customer, plan, documents, language, select, date_filter):
+    """Django 6.1's blank choice of a select (the admin's action list) and the date
+    hierarchy's label are in neither Django's ru nor its kk catalogue: staff read
+    "- Select an option -" and "Filter by создано". locale_vendor gives them."""
+    buy(customer, plan, documents)
+    kazakh_staff.cookies["django_language"] = language
+    subscriptions = _page(kazakh_staff, "/admin/subscriptions/subscription/")
+    _assert_kazakh(subscriptions, [select], ["Select an option"], "actions")
+    payments = _page(kazakh_staff, "/admin/billing/payment/")
+    _assert_kazakh(payments, [date_filter], ["Filter by"], "date hierarchy")
