@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -116,7 +117,8 @@ def test_clock_view(request):
         if form.is_valid():
             customer = form.cleaned_data["customer"]
             result = test_clock.advance(customer=customer, by=form.delta(), actor=request.user)
-            done = ", ".join(f"{k}: {v}" for k, v in sorted(result.outcome.items())) or _("nothing was due")
+            # Its own sentence after the step count: capitalised ("Nothing was due.").
+            done = capfirst(", ".join(f"{k}: {v}" for k, v in sorted(result.outcome.items())) or _("nothing was due"))
             messages.success(request, ngettext(
                 "Advanced %(email)s by %(delta)s in %(steps)d step. %(done)s.",
                 "Advanced %(email)s by %(delta)s in %(steps)d steps. %(done)s.", len(result.steps)) % {

@@ -216,6 +216,17 @@ def test_staff_page_advances_and_shows_the_state(client, customer, plan, documen
     assert 'style="' not in page and "<script>" not in page
 
 
+def test_the_staff_message_s_last_sentence_starts_with_a_capital(client, customer, staff, settings):
+    """"Advanced … in 1 step. Nothing was due." — not "… in 1 step. nothing was due."
+    (nor "(шагов: 1). ничего не требовалось выполнить." in Russian)."""
+    client.force_login(staff)
+    for language, text in (("en", "in 1 step. Nothing was due."),
+                           ("ru", "(шагов: 1). Ничего не требовалось выполнить.")):
+        client.cookies["django_language"] = language
+        response = client.post(URL, {"customer": customer.email, "amount": 1, "unit": "hours"}, follow=True)
+        assert text in response.content.decode(), language
+
+
 def test_the_page_is_for_staff_only(client, customer):
     client.force_login(customer)
     response = client.post(URL, {"customer": customer.email, "amount": 1, "unit": "days"})
