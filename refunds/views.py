@@ -70,6 +70,7 @@ def error_report_attachment(request, pk):
 def request_create(request, public_id):
     payment = get_object_or_404(Payment, public_id=public_id, customer=request.user,
                                 status=Payment.Status.SUCCEEDED)
+    paid_ahead = _paid_ahead_term(payment)
     if request.method == "POST":
         form = RefundRequestForm(request.POST)
         if form.is_valid() and limits.used_up("refund_request", request.user.pk):
@@ -90,8 +91,27 @@ def request_create(request, public_id):
         # A page that knows the ground (the account's note on a paid-ahead term: "access not
         # granted") pre-selects it; the customer may still choose another of clause 7's.
         ground = request.GET.get("ground", "")
-        form = RefundRequestForm(initial={"ground": ground} if ground in RefundRequest.Ground.values else None)
-    return render(request, "refunds/request_form.html", {"form": form, "payment": payment})
+        initial = {"ground": ground} if ground in RefundRequest.Ground.values else {}
+        if paid_ahead is not None:  # what to write is known: the customer may change it
+            initial["explanation"] = _(
+                "Automatic renewal is off, and this paid term has not begun (it starts %(start)s): please "
+                "return this payment (clause 6.4 of the Public Offer).") % {
+                "start": formats.date_format(timezone.localtime(paid_ahead.starts_at), "DATETIME_FORMAT")}
+        form = RefundRequestForm(initial=initial or None)
+    return render(request, "refunds/request_form.html",
+                  {"form": form, "payment": payment, "paid_ahead": paid_ahead})
+
+
+def _paid_ahead_term(payment):
+    """The term `payment` paid when it is the next term of a live subscription with renewal
+    off that has not begun (subscriptions.selectors.paid_ahead_refund, the account's note
+    that links here), else None: the form then says what that payment is for."""
+    from subscriptions.models import Term
+    from subscriptions.selectors import paid_ahead_refund
+
+    term = Term.objects.filter(payment=payment).select_related("subscription").first()
+    ahead = paid_ahead_refund(term.subscription) if term is not None else None
+    return ahead["term"] if ahead is not None and ahead["term"].pk == term.pk else None
 
 
 @login_required

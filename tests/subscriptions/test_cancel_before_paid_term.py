@@ -287,6 +287,29 @@ def test_staff_turning_renewal_off_show_the_customer_how_to_have_the_paid_term_b
     assert "Under review" in note
 
 
+def test_the_refund_form_for_the_paid_ahead_term_says_what_that_payment_is_for(
+        client, customer, renewed_ahead, settings):
+    """The account's and the e-mail's link opens the refund form: it says the payment is for
+    the next term, not begun, why "access not granted" is the ground, and when access then
+    ends, and offers the explanation the customer would otherwise have to find words for.
+    Another payment's form (the term in use) says none of it."""
+    sub, first_end, term2 = renewed_ahead
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    client.force_login(customer)
+    client.cookies["django_language"] = "ru"
+    form = client.get(f"/refunds/payments/{term2.payment.public_id}/request/?ground=no_access").content.decode()
+    note = form.split('id="paid-ahead-term"')[1].split("</p>")[0]
+    assert "Этот платёж — за ваш следующий период" in note and "«Доступ к сервису не был предоставлен»" in note
+    explanation = form.split('name="explanation"')[1].split("</textarea>")[0]
+    assert "Автопродление отключено, а этот оплаченный период ещё не начался" in explanation
+    term1 = Term.objects.get(subscription=sub, number=1)
+    other = client.get(f"/refunds/payments/{term1.payment.public_id}/request/").content.decode()
+    assert 'id="paid-ahead-term"' not in other and "Автопродление отключено" not in other
+    subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)  # renewal on: the off page offers it
+    form = client.get(f"/refunds/payments/{term2.payment.public_id}/request/").content.decode()
+    assert 'id="paid-ahead-term"' not in form
+
+
 def test_no_paid_term_ahead_no_note_and_no_refund_in_the_renewal_off_e_mail(client, customer, sub, mailoutbox):
     from subscriptions.tasks import subscription_email
 
