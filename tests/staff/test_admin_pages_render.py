@@ -50,3 +50,17 @@ def test_every_admin_list_and_change_page_renders(staff_admin, portal_rows):
                 broken.append(f"{base}add/: {add.status_code}")
     assert broken == []
     assert len(admin.site._registry) > 20
+
+
+def test_an_action_s_confirmation_page_has_its_title_once(staff_admin, customer, plan, documents):
+    """The confirmation of "retry now", "turn renewal off/on", "paid by bank transfer",
+    approve/reject: the admin's base already shows the title as the page heading; the page
+    showed it twice, one heading under the other."""
+    from subscriptions.models import Subscription
+
+    buy(customer, plan, documents)
+    sub = Subscription.objects.get(customer=customer)
+    page = staff_admin.post("/admin/subscriptions/subscription/", {
+        "action": "retry_now", "_selected_action": [sub.pk]}).content.decode()
+    assert 'name="confirmed" value="yes"' in page
+    assert page.count("<h1>Charge the saved cards now?</h1>") == 1
