@@ -562,8 +562,9 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
 
 # --- Reminders and the end of cancelled subscriptions -----------------------------------
 
-def reminders_due(*, now=None) -> list[int]:
-    """Claim the subscriptions whose reminder is due (each once per term)."""
+def reminders_due(*, now=None) -> list[tuple[int, object]]:
+    """Claim the subscriptions whose reminder is due (each once per term): (id, the end of
+    the term the reminder is for)."""
     now = now or timezone.now()
     horizon = now + timedelta(days=settings.RENEWAL_REMINDER_DAYS)
     due = list(Subscription.objects.filter(status=Subscription.Status.ACTIVE, auto_renew=True,
@@ -577,7 +578,7 @@ def reminders_due(*, now=None) -> list[int]:
         price = Plan.objects.filter(pk=OuterRef("plan_id")).values("price_minor")
         if Subscription.objects.filter(pk=pk, current_period_end=end).exclude(reminder_sent_for=end).update(
                 reminder_sent_for=end, reminded_price_minor=Subquery(price)):
-            claimed.append(pk)
+            claimed.append((pk, end))
     return claimed
 
 

@@ -1,4 +1,5 @@
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.utils import timezone
@@ -74,12 +75,21 @@ def access_breach_alert(self, grant_id: int) -> None:
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
-def subscription_email(self, subscription_id: int, template: str) -> None:
+def subscription_email(self, subscription_id: int, template: str, reminder_for: str | None = None) -> None:
+    """`reminder_for`: the end of the term a renewal reminder was claimed for (ISO). A
+    reminder reaching a worker after that term was renewed, or renewal turned off, or the
+    subscription ended, is not sent: it would announce a charge already made (or none)."""
     from billing.exchange import quote_for
 
     from .selectors import paid_ahead_refund, payment_options
 
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
+    if reminder_for is not None and (
+            not subscription.is_live or not subscription.auto_renew
+            or subscription.current_period_end != datetime.fromisoformat(reminder_for)):
+        log.info("renewal reminder for subscription %s (term ending %s) not sent: the subscription moved on",
+                 subscription_id, reminder_for)
+        return
     customer = subscription.customer
     # A non-resident is charged the equivalent at the rate of the charge date: today's is a guide.
     quote, _why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
@@ -167,10 +177,10 @@ def renewal_reconcile() -> dict:
 def renewal_reminder_sweep() -> int:
     from . import renewals
 
-    ids = renewals.reminders_due()
-    for pk in ids:
-        subscription_email.delay(pk, "emails/renewal_reminder")
-    return len(ids)
+    claimed = renewals.reminders_due()
+    for pk, term_end in claimed:
+        subscription_email.delay(pk, "emails/renewal_reminder", reminder_for=term_end.isoformat())
+    return len(claimed)
 
 
 @shared_task

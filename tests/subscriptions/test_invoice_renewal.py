@@ -166,7 +166,7 @@ def test_an_invoice_for_the_next_term_costs_what_the_reminder_said(company, plan
     sub = Subscription.objects.get(customer=company)
     old = plan.price_minor
     time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
-    assert renewals.reminders_due() == [sub.pk]
+    assert renewals.reminders_due() == [(sub.pk, sub.current_period_end)]
     plan.price_minor = old + 1_000_000
     plan.save()
     invoice = billing_documents.invoice_issue(customer=company, plan=plan)

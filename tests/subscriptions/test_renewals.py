@@ -321,8 +321,29 @@ def test_the_reminder_is_sent_once_per_term(sub, time_machine):
     time_machine.move_to(sub.next_charge_at - timedelta(days=4), tick=False)
     assert renewals.reminders_due() == []
     time_machine.move_to(sub.next_charge_at - timedelta(days=3) + timedelta(minutes=1), tick=False)
-    assert renewals.reminders_due() == [sub.pk]
+    assert renewals.reminders_due() == [(sub.pk, sub.current_period_end)]
     assert renewals.reminders_due() == []
+
+
+def test_a_reminder_that_reaches_the_worker_after_the_charge_is_not_sent(sub, time_machine, mailoutbox, enqueued):
+    """Found by the explorer (test clock): a reminder task run after its term was renewed
+    announced the next charge — "we will charge … on <the date after>" — right after the
+    receipt. It names the term it was claimed for and is dropped once that term moved on."""
+    from subscriptions.tasks import renewal_reminder_sweep
+
+    time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
+    assert renewal_reminder_sweep() == 1
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 1}
+    sent = len(mailoutbox)
+    enqueued.run("subscriptions.tasks.subscription_email")
+    assert len(mailoutbox) == sent  # the late reminder is not sent
+    # On time, it is.
+    sub.refresh_from_db()
+    time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
+    assert renewal_reminder_sweep() == 1
+    enqueued.run("subscriptions.tasks.subscription_email")
+    assert len(mailoutbox) == sent + 1 and "we will charge" in mailoutbox[-1].body
 
 
 def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan, time_machine, mailoutbox):
@@ -331,7 +352,7 @@ def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan
 
     old = plan.price_minor
     time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
-    assert renewals.reminders_due() == [sub.pk]
+    assert renewals.reminders_due() == [(sub.pk, sub.current_period_end)]
     plan.price_minor = old + 500_000  # raised after the customer was told the amount
     plan.save()
     subscription_email(sub.pk, "emails/renewal_reminder")  # even a reminder sent after the change
@@ -343,7 +364,7 @@ def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan
     # the term after: a new reminder states the new price, which is charged
     sub.refresh_from_db()
     time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
-    assert renewals.reminders_due() == [sub.pk]
+    assert renewals.reminders_due() == [(sub.pk, sub.current_period_end)]
     subscription_email(sub.pk, "emails/renewal_reminder")
     assert f"we will charge {format_money(old + 500_000, 'KZT')}" in mailoutbox[-1].body
     assert (f"The plan's price has changed: your last term cost {format_money(old, 'KZT')}, the next costs "
@@ -359,7 +380,7 @@ def test_a_price_raised_after_the_reminder_applies_from_the_term_after(sub, plan
 
 def test_a_price_lowered_after_the_reminder_is_charged_lowered(sub, plan, time_machine):
     time_machine.move_to(sub.next_charge_at - timedelta(days=2), tick=False)
-    assert renewals.reminders_due() == [sub.pk]
+    assert renewals.reminders_due() == [(sub.pk, sub.current_period_end)]
     plan.price_minor -= 500_000
     plan.save()
     time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
