@@ -47,6 +47,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import events
 from .locking import lock_customer
@@ -204,6 +205,34 @@ def sweeps_run(*, customer_id: int) -> Counter:
                                                    ).values_list("pk", flat=True):
         refund_services.refund_request_reevaluate(request_id=request_id)
     return +outcome
+
+
+# What staff read for each count of sweeps_run (the keys stay in the result and the event).
+OUTCOME_LABELS = {
+    "deadline_breaches": gettext_lazy("30-minute access deadlines missed"),
+    "reminders": gettext_lazy("renewal reminders"),
+    "renewals_succeeded": gettext_lazy("renewals charged"),
+    "renewals_declined": gettext_lazy("renewal charges declined"),
+    "renewals_unknown": gettext_lazy("renewal charges with an unknown outcome"),
+    "renewals_error": gettext_lazy("renewal charges not settled (error)"),
+    "expired": gettext_lazy("subscriptions ended"),
+    "error_deadlines_missed": gettext_lazy("error-report deadlines missed"),
+    "access_granted": gettext_lazy("access granted"),
+    "access_failed": gettext_lazy("access not granted yet"),
+}
+
+
+def outcome_display(outcome) -> str:
+    """"renewals charged: 1, renewal reminders: 1" in the reader's language; a count
+    without a label (reconciliation's statuses) keeps its key."""
+    parts = []
+    for key, n in sorted(outcome.items()):
+        if key.startswith("reconciled_"):
+            label = _("reconciled (%(status)s)") % {"status": key.removeprefix("reconciled_")}
+        else:
+            label = OUTCOME_LABELS.get(key, key)
+        parts.append(f"{label}: {n}")
+    return ", ".join(parts)
 
 
 def advance(*, customer, by: timedelta, actor) -> AdvanceResult:

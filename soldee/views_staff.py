@@ -118,7 +118,7 @@ def test_clock_view(request):
             customer = form.cleaned_data["customer"]
             result = test_clock.advance(customer=customer, by=form.delta(), actor=request.user)
             # Its own sentence after the step count: capitalised ("Nothing was due.").
-            done = capfirst(", ".join(f"{k}: {v}" for k, v in sorted(result.outcome.items())) or _("nothing was due"))
+            done = capfirst(test_clock.outcome_display(result.outcome) or _("nothing was due"))
             messages.success(request, ngettext(
                 "Advanced %(email)s by %(delta)s in %(steps)d step. %(done)s.",
                 "Advanced %(email)s by %(delta)s in %(steps)d steps. %(done)s.", len(result.steps)) % {

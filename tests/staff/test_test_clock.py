@@ -227,6 +227,19 @@ def test_the_staff_message_s_last_sentence_starts_with_a_capital(client, custome
         assert text in response.content.decode(), language
 
 
+def test_the_staff_message_names_what_ran_in_the_staff_member_s_language(
+        client, customer, plan, documents, staff, enqueued):
+    """Found by the explorer: the Russian and Kazakh admin read "reminders: 1,
+    renewals_succeeded: 1" (the result's keys)."""
+    subscribe(customer, plan, documents, enqueued)
+    client.force_login(staff)
+    client.cookies["django_language"] = "ru"
+    response = client.post(URL, {"customer": customer.email, "amount": 30, "unit": "days"}, follow=True)
+    page = response.content.decode()
+    assert "Оплаченные продления: " in page or "оплаченные продления: " in page
+    assert "renewals_succeeded" not in page and "reminders:" not in page
+
+
 def test_the_page_is_for_staff_only(client, customer):
     client.force_login(customer)
     response = client.post(URL, {"customer": customer.email, "amount": 1, "unit": "days"})
