@@ -18,6 +18,7 @@ from soldee.admin import (
 from . import (
     admin_rates,  # noqa: F401  (ExchangeRateAdmin)
     documents,
+    exchange,
     purposes,
 )
 from .models import (
@@ -61,7 +62,7 @@ class RefundedFilter(admin.SimpleListFilter):
 @admin.register(Payment)
 class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "amount_display", "status", "refunded", "method", "purpose_label",
-                    "kzt_amount", "exchange_rate", "exchange_rate_date",
+                    "kzt_amount", "rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
     list_filter = ("status", RefundedFilter, "method", PurposeFilter, "gateway", "currency")
     refunded = money_column("refunded_minor", description=_("refunded"))
@@ -90,6 +91,11 @@ class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return ["purpose_label" if name == "purpose" else name for name in super().get_fields(request, obj)]
 
     kzt_amount = money_column("kzt_amount_minor", currency="KZT", description=_("amount in tenge"))
+
+    @admin.display(description=_("exchange rate"), ordering="exchange_rate")
+    def rate(self, obj):
+        # "601.13", not the stored "601,130000" (six places, for rates quoted per 100 units)
+        return exchange.format_rate(obj.exchange_rate) if obj.exchange_rate is not None else "—"
 
 
 @admin.register(PaymentMethod)

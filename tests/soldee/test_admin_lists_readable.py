@@ -20,6 +20,16 @@ def test_payments_acceptances_and_sandbox_lists_read_as_words_and_money(staff_ad
     assert "₸29,900" in sandbox and "2990000" not in sandbox
 
 
+def test_the_payments_list_shows_a_rate_as_a_rate(staff_admin, customer, plan, documents):
+    """Found by the explorer: the rate column read "601,130000" (the stored six places)."""
+    from decimal import Decimal
+
+    payment = buy(customer, plan, documents)
+    type(payment).objects.filter(pk=payment.pk).update(exchange_rate=Decimal("601.130000"))
+    page = staff_admin.get("/admin/billing/payment/").content.decode()
+    assert "601.13<" in page and "601.130000" not in page
+
+
 def test_change_pages_show_stored_amounts_as_money(staff_admin, customer, plan, documents, staff):
     """The read-only change pages of payments, acceptances, refunds (and a refund request's
     refund inline) show "₸29,900", never the stored 2990000 labelled "amount minor"."""
