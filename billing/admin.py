@@ -39,7 +39,8 @@ class PurposeFilter(admin.SimpleListFilter):
         return purposes.choices()
 
     def queryset(self, request, queryset):
-        return queryset.filter(purpose=self.value()) if self.value() else queryset
+        # as the purpose column reads: an invoice that paid the next term is found under "Renewal"
+        return purposes.payments_reading_as(queryset, self.value()) if self.value() else queryset
 
 
 class RefundedFilter(admin.SimpleListFilter):

@@ -24,6 +24,10 @@ class PurposeHandlers:
     # something else, in words for staff (an invoice for the plan of a live subscription
     # pays its next term: a renewal). The others read `label`. One call per batch.
     labels: Callable | None = None
+    # (queryset) -> queryset: the payments that read as this purpose in the admin's purpose
+    # filter, as `labels` names them (an invoice that paid the next term is a renewal, not
+    # a purchase). Without it, the payments stored with this purpose.
+    matching: Callable | None = None
 
     def settled(self, payments: list) -> None:
         if self.on_settled_many is not None:
@@ -38,10 +42,11 @@ _registry: dict[str, PurposeHandlers] = {}
 
 def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None = None,
              on_settled_many: Callable | None = None, label: str = "",
-             receipt_details: Callable | None = None, labels: Callable | None = None) -> None:
+             receipt_details: Callable | None = None, labels: Callable | None = None,
+             matching: Callable | None = None) -> None:
     _registry[purpose] = PurposeHandlers(on_settled=on_settled, on_failed=on_failed,
                                          on_settled_many=on_settled_many, label=label,
-                                         receipt_details=receipt_details, labels=labels)
+                                         receipt_details=receipt_details, labels=labels, matching=matching)
 
 
 def receipt_details(payments: list) -> dict[int, dict]:
@@ -76,6 +81,15 @@ def labels_of(payments: list) -> dict[int, str]:
         own = handlers.labels(group) if handlers is not None and handlers.labels is not None else {}
         found.update({payment.pk: str(own.get(payment.pk) or label_for(purpose)) for payment in group})
     return found
+
+
+def payments_reading_as(queryset, purpose: str):
+    """The payments of `queryset` that staff read as `purpose` (labels_of): its app's
+    `matching`, or those stored with that purpose."""
+    handlers = _registry.get(purpose)
+    if handlers is not None and handlers.matching is not None:
+        return handlers.matching(queryset)
+    return queryset.filter(purpose=purpose)
 
 
 def choices() -> list[tuple[str, str]]:

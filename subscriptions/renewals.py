@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -373,6 +373,22 @@ def renewals_by_invoice(payments: list[Payment]) -> dict[int, str]:
 
     paid = RenewalAttempt.objects.filter(payment_id__in=[p.pk for p in payments], kind=RenewalAttempt.Kind.INVOICE)
     return dict.fromkeys(paid.values_list("payment_id", flat=True), purposes.label_for(PURPOSE_RENEWAL))
+
+
+def _invoice_renewals():
+    return RenewalAttempt.objects.filter(kind=RenewalAttempt.Kind.INVOICE).values("payment_id")
+
+
+def renewal_payments(queryset):
+    """For the admin's purpose filter: renewals, with the invoices that paid a next term."""
+    return queryset.filter(Q(purpose=PURPOSE_RENEWAL) | Q(pk__in=_invoice_renewals()))
+
+
+def purchase_payments(queryset):
+    """For the admin's purpose filter: purchases, without the invoices that paid a next term."""
+    from .services import PURPOSE_CHECKOUT
+
+    return queryset.filter(purpose=PURPOSE_CHECKOUT).exclude(pk__in=_invoice_renewals())
 
 
 def _next_term_number(sub: Subscription) -> int:

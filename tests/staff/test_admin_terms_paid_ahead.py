@@ -70,6 +70,10 @@ def test_an_invoice_that_paid_the_next_term_reads_as_a_renewal_in_the_payments_a
     assert re.search(r'field-purpose_label.*?<div class="readonly">Renewal</div>', change, re.S)
     assert re.search(r'field-purpose_label.*?<div class="readonly">Purchase</div>', staff_admin.get(
         f"/admin/billing/payment/{first.pk}/change/").content.decode(), re.S)
+    # The purpose filter finds them where the column puts them (found by the admin-lists helper).
+    found = {label: {p.pk for p in staff_admin.get(f"/admin/billing/payment/?purpose={code}").context["cl"].result_list}
+             for label, code in (("Purchase", "subscription.checkout"), ("Renewal", "subscription.renewal"))}
+    assert found == {"Purchase": {first.pk}, "Renewal": {second.pk}}
 
 
 def test_the_subscriptions_list_reads_the_terms_in_use_of_a_page_in_one_query(
