@@ -4,7 +4,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, worker_init
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soldee.settings")
@@ -14,6 +14,16 @@ TRANSPORT_ALIASES["filesystem"] = "soldee.broker:Transport"
 app = Celery("soldee")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def _almaty_is_utc_plus_5(sender=None, **kwargs):
+    """A worker or beat on zone data older than 2024a would put every term, deadline and
+    document an hour off (system check E009, which Celery does not run): stop."""
+    from soldee.checks import refuse_wrong_almaty
+
+    refuse_wrong_almaty()
 
 
 @beat_init.connect

@@ -92,7 +92,9 @@ def limits_are_shared_and_see_the_client(app_configs, **kwargs):
 def almaty_is_utc_plus_5(app_configs, **kwargs):
     """Found by the dates review. Kazakhstan moved to one time zone, UTC+5, on 1 March 2024
     (tz 2024a). A host with older zone data would put every term, deadline and document an
-    hour off without a word: refuse to start on it."""
+    hour off without a word: refuse to start on it. The commands that run system checks
+    (migrate, runserver, check) stop on it; the web (wsgi.py) and the Celery worker and beat
+    (celery.py) call `refuse_wrong_almaty` as they start, since they run no system checks."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -103,3 +105,12 @@ def almaty_is_utc_plus_5(app_configs, **kwargs):
                       hint="Update the system's tzdata package (2024a or later), or install the tzdata wheel "
                            "and remove the system zone files.", id="soldee.E009")]
     return []
+
+
+def refuse_wrong_almaty() -> None:
+    """For processes that run no system checks (gunicorn, Celery): stop on E009."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    errors = almaty_is_utc_plus_5(None)
+    if errors:
+        raise ImproperlyConfigured(f"{errors[0].msg} {errors[0].hint}")

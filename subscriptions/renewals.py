@@ -2,7 +2,7 @@
 
 How one renewal goes, safe to run twice or concurrently:
 1. `renewals_claim` — in ONE short transaction, lock a batch of due subscriptions with
-   SELECT ... FOR UPDATE SKIP LOCKED (rows another sweeper holds are skipped this tick),
+   SELECT ... FOR NO KEY UPDATE SKIP LOCKED (rows another sweeper holds are skipped this tick),
    create for each a RenewalAttempt + a `processing` Payment with a fixed idempotency key
    `renewal:<subscription>:<term>:<try>`, clear `next_charge_at`, commit.
    The unique (subscription, term_number, attempt_no) guards the term.

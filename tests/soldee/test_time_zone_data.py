@@ -10,7 +10,7 @@ def test_the_zone_data_here_gives_almaty_utc_plus_5():
     assert checks.almaty_is_utc_plus_5(None) == []
 
 
-def test_old_zone_data_is_refused(monkeypatch):
+def _old_almaty(monkeypatch):
     import zoneinfo
 
     real = zoneinfo.ZoneInfo
@@ -26,5 +26,32 @@ def test_old_zone_data_is_refused(monkeypatch):
             return "+06"
 
     monkeypatch.setattr(zoneinfo, "ZoneInfo", lambda key: Before2024a() if key == "Asia/Almaty" else real(key))
+
+
+def test_old_zone_data_is_refused(monkeypatch):
+    _old_almaty(monkeypatch)
     [error] = checks.almaty_is_utc_plus_5(None)
     assert error.id == "soldee.E009" and "gives Asia/Almaty UTC+6;" in error.msg
+
+
+def test_the_web_and_celery_which_run_no_system_checks_refuse_it_as_they_start(monkeypatch):
+    """Found by the docs review: gunicorn and Celery run no system checks, so a web or worker
+    host with old zone data started and worked an hour off."""
+    import importlib
+    import sys
+
+    import pytest
+    from celery.signals import beat_init, worker_init
+    from django.core.exceptions import ImproperlyConfigured
+
+    import soldee.celery
+
+    assert soldee.celery._almaty_is_utc_plus_5 in [r[1]() for r in worker_init.receivers]
+    assert soldee.celery._almaty_is_utc_plus_5 in [r[1]() for r in beat_init.receivers]
+    soldee.celery._almaty_is_utc_plus_5()  # fine here
+    _old_almaty(monkeypatch)
+    with pytest.raises(ImproperlyConfigured, match="UTC\\+6"):
+        soldee.celery._almaty_is_utc_plus_5()
+    sys.modules.pop("soldee.wsgi", None)
+    with pytest.raises(ImproperlyConfigured, match="UTC\\+6"):
+        importlib.import_module("soldee.wsgi")
