@@ -139,8 +139,9 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """What "retry now" will do to this row, said before it is confirmed (found by the
         staff explorer: rows that would be refused read as if they were to be charged)."""
         amount, no_rate = SubscriptionAdmin._renewal_charge(sub)
-        note = _("%(status)s · %(amount)s · paid until %(date)s") % {
-            "status": sub.get_status_display(), "amount": amount,
+        # (the row's own label above already says the status)
+        note = _("%(amount)s · paid until %(date)s") % {
+            "amount": amount,
             "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
         if not sub.is_live or not sub.auto_renew:
             return note + " — " + _("not charged: renewal is off or the subscription has ended.")
