@@ -31,3 +31,58 @@ def test_texts_that_send_the_customer_to_the_refunds_page_name_it_as_its_heading
             assert heading != "Refunds and error reports"
             for text in texts:
                 assert f"«{heading}»" in translation.gettext(text), (language, text)
+
+
+def _catalogue(language):
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    path = Path(__file__).resolve().parents[2] / f"locale/{language}/LC_MESSAGES/django.po"
+    with path.open("rb") as f:
+        catalogue = read_po(f, locale=language)
+    for message in catalogue:
+        if message.id:
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            yield message.id, " ".join(strings)
+
+
+def test_russian_and_kazakh_say_one_word_for_each_key_term_as_the_glossary_does():
+    """docs/glossary.md: a paid term is «срок» / «мерзім» (the offer's "plan term"), never
+    «период» / «кезең» as well — the account page read "Оплаченный период" next to "Следующий
+    срок, оплачен"; automatic renewal is «автопродление» / «автоматты ұзарту», not also
+    «автоматическое продление» / «автоұзарту»; a refund request is «заявка», not «запрос»;
+    the receipt is «квитанция», not «чек»; a plan's name after «тариф» is in quotes."""
+    import re
+
+    banned = {
+        "ru": [r"\b[Пп]ериод", r"\b[Аа]втоматическ\w+ продлени", r"\b[Зз]апрос\w* на возврат",
+               r"\bчек(и|а|ом)?\b", r"[Оо]плаченн\w+ врем", r"тариф\w* %\(plan\)s"],
+        "kk": [r"[Кк]езең", r"[Аа]втоұзарт", r"[Аа]қылы мерзім", r"[Тт]өленген уақыт\b",
+               r"%\(plan\)s тариф"],
+    }
+    for language, patterns in banned.items():
+        found = [(pattern, msgid) for msgid, text in _catalogue(language)
+                 for pattern in patterns if re.search(pattern, text)]
+        assert not found, (language, found)
+
+
+def test_the_account_page_names_the_paid_term_and_the_next_term_with_the_same_word():
+    from django.utils import translation
+
+    for language, word in (("ru", "срок"), ("kk", "мерзім")):
+        with translation.override(language):
+            for text in ("Paid term", "Next term, paid", "Closed: the paid term is over"):
+                assert word in translation.gettext(text).lower(), (language, text)
+
+
+def test_the_refund_approved_e_mail_says_which_term_is_cancelled_without_a_dangling_pronoun():
+    """«Это полный возврат. Оплаченный им срок…»: «им» read as the refund, not the payment."""
+    from django.utils import translation
+
+    text = ("The term it paid has not started: that term is cancelled. The term in use keeps its access "
+            "until %(date)s (Almaty time), then the subscription ends (automatic renewal off).")
+    with translation.override("ru"):
+        assert translation.gettext(text).startswith("срок, оплаченный этим платежом, ещё не начался")
+    with translation.override("kk"):
+        assert translation.gettext(text).startswith("осы төлеммен төленген мерзім әлі басталған жоқ")

@@ -299,9 +299,9 @@ def test_the_refund_form_for_the_paid_ahead_term_says_what_that_payment_is_for(
     client.cookies["django_language"] = "ru"
     form = client.get(f"/refunds/payments/{term2.payment.public_id}/request/?ground=no_access").content.decode()
     note = form.split('id="paid-ahead-term"')[1].split("</p>")[0]
-    assert "Этот платёж — за ваш следующий период" in note and "«Доступ к сервису не был предоставлен»" in note
+    assert "Этот платёж — за ваш следующий срок" in note and "«Доступ к сервису не был предоставлен»" in note
     explanation = form.split('name="explanation"')[1].split("</textarea>")[0]
-    assert "Автопродление отключено, а этот оплаченный период ещё не начался" in explanation
+    assert "Автопродление отключено, а этот оплаченный срок ещё не начался" in explanation
     term1 = Term.objects.get(subscription=sub, number=1)
     other = client.get(f"/refunds/payments/{term1.payment.public_id}/request/").content.decode()
     assert 'id="paid-ahead-term"' not in other and "Автопродление отключено" not in other
