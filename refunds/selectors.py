@@ -231,7 +231,7 @@ def _critical_error(payment, term, grant, now) -> tuple[bool, list[str], list[st
     evidence, qualifying = [], []
     for r in reports:
         evidence.append(_("Report #%(id)s of %(at)s: %(status)s; deadline %(due)s; resolved %(res)s.") % {
-            "id": r.pk, "at": _dt(r.reported_at), "status": r.get_status_display(),
+            "id": r.pk, "at": _dt(r.reported_at), "status": r.get_status_display().lower(),
             "due": _dt(r.deadline_at), "res": _dt(r.resolved_at)})
         if r.confirmed_at is None:
             if r.status == ErrorReport.Status.OPEN and r.resolved_at is None and now > r.deadline_at:

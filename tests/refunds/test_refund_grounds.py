@@ -338,3 +338,19 @@ def test_late_for_a_term_paid_ahead_counts_from_its_start(customer, buy):
     AccessGrant.objects.filter(pk=grant_row.pk).update(granted_at=starts + timedelta(minutes=30, seconds=5))
     payment.refresh_from_db()
     assert any("31 minutes after" in r for r in evaluate(payment=payment, ground=LATE).reasons)
+
+
+def test_the_evidence_line_of_a_report_writes_its_status_mid_sentence_in_lower_case(customer, buy, staff):
+    """"Report #3 of …: Resolved; deadline …" read with a capital after the colon (in Russian
+    «Обращение № 3 от …: Устранено; срок …»); the status is lower-cased where it is inserted."""
+    from django.utils import translation
+
+    payment = buy(customer)
+    grant(payment, 1)
+    report = file_report(customer, staff=staff, resolve_at=almaty(2026, 3, 27, 10, 0))
+    for language in ("en", "ru", "kk"):
+        with translation.override(language):
+            status = report.get_status_display()
+            result = evaluate(payment=payment, ground=CRITICAL, now=almaty(2026, 4, 5, 12, 0))
+            line = next(line for line in result.evidence if status.lower() in line.lower())
+            assert f": {status.lower()};" in line and status not in line, (language, line)

@@ -284,7 +284,7 @@ def test_staff_turning_renewal_off_show_the_customer_how_to_have_the_paid_term_b
     # Asked: the account now points to the request instead of offering a second one.
     note = client.get("/account/").content.decode().split('id="paid-ahead-refund"')[1].split("</p>")[0]
     assert f"/refunds/requests/{request.pk}/" in note and refund_form.split("?")[0] not in note
-    assert "Under review" in note
+    assert "back: under review." in note
 
 
 def test_the_refund_form_for_the_paid_ahead_term_says_what_that_payment_is_for(
@@ -397,3 +397,24 @@ def test_a_partial_refund_of_the_paid_ahead_term_under_way_does_not_refuse_renew
     subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
     assert Subscription.objects.get(pk=sub.pk).auto_renew is True
     assert Term.objects.filter(pk=term2.pk).exists()
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", "to have the payment for the next term back: under review."),
+    ("ru", "на возврат платежа за следующий срок: на рассмотрении."),
+    ("kk", "төлемін қайтаруға № {id} өтініміңіз: қаралуда."),
+])
+def test_the_account_page_writes_the_status_of_the_request_for_the_paid_term_back_in_lower_case(
+        client, customer, renewed_ahead, language, expected):
+    """The status is inserted after a colon, mid-sentence: "Ваша заявка № 1 …: На рассмотрении."
+    read with a capital in the middle of the sentence (the label starts with one)."""
+    sub, first_end, term2 = renewed_ahead
+    subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
+    client.force_login(customer)
+    client.post(f"/refunds/payments/{term2.payment.public_id}/request/",
+                {"ground": "no_access", "explanation": "Renewal was turned off"})
+    request = RefundRequest.objects.get(payment=term2.payment)
+    client.cookies["django_language"] = language
+    page = client.get("/account/").content.decode()
+    note = page.split('id="paid-ahead-refund"')[1].split("<a ")[0]
+    assert expected.format(id=request.pk) in note, note
