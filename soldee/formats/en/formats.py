@@ -4,4 +4,5 @@ TIME_FORMAT = "H:i"
 DATETIME_FORMAT = "j M Y, H:i"
 SHORT_DATE_FORMAT = "d.m.Y"
 SHORT_DATETIME_FORMAT = "d.m.Y H:i"
+MONTH_DAY_FORMAT = "j F"  # the admin's date hierarchy: "30 November"
 FIRST_DAY_OF_WEEK = 1
