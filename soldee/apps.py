@@ -18,7 +18,7 @@ def _label_fields() -> None:
     """Fields declared without a verbose name get a translated one (soldee.field_labels)."""
     from django.apps import apps
 
-    from .field_labels import FIELD_HELP_TEXTS, FIELD_LABELS
+    from .field_labels import FIELD_HELP_TEXTS, FIELD_LABELS, VENDOR_FIELD_LABELS, VENDOR_MODEL_NAMES
 
     for model in apps.get_models():
         if model._meta.app_label not in ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee"):
@@ -28,3 +28,9 @@ def _label_fields() -> None:
                 field.verbose_name = FIELD_LABELS[field.name]
             if isinstance(field.help_text, str) and field.help_text in FIELD_HELP_TEXTS:
                 field.help_text = FIELD_HELP_TEXTS[field.help_text]
+    for label, (name, plural) in VENDOR_MODEL_NAMES.items():  # not original_attrs: no migration
+        opts = apps.get_model(label)._meta
+        opts.verbose_name, opts.verbose_name_plural = name, plural
+    for label, labels in VENDOR_FIELD_LABELS.items():
+        for field_name, verbose_name in labels.items():
+            apps.get_model(label)._meta.get_field(field_name).verbose_name = verbose_name

@@ -159,3 +159,19 @@ FIELD_HELP_TEXTS = {
     'Payment + 30 minutes (clause 5.2); a term paid ahead: its start + 30 minutes.': _('Payment + 30 minutes (clause 5.2); a term paid ahead: its start + 30 minutes.'),
     'When the 30-minute deadline was found missed.': _('When the 30-minute deadline was found missed.'),
 }
+
+# django-allauth's two-factor model declares no verbose names (the admin showed
+# "Authenticators", "type", "created at" in every language); labelled the same way, the
+# declared names (which migrations compare) untouched.
+VENDOR_MODEL_NAMES = {
+    "mfa.authenticator": (_("two-factor authentication method"), _("two-factor authentication methods")),
+}
+VENDOR_FIELD_LABELS = {
+    "mfa.authenticator": {
+        "user": _("user"),
+        "type": _("type"),
+        "data": _("data"),
+        "created_at": _("created at"),
+        "last_used_at": _("last used at"),
+    },
+}

@@ -67,3 +67,25 @@ def test_kazakh_filter_headings_are_the_field_s_name(staff_in):
     assert not any(heading.endswith("бойынша") for heading in headings), headings
     plans = staff_in("kk", "/admin/plans/plan/")
     assert "сатылымда бойынша" not in plans
+
+
+@pytest.mark.parametrize("language, name, fields, english", [
+    ("ru", "Способы двухфакторной аутентификации", ["Тип", "Создано", "Последнее использование"],
+     ["Authenticators", "Created at", "Type"]),
+    ("kk", "Екі факторлы аутентификация тәсілдері", ["Түрі", "Құрылған уақыты", "Соңғы қолданылған уақыты"],
+     ["Authenticators", "Created at", "type бойынша"]),
+], ids=["ru", "kk"])
+def test_allauth_s_two_factor_model_is_named_in_the_staff_language(staff_in, customer, language, name, fields,
+                                                                   english):
+    """allauth's Authenticator declares no verbose names: the admin read "Authenticators",
+    "type", "created at" in Russian and Kazakh (soldee.field_labels labels it)."""
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=customer, type=Authenticator.Type.TOTP, data={})
+    index = staff_in(language, "/admin/")
+    assert name in index
+    listing = staff_in(language, "/admin/mfa/authenticator/")
+    for text in fields:
+        assert text in listing, text
+    for text in english:
+        assert text not in listing, text
