@@ -154,3 +154,24 @@ def test_the_russian_security_notice_reads_as_russian(client, customer, mailoutb
     [notice] = [m for m in mailoutbox if customer.email in m.to]
     assert "Пароль изменён" in notice.subject and "Изменён" not in notice.subject
     assert "Если это сделали не вы" in notice.body and "не заметили" not in notice.body
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "is your email address."),
+    ("ru", "— ваш адрес электронной почты."),
+    ("kk", "сіздің электрондық пошта мекенжайыңыз екенін растаңыз."),
+])
+def test_the_e_mail_confirmation_page_names_the_address_once(client, documents, mailoutbox, language, text):
+    """Our users are known by their e-mail address: allauth's "confirm that ivan@… is an
+    email address for user ivan@…" named it twice (templates/account/email_confirm.html)."""
+    import re
+
+    client.cookies["django_language"] = language
+    data = {"email": "ivan@example.kz", "password1": "a-long-pass-phrase-7", "password2": "a-long-pass-phrase-7",
+            "consent": "on"}
+    client.post(reverse("account_signup"), data)
+    link = re.search(r"(/accounts/confirm-email/[^\s]+/)", mailoutbox[-1].body).group(1)
+    page = client.get(link).content.decode()
+    [sentence] = [line.strip() for line in page.splitlines() if "mailto:ivan@example.kz" in line]
+    assert text in sentence
+    assert sentence.count("ivan@example.kz") == 2, sentence  # the link's address and text, no "user ivan@…"
