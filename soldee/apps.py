@@ -18,7 +18,12 @@ def _label_fields() -> None:
     """Fields declared without a verbose name get a translated one (soldee.field_labels)."""
     from django.apps import apps
 
-    from .field_labels import FIELD_HELP_TEXTS, FIELD_LABELS, VENDOR_FIELD_LABELS, VENDOR_MODEL_NAMES
+    from .field_labels import (
+        FIELD_HELP_TEXTS,
+        FIELD_LABELS,
+        VENDOR_FIELD_LABELS,
+        VENDOR_MODEL_NAMES,
+    )
 
     for model in apps.get_models():
         if model._meta.app_label not in ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee"):
