@@ -89,3 +89,56 @@ def test_allauth_s_two_factor_model_is_named_in_the_staff_language(staff_in, cus
         assert text in listing, text
     for text in english:
         assert text not in listing, text
+
+
+def _title_and_count(html):
+    title = re.search(r"<h1>(.*?)</h1>", html, re.S).group(1).strip()
+    nav = re.search(r'<nav class="paginator".*?</nav>', html, re.S).group(0)
+    nav = re.sub(r"<h2 .*?</h2>|<[^>]+>", "", nav, flags=re.S)
+    return title, re.sub(r"\s+", " ", nav).strip()
+
+
+@pytest.mark.parametrize("language, title, tab_title, count, heading", [
+    ("ru", "Выберите подписку для просмотра", "<title>Выберите подписку для просмотра |", "5 подписок",
+     "Постраничная навигация: подписки"),
+    ("kk", "Қарау үшін жазылым таңдаңыз", "<title>Қарау үшін жазылым таңдаңыз |", "5 жазылым", "жазылымдар беттері"),
+    ("en", "Select subscription to view", "<title>Select subscription to view |", "5 subscriptions",
+     "Pagination subscriptions"),
+], ids=["ru", "kk", "en"])
+def test_the_change_list_names_its_model_in_the_case_and_number_the_sentence_needs(
+        staff_in, plan, documents, language, title, tab_title, count, heading):
+    """"Выберите подписка для просмотра", "5 подписки", "5 жазылымдар" and "Паджинация
+    подписки": Django puts the nominative name into the sentence (soldee.model_names)."""
+    from tests.factories import ProfileFactory
+
+    for _ in range(5):
+        buy(ProfileFactory().user, plan, documents)
+    html = staff_in(language, "/admin/subscriptions/subscription/")
+    assert _title_and_count(html) == (title, count)
+    assert tab_title in html
+    assert f'<h2 id="pagination" class="visually-hidden">{heading}</h2>' in html
+
+
+@pytest.mark.parametrize("url, ru, kk", [
+    ("/admin/billing/payment/", ("Выберите платёж для просмотра", "1 платёж"), ("Қарау үшін төлем таңдаңыз", "1 төлем")),
+    ("/admin/accounts/user/", ("Выберите пользователя для изменения", "2 пользователя"),
+     ("Өзгерту үшін пайдаланушы таңдаңыз", "2 пайдаланушы")),
+    ("/admin/offer/legaldocument/", ("Выберите версию юридического документа для изменения",
+                                     "3 версии юридических документов"),
+     ("Өзгерту үшін заңдық құжат нұсқасы таңдаңыз", "3 заңдық құжат нұсқасы")),
+    ("/admin/refunds/refundrequest/", ("Выберите заявку на возврат для просмотра", "0 заявок на возврат"),
+     ("Қарау үшін қайтаруға өтінім таңдаңыз", "0 қайтаруға өтінім")),
+], ids=["payment", "user", "legal-document", "refund-request"])
+def test_other_change_lists(staff_in, customer, plan, documents, url, ru, kk):
+    buy(customer, plan, documents)
+    assert _title_and_count(staff_in("ru", url)) == ru
+    assert _title_and_count(staff_in("kk", url)) == kk
+
+
+def test_every_model_of_the_admin_has_its_counted_forms():
+    """A model added to the admin must give its "%(count)s …" forms (soldee.model_names)."""
+    from django.contrib import admin
+
+    from soldee.model_names import COUNTED
+
+    assert sorted(m._meta.label_lower for m in admin.site._registry) == sorted(COUNTED)

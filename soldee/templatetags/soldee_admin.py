@@ -1,0 +1,25 @@
+from django import template
+from django.utils.translation import gettext
+
+from soldee import model_names
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def changelist_title(context, cl) -> str:
+    """Django's change-list title ("Select %s to change", ChangeList.__init__) with the
+    model's name in the accusative ("Выберите подписку для просмотра")."""
+    if cl.is_popup:
+        title = gettext("Select %s")
+    elif cl.model_admin.has_change_permission(context["request"]):
+        title = gettext("Select %s to change")
+    else:
+        title = gettext("Select %s to view")
+    return title % model_names.accusative(cl.opts)
+
+
+@register.simple_tag
+def counted(opts, count) -> str:
+    """ "5 платежей", "3 жазылым" (soldee.model_names)."""
+    return model_names.counted(opts, count)
