@@ -217,7 +217,7 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
         staff_shot("test-clock")
         staff.locator("#test-clock-form input[type=submit]").click()
         expect(staff).to_have_url(f"{site.url}/admin/test-clock/?customer={customer.pk}")
-        expect(staff.locator(".messagelist .success")).to_contain_text("renewals_declined")
+        expect(staff.locator(".messagelist .success")).to_contain_text("renewal charges declined: ")
         expect(staff.locator("#customer-state tr.sub-row")).to_have_attribute("data-status", "past_due")
         staff_shot("test-clock-advanced")
 
