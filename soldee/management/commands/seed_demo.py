@@ -14,29 +14,29 @@ from plans.models import Plan
 DEMO_PLANS = [
     {"code": "start", "name": "Start", "price_minor": 2_990_000, "display_order": 1,
      "description": "One AI sales agent for a small team.",
-     "features": ["1 AI agent", "1 000 dialogues a month", "WhatsApp and Instagram", "E-mail support"],
+     "features": ["1 AI agent", "1,000 dialogues a month", "WhatsApp and Instagram", "E-mail support"],
      "translations": {
          "ru": {"description": "Один ИИ-агент продаж для небольшой команды.",
                 "features": ["1 ИИ-агент", "1 000 диалогов в месяц", "WhatsApp и Instagram", "Поддержка по e-mail"]},
          "kk": {"description": "Шағын командаға арналған бір ЖИ сату агенті.",
-                "features": ["1 ЖИ агент", "Айына 1 000 диалог", "WhatsApp және Instagram", "E-mail арқылы қолдау"]}}},
+                "features": ["1 ЖИ-агент", "Айына 1 000 диалог", "WhatsApp және Instagram", "E-mail арқылы қолдау"]}}},
     {"code": "business", "name": "Business", "price_minor": 7_990_000, "display_order": 2,
      "description": "For a sales department with several channels.",
-     "features": ["3 AI agents", "5 000 dialogues a month", "CRM integration", "Priority support"],
+     "features": ["3 AI agents", "5,000 dialogues a month", "CRM integration", "Priority support"],
      "translations": {
          "ru": {"description": "Для отдела продаж с несколькими каналами.",
                 "features": ["3 ИИ-агента", "5 000 диалогов в месяц", "Интеграция с CRM", "Приоритетная поддержка"]},
          "kk": {"description": "Бірнеше арнасы бар сату бөліміне арналған.",
-                "features": ["3 ЖИ агент", "Айына 5 000 диалог", "CRM интеграциясы", "Басым қолдау"]}}},
+                "features": ["3 ЖИ-агент", "Айына 5 000 диалог", "CRM интеграциясы", "Басым қолдау"]}}},
     {"code": "pro", "name": "Pro", "price_minor": 19_990_000, "display_order": 3,
      "description": "For companies with high lead volume.",
-     "features": ["10 AI agents", "25 000 dialogues a month", "Custom scenarios", "Dedicated manager"],
+     "features": ["10 AI agents", "25,000 dialogues a month", "Custom scenarios", "Dedicated manager"],
      "translations": {
          "ru": {"description": "Для компаний с большим потоком заявок.",
                 "features": ["10 ИИ-агентов", "25 000 диалогов в месяц", "Индивидуальные сценарии",
                              "Персональный менеджер"]},
          "kk": {"description": "Өтінімдер ағыны көп компанияларға арналған.",
-                "features": ["10 ЖИ агент", "Айына 25 000 диалог", "Жеке сценарийлер", "Жеке менеджер"]}}},
+                "features": ["10 ЖИ-агент", "Айына 25 000 диалог", "Жеке сценарийлер", "Жеке менеджер"]}}},
 ]
 
 # Tenge per unit, near the National Bank's rates of late 2026: for the demo only.
