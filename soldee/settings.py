@@ -522,6 +522,11 @@ LOGGING = {
     # "django" through the root handler only: Django's own console handler (on with DEBUG)
     # printed every request warning twice.
     "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True},
-                "django.db.backends": {"level": "WARNING"}},
+                "django.db.backends": {"level": "WARNING"},
+                # WeasyPrint logs ~11 INFO lines of progress for every PDF it renders
+                "weasyprint.progress": {"level": "WARNING"}},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (the console mail backend of the embedded mode writes e-mails there)
+# is logged at INFO: at Celery's default WARNING every demo e-mail read as a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
