@@ -78,7 +78,10 @@ def access_breach_alert(self, grant_id: int) -> None:
 def subscription_email(self, subscription_id: int, template: str, reminder_for: str | None = None) -> None:
     """`reminder_for`: the end of the term a renewal reminder was claimed for (ISO). A
     reminder reaching a worker after that term was renewed, or renewal turned off, or the
-    subscription ended, is not sent: it would announce a charge already made (or none)."""
+    subscription ended, is not sent: it would announce a charge already made (or none).
+    Renewed: the claim (reminder_sent_for) is no longer for the period in use, or the period
+    ends later than the claimed one. The staff test clock moves both back together (an
+    earlier end, the claim still equal to it): not a renewal, the reminder is sent."""
     from billing.exchange import quote_for
 
     from .selectors import paid_ahead_refund, payment_options
@@ -86,7 +89,8 @@ def subscription_email(self, subscription_id: int, template: str, reminder_for: 
     subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription_id)
     if reminder_for is not None and (
             not subscription.is_live or not subscription.auto_renew
-            or subscription.current_period_end != datetime.fromisoformat(reminder_for)):
+            or subscription.reminder_sent_for != subscription.current_period_end
+            or subscription.current_period_end > datetime.fromisoformat(reminder_for)):
         log.info("renewal reminder for subscription %s (term ending %s) not sent: the subscription moved on",
                  subscription_id, reminder_for)
         return

@@ -245,3 +245,20 @@ def test_the_page_is_for_staff_only(client, customer):
     response = client.post(URL, {"customer": customer.email, "amount": 1, "unit": "days"})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not Event.objects.filter(verb="test_clock.advanced").exists()
+
+
+def test_a_reminder_claimed_by_the_clock_is_sent_though_the_clock_moved_on(customer, plan, documents, staff,
+                                                                           enqueued, mailoutbox):
+    """The reminder task names the end of the term it was claimed for, and a worker drops a
+    reminder whose term moved on (renewed). The clock moves the period end back too, in the
+    next step of the same advance or the next advance, before the worker may run the task:
+    that is not a renewal, and the reminder is still sent."""
+    sub = subscribe(customer, plan, documents, enqueued)
+    result = test_clock.advance(customer=customer, by=timedelta(days=26, hours=1), actor=staff)
+    assert result.outcome["reminders"] == 1 and len(result.steps) > 1  # the clock moved after the claim
+    test_clock.advance(customer=customer, by=timedelta(hours=1), actor=staff)
+    sent = len(mailoutbox)
+    assert enqueued.run("subscriptions.tasks.subscription_email") == 1
+    assert len(mailoutbox) == sent + 1 and "we will charge" in mailoutbox[-1].body
+    sub.refresh_from_db()
+    assert sub.reminder_sent_for == sub.current_period_end
