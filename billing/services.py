@@ -406,7 +406,14 @@ def _payment_method_save(*, customer, gateway: str, token: str, card_mask: str) 
     method, created = PaymentMethod.objects.get_or_create(
         gateway=gateway, token=token, defaults={"customer": customer, "card_mask": card_mask}
     )
-    if created:
+    # A card of theirs no longer in use (replaced by a newer one, or refused by the bank
+    # for good: _payment_method_retire) that they have just paid with again is the card
+    # the customer chose: it renews from now on, as a new one would.
+    reused = not created and not method.is_active and method.customer_id == customer.pk
+    if reused:
+        PaymentMethod.objects.filter(pk=method.pk).update(is_active=True)
+        method.is_active = True
+    if created or reused:
         # The newest card replaces the older ones for renewals.
         PaymentMethod.objects.filter(customer=customer, is_active=True).exclude(pk=method.pk).update(
             is_active=False
