@@ -1,4 +1,5 @@
 from django import template
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 
 from soldee import model_names
@@ -9,14 +10,15 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def changelist_title(context, cl) -> str:
     """Django's change-list title ("Select %s to change", ChangeList.__init__) with the
-    model's name in the accusative ("Выберите подписку для просмотра")."""
+    model's name in the accusative ("Выберите подписку для просмотра"), starting with a
+    capital where the language puts the name first (Kazakh popup: "Төлем таңдаңыз")."""
     if cl.is_popup:
         title = gettext("Select %s")
     elif cl.model_admin.has_change_permission(context["request"]):
         title = gettext("Select %s to change")
     else:
         title = gettext("Select %s to view")
-    return title % model_names.accusative(cl.opts)
+    return capfirst(title % model_names.accusative(cl.opts))
 
 
 @register.simple_tag

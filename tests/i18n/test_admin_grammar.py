@@ -142,3 +142,13 @@ def test_every_model_of_the_admin_has_its_counted_forms():
     from soldee.model_names import COUNTED
 
     assert sorted(m._meta.label_lower for m in admin.site._registry) == sorted(COUNTED)
+
+
+@pytest.mark.parametrize("language, title", [
+    ("kk", "Төлем таңдаңыз"), ("ru", "Выберите платёж"), ("en", "Select payment"),
+])
+def test_a_popup_s_title_starts_with_a_capital(staff_in, language, title):
+    """Kazakh puts the name first ("%s таңдаңыз"): the popup's heading read "төлем таңдаңыз"."""
+    html = staff_in(language, "/admin/billing/payment/?_popup=1")
+    assert _title_and_count(html)[0] == title
+    assert f"<title>{title} |" in html
