@@ -20,10 +20,17 @@ app.autodiscover_tasks()
 @beat_init.connect
 def _almaty_is_utc_plus_5(sender=None, **kwargs):
     """A worker or beat on zone data older than 2024a would put every term, deadline and
-    document an hour off (system check E009, which Celery does not run): stop."""
+    document an hour off (system check E009, which Celery does not run): stop. SystemExit,
+    since Celery logs and carries on past any Exception a signal handler raises."""
+    from django.core.exceptions import ImproperlyConfigured
+
     from soldee.checks import refuse_wrong_almaty
 
-    refuse_wrong_almaty()
+    try:
+        refuse_wrong_almaty()
+    except ImproperlyConfigured as exc:
+        logging.getLogger(__name__).critical("%s", exc)
+        raise SystemExit(f"soldee.E009: {exc}") from exc
 
 
 @beat_init.connect

@@ -50,8 +50,22 @@ def test_the_web_and_celery_which_run_no_system_checks_refuse_it_as_they_start(m
     assert soldee.celery._almaty_is_utc_plus_5 in [r[1]() for r in beat_init.receivers]
     soldee.celery._almaty_is_utc_plus_5()  # fine here
     _old_almaty(monkeypatch)
-    with pytest.raises(ImproperlyConfigured, match="UTC\\+6"):
+    with pytest.raises(SystemExit, match="UTC\\+6"):
         soldee.celery._almaty_is_utc_plus_5()
     sys.modules.pop("soldee.wsgi", None)
     with pytest.raises(ImproperlyConfigured, match="UTC\\+6"):
         importlib.import_module("soldee.wsgi")
+
+
+def test_celery_stops_the_worker_and_beat_though_it_logs_what_signal_handlers_raise(monkeypatch):
+    """Celery's Signal.send catches and logs an exception a receiver raises: a worker_init
+    or beat_init handler raising ImproperlyConfigured started the process anyway."""
+    import pytest
+    from celery.signals import beat_init, worker_init
+
+    import soldee.celery  # noqa: F401  (connects the receivers)
+
+    _old_almaty(monkeypatch)
+    for signal in (worker_init, beat_init):
+        with pytest.raises(SystemExit, match="UTC\\+6"):
+            signal.send(sender=None)
