@@ -26,8 +26,10 @@ def test_production_gets_no_demo_staff_login_and_no_demo_rates(settings):
     from django.core.management.base import CommandError
 
     settings.EMBEDDED, settings.DEBUG = False, False
+    out = io.StringIO()
     with pytest.raises(CommandError, match="--no-staff"):
-        call_command("seed_demo", stdout=io.StringIO())
+        call_command("seed_demo", stdout=out)
+    assert out.getvalue() == ""  # refused before it says (or writes) anything
     assert not get_user_model().objects.filter(is_staff=True).exists()
     assert not ExchangeRate.objects.exists()
     call_command("seed_demo", "--no-staff", stdout=io.StringIO())  # plans and documents: fine

@@ -54,6 +54,16 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        from django.conf import settings
+
+        if not options["no_staff"] and not (settings.DEBUG or settings.EMBEDDED):
+            # A superuser whose password is in the README (whoever logs in first also sets up
+            # its second factor) and unofficial exchange rates customers would be charged at.
+            # Refused before anything is written or said.
+            raise CommandError(
+                "seed_demo creates a staff login with a published password and demo exchange rates: only for the "
+                "embedded demo (make run) or with DEBUG=1. In production, use --no-staff (plans and legal "
+                "documents only) and manage.py createsuperuser.")
         docs = seed_initial_documents()
         for data in DEMO_PLANS:
             plan, created = Plan.objects.get_or_create(code=data["code"], defaults=data)
@@ -63,15 +73,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Legal documents: {len(docs)} new; plans: {Plan.objects.count()} in the catalog.")
         if options["no_staff"]:
             return
-        from django.conf import settings
-
-        if not (settings.DEBUG or settings.EMBEDDED):
-            # A superuser whose password is in the README (whoever logs in first also sets up
-            # its second factor) and unofficial exchange rates customers would be charged at.
-            raise CommandError(
-                "seed_demo creates a staff login with a published password and demo exchange rates: only for the "
-                "embedded demo (make run) or with DEBUG=1. In production, use --no-staff (plans and legal "
-                "documents only) and manage.py createsuperuser.")
         User = get_user_model()
         user = User.objects.filter(email=STAFF_EMAIL).first()
         if user is None:
