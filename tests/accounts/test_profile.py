@@ -125,3 +125,22 @@ def test_the_phone_must_look_like_a_phone_number(client, user_without_profile, p
     if not ok:
         assert "Enter a phone number" in response.content.decode()
         assert f'value="{phone}"' in response.content.decode()  # what was typed is kept
+
+
+def test_a_visitor_choosing_a_plan_signs_up_and_lands_on_its_checkout(client, documents, plan):
+    """Found by the new-joiner run: "Choose Start" sent a visitor (most likely new) to the
+    login page. It goes to sign-up, and confirming the e-mail leads on to the checkout."""
+    import re
+
+    from django.core import mail
+
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    link = re.search(r'href="([^"]+)">Choose Start<', page).group(1)
+    assert link == "/accounts/signup/?next=/account/checkout/start/"
+    data = {"email": "chooser@example.kz", "password1": "a-long-pass-phrase-7",
+            "password2": "a-long-pass-phrase-7", "consent": "on"}
+    assert client.post(link, data).status_code == 302
+    confirm = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", mail.outbox[-1].body).group(1)
+    response = client.post(confirm, follow=True)
+    assert response.redirect_chain[-1][0].startswith("/profile/")  # details first, as every buyer
+    assert response.redirect_chain[-1][0] == "/profile/?next=%2Faccount%2Fcheckout%2Fstart%2F"
