@@ -8,6 +8,8 @@ settlement transaction. A small explicit registry, not Django signals.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 
 @dataclass(frozen=True)
 class PurposeHandlers:
@@ -80,7 +82,23 @@ def labels_of(payments: list) -> dict[int, str]:
         handlers = _registry.get(purpose)
         own = handlers.labels(group) if handlers is not None and handlers.labels is not None else {}
         found.update({payment.pk: str(own.get(payment.pk) or label_for(purpose)) for payment in group})
+    # The money came and started nothing (a second payment for one order, a renewal charged
+    # after renewal was turned off, …): marked by its event, refunded on a request opened for
+    # it. One query for the whole list.
+    for pk in _bought_nothing([payment.pk for payment in payments]):
+        found[pk] = _("%(purpose)s — bought nothing, to be refunded") % {"purpose": found[pk]}
     return found
+
+
+def _bought_nothing(payment_ids: list[int]) -> set[int]:
+    from soldee.events import UNAPPLIED_PAYMENT_VERBS
+    from soldee.models import Event
+
+    if not payment_ids:
+        return set()
+    return {int(pk) for pk in Event.objects.filter(
+        subject_type="billing.payment", subject_id__in=[str(pk) for pk in payment_ids],
+        verb__in=UNAPPLIED_PAYMENT_VERBS).values_list("subject_id", flat=True)}
 
 
 def payments_reading_as(queryset, purpose: str):

@@ -57,3 +57,19 @@ def test_a_second_transaction_for_a_paid_order_becomes_a_payment_that_bought_not
     assert refunds.refund_requests_open_for_unapplied() == 1
     request = RefundRequest.objects.get(payment=second)
     assert request.ground == RefundRequest.Ground.NO_ACCESS and request.eligible
+
+
+def test_staff_read_a_payment_that_bought_nothing_as_such_in_the_payments_list(
+        customer, plan, documents, staff_admin, django_capture_on_commit_callbacks):
+    """Found by the admin-lists helper: it read just "Purchase", like the one that paid."""
+    import re
+
+    first = start_checkout(None, customer, plan, documents)
+    with django_capture_on_commit_callbacks(execute=True):
+        _pay_notification(first, "1001", "tok-first")
+        _pay_notification(first, "1002", "tok-second")
+    second = Payment.objects.get(gateway_ref="1002")
+    page = staff_admin.get("/admin/billing/payment/").content.decode()
+    labels = dict(re.findall(r'/admin/billing/payment/(\d+)/change/.*?class="field-purpose_label[ "][^>]*>(.*?)</td>',
+                             page, re.S))
+    assert labels == {str(first.pk): "Purchase", str(second.pk): "Purchase — bought nothing, to be refunded"}
