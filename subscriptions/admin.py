@@ -238,6 +238,11 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             # Past due after its paid term: nothing paid is left, so it ends at once.
             return paid_until + ". " + _("The paid term is over: the subscription ends NOW and cannot be renewed "
                                          "again; the customer can buy a plan anew.")
+        if on and sub.is_live and services.refunded_ahead(sub):
+            # Said before staff type a reason, not only after (the service refuses it anyway).
+            return paid_until + ". " + _("Will be refused: the next term's payment was refunded, so the "
+                                         "subscription ends with the term in use; the customer buys a plan again "
+                                         "after it ends.")
         ahead = services.paid_ahead_term(sub) if not on and sub.is_live else None
         if ahead is not None:  # what the customer's own page offers them here (selectors.paid_ahead_refund)
             return paid_until + ". " + _("The next term is paid already (from %(start)s) and stays paid. If the "

@@ -378,6 +378,10 @@ def test_staff_refused_renewal_on_after_the_next_term_was_refunded_read_what_hap
     assert (f"Renewal cannot be turned back on: the payment for the next term ({term2.payment.public_id}) was "
             f"refunded, which cancelled that term, so the subscription ends with the term in use on {ends}") in message
     assert "You can buy" not in message and "Nothing was changed." in message
+    # ... and the confirmation page says so before staff type a reason (found by the admin-lists helper)
+    asked = staff_admin.post("/admin/subscriptions/subscription/", {
+        "action": "renewal_on", "_selected_action": [sub.pk]}).content.decode()
+    assert "Will be refused: the next term" in asked and "payment was refunded, so the subscription ends" in asked
     with pytest.raises(CheckoutRefused, match=f"was refunded, so it ends on {ends}. You can buy a plan again"):
         subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
     assert Subscription.objects.get(pk=sub.pk).auto_renew is False
