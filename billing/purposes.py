@@ -51,13 +51,17 @@ def register(purpose: str, *, on_settled: Callable, on_failed: Callable | None =
                                          receipt_details=receipt_details, labels=labels, matching=matching)
 
 
-def receipt_details(payments: list) -> dict[int, dict]:
-    """What each payment bought, for its receipt, from its purpose's app (one call per purpose)."""
+def _by_purpose(payments: list) -> dict[str, list]:
     by_purpose: dict[str, list] = {}
     for payment in payments:
         by_purpose.setdefault(payment.purpose, []).append(payment)
+    return by_purpose
+
+
+def receipt_details(payments: list) -> dict[int, dict]:
+    """What each payment bought, for its receipt, from its purpose's app (one call per purpose)."""
     found: dict[int, dict] = {}
-    for purpose, group in by_purpose.items():
+    for purpose, group in _by_purpose(payments).items():
         handlers = _registry.get(purpose)
         if handlers is not None and handlers.receipt_details is not None:
             found.update(handlers.receipt_details(group))
@@ -74,11 +78,8 @@ def labels_of(payments: list) -> dict[int, str]:
     """What each payment is, in words for staff: what its purpose's app says it turned out
     to be (an invoice that paid the next term: "Renewal"), else its purpose's label. One
     call per purpose."""
-    by_purpose: dict[str, list] = {}
-    for payment in payments:
-        by_purpose.setdefault(payment.purpose, []).append(payment)
     found: dict[int, str] = {}
-    for purpose, group in by_purpose.items():
+    for purpose, group in _by_purpose(payments).items():
         handlers = _registry.get(purpose)
         own = handlers.labels(group) if handlers is not None and handlers.labels is not None else {}
         found.update({payment.pk: str(own.get(payment.pk) or label_for(purpose)) for payment in group})

@@ -574,12 +574,11 @@ def next_term_requests_withdraw(*, subscription: Subscription, by) -> int:
     if term is None:
         return 0
     customer = by is not None and by.pk == subscription.customer_id
-    # Only refunds under way that return all of it cancel the term (refund_succeeded): a
-    # partial one leaves the term paid, and renewal may go on.
+    # Only refunds under way that return all of it (a full one, or parts with what was
+    # refunded before) cancel the term (refund_succeeded): a partial one leaves it paid.
     under_way = Refund.objects.filter(payment_id=term.payment_id).exclude(status=Refund.Status.SUCCEEDED)
-    payment = term.payment
-    if any(refund.is_full for refund in under_way) or (
-            under_way and payment.refunded_minor + sum(r.amount_minor for r in under_way) >= payment.amount_minor):
+    returning = sum(under_way.values_list("amount_minor", flat=True))
+    if returning and term.payment.refunded_minor + returning >= term.payment.amount_minor:
         if customer:
             raise CheckoutRefused(_("The payment for the next term is being returned to you (an approved refund): "
                                     "that term is cancelled, so renewal cannot be turned back on now."))
