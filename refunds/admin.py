@@ -357,7 +357,7 @@ class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("customer",)
     readonly_fields = ("request", "payment", "customer", "amount_minor", "currency", "is_full", "status",
                        "idempotency_key", "gateway_ref", "attempts", "last_error", "answer_lost", "approved_by",
-                       "created_at", "succeeded_at", "timeline")
+                       "created_at", "succeeded_at", "recorded_at", "timeline")
     fields = readonly_fields
     actions = ["retry", "pay_by_bank_transfer", "record_bank_transfer"]
 

@@ -206,7 +206,13 @@ class Refund(models.Model):
                                     on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the money went back: the gateway's answer, or the date on the bank statement staff
+    # give for a transfer (which may be days before they record it).
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    # When the portal recorded it as paid back: the accounting export reports a refund in the
+    # period it was recorded, so a transfer dated into a month already exported does not change
+    # that month (docs/operations.md, "Payments export").
+    recorded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

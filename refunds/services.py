@@ -689,7 +689,8 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None, done_at=None) -
                          gateway_ref=gateway_ref)
             return refund
         refund.status, refund.gateway_ref = Refund.Status.SUCCEEDED, gateway_ref
-        refund.succeeded_at = done_at or timezone.now()
+        refund.recorded_at = timezone.now()
+        refund.succeeded_at = done_at or refund.recorded_at
         refund.last_error, refund.answer_lost = "", False
         refund.save()
         events.record(verb="refund.succeeded", subject=refund, customer=refund.customer, actor=by,

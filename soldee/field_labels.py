@@ -100,6 +100,7 @@ FIELD_LABELS = {
     "ready_at": _("ready at"),
     "reason": _("reason"),
     "received_at": _("received at"),
+    "recorded_at": _("recorded at"),
     "refunded_minor": _("refunded (minor units)"),
     "reminded_price_minor": _("price in the renewal reminder (tiyn)"),
     "reminder_sent_for": _("reminder sent for the term ending"),

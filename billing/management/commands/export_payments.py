@@ -1,6 +1,12 @@
 """Export payments for accounting: one row per successful payment, and one NEGATIVE row per
 refund that reached the customer, for a date range (Almaty dates, both ends included).
 
+A refund is reported in the period the portal recorded it (`Refund.recorded_at`), with the
+date the money went back in `value_date`: staff record a bank transfer from the statement,
+dated perhaps in a month already exported, and that month must export the same as before.
+Its `method` says how the money moved: a card payment paid back by bank transfer (the
+gateway refused the card refund) is `bank_transfer`, gateway `bank`.
+
     manage.py export_payments --from 2026-03-01 --to 2026-03-31 [--format csv|xlsx] [--output FILE]
 
 CSV goes to stdout unless --output is given; XLSX needs --output. Rows are read with
@@ -17,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from billing.models import Payment, PaymentDocument
 from soldee.business_days import ALMATY
@@ -25,7 +32,7 @@ from soldee.money import minor_to_decimal
 COLUMNS = [
     "date", "time", "type", "document_number", "reference", "customer_name", "customer_iin_bin",
     "customer_email", "description", "amount", "currency", "amount_kzt", "exchange_rate",
-    "exchange_rate_date", "method", "gateway", "gateway_ref",
+    "exchange_rate_date", "method", "gateway", "gateway_ref", "value_date",
 ]
 CHUNK = 2000
 
@@ -81,23 +88,32 @@ def payment_rows(start: datetime, end: datetime):
             "exchange_rate": p.exchange_rate if p.exchange_rate is not None else "",
             "exchange_rate_date": p.exchange_rate_date.isoformat() if p.exchange_rate_date else "",
             "method": p.method, "gateway": p.gateway, "gateway_ref": p.gateway_ref or "",
+            "value_date": p.paid_at.astimezone(ALMATY).date().isoformat(),
         }
 
 
 def refund_rows(start: datetime, end: datetime):
-    from refunds.models import Refund
+    """Refunds RECORDED in [start, end) (a row without `recorded_at`: its `succeeded_at`),
+    with the date the money went back as `value_date`."""
+    from refunds.models import BANK_TRANSFER_REF, Refund
 
     notes = PaymentDocument.objects.filter(doc_type=PaymentDocument.DocType.REFUND_NOTE,
                                            source_ref=OuterRef("idempotency_key"))
-    qs = (Refund.objects.filter(status=Refund.Status.SUCCEEDED, succeeded_at__gte=start, succeeded_at__lt=end)
+    qs = (Refund.objects.filter(status=Refund.Status.SUCCEEDED)
+          .annotate(reported_at=Coalesce("recorded_at", "succeeded_at"))
+          .filter(reported_at__gte=start, reported_at__lt=end)
           .select_related("payment", "customer__profile")
           .annotate(note_number=Subquery(notes.values("number")[:1]),
                     printed_customer=Subquery(notes.values("data__customer")[:1]))
-          .order_by("succeeded_at", "pk"))
+          .order_by("reported_at", "pk"))
     for r in qs.iterator(chunk_size=CHUNK):
         p = r.payment
         name, iin_bin, email = _customer(r.customer, r.printed_customer)
-        yield (r.succeeded_at, 1, r.pk), {
+        if r.gateway_ref.startswith(BANK_TRANSFER_REF):  # paid back by bank transfer, whatever the payment was
+            method, gateway = Payment.Method.BANK_TRANSFER.value, "bank"
+        else:
+            method, gateway = p.method, p.gateway
+        yield (r.reported_at, 1, r.pk), {
             "type": "refund", "document_number": r.note_number or "",
             "reference": f"{p.public_id}/refund-{r.pk}",
             "customer_name": name, "customer_iin_bin": iin_bin, "customer_email": email,
@@ -106,7 +122,8 @@ def refund_rows(start: datetime, end: datetime):
             "amount_kzt": -minor_to_decimal(_kzt(r.amount_minor, p), "KZT"),
             "exchange_rate": p.exchange_rate if p.exchange_rate is not None else "",
             "exchange_rate_date": p.exchange_rate_date.isoformat() if p.exchange_rate_date else "",
-            "method": p.method, "gateway": p.gateway, "gateway_ref": r.gateway_ref or "",
+            "method": method, "gateway": gateway, "gateway_ref": r.gateway_ref or "",
+            "value_date": r.succeeded_at.astimezone(ALMATY).date().isoformat(),
         }
 
 
