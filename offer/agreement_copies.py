@@ -39,6 +39,27 @@ class CopyRefused(Exception):
     """A transition that is not allowed; the message is shown to staff."""
 
 
+# A render task lost on its way (the broker down as the request committed) or a render that
+# failed past its Celery retries would leave the request waiting for good: the customer's
+# repeat request returns the open one and queues nothing. The sweep re-sends a request that
+# has not moved for this long, up to this many render attempts; after that it waits in the
+# print-and-post queue, marked failed, for staff's "Render again".
+SWEEP_STALE_AFTER = timezone.timedelta(minutes=30)
+SWEEP_MAX_ATTEMPTS = 10
+
+
+def requests_to_render_again(*, limit: int = 100) -> list[int]:
+    """The ids of copy requests still without their PDF that have not moved for
+    SWEEP_STALE_AFTER (requested, rendering or failed), below SWEEP_MAX_ATTEMPTS."""
+    return list(
+        AgreementCopyRequest.objects.filter(
+            status__in=[Status.REQUESTED, Status.RENDERING, Status.FAILED],
+            updated_at__lt=timezone.now() - SWEEP_STALE_AFTER,
+            attempts__lt=SWEEP_MAX_ATTEMPTS,
+        ).order_by("updated_at").values_list("pk", flat=True)[:limit]
+    )
+
+
 
 
 def _actor_kind(by, customer_id) -> str:

@@ -29,6 +29,15 @@ def render_agreement_copy(self, request_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 600)) from exc
 
 
+@shared_task
+def agreement_copy_sweep() -> int:
+    """Re-send the render of copy requests left waiting (a lost task, retries used up)."""
+    stale = agreement_copies.requests_to_render_again()
+    for pk in stale:
+        render_agreement_copy.delay(pk)
+    return len(stale)
+
+
 def _copy_email(request_id: int, template: str) -> None:
     request = AgreementCopyRequest.objects.select_related("acceptance__customer").get(pk=request_id)
     send_customer_email(

@@ -390,6 +390,8 @@ CELERY_BEAT_SCHEDULE = {
     # Every 15 minutes: personal-data exports stuck while building are re-sent, and
     # exports older than DATA_EXPORT_TTL_DAYS are deleted from storage.
     "data-export-sweep": {"task": "accounts.tasks.data_export_sweep", "schedule": 900.0},
+    # clause 5.4: a copy request whose render task was lost is rendered all the same
+    "agreement-copy-sweep": {"task": "offer.tasks.agreement_copy_sweep", "schedule": 900.0},
     # Every minute: charge the saved card of every subscription whose renewal is due
     # (claims with SKIP LOCKED: safe to run twice or in several workers at once).
     "renewal-sweep": {"task": "subscriptions.tasks.renewal_sweep",

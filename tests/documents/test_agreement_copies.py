@@ -278,3 +278,70 @@ def test_a_deleted_customers_paper_copy_goes_to_the_address_they_gave_and_postin
     staff_admin.post("/admin/offer/acceptance/", action, follow=True)
     posted_to = AgreementCopyRequest.objects.exclude(pk=copy_request.pk).get(acceptance=acceptance)
     assert (posted_to.postal_address, posted_to.recipient_name) == ("Almaty, Abay 10, apt 5", "A. Satpayeva")
+
+
+def test_a_lost_render_is_sent_again_by_the_sweep(customer, buy, enqueued, monkeypatch,
+                                                  django_capture_on_commit_callbacks):
+    """Found by the contract-map audit: a render task lost on its way (the broker down as the
+    request committed) or a render that failed past its Celery retries left the request
+    'Copy requested' or 'failed' for good: the customer's repeat request returns the open
+    one and queues nothing, and no sweep looked. The sweep re-sends what has waited too long,
+    a bounded number of times (then it waits for staff's "Render again")."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from offer.tasks import agreement_copy_sweep
+
+    acceptance = buy(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        request, created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    assert created
+    enqueued.calls.clear()  # the render task never reached a worker
+    again, created = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    assert again.pk == request.pk and not created and not enqueued.names()
+    assert agreement_copy_sweep.apply().get() == 0  # just asked: its task may still be on its way
+    later = timezone.now() + timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        assert agreement_copy_sweep.apply().get() == 1
+
+    render, disk_full = agreement_copies.render_agreement_pdf, [True]
+
+    def broken(*args, **kwargs):
+        if disk_full:
+            raise OSError("disk full")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", broken)
+    with pytest.raises(OSError):
+        enqueued.run("offer.tasks.render_agreement_copy")  # ... and failed past its retries
+    request.refresh_from_db()
+    assert request.status == AgreementCopyRequest.Status.FAILED
+    enqueued.calls.clear()
+    disk_full.clear()
+    with time_machine.travel(later + timedelta(hours=1), tick=False):
+        assert agreement_copy_sweep.apply().get() == 1
+        enqueued.run("offer.tasks.render_agreement_copy")
+    request.refresh_from_db()
+    assert request.status == AgreementCopyRequest.Status.READY and request.copy_id
+
+
+def test_the_sweep_leaves_a_render_that_keeps_failing_to_staff(customer, buy, enqueued,
+                                                               django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from offer.tasks import agreement_copy_sweep
+
+    acceptance = buy(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        request, _ = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    AgreementCopyRequest.objects.filter(pk=request.pk).update(
+        status=AgreementCopyRequest.Status.FAILED, attempts=agreement_copies.SWEEP_MAX_ATTEMPTS)
+    enqueued.calls.clear()
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert agreement_copy_sweep.apply().get() == 0
+    assert not enqueued.names()
