@@ -84,3 +84,38 @@ def test_no_event_can_be_changed_or_deleted(
         Event.objects.filter(customer=customer).delete()
     stored = Event.objects.get(pk=event.pk)
     assert (stored.verb, stored.data, stored.created_at) == written
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE {table} SET {column} = {column} WHERE id = %s",
+    "DELETE FROM {table} WHERE id = %s",
+])
+def test_the_database_itself_refuses_to_change_or_delete_the_evidence(
+    require_postgres, statement, customer, plan, documents, django_capture_on_commit_callbacks
+):
+    """The ORM guard does not bind raw SQL, a shell or another client of the database: on
+    PostgreSQL a trigger refuses every UPDATE and DELETE of events and acceptances (the
+    migrations soldee 0004, offer 0004), and the row is left as it was."""
+    from django.db import DatabaseError, connection, transaction
+
+    from offer.models import AcceptedDocument
+
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(customer, plan, documents)
+    acceptance = Acceptance.objects.filter(customer=customer).latest("accepted_at")
+    rows = [(Event.objects.filter(customer=customer).first(), "verb"), (acceptance, "ip_address"),
+            (AcceptedDocument.objects.filter(acceptance=acceptance).first(), "document_id")]
+    for row, column in rows:
+        table = row._meta.db_table
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement.format(table=table, column=column), [row.pk])
+        assert type(row).objects.filter(pk=row.pk).exists()
+
+
+def test_what_the_database_guard_leaves_alone_still_works(require_postgres, customer, plan, documents,
+                                                          django_capture_on_commit_callbacks):
+    """Writing evidence is not refused: a purchase adds its events and acceptance as before."""
+    before = Event.objects.count(), Acceptance.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(customer, plan, documents)
+    assert Event.objects.count() > before[0] and Acceptance.objects.count() == before[1] + 1
