@@ -13,13 +13,17 @@ from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 from kombu import Exchange, Queue
 
+from soldee.envfile import read_env_file
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("SOLDEE_VAR_DIR", default=str(BASE_DIR / "var")))
-
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
+# ./.env first (the environment wins), so every setting, SOLDEE_VAR_DIR too, may come from
+# it. Read as dotenv and docker compose read it: `KEY=value  # comment` is "value"
+# (django-environ's reader kept the comment in the value; soldee/envfile.py).
+read_env_file(BASE_DIR / ".env")
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("SOLDEE_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
 EMBEDDED = env.bool("SOLDEE_EMBEDDED", default=not env.str("DATABASE_URL", default=""))
