@@ -3,7 +3,13 @@ see it (soldee/broker.py). Found by the staff explorer: kombu wrote the file in 
 worker took it while empty, died on the JSONDecodeError, and the message was lost."""
 
 import json
+import logging
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from kombu import Connection
@@ -11,6 +17,8 @@ from kombu.transport import resolve_transport
 
 import soldee.celery  # noqa: F401  (points kombu's "filesystem" at soldee.broker)
 from soldee import broker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_filesystem_transport_is_ours():
@@ -48,3 +56,50 @@ def test_a_message_is_visible_to_a_worker_only_once_it_is_whole(connection, monk
     assert message.payload == {"task": "x", "args": [1, 2]}
     message.ack()
     queue.close()
+
+
+def test_the_filesystem_transport_logs_no_missing_hostname_but_others_still_do(caplog, tmp_path):
+    """kombu logged "No hostname was supplied. Reverting to default 'localhost'" for every
+    connection to filesystem://, which has no host (three times at each `make run`)."""
+    with caplog.at_level(logging.WARNING, logger="kombu.connection"):
+        conn = Connection("filesystem://")
+        conn.info(), conn.clone().info()
+        assert [r.getMessage() for r in caplog.records] == []
+        Connection("redis://").info()  # a transport with a host: kombu's warning stays
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["No hostname was supplied. Reverting to default 'localhost'"]
+
+
+def test_the_embedded_worker_starts_without_the_missing_hostname_warning(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME", "LANG")}
+    env.update({"SOLDEE_VAR_DIR": str(tmp_path), "DEBUG": "1", "PYTHONUNBUFFERED": "1"})
+    command = [sys.executable, "-m", "celery", "-A", "soldee", "worker", "--pool=solo", "--loglevel=INFO"]
+    worker = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = worker.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if " ready." in line:
+                break
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            lines.extend(worker.communicate(timeout=30)[0].splitlines(keepends=True))
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
+    output = "".join(lines)
+    assert " ready." in output and "filesystem://" in output, output
+    assert "No hostname was supplied" not in output, output
