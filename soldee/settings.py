@@ -286,7 +286,9 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if (DEBUG or EMBEDDED) else "https"
 LOGIN_REDIRECT_URL = "subscriptions:account"
 LOGIN_URL = "account_login"
 # Brute-force limits (need a shared cache in production: CACHE_URL=redis://...).
-# "login_failed": 5 wrong passwords per e-mail in 15 minutes, 10 per IP a minute.
+# "login_failed": 5 wrong passwords per e-mail in 15 minutes, 10 per IP a minute. For staff
+# with an authenticator app the 5 are per e-mail and IP (accounts/adapters.py), so nobody
+# else can lock them out of the admin.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/15m/key",

@@ -2,6 +2,7 @@
 attempts, signups and password-reset e-mails beyond their limits. The counters live in
 the cache (locmem here; Redis via CACHE_URL in production, shared by all web workers)."""
 
+import pytest
 from django.conf import settings
 
 from tests.factories import UserFactory
@@ -67,3 +68,46 @@ def test_password_reset_emails_for_one_address_are_limited(client, db, mailoutbo
     response = client.post("/accounts/password/reset/", {"email": user.email})
     assert len(mailoutbox) == sent, "no sixth reset e-mail within the hour"
     assert response.status_code in (200, 429)
+
+
+ATTACKER, STAFF_OFFICE = "203.0.113.9", "198.51.100.20"
+
+
+def _login_from(client, ip, email, password):
+    return client.post("/accounts/login/", {"login": email, "password": password}, REMOTE_ADDR=ip)
+
+
+def test_wrong_passwords_for_a_staff_address_do_not_keep_staff_out(client, db):
+    """Found by the ops review: failures were counted per e-mail only, so five wrong
+    passwords every 15 minutes, from anywhere, kept a staff member out of the admin for
+    good. For staff with an authenticator app they count per e-mail and IP."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    staff = UserFactory(email="tech@soldee.kz", is_staff=True)
+    TOTP.activate(staff, generate_totp_secret())
+    for _ in range(5):
+        _login_from(client, ATTACKER, staff.email, "wrong-password")
+    refused = _login_from(client, ATTACKER, staff.email, PASSWORD)
+    assert (
+        refused.status_code == 200 and "Too many failed login attempts" in refused.content.decode()
+    )
+
+    response = _login_from(client.__class__(), STAFF_OFFICE, staff.email, PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/authenticate/", "on to the authenticator code"
+
+
+@pytest.mark.parametrize(
+    "is_staff", [False, True], ids=["customer", "staff without an authenticator"]
+)
+def test_wrong_passwords_lock_an_account_without_a_second_factor_from_every_address(
+    client, db, is_staff
+):
+    user = UserFactory(email="locked@example.kz", is_staff=is_staff)
+    for _ in range(5):
+        _login_from(client, ATTACKER, user.email, "wrong-password")
+    response = _login_from(client.__class__(), STAFF_OFFICE, user.email, PASSWORD)
+    assert (
+        response.status_code == 200
+        and "Too many failed login attempts" in response.content.decode()
+    )
