@@ -6,7 +6,11 @@ django-environ's `read_env` keeps an inline comment as part of the value
 whitespace starts a comment (`a#b` stays "a#b", so a password may hold one); an unquoted
 value is stripped; a value in single quotes is taken as written, one in double quotes
 with the escapes \\n \\t \\r \\" \\\\; `export KEY=value` is accepted. The environment wins
-over the file (nothing already set is overwritten)."""
+over the file (nothing already set is overwritten).
+
+Why not python-dotenv (tried): it reads `KEY=   # comment` as the text "# comment", where
+this reader gives "" — an operator's blank-with-a-note line would set a setting to a
+comment."""
 
 import logging
 import os
