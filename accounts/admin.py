@@ -8,7 +8,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, form_changes
+from soldee.admin import (
+    ModelNamesAdminMixin,
+    ReadOnlyAdminMixin,
+    StaffViewAuditMixin,
+    confirmation_page,
+    form_changes,
+)
 
 from . import personal_data
 from .forms import CustomerProfileForm
@@ -19,7 +25,7 @@ from .views import admin_login
 admin.site.login = admin_login
 
 
-class SuperuserGroupAdmin(GroupAdmin):
+class SuperuserGroupAdmin(ModelNamesAdminMixin, GroupAdmin):
     """Groups carry permissions: changing them is a superuser's, as a user's own privileges
     are (found by the review: "change group" let a staff member tick every permission on a
     group of their own). Others may look."""
@@ -39,7 +45,7 @@ admin.site.register(Group, SuperuserGroupAdmin)
 
 
 @admin.register(User)
-class UserAdmin(StaffViewAuditMixin, BaseUserAdmin):
+class UserAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "is_staff", "is_active", "date_joined", "language")
     search_fields = ("email", "profile__name", "profile__iin_bin")
@@ -122,7 +128,7 @@ class CustomerProfileAdminForm(CustomerProfileForm):
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
+class CustomerProfileAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, admin.ModelAdmin):
     audit_customer_field = "user"
     form = CustomerProfileAdminForm
     list_display = ("name", "kind", "iin_bin", "user", "is_resident", "country")
@@ -156,13 +162,13 @@ class CustomerProfileAdmin(StaffViewAuditMixin, admin.ModelAdmin):
 
 
 @admin.register(PersonalDataConsent)
-class PersonalDataConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PersonalDataConsentAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user", "policy", "given_at", "ip_address", "withdrawn_at")
     search_fields = ("user__email",)
 
 
 @admin.register(DataExport)
-class DataExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Status only: the archive itself is for its owner (no file link here)."""
 
     list_display = ("customer", "status", "requested_at", "ready_at", "expires_at", "size_bytes")
@@ -176,7 +182,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(AccountDeletionRequest)
-class AccountDeletionRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AccountDeletionRequestAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("customer", "status", "requested_at", "decided_at", "decided_by")
     list_filter = ("status",)
     search_fields = ("customer__email",)

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from soldee.admin import (
+    ModelNamesAdminMixin,
     ReadOnlyAdminMixin,
     StaffViewAuditMixin,
     confirmation_page,
@@ -61,7 +62,7 @@ class RefundedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Payment)
-class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "amount_display", "status", "refunded", "method", "purpose_label",
                     "kzt_amount", "rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
@@ -100,7 +101,7 @@ class PaymentAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentMethodAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("customer", "card_mask", "gateway", "is_active", "created_at")
     search_fields = ("customer__email",)
     # The token charges the card: nobody reads it, staff included (found by the staff explorer).
@@ -108,14 +109,14 @@ class PaymentMethodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(IncomingNotification)
-class IncomingNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class IncomingNotificationAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "gateway", "event_type", "event_id", "outcome", "processed_at")
     list_filter = ("gateway", "event_type", "outcome")
     search_fields = ("event_id", "body")
 
 
 @admin.register(SandboxTransaction)
-class SandboxTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SandboxTransactionAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "kind", "invoice_id", "amount", "status", "card_last4")
     list_filter = ("kind", "status")
 
@@ -149,7 +150,7 @@ class InvoiceStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(PaymentDocument)
-class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentDocumentAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "doc_type", "created_at", "customer", "amount_display", "valid_until",
                     "paid_at", "payment", "pdf")
     list_filter = ("doc_type", InvoiceStateFilter, "year")
@@ -214,5 +215,5 @@ class PaymentDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DocumentSequence)
-class DocumentSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DocumentSequenceAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("doc_type", "year", "last_number")

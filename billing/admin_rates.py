@@ -8,6 +8,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from soldee.admin import ModelNamesAdminMixin
+
 from . import exchange
 from .models import ExchangeRate
 
@@ -63,7 +65,7 @@ class ManualRateForm(forms.ModelForm):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(admin.ModelAdmin):
+class ExchangeRateAdmin(ModelNamesAdminMixin, admin.ModelAdmin):
     list_display = ("rate_date", "currency", "kzt_per_unit", "quant", "source", "reason", "entered_by",
                     "imported_at")
     list_filter = ("currency", "source", ("rate_date", admin.DateFieldListFilter))

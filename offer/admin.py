@@ -6,7 +6,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from soldee.admin import ReadOnlyAdminMixin, StaffViewAuditMixin, confirmation_page, money_column
+from soldee.admin import (
+    ModelNamesAdminMixin,
+    ReadOnlyAdminMixin,
+    StaffViewAuditMixin,
+    confirmation_page,
+    money_column,
+)
 
 from . import agreement_copies, services
 from .models import (
@@ -19,7 +25,7 @@ from .models import (
 
 
 @admin.register(LegalDocument)
-class LegalDocumentAdmin(admin.ModelAdmin):
+class LegalDocumentAdmin(ModelNamesAdminMixin, admin.ModelAdmin):
     list_display = ("kind", "label", "effective_date", "status", "published_at", "short_hash")
     list_filter = ("kind", "status")
     search_fields = ("label", "title", "body")
@@ -75,7 +81,7 @@ class PaperCopyForm(forms.Form):
 
 
 @admin.register(Acceptance)
-class AcceptanceAdmin(StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AcceptanceAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("accepted_at", "customer", "kind", "plan_code", "price",
                     "payment_reference", "ip_address")
     list_filter = ("kind", "plan_code")
@@ -131,7 +137,7 @@ class TrackingForm(forms.Form):
 
 
 @admin.register(AgreementCopyRequest)
-class AgreementCopyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AgreementCopyRequestAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Staff print the ready copies and post them; every step goes through
     offer.agreement_copies (which records the event)."""
 
@@ -204,7 +210,7 @@ class AgreementCopyRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AgreementCopy)
-class AgreementCopyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AgreementCopyAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("rendered_at", "acceptance", "sha256", "size_kb", "language")
     search_fields = ("acceptance__customer__email", "sha256")
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from soldee import events
-from soldee.admin import form_changes, money_column
+from soldee.admin import ModelNamesAdminMixin, form_changes, money_column
 from soldee.models import Event
 from soldee.money import format_money, minor_to_decimal
 
@@ -79,7 +79,7 @@ class PlanForm(forms.ModelForm):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ModelNamesAdminMixin, admin.ModelAdmin):
     form = PlanForm
     list_display = ("name", "code", "price_column", "is_active", "display_order")
     list_editable = ("is_active", "display_order")

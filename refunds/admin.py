@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from billing.gateways import GatewayError
-from soldee.admin import ReadOnlyAdminMixin, statement_time_field
+from soldee.admin import ModelNamesAdminMixin, ReadOnlyAdminMixin, statement_time_field
 from soldee.money import format_money
 
 from . import attachments, selectors, services
@@ -145,7 +145,7 @@ def timeline_html(*subjects):
 
 
 @admin.register(CalendarException)
-class CalendarExceptionAdmin(admin.ModelAdmin):
+class CalendarExceptionAdmin(ModelNamesAdminMixin, admin.ModelAdmin):
     list_display = ("date", "kind", "note", "updated_at")
     list_filter = ("kind",)
     date_hierarchy = "date"
@@ -190,7 +190,7 @@ class MissedDeadlineFilter(admin.SimpleListFilter):
 
 
 @admin.register(ErrorReport)
-class ErrorReportAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ErrorReportAdmin(ModelNamesAdminMixin, StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "customer", "reported_at", "severity", "status", "deadline_at", "resolved_at", "overdue")
     list_filter = ("status", "severity", MissedDeadlineFilter)
     search_fields = ("customer__email", "what_fails")
@@ -258,7 +258,7 @@ class RefundInline(ReadOnlyAdminMixin, admin.StackedInline):
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundRequestAdmin(ModelNamesAdminMixin, StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "customer", "payment_amount", "ground", "eligible", "status", "refund_status", "created_at")
     list_filter = ("status", "ground", "eligible")
     search_fields = ("customer__email", "payment__public_id")
@@ -345,7 +345,7 @@ class RefundRequestAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Refund)
-class RefundAdmin(StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundAdmin(ModelNamesAdminMixin, StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "customer", "amount_display", "full", "status", "attempts", "answer_lost", "created_at",
                     "succeeded_at")
 

@@ -31,6 +31,18 @@ def form_changes(form, change: bool, *, skip=(), names_only=()) -> dict:
     return changes
 
 
+class ModelNamesAdminMixin:
+    """Django's own messages about this model's objects ("2 plans were changed successfully",
+    "Successfully deleted 5 …", "The subscription “…” was changed successfully") said with
+    the number's form and the name's gender: soldee.model_names.reworded. Every admin of the
+    project's models has it (tests/i18n/test_admin_grammar.py)."""
+
+    def message_user(self, request, message, *args, **kwargs):
+        from . import model_names
+
+        return super().message_user(request, model_names.reworded(self.opts, message), *args, **kwargs)
+
+
 class StaffViewAuditMixin:
     """Staff opening a customer's record (its change/view page) is recorded in the event
     log as `staff.viewed` (RK Law on Personal Data: who accessed personal data, when).
@@ -136,7 +148,7 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "verb", "actor_kind", "actor", "customer", "subject_type", "subject_id")
     list_filter = ("verb", "actor_kind", "subject_type")
     search_fields = ("verb", "subject_id", "customer__email")

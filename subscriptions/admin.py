@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from billing import exchange
 from billing.models import PaymentMethod
-from soldee.admin import ReadOnlyAdminMixin, confirmation_page
+from soldee.admin import ModelNamesAdminMixin, ReadOnlyAdminMixin, confirmation_page
 from soldee.money import format_money
 
 from . import credentials, renewals, services
@@ -43,7 +43,7 @@ class TermInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SubscriptionAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("customer", "plan", "status", "auto_renew", "paid_from", "paid_until",
                     "next_charge_at", "failed_attempts")
     list_filter = ("status", "auto_renew", "plan", "end_reason")
@@ -281,7 +281,7 @@ class BreachFilter(admin.SimpleListFilter):
 
 
 @admin.register(AccessGrant)
-class AccessGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AccessGrantAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("customer", "term", "status", "requested_at", "deadline_at", "granted_at", "breached_at", "attempts")
     list_filter = ("status", BreachFilter)
     search_fields = ("customer__email",)
@@ -289,7 +289,7 @@ class AccessGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AgentPlatformKey)
-class AgentPlatformKeyAdmin(admin.ModelAdmin):
+class AgentPlatformKeyAdmin(ModelNamesAdminMixin, admin.ModelAdmin):
     list_display = ("name", "prefix", "is_active", "created_at")
     fields = ("name", "is_active")
 
@@ -302,7 +302,7 @@ class AgentPlatformKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RenewalAttempt)
-class RenewalAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RenewalAttemptAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "subscription", "term_number", "attempt_no", "kind", "status", "payment", "error")
     list_filter = ("status", "kind")
     search_fields = ("subscription__customer__email", "payment__public_id")
@@ -310,7 +310,7 @@ class RenewalAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AgentCredential)
-class AgentCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AgentCredentialAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Customers' keys for the AI agent (clause 8). Staff revoke a key passed to a third
     party; the customer keeps the subscription and may create a new key."""
 

@@ -25,3 +25,9 @@ def changelist_title(context, cl) -> str:
 def counted(opts, count) -> str:
     """ "5 платежей", "3 жазылым" (soldee.model_names)."""
     return model_names.counted(opts, count)
+
+
+@register.simple_tag
+def select_all(opts, count) -> str:
+    """ "Select all 150 users": "Выбрать все: 150 пользователей" (soldee.model_names)."""
+    return model_names.select_all(opts, count)
