@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Case, F, Q, Subquery, Value, When
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -53,49 +54,36 @@ class SubscriptionAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     ordering = ("next_charge_at",)
     actions = ["renewal_off", "renewal_on", "retry_now"]
 
-    @staticmethod
-    def _in_use(sub) -> tuple:
-        """(start, end) of the term in force now, or (None, None); and whether the stored
-        period is a term paid ahead. A renewal paid ahead (the saved card is charged before
-        the end, or a second invoice) makes the subscription's period the NEXT term; the list
-        shows the one in use. Only such rows ask the database: the list's page at once
-        (get_changelist_instance, services.terms_in_use), once for both columns."""
-        if sub.current_period_start <= timezone.now():
-            return (sub.current_period_start, sub.current_period_end), False
-        if not hasattr(sub, "_in_use"):
-            SubscriptionAdmin._read_terms_in_use([sub])
-        return sub._in_use, True
+    def get_queryset(self, request):
+        """Each row with its term in use (services.terms_in_use), in the list's own query:
+        "paid from / paid until" show it and sort by it. A renewal paid ahead (the saved card
+        is charged before the end, or a second invoice) makes the subscription's stored
+        period the NEXT term; the list shows, and sorts by, the one in use (sorting by the
+        stored period put such a row among those starting a month later)."""
+        now = timezone.now()
+        in_use = services.terms_in_use(now=now)
+        stored = Q(current_period_start__lte=now)  # the stored period is the term in use
+        return super().get_queryset(request).annotate(
+            paid_ahead=Case(When(stored, then=Value(False)), default=Value(True)),
+            in_use_from=Case(When(stored, then=F("current_period_start")),
+                             default=Subquery(in_use.values("starts_at")[:1])),
+            in_use_until=Case(When(stored, then=F("current_period_end")),
+                              default=Subquery(in_use.values("ends_at")[:1])))
 
-    @staticmethod
-    def _read_terms_in_use(subs) -> None:
-        ahead = [sub for sub in subs if sub.current_period_start > timezone.now()]
-        in_use = services.terms_in_use(ahead)
-        for sub in ahead:
-            term = in_use.get(sub.pk)
-            sub._in_use = (term.starts_at, term.ends_at) if term is not None else (None, None)
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        # The page, read once (the list template shows these rows): the rows paid ahead ask
-        # for their terms in use in one query, not one each.
-        self._read_terms_in_use(list(changelist.result_list))
-        return changelist
-
-    @admin.display(description=gettext_lazy("paid from"), ordering="current_period_start")
+    @admin.display(description=gettext_lazy("paid from"), ordering="in_use_from")
     def paid_from(self, sub):
-        (start, _end), _ahead = self._in_use(sub)
-        return start
+        return sub.in_use_from
 
-    @admin.display(description=gettext_lazy("paid until"), ordering="current_period_end")
+    @admin.display(description=gettext_lazy("paid until"), ordering="in_use_until")
     def paid_until(self, sub):
-        (_start, end), ahead = self._in_use(sub)
-        if not ahead:
-            return end
+        if not sub.paid_ahead:
+            return sub.in_use_until
         ahead_to = _("paid ahead to %(date)s") % {
             "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
-        if end is None:
+        if sub.in_use_until is None:
             return ahead_to
-        return format_html("{}<br>{}", formats.date_format(timezone.localtime(end), "DATETIME_FORMAT"), ahead_to)
+        return format_html("{}<br>{}", formats.date_format(timezone.localtime(sub.in_use_until), "DATETIME_FORMAT"),
+                           ahead_to)
 
     def has_charge_permission(self, request):
         # Charging a card or changing renewal needs the change permission on subscriptions

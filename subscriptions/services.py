@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -435,20 +436,17 @@ def terms_in_force(subscription: Subscription, *, now=None):
                                ends_at__gt=now - grace(subscription)).order_by("-starts_at")
 
 
-def terms_in_use(subscriptions, *, now=None) -> dict[int, Term]:
-    """The term in use now (the first of `terms_in_force`) of each of these subscriptions,
-    in one query, for a list: {subscription id: term}; a subscription with none is left out."""
+def terms_in_use(*, now=None):
+    """`terms_in_force` as a subquery of a Subscription queryset (its row is OuterRef "pk"),
+    the term in use first: a list annotates each row with its term in use in its own query
+    (the admin's subscriptions list shows it and sorts by it). The same rule: begun, and not
+    over with the grace of a past-due renewal (`grace`)."""
     now = now or timezone.now()
-    subscriptions = {s.pk: s for s in subscriptions}
-    if not subscriptions:
-        return {}
-    longest = max(grace(s) for s in subscriptions.values())
-    found: dict[int, Term] = {}
-    for term in Term.objects.filter(subscription_id__in=list(subscriptions), starts_at__lte=now,
-                                    ends_at__gt=now - longest).order_by("-starts_at"):
-        if term.subscription_id not in found and term.ends_at > now - grace(subscriptions[term.subscription_id]):
-            found[term.subscription_id] = term
-    return found
+    past_due_grace = timezone.timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    return (Term.objects.filter(subscription=OuterRef("pk"), starts_at__lte=now)
+            .filter(Q(ends_at__gt=now) | Q(subscription__status=Subscription.Status.PAST_DUE,
+                                          ends_at__gt=now - past_due_grace))
+            .order_by("-starts_at"))
 
 
 def access_until(subscription: Subscription):

@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 
 from billing import documents as billing_documents
 from subscriptions import renewals
+from subscriptions.admin import SubscriptionAdmin
 from subscriptions.models import Subscription, Term
 from tests.billing.helpers import buy
 
@@ -95,3 +96,57 @@ def test_the_subscriptions_list_reads_the_terms_in_use_of_a_page_in_one_query(
     assert page.count("paid ahead to") == 3
     for who in customers:  # each row still shows its own term in use
         assert fmt(firsts[who.pk].starts_at) in page and fmt(firsts[who.pk].ends_at) in page
+
+
+def test_the_paid_from_and_until_columns_sort_by_the_term_in_use_they_show(
+        customer, plan, documents, staff_admin, time_machine):
+    """Clicking "paid from" or "paid until" sorted by the stored period: a row paid ahead
+    (its stored period the next term) came after one whose term in use began later."""
+    from tests.factories import ProfileFactory
+
+    later = ProfileFactory().user
+    buy(customer, plan, documents)
+    time_machine.move_to(timezone.now() + timedelta(days=10), tick=False)
+    buy(later, plan, documents)
+    early_sub, later_sub = (Subscription.objects.get(customer=who) for who in (customer, later))
+    first = Term.objects.get(subscription=early_sub, number=1)
+    time_machine.move_to(first.ends_at - timedelta(hours=23), tick=False)
+    assert renewals.renewals_run() == {"succeeded": 1}  # the early one is paid ahead, the later one is not
+    early_sub.refresh_from_db()
+    later_sub.refresh_from_db()
+    assert early_sub.current_period_start > later_sub.current_period_start  # stored: the next term
+    staff_admin.force_login(staff_admin.staff)
+
+    def order(o):
+        rows = staff_admin.get(f"/admin/subscriptions/subscription/?o={o}").context["cl"].result_list
+        return [row.pk for row in rows]
+
+    columns = SubscriptionAdmin.list_display
+    paid_from, paid_until = columns.index("paid_from") + 1, columns.index("paid_until") + 1
+    shown_order = [early_sub.pk, later_sub.pk]  # the early one's term in use began, and ends, first
+    assert order(paid_from) == shown_order
+    assert order(f"-{paid_from}") == shown_order[::-1]
+    assert order(paid_until) == shown_order
+    assert order(f"-{paid_until}") == shown_order[::-1]
+    page = staff_admin.get(f"/admin/subscriptions/subscription/?o={paid_from}").content.decode()
+    assert cell(page, "paid_from") == fmt(first.starts_at)  # the first row shows the early term in use
+
+
+@pytest.mark.parametrize("status", [Subscription.Status.PAST_DUE, Subscription.Status.ACTIVE])
+def test_the_term_in_use_subquery_follows_terms_in_force_with_the_grace(customer, plan, documents, settings,
+                                                                         status):
+    from django.db.models import Subquery
+
+    from subscriptions import services
+
+    settings.RENEWAL_GRACE_DAYS = 3
+    buy(customer, plan, documents)
+    sub = Subscription.objects.get(customer=customer)
+    Subscription.objects.filter(pk=sub.pk).update(status=status)
+    sub.refresh_from_db()
+    term = Term.objects.get(subscription=sub)
+    for now in (term.ends_at - timedelta(days=1), term.ends_at + timedelta(days=1), term.ends_at + timedelta(days=4)):
+        found = Subscription.objects.filter(pk=sub.pk).annotate(
+            in_use=Subquery(services.terms_in_use(now=now).values("pk")[:1])).get().in_use
+        expected = services.terms_in_force(sub, now=now).first()
+        assert found == (expected.pk if expected else None), now
