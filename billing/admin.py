@@ -36,11 +36,16 @@ class PurposeFilter(admin.SimpleListFilter):
     title = _("purpose")
     parameter_name = "purpose"
 
+    BOUGHT_NOTHING = "bought_nothing"  # not a purpose: the payments of any purpose that started nothing
+
     def lookups(self, request, model_admin):
-        return purposes.choices()
+        return [*purposes.choices(), (self.BOUGHT_NOTHING, _("Bought nothing, to be refunded"))]
 
     def queryset(self, request, queryset):
-        # as the purpose column reads: an invoice that paid the next term is found under "Renewal"
+        # as the purpose column reads: an invoice that paid the next term is found under "Renewal",
+        # a payment that started nothing (whatever its purpose) under "Bought nothing"
+        if self.value() == self.BOUGHT_NOTHING:
+            return purposes.bought_nothing(queryset)
         return purposes.payments_reading_as(queryset, self.value()) if self.value() else queryset
 
 

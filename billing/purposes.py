@@ -91,15 +91,28 @@ def labels_of(payments: list) -> dict[int, str]:
     return found
 
 
-def _bought_nothing(payment_ids: list[int]) -> set[int]:
+def _marking_events():
+    """The events that mark a payment as having bought nothing (to be refunded)."""
     from soldee.events import UNAPPLIED_PAYMENT_VERBS
     from soldee.models import Event
 
+    return Event.objects.filter(subject_type="billing.payment", verb__in=UNAPPLIED_PAYMENT_VERBS)
+
+
+def _bought_nothing(payment_ids: list[int]) -> set[int]:
     if not payment_ids:
         return set()
-    return {int(pk) for pk in Event.objects.filter(
-        subject_type="billing.payment", subject_id__in=[str(pk) for pk in payment_ids],
-        verb__in=UNAPPLIED_PAYMENT_VERBS).values_list("subject_id", flat=True)}
+    return {int(pk) for pk in _marking_events().filter(
+        subject_id__in=[str(pk) for pk in payment_ids]).values_list("subject_id", flat=True)}
+
+
+def bought_nothing(queryset):
+    """The payments of `queryset` that bought nothing and are to be refunded: those labels_of
+    reads "… — bought nothing, to be refunded" (the admin's purpose filter lists them)."""
+    from django.db.models import CharField, Exists, OuterRef
+    from django.db.models.functions import Cast
+
+    return queryset.filter(Exists(_marking_events().filter(subject_id=Cast(OuterRef("pk"), CharField()))))
 
 
 def payments_reading_as(queryset, purpose: str):

@@ -73,3 +73,32 @@ def test_staff_read_a_payment_that_bought_nothing_as_such_in_the_payments_list(
     labels = dict(re.findall(r'/admin/billing/payment/(\d+)/change/.*?class="field-purpose_label[ "][^>]*>(.*?)</td>',
                              page, re.S))
     assert labels == {str(first.pk): "Purchase", str(second.pk): "Purchase — bought nothing, to be refunded"}
+
+
+def test_the_purpose_filter_lists_exactly_the_payments_that_bought_nothing(
+        customer, other_customer, plan, documents, staff_admin, settings, monkeypatch,
+        django_capture_on_commit_callbacks):
+    """The column said "… — bought nothing, to be refunded", but the purpose filter had no
+    such choice: staff could not list the payments waiting to be refunded."""
+    import re
+
+    from django.utils.translation import trans_real
+
+    first = start_checkout(None, customer, plan, documents)
+    other = start_checkout(None, other_customer, plan, documents)
+    with django_capture_on_commit_callbacks(execute=True):
+        _pay_notification(first, "1001", "tok-first")
+        _pay_notification(first, "1002", "tok-second")
+        _pay_notification(other, "2001", "tok-other")
+    second = Payment.objects.get(gateway_ref="1002")
+    listed = staff_admin.get("/admin/billing/payment/?purpose=bought_nothing").context["cl"].result_list
+    assert [p.pk for p in listed] == [second.pk]
+    assert {p.pk for p in staff_admin.get("/admin/billing/payment/?purpose=subscription.checkout")
+            .context["cl"].result_list} == {first.pk, second.pk, other.pk}  # still purchases, as the column reads
+    page = staff_admin.get("/admin/billing/payment/").content.decode()
+    assert re.search(r'<a href="\?purpose=bought_nothing"[^>]*>Bought nothing, to be refunded</a>', page)
+    settings.LANGUAGE_CODE = "ru"
+    monkeypatch.setattr(trans_real, "_translations", {})
+    staff_admin.cookies["django_language"] = "ru"
+    page = staff_admin.get("/admin/billing/payment/").content.decode()
+    assert re.search(r'<a href="\?purpose=bought_nothing"[^>]*>Ничего не куплено, подлежит возврату</a>', page)
