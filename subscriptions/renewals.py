@@ -150,9 +150,9 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
                         "payment": str(p.public_id), "card": p.payment_method_id is not None})
             for (sub, term, try_no), p in zip(plans, payments, strict=True)
         ])
-        for sub, reason, _no_currency in deferred:  # no usable exchange rate: try again in an hour
-            Subscription.objects.filter(pk=sub.pk).update(next_charge_at=now + timedelta(hours=1))
-            events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data={"reason": reason})
+        for sub, reason, no_currency in deferred:  # no usable exchange rate: try again in an hour
+            _renewal_deferred(sub, reason=reason, no_currency=no_currency, now=now)
+        overdue = [sub.pk for sub, _r, _c in deferred if sub.lapses_at is not None and sub.lapses_at <= now]
         if deferred:  # once a day, as the rates import's own alerts (a sweep runs every minute)
             no_currency = [sub.customer.email for sub, _r, no_currency in deferred if no_currency]
             no_rate = len(no_currency) < len(deferred)
@@ -168,7 +168,68 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
             transaction.on_commit(lambda: exchange.alert_staff(
                 subject="Renewals deferred: no usable exchange rate", body=body,
                 problem=f"renewals-deferred:{no_rate}:{bool(no_currency)}"), robust=True)  # once a day per cause
+    for pk in overdue:  # each in its own transaction, the customer locked first as every service does
+        _deferred_lapse(pk, now=now)
     return [a.pk for a in attempts]
+
+
+def _deferred_lapse(subscription_id: int, *, now) -> None:
+    """Past due, and its renewal still deferred when the last retry of a declined one would
+    have been made (`lapses_at`): it lapses like a declined one, access revoked, the customer
+    told, instead of being charged whenever a rate or a currency turns up."""
+    from . import tasks
+    from .services import _lock_customer, subscription_end
+
+    customer_id = Subscription.objects.values_list("customer_id", flat=True).get(pk=subscription_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        sub = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if (sub.status != Subscription.Status.PAST_DUE or not sub.auto_renew or sub.lapses_at is None
+                or sub.lapses_at > now or sub.renewal_attempts.filter(status__in=RenewalAttempt.IN_FLIGHT).exists()):
+            return  # paid, cancelled or being charged meanwhile
+        events.record(verb="renewal.failed", subject=sub, customer=sub.customer,
+                      data={"reason": "deferred: no usable exchange rate or payment currency", "next_retry_at": None})
+        subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.LAPSED)
+        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, "emails/subscription_lapsed"))
+
+
+DEFERRAL_NOTICE = "renewal.deferral_notice"  # the customer was told, once per term and cause
+
+
+def _renewal_deferred(sub: Subscription, *, reason: str, no_currency: bool, now) -> None:
+    """A renewal that cannot be charged now for want of an exchange rate or of the
+    customer's payment currency (row locked by the claim): tried again in an hour. The
+    customer is told once per term, never per hourly try:
+    - no currency chosen (theirs to fix): at the first deferral of the term, with the link
+      to choose it (`emails/renewal_currency_needed`);
+    - the term over and still not charged (either cause): the subscription goes past due as
+      a declined renewal does (access for the grace, the pay page, the lapse date), and they
+      are told why (`emails/renewal_deferred`);
+    - still not charged when the last retry of a declined renewal would have been made
+      (`lapses_at`): it lapses like one (`emails/subscription_lapsed`), rather than being
+      charged weeks later for a term nobody told them of."""
+    from . import tasks
+
+    cause = "currency" if no_currency else "rate"
+    term_end = sub.current_period_end.isoformat()
+    data = {"reason": reason, "cause": cause, "term_end": term_end}
+    sub.next_charge_at = now + timedelta(hours=1)
+    template = None
+    if sub.status == Subscription.Status.ACTIVE and sub.current_period_end <= now:
+        sub.status = Subscription.Status.PAST_DUE
+        sub.first_failed_at = sub.first_failed_at or now
+        data["past_due"] = True
+        template = "emails/renewal_deferred"
+    elif no_currency and not Event.objects.filter(
+            verb=DEFERRAL_NOTICE, subject_type="subscriptions.subscription", subject_id=str(sub.pk),
+            data__term_end=term_end, data__cause=cause).exists():
+        template = "emails/renewal_currency_needed"
+    sub.save(update_fields=["next_charge_at", "status", "first_failed_at", "updated_at"])
+    events.record(verb="renewal.deferred", subject=sub, customer=sub.customer, data=data)
+    if template is not None:
+        events.record(verb=DEFERRAL_NOTICE, subject=sub, customer=sub.customer,
+                      data={"term_end": term_end, "cause": cause, "template": template})
+        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, template))
 
 
 # --- 2. Charge, 3. settle -------------------------------------------------------------

@@ -73,6 +73,20 @@ def paid_ahead_refund(subscription: Subscription | None) -> dict | None:
     return {"term": term, "request": request}
 
 
+def _renewal_blocked(subscription: Subscription | None) -> dict | None:
+    """{"why": the customer-facing reason, "currency_needed": whether choosing a payment
+    currency in the profile fixes it}, or None."""
+    if subscription is None or subscription.status != Subscription.Status.PAST_DUE or not subscription.auto_renew:
+        return None
+    from billing.exchange import CurrencyNotChosen, RateUnavailable, conversion_for
+
+    try:
+        conversion_for(customer=subscription.customer, kzt_amount_minor=subscription.renewal_price_minor)
+    except RateUnavailable as exc:
+        return {"why": str(exc), "currency_needed": isinstance(exc, CurrencyNotChosen)}
+    return None
+
+
 def account_overview(user) -> dict:
     subscriptions = list(Subscription.objects.filter(customer=user).select_related("plan")[:10])
     current = next((s for s in subscriptions if s.is_live), subscriptions[0] if subscriptions else None)
@@ -105,6 +119,9 @@ def account_overview(user) -> dict:
         # renewal off and the next term paid, not begun: its payment may be asked back
         "paid_ahead_refund": paid_ahead_refund(current) if current is not None and not refunded_ahead else None,
         "entitled": current is not None and current.is_live and running_term is not None,
+        # Past due because the renewal cannot be charged at all now (no payment currency in a
+        # non-resident's profile, no NBK rate: renewals._renewal_deferred): why, instead of a decline
+        "renewal_blocked": _renewal_blocked(current),
         **payment_options(user),
         "payments": payments,
         "more_payments": more_payments,

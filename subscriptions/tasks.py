@@ -74,6 +74,23 @@ def access_breach_alert(self, grant_id: int) -> None:
         raise self.retry(exc=exc) from exc
 
 
+# The notices of a renewal deferred for want of an exchange rate or of a payment currency
+# (renewals._renewal_deferred).
+DEFERRAL_TEMPLATES = ("emails/renewal_currency_needed", "emails/renewal_deferred")
+
+
+def _currency_not_chosen(customer) -> bool:
+    from billing.exchange import CurrencyNotChosen, RateUnavailable, conversion_for
+
+    try:
+        conversion_for(customer=customer, kzt_amount_minor=1)
+    except CurrencyNotChosen:
+        return True
+    except RateUnavailable:
+        return False
+    return False
+
+
 @shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
 def subscription_email(self, subscription_id: int, template: str, reminder_for: str | None = None) -> None:
     """`reminder_for`: the end of the term a renewal reminder was claimed for (ISO). A
@@ -96,7 +113,16 @@ def subscription_email(self, subscription_id: int, template: str, reminder_for: 
         return
     customer = subscription.customer
     # A non-resident is charged the equivalent at the rate of the charge date: today's is a guide.
-    quote, _why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
+    quote, why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
+    currency_needed = quote is None and _currency_not_chosen(customer)
+    if template in DEFERRAL_TEMPLATES and (
+            not subscription.is_live or not subscription.auto_renew or quote is not None
+            or (template == "emails/renewal_currency_needed" and not currency_needed)):
+        # Renewed, cancelled, or the currency chosen (the rate published) before the worker
+        # got it: the next hourly try charges the card; the notice would be wrong.
+        log.info("%s for subscription %s not sent: the renewal can be charged now or has moved on",
+                 template, subscription_id)
+        return
     # The tenge price of the term in use: a reminder says when the next one costs another.
     last = (Term.objects.filter(subscription=subscription).order_by("-number")
             .values_list("payment__kzt_amount_minor", flat=True).first())
@@ -109,6 +135,10 @@ def subscription_email(self, subscription_id: int, template: str, reminder_for: 
                         context={"subscription": subscription, **payment_options(customer),
                                  "quote": quote if quote is not None and quote.currency != "KZT" else None,
                                  "price_changed_from": price_changed_from, "access_until": access_until,
+                                 # why the renewal cannot be charged now (a deferred one), and
+                                 # whether choosing a payment currency in the profile fixes it
+                                 "renewal_blocked": why if quote is None else "",
+                                 "currency_needed": currency_needed,
                                  "access_stopped": access_until <= timezone.now(),
                                  # renewal off with the next term paid, not begun: how to have its payment back
                                  "paid_ahead_refund": paid_ahead_refund(subscription)
