@@ -64,9 +64,33 @@ def consent_withdrawn(user) -> bool:
     return consents.exists() and not consents.filter(withdrawn_at__isnull=True).exists()
 
 
+def renewal_to_stop(user):
+    """The customer's live subscription whose automatic renewal withdrawing consent turns
+    off (see consent_withdraw), or None."""
+    from subscriptions.services import live_subscription
+
+    subscription = live_subscription(user)
+    return subscription if subscription is not None and subscription.auto_renew else None
+
+
 def consent_withdraw(*, user) -> int:
     """Withdraw every consent in force. The account can no longer be used for purchases
-    (checkout refuses); what the Provider must keep by law is kept."""
+    (checkout refuses); what the Provider must keep by law is kept.
+
+    Automatic renewal is turned off first, through the customer's own renewal-off service
+    (its event and e-mail; a term already over ends at once): a renewal is a new 30-day
+    term bought with a new payment (clauses 6.3, 6.4), which, as a purchase, needs the
+    processing the customer has just refused; the term already paid runs to its end (the
+    agreement is being performed). Refused, with nothing changed, while a payment for the
+    next term is being decided (that service's own refusal)."""
+    from subscriptions.services import CheckoutRefused, subscription_set_auto_renew
+
+    subscription = renewal_to_stop(user)
+    if subscription is not None:  # before the consent's transaction: that service may ask the gateway
+        try:
+            subscription_set_auto_renew(subscription_id=subscription.pk, on=False, by=user)
+        except CheckoutRefused as exc:
+            raise PersonalDataRefused(str(exc)) from exc
     with transaction.atomic():
         _lock_customer(user.pk)
         now = timezone.now()

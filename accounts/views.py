@@ -42,6 +42,9 @@ def _privacy_page(request, deletion_form=None):
         "exports": DataExport.objects.filter(customer=user)[:5],
         "consents": user.consents.select_related("policy"),
         "consent_withdrawn": personal_data.consent_withdrawn(user),
+        # what withdrawing consent would turn off, said before the customer does it
+        "renewing": personal_data.renewal_to_stop(user),
+        "now": timezone.now(),
         "deletion": AccountDeletionRequest.objects.filter(customer=user).first(),
         "deletion_form": deletion_form or DeletionRequestForm(),
         "export_ttl_days": settings.DATA_EXPORT_TTL_DAYS,
@@ -89,9 +92,17 @@ def consent(request):
     form = ConsentForm(request.POST)
     if form.is_valid():
         if form.cleaned_data["action"] == "withdraw":
-            personal_data.consent_withdraw(user=request.user)
+            renewing = personal_data.renewal_to_stop(request.user) is not None
+            try:
+                personal_data.consent_withdraw(user=request.user)
+            except personal_data.PersonalDataRefused as exc:
+                messages.error(request, str(exc))
+                return redirect("accounts:privacy")
             messages.success(request, _(
                 "Your consent is withdrawn. You cannot make new purchases until you give it again."))
+            if renewing:
+                messages.info(request, _("Automatic renewal of your subscription is off: no further payment will be "
+                                         "taken. We have e-mailed you the details."))
         else:
             services.consent_record(user=request.user, request=request)
             messages.success(request, _("Thank you: your consent is recorded."))

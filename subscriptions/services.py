@@ -323,6 +323,14 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
                                     "turned off for the term after; if not, the subscription can be ended."))
         if on and refunded_ahead(subscription):
             raise CheckoutRefused(_refunded_ahead_refusal(subscription, staff=staff))
+        if on and consent_withdrawn(subscription.customer):
+            # A renewal is a purchase of the next term: like checkout, it needs the consent
+            # that withdrawing it turned renewal off for (personal_data.consent_withdraw).
+            raise CheckoutRefused(
+                _("The customer withdrew consent to the processing of personal data, which turned renewal off. "
+                  "It can go back on once they give consent again on their Personal data page.") if staff
+                else _("You withdrew your consent to the processing of your personal data. Give it again on the "
+                       "Personal data page to turn renewal back on."))
         if on:
             for handler in _renewal_resumed_handlers:
                 handler(subscription=subscription, by=by)
