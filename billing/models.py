@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from soldee.bulk import CopyQuerySet
 from soldee.money import format_money
+
+# A payment recorded later than its paid date by more than this gets `recorded_at` (see
+# Payment): a gateway's answer settled within it — a checkout's notification, a renewal
+# batch charged and settled in one go — is recorded "when paid". Export a period no sooner
+# than this after it ends.
+RECORDED_LATE_AFTER = timedelta(minutes=10)
 
 
 class Payment(models.Model):
@@ -54,7 +61,16 @@ class Payment(models.Model):
     )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
+    # When the money was taken: the gateway's time, or the date on the bank statement staff
+    # give for an invoice paid by transfer (which may be days before they record it).
     paid_at = models.DateTimeField(null=True, blank=True)
+    # When the portal recorded it as paid, ONLY when that was later than `paid_at` by more
+    # than RECORDED_LATE_AFTER (an invoice marked paid from the statement, a gateway answer
+    # reconciled late); NULL otherwise — every renewal — so the hot path writes nothing more.
+    # The accounting export reports a payment in the period it was recorded,
+    # COALESCE(recorded_at, paid_at), so a payment dated into a month already exported does
+    # not change that month (docs/operations.md, "Payments export").
+    recorded_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)

@@ -28,7 +28,7 @@ from soldee.tasks import enqueue_on_commit, staff_alert_on_commit
 from . import documents, purposes
 from .gateways import ChargeResult, ChargeStatus, Notification, PaymentRequest, get_gateway
 from .gateways.base import redacted
-from .models import IncomingNotification, Payment, PaymentMethod
+from .models import RECORDED_LATE_AFTER, IncomingNotification, Payment, PaymentMethod
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,7 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
             .filter(public_id__in=list(charges)).order_by("pk")
         )
         settling, settled_events, refused, seconds = [], [], [], set()
+        now, late = timezone.now(), False
         for payment in payments:
             charge = charges[str(payment.public_id)]
             if payment.status == Payment.Status.SUCCEEDED:
@@ -198,7 +199,11 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                 continue
             previous = payment.status
             payment.status = Payment.Status.SUCCEEDED
-            payment.paid_at = charge.paid_at or timezone.now()
+            payment.paid_at = charge.paid_at or now
+            if now - payment.paid_at > RECORDED_LATE_AFTER:
+                # Dated earlier than recorded (an invoice marked paid from the statement, a
+                # gateway answer reconciled late): the export reports it when recorded.
+                payment.recorded_at, late = now, True
             if charge.gateway_ref:
                 payment.gateway_ref = charge.gateway_ref
             payment.card_mask = charge.card_mask or payment.card_mask
@@ -228,7 +233,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
         if not settling:
             return out
         rows_update(settling, ["status", "paid_at", "gateway_ref", "card_mask", "failure_code",
-                               "failure_message", "payment_method", "updated_at"])
+                               "failure_message", "payment_method", "updated_at",
+                               *(["recorded_at"] if late else [])])  # NULL for a renewal batch: not sent
         events.record_many(settled_events)
         by_purpose: dict[str, list[Payment]] = {}
         for payment in settling:

@@ -1,11 +1,15 @@
 """Export payments for accounting: one row per successful payment, and one NEGATIVE row per
 refund that reached the customer, for a date range (Almaty dates, both ends included).
 
-A refund is reported in the period the portal recorded it (`Refund.recorded_at`), with the
-date the money went back in `value_date`: staff record a bank transfer from the statement,
-dated perhaps in a month already exported, and that month must export the same as before.
-Its `method` says how the money moved: a card payment paid back by bank transfer (the
-gateway refused the card refund) is `bank_transfer`, gateway `bank`.
+A payment or refund is reported in the period the portal recorded it, with the date the
+money moved in `value_date`: staff record a bank transfer from the statement (an invoice
+paid, a refund paid back) dated perhaps in a month already exported, a gateway's answer can
+be reconciled days after the charge, and that month must export the same as before. A
+payment recorded late (by more than `billing.models.RECORDED_LATE_AFTER`) has
+`recorded_at`; any other was recorded when paid (`paid_at`). A refund's is `recorded_at`
+(`succeeded_at` for a row without one). A refund's `method` says how the money moved: a
+card payment paid back by bank transfer (the gateway refused the card refund) is
+`bank_transfer`, gateway `bank`.
 
     manage.py export_payments --from 2026-03-01 --to 2026-03-31 [--format csv|xlsx] [--output FILE]
 
@@ -71,15 +75,19 @@ def _kzt(amount_minor: int, payment: Payment) -> int:
 
 
 def payment_rows(start: datetime, end: datetime):
+    """Payments RECORDED in [start, end) (`recorded_at`, set only when recorded late; else
+    `paid_at`), with the date the money was taken as `value_date`."""
     receipts = PaymentDocument.objects.filter(payment=OuterRef("pk"), doc_type=PaymentDocument.DocType.RECEIPT)
-    qs = (Payment.objects.filter(status=Payment.Status.SUCCEEDED, paid_at__gte=start, paid_at__lt=end)
+    qs = (Payment.objects.filter(status=Payment.Status.SUCCEEDED)
+          .annotate(reported_at=Coalesce("recorded_at", "paid_at"))
+          .filter(reported_at__gte=start, reported_at__lt=end)
           .select_related("customer__profile")
           .annotate(receipt_number=Subquery(receipts.values("number")[:1]),
                     printed_customer=Subquery(receipts.values("data__customer")[:1]))
-          .order_by("paid_at", "pk"))
+          .order_by("reported_at", "pk"))
     for p in qs.iterator(chunk_size=CHUNK):
         name, iin_bin, email = _customer(p.customer, p.printed_customer)
-        yield (p.paid_at, 0, p.pk), {
+        yield (p.reported_at, 0, p.pk), {
             "type": "payment", "document_number": p.receipt_number or "", "reference": str(p.public_id),
             "customer_name": name, "customer_iin_bin": iin_bin, "customer_email": email,
             "description": p.description,
