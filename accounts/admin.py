@@ -96,11 +96,13 @@ class UserAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, BaseUserAdmin):
         PDFs — for staff, also after the account was deleted. Logged."""
         import tempfile
 
+        from django.db import transaction
         from django.http import FileResponse
 
         from soldee import events
         from soldee.models import Event
 
+        from . import evidence, tasks
         from .export import write_archive
 
         if queryset.count() != 1:
@@ -108,10 +110,36 @@ class UserAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, BaseUserAdmin):
                               messages.ERROR)
             return None
         customer = queryset.get()
+        # Every acceptance's agreement PDF and every receipt's, as the customer gets them:
+        # what is not rendered yet is rendered by a task (WeasyPrint is slow), which e-mails
+        # the staff member when it is done; they may download the bundle without it meanwhile.
+        missing = evidence.missing_pdfs(customer)
+        if missing and request.POST.get("confirmed") != "yes":
+            if missing.renderable:
+                staff_id = request.user.pk
+                transaction.on_commit(lambda: tasks.evidence_pdfs_render.delay(customer.pk, staff_id),
+                                      robust=True)
+                warning = ngettext(
+                    "%(count)d PDF of this bundle is not rendered yet (listed below). It is being rendered "
+                    "in the background, as the customer's own copy; you will get an e-mail when it is ready: "
+                    "then export the bundle again for a complete one. \"Yes, I am sure\" downloads the "
+                    "bundle now without it (its README lists what is missing).",
+                    "%(count)d PDFs of this bundle are not rendered yet (listed below). They are being "
+                    "rendered in the background, as the customer's own copies; you will get an e-mail when "
+                    "they are ready: then export the bundle again for a complete one. \"Yes, I am sure\" "
+                    "downloads the bundle now without them (its README lists what is missing).",
+                    missing.renderable) % {"count": missing.renderable}
+            else:
+                warning = _("Some payments have no receipt record, so the bundle cannot include their "
+                            "receipts (listed below). \"Yes, I am sure\" downloads the bundle without "
+                            "them (its README lists what is missing).")
+            return confirmation_page(self, request, queryset,
+                                     title=_("The evidence bundle lacks PDFs"), warning=warning,
+                                     describe=lambda obj: "; ".join(missing.lines()))
         events.record(verb="evidence.exported", subject=customer, customer=customer, actor=request.user,
                       actor_kind=Event.ActorKind.STAFF, data={"path": request.path})
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-        write_archive(customer, spool, exported_by=request.user)
+        write_archive(customer, spool, exported_by=request.user, missing=missing.lines())
         spool.seek(0)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return FileResponse(spool, as_attachment=True, content_type="application/zip",

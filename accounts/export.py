@@ -82,8 +82,13 @@ def _acceptance_documents(customer) -> list[dict]:
     from offer.models import Acceptance
 
     result = []
-    for acceptance in Acceptance.objects.filter(customer=customer).prefetch_related(
+    for acceptance in Acceptance.objects.filter(customer=customer).select_related("agreement_copy").prefetch_related(
             "accepted_documents__document"):
+        copy = getattr(acceptance, "agreement_copy", None)
+        pdf = None
+        if copy is not None and copy.file and default_storage.exists(copy.file.name):
+            # Where the archive holds it (the files/ loop of write_archive), and its hash.
+            pdf = {"file": _archived_name(copy, copy.file), "sha256": copy.sha256, "language": copy.language}
         result.append({
             "acceptance": acceptance.pk,
             "payment_reference": acceptance.payment_reference,
@@ -94,18 +99,24 @@ def _acceptance_documents(customer) -> list[dict]:
                  "url": settings.SITE_URL + d.document.get_absolute_url()}
                 for d in acceptance.accepted_documents.all()
             ],
+            "agreement_pdf": pdf,
         })
     return result
+
+
+def _archived_name(obj, stored) -> str:
+    return f"files/{obj._meta.label_lower}/{obj.pk}/{PurePosixPath(stored.name).name}"
 
 
 def _dump(value) -> bytes:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def write_archive(customer, fileobj, *, exported_by=None) -> None:
+def write_archive(customer, fileobj, *, exported_by=None, missing=()) -> None:
     """Write the ZIP for `customer` into the binary file object. `exported_by`: a staff
     member's evidence bundle (clause 10): the texts of the accepted legal documents are
-    added, and the README is for the court or counsel, in the staff member's language."""
+    added, and the README is for the court or counsel, in the staff member's language;
+    `missing`: the PDFs it lacks (accounts/evidence.py), listed in that README."""
     User = get_user_model()
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         contents = []
@@ -125,7 +136,7 @@ def write_archive(customer, fileobj, *, exported_by=None) -> None:
                     stored = getattr(obj, field.name)
                     if not stored or not default_storage.exists(stored.name):
                         continue
-                    target = f"files/{model._meta.label_lower}/{obj.pk}/{PurePosixPath(stored.name).name}"
+                    target = _archived_name(obj, stored)
                     with default_storage.open(stored.name, "rb") as fh:
                         archive.writestr(target, fh.read())
                     contents.append(target)
@@ -144,6 +155,6 @@ def write_archive(customer, fileobj, *, exported_by=None) -> None:
         with translation.override(language):
             readme = render_to_string(template, {
                 "customer": customer, "created_at": timezone.localtime(), "contents": contents,
-                "provider": provider_details(), "exported_by": exported_by,
+                "provider": provider_details(), "exported_by": exported_by, "missing": missing,
             })
         archive.writestr("README.txt", readme.encode("utf-8"))

@@ -57,3 +57,28 @@ def customer_email(self, user_id: int, template: str, context: dict, to: str | N
                                    idempotency_key=f"{template}:{user_id}:{self.request.id or ''}")
     except OSError as exc:
         raise self.retry(exc=exc, countdown=60 * (self.request.retries + 1)) from exc
+
+
+# A customer of many years may have dozens of PDFs to render: more time than the default.
+@shared_task(bind=True, acks_late=True, soft_time_limit=1500, time_limit=1560)
+def evidence_pdfs_render(self, customer_id: int, staff_id: int) -> dict:
+    """Render the PDFs a staff member's evidence bundle lacks (agreements, receipts,
+    invoices, refund notes: accounts/evidence.py), then e-mail them that it is ready to
+    export again. A failed render is named in that e-mail; exporting again re-queues it."""
+    from django.urls import reverse
+
+    from . import evidence
+
+    done = evidence.render_missing(customer_id=customer_id, staff_id=staff_id)
+    User = get_user_model()
+    staff, customer = User.objects.get(pk=staff_id), User.objects.get(pk=customer_id)
+    failed = [f"acceptance #{f['acceptance']}" if "acceptance" in f else f"{f['document']}"
+              for f in done["failed"]]
+    send_customer_email(
+        user=staff, template="accounts/emails/evidence_pdfs_ready",
+        context={"customer_id": str(customer.public_id),
+                 "rendered": len(done["agreement_copies"]) + len(done["documents"]), "failed": failed,
+                 "unfinished": done.get("unfinished", False),
+                 "admin_url": reverse("admin:accounts_user_changelist") + f"?id={customer.pk}"},
+        idempotency_key=f"evidence-pdfs-ready:{self.request.id or ''}" if self.request.id else None)
+    return done

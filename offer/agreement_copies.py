@@ -155,6 +155,19 @@ def render_copy(*, request_id: int) -> AgreementCopyRequest:
     return _mark_ready(request_id=request_id, copy=copy)
 
 
+def copy_for_evidence(*, acceptance_id: int) -> tuple[AgreementCopy, bool]:
+    """The acceptance's agreement PDF for a staff evidence bundle (clause 10): the stored
+    copy when there is one, else rendered and stored exactly as the customer's copy would be
+    (the same one-per-acceptance `AgreementCopy`, in the customer's language, from the
+    versions the acceptance recorded), so a later request by the customer reuses it. No
+    transaction may be open: the render is slow. Returns (copy, rendered now)."""
+    copy = AgreementCopy.objects.filter(acceptance_id=acceptance_id).first()
+    if copy is not None:
+        return copy, False
+    copy = _copy_store(acceptance_id=acceptance_id)
+    return copy, True
+
+
 def _copy_store(*, acceptance_id: int) -> AgreementCopy:
     """Render the PDF (no transaction open), store it, attach it once."""
     acceptance = Acceptance.objects.select_related("customer", "payment").get(pk=acceptance_id)

@@ -82,6 +82,8 @@ STAFF_TEXTS = {
     "refund_request.created": _("The customer requested a refund"),
     "staff.viewed": _("Viewed by staff"),
     "evidence.exported": _("Staff exported the customer's evidence bundle"),
+    "evidence.pdfs_rendered": _("The PDFs missing from the customer's evidence bundle were rendered at staff's "
+                                "request"),
     "profile.changed_by_staff": _("Staff changed the customer's details"),
     "renewal.charge_started": _("Renewal: the saved card is being charged"),
     "error_report.deadline_missed": _("The error was not resolved within 5 business days: a refund may be "
