@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin
+from django.contrib.admin.options import ActionLocation
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -34,13 +35,28 @@ def form_changes(form, change: bool, *, skip=(), names_only=()) -> dict:
 class ModelNamesAdminMixin:
     """Django's own messages about this model's objects ("2 plans were changed successfully",
     "Successfully deleted 5 …", "The subscription “…” was changed successfully") said with
-    the number's form and the name's gender: soldee.model_names.reworded. Every admin of the
-    project's models has it (tests/i18n/test_admin_grammar.py)."""
+    the number's form and the name's gender: soldee.model_names.reworded; the delete action's
+    label with the name as an object. The admin's pages name the model through the
+    soldee_admin template tags (templates/admin). Every admin of the project's models and
+    allauth's has it (tests/i18n/test_admin_messages.py)."""
 
     def message_user(self, request, message, *args, **kwargs):
         from . import model_names
 
         return super().message_user(request, model_names.reworded(self.opts, message), *args, **kwargs)
+
+    def get_action_choices(self, request, default_choices=None, action_location=ActionLocation.CHANGE_LIST):
+        """Django's "Delete selected …" with the name as an object ("Удалить выбранных
+        пользователей") and a capital ("Топтар: таңдалғандарын жою")."""
+        from django.contrib.admin.actions import delete_selected
+
+        from . import model_names
+
+        choices = super().get_action_choices(request, default_choices, action_location)
+        actions = self.get_actions(request, action_location=action_location)
+        return [(name, model_names.delete_selected_action(self.opts)
+                 if name in actions and actions[name].func is delete_selected else label)
+                for name, label in choices]
 
 
 class StaffViewAuditMixin:

@@ -8,7 +8,9 @@ form ("5 платежей"); Kazakh keeps a noun after a numeral singular ("3 ж
 ACCUSATIVE lists the models whose Russian name changes in the accusative (feminine names in
 -а/-я, animate masculine ones); the others read right as they are. COUNTED lists every model
 of the admin: "%(count)s …" with its plural forms. Used by templates/admin/change_list.html,
-pagination.html and actions.html (soldee_admin template tags).
+pagination.html and actions.html (soldee_admin template tags). The admin's other pages naming
+the model ("Добавить группу", "Искать пользователей", the delete confirmations) take the
+accusative too: see the end of this module.
 
 Django's own messages read the same way: "2 тарифы были успешно изменены" (list_editable),
 "Успешно удалены 5 исключения производственного календаря" (the delete action), "Подписка
@@ -20,7 +22,8 @@ import re
 
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext, ngettext, ngettext_lazy, pgettext_lazy
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy, pgettext_lazy
 
 ACCUSATIVE = {
     "auth.group": pgettext_lazy("accusative", "group"),
@@ -83,9 +86,21 @@ COUNTED = {
 }
 
 
+# The plural as an object ("Искать пользователей", "Удалить выбранных пользователей"): an
+# animate name's accusative plural is its genitive; the others read right as they are.
+ACCUSATIVE_PLURAL = {
+    "accounts.user": pgettext_lazy("accusative", "users"),
+}
+
+
 def accusative(opts):
     """The model's name as the object of "Select …" (its verbose name unless listed)."""
     return ACCUSATIVE.get(opts.label_lower, opts.verbose_name)
+
+
+def accusative_plural(opts):
+    """The model's plural name as an object (its verbose plural name unless listed)."""
+    return ACCUSATIVE_PLURAL.get(opts.label_lower, opts.verbose_name_plural)
 
 
 def counted(opts, count: int) -> str:
@@ -177,6 +192,12 @@ NAMED = [
 ]
 
 
+def _in_gender(opts, ours: dict) -> str:
+    """Of `ours` (pgettext by gender), the one for the model's name (masculine unless given)."""
+    context = GENDER.get(opts.label_lower, "masculine")
+    return str(ours.get(context, ours["masculine"]))
+
+
 def select_all(opts, count: int) -> str:
     """The action bar's "Select all 150 users" (Django's: "Выбрать все пользователи (150)")."""
     return gettext("Select all %(counted)s") % {"counted": counted(opts, count)}
@@ -234,10 +255,7 @@ def reworded(opts, message):
         pattern = _pattern(template, {"name": names}, "obj")
         match = pattern and pattern.fullmatch(text)
         if match:
-            context = GENDER.get(opts.label_lower, "masculine")
-            if context not in ours:
-                context = "masculine"
-            sentence = str(ours[context])
+            sentence = _in_gender(opts, ours)
             obj = mark_safe(match["obj"]) if safe else match["obj"]
             return format_html(sentence, name=name, obj=obj, accusative=accusative(opts))
     if safe:
@@ -250,3 +268,99 @@ def reworded(opts, message):
             if match:
                 return ours(opts, int(match["count"]))
     return message
+
+
+# The admin's pages naming the model (Django's templates change_list_object_tools.html,
+# change_form.html, search_form.html, delete_confirmation.html,
+# delete_selected_confirmation.html, includes/object_delete_summary.html and the actions'
+# list): Django puts the nominative name where the sentence takes an object ("Добавить
+# группа", "Искать пользователи", "удалить объект типагруппа"Бух"", "удалить группа?"), and
+# Kazakh, which names the object first, starts them with a small letter ("топ қосу"). Django's
+# own msgids are used where its translation reads right with the name in the accusative (read
+# from variables: not ours to extract); ours below where it does not. Used by the soldee_admin
+# template tags and ModelNamesAdminMixin.get_action_choices.
+DJANGO_ADD = "Add %(name)s"
+DJANGO_SEARCH = "Search %(name)s"
+DJANGO_CANNOT_DELETE = "Cannot delete %(name)s"
+DJANGO_CONFIRM_DELETE_SELECTED = ("Are you sure you want to delete the selected %(objects_name)s? All of the "
+                                  "following objects and their related items will be deleted:")
+
+# The actions' "Delete selected …" (Django's "Удалить выбранные пользователи"): the adjective
+# agrees with an animate plural too.
+DELETE_SELECTED = {
+    "masculine": pgettext_lazy("masculine", "Delete selected {accusative_plural}"),
+    "masculine animate": pgettext_lazy("masculine animate", "Delete selected {accusative_plural}"),
+}
+
+# Deleting one object (delete_confirmation.html): Django's Russian reads "удалить объект
+# типагруппа"Бух"". {accusative}: the model's name as an object (Kazakh's reads as it is); {obj}:
+# the object.
+DELETE_ONE = {
+    "confirm": gettext_lazy("Are you sure you want to delete the {accusative} “{obj}”? All of the following "
+                            "related items will be deleted:"),
+    "forbidden": gettext_lazy("Deleting the {accusative} “{obj}” would result in deleting related objects, but your "
+                              "account doesn't have permission to delete the following types of objects:"),
+    "protected": gettext_lazy("Deleting the {accusative} “{obj}” would require deleting the following protected "
+                              "related objects:"),
+}
+
+# Deleting the selected objects (delete_selected_confirmation.html), other than the question
+# (Django's, with the accusative): Django's Russian reads "Удаление выбранной группы" whatever
+# the name. {objects}: the name as an object, singular or plural.
+DELETE_SELECTED_OBJECTS = {
+    "forbidden": gettext_lazy("Deleting the selected {objects} would result in deleting related objects, but your "
+                              "account doesn't have permission to delete the following types of objects:"),
+    "protected": gettext_lazy("Deleting the selected {objects} would require deleting the following protected related "
+                              "objects:"),
+}
+
+
+def add_title(opts) -> str:
+    """The change list's button and the add page's breadcrumb: "Добавить группу", "Топ қосу"."""
+    return capfirst(gettext(DJANGO_ADD) % {"name": accusative(opts)})
+
+
+def search_heading(opts) -> str:
+    """The change list's search form's heading: "Искать пользователей"."""
+    return capfirst(gettext(DJANGO_SEARCH) % {"name": accusative_plural(opts)})
+
+
+def delete_selected_action(opts) -> str:
+    """The actions' "Удалить выбранные группы", "Удалить выбранных пользователей", "Топтар:
+    таңдалғандарын жою"."""
+    return capfirst(_in_gender(opts, DELETE_SELECTED).format(accusative_plural=accusative_plural(opts)))
+
+
+def _objects(opts, count: int):
+    return accusative(opts) if count == 1 else accusative_plural(opts)
+
+
+def cannot_delete(opts, count: int = 1) -> str:
+    """The delete pages' title when the deletion is refused: "Не удается удалить группу"."""
+    return capfirst(gettext(DJANGO_CANNOT_DELETE) % {"name": _objects(opts, count)})
+
+
+def delete_one(opts, which: str, obj) -> str:
+    """A sentence of the page deleting one object: DELETE_ONE[which] ("confirm", "forbidden",
+    "protected") about `obj`."""
+    return capfirst(str(DELETE_ONE[which]).format(accusative=accusative(opts), obj=obj))
+
+
+def delete_selected(opts, which: str, count: int) -> str:
+    """A sentence of the page deleting the selected `count` objects: "confirm", "forbidden",
+    "protected"."""
+    if which == "confirm":
+        return capfirst(gettext(DJANGO_CONFIRM_DELETE_SELECTED) % {"objects_name": _objects(opts, count)})
+    return capfirst(str(DELETE_SELECTED_OBJECTS[which]).format(objects=_objects(opts, count)))
+
+
+def summary_line(model_name, count: int) -> str:
+    """A line of the delete pages' summary, given Django's (verbose_name_plural, count): "3
+    исключения производственного календаря", the model's counted form; "Name: count" for a
+    model without one (a many-to-many table)."""
+    from django.apps import apps
+
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.verbose_name_plural is model_name and model._meta.label_lower in COUNTED:
+            return capfirst(counted(model._meta, count))
+    return f"{capfirst(model_name)}: {count}"

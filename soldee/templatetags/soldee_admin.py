@@ -31,3 +31,39 @@ def counted(opts, count) -> str:
 def select_all(opts, count) -> str:
     """ "Select all 150 users": "Выбрать все: 150 пользователей" (soldee.model_names)."""
     return model_names.select_all(opts, count)
+
+
+@register.simple_tag
+def add_title(opts) -> str:
+    """ "Add group": "Добавить группу" (Django's "Добавить группа"), "Топ қосу"."""
+    return model_names.add_title(opts)
+
+
+@register.simple_tag
+def search_heading(opts) -> str:
+    """ "Search users": "Искать пользователей" (Django's "Искать пользователи")."""
+    return model_names.search_heading(opts)
+
+
+@register.simple_tag
+def cannot_delete(opts, count=1) -> str:
+    """ "Cannot delete group": "Не удается удалить группу"."""
+    return model_names.cannot_delete(opts, count)
+
+
+@register.simple_tag
+def delete_one(opts, which, obj) -> str:
+    """The single-object delete page's sentences (soldee.model_names.DELETE_ONE)."""
+    return model_names.delete_one(opts, which, obj)
+
+
+@register.simple_tag
+def delete_selected(opts, which, count) -> str:
+    """The delete action's confirmation page's sentences (soldee.model_names.delete_selected)."""
+    return model_names.delete_selected(opts, which, count)
+
+
+@register.simple_tag
+def summary_line(model_name, count) -> str:
+    """A delete page's summary line: "3 исключения производственного календаря"."""
+    return model_names.summary_line(model_name, count)

@@ -1,0 +1,196 @@
+"""The admin's pages name our models in the case the sentence needs and start with a
+capital: the "Add …" button and the add page, the search heading, the delete action, the
+delete confirmations and their summary (soldee.model_names, the soldee_admin template tags,
+templates/admin). Django put the nominative name into Russian sentences ("Добавить группа",
+"Искать пользователи", "удалить объект типагруппа"Бух"", "удалить группа?") and Kazakh,
+which names the object first, started them with a small letter ("топ қосу")."""
+
+import re
+from datetime import date
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.utils import translation
+from django.utils.translation import trans_real
+
+from refunds.models import CalendarException
+
+pytestmark = pytest.mark.django_db
+
+GROUPS = "/admin/auth/group/"
+EXCEPTIONS = "/admin/refunds/calendarexception/"
+
+
+@pytest.fixture
+def staff_in(staff_admin, settings, monkeypatch):
+    """The staff client reading the admin in a language (production's "ru" fallback)."""
+    settings.LANGUAGE_CODE = "ru"
+    monkeypatch.setattr(trans_real, "_translations", {})
+
+    def use(language):
+        staff_admin.cookies["django_language"] = language
+        return staff_admin
+    return use
+
+
+def _text(fragment):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def _page(response):
+    assert response.status_code == 200
+    html = response.content.decode()
+    found = {
+        "title": re.search(r"<h1>(.*?)</h1>", html, re.S),
+        "add": re.search(r'<ul class="object-tools">.*?class="addlink">(.*?)</a>', html, re.S),
+        "breadcrumb": re.search(r'<li aria-current="page">(.*?)</li>', html, re.S),
+        "search": re.search(r'<h2 id="changelist-search-form"[^>]*>(.*?)</h2>', html, re.S),
+        "delete action": re.search(r'<option value="delete_selected">(.*?)</option>', html, re.S),
+        "question": re.search(r'<div id="content-main">\s*<p>(.*?)</p>|<div id="content"[^>]*>.*?</div>\s*<p>(.*?)</p>',
+                              html, re.S),
+        "summary": re.search(r"<h2>[^<]*</h2>\s*<ul>(.*?)</ul>", html, re.S),
+    }
+    page = {key: _text(next(g for g in match.groups() if g is not None)) for key, match in found.items() if match}
+    if found["summary"]:
+        page["summary"] = [_text(item) for item in re.findall(r"<li>(.*?)</li>", found["summary"].group(1), re.S)]
+    return page
+
+
+@pytest.mark.parametrize("language, add, search, action", [
+    ("ru", "Добавить группу", "Искать группы", "Удалить выбранные группы"),
+    ("kk", "Топ қосу", "Іздеу: топтар", "Топтар: таңдалғандарын жою"),
+    ("en", "Add group", "Search groups", "Delete selected groups"),
+])
+def test_a_change_list_names_the_model_as_an_object(staff_in, language, add, search, action):
+    """Django's "Добавить группа", "топ қосу", "топтар: таңдалғандарын жою"."""
+    Group.objects.create(name="Бухгалтерия")
+    page = _page(staff_in(language).get(GROUPS))
+    assert (page["add"], page["search"], page["delete action"]) == (add, search, action)
+
+
+@pytest.mark.parametrize("language, add, search", [
+    ("ru", "Добавить пользователя", "Искать пользователей"),
+    ("kk", "Пайдаланушы қосу", "Іздеу: пайдаланушылар"),
+])
+def test_an_animate_name_is_an_object_in_the_genitive(staff_in, language, add, search):
+    """Django's "Добавить пользователь", "Искать пользователи"."""
+    page = _page(staff_in(language).get("/admin/accounts/user/"))
+    assert (page["add"], page["search"]) == (add, search)
+
+
+def test_the_delete_action_agrees_with_an_animate_plural():
+    """No admin lets staff delete users, but the label would read right: Django's "Удалить
+    выбранные пользователи"."""
+    from accounts.models import User
+    from soldee.model_names import delete_selected_action
+
+    with translation.override("ru"):
+        assert delete_selected_action(User._meta) == "Удалить выбранных пользователей"
+    with translation.override("kk"):
+        assert delete_selected_action(User._meta) == "Пайдаланушылар: таңдалғандарын жою"
+
+
+@pytest.mark.parametrize("language, title, breadcrumb", [
+    ("ru", "Добавление: группа", "Добавить группу"),
+    ("kk", "Топ қосу", "Топ қосу"),
+    ("en", "Add group", "Add group"),
+])
+def test_the_add_page(staff_in, language, title, breadcrumb):
+    """Django's breadcrumb "Добавить группа"; its Kazakh title "топ қосу" (Russian's
+    "Добавление: группа" reads right as it is)."""
+    response = staff_in(language).get(f"{GROUPS}add/")
+    page = _page(response)
+    assert (page["title"], page["breadcrumb"]) == (title, breadcrumb)
+    assert f"<title>{title} |" in response.content.decode()
+
+
+@pytest.mark.parametrize("language, title", [("kk", "Топ өзгерту"), ("ru", "Изменение: группа")])
+def test_the_change_page_s_title_starts_with_a_capital(staff_in, language, title):
+    group = Group.objects.create(name="Бухгалтерия")
+    assert _page(staff_in(language).get(f"{GROUPS}{group.pk}/change/"))["title"] == title
+
+
+@pytest.mark.parametrize("language, question, summary", [
+    ("ru", "Вы уверены, что хотите удалить группу «Бухгалтерия»? Вместе с этим будут удалены все следующие "
+           "связанные объекты:", ["1 группа"]),
+    ("kk", "Топ «Бухгалтерия» жойғыңыз келетініне сенімдісіз бе? Мына байланысты нысандардың бәрі де жойылады:",
+     ["1 топ"]),
+    ("en", "Are you sure you want to delete the group “Бухгалтерия”? All of the following related items will be "
+           "deleted:", ["1 group"]),
+])
+def test_deleting_one_object_asks_about_it_as_an_object(staff_in, language, question, summary):
+    """Django's "Вы уверены, что хотите удалить объект типагруппа"Бухгалтерия"?" and
+    "Группы: 1"; Kazakh's "топ «Бухгалтерия» жойғыңыз…"."""
+    group = Group.objects.create(name="Бухгалтерия")
+    page = _page(staff_in(language).get(f"{GROUPS}{group.pk}/delete/"))
+    assert (page["question"], page["summary"]) == (question, summary)
+
+
+@pytest.mark.parametrize("language, title, sentence", [
+    ("ru", "Не удается удалить группу",
+     "Чтобы удалить группу «Бухгалтерия», придётся удалить и следующие защищённые связанные объекты:"),
+    ("kk", "Топ өшіру мүмкін емес",
+     "Топ «Бухгалтерия» жою үшін мына қорғалған байланысты нысандарды да жою қажет:"),
+])
+def test_a_refused_deletion_of_one_object(staff_in, monkeypatch, language, title, sentence):
+    """No model of ours protects a group; the page as it would read when one did (Django's
+    "Не удается удалить группа", "Удаление объекта типа группа"Бухгалтерия" …")."""
+    group = Group.objects.create(name="Бухгалтерия")
+    monkeypatch.setattr(admin.site._registry[Group], "get_deleted_objects",
+                        lambda objs, request: ([], {}, set(), ["Пример"]))
+    page = _page(staff_in(language).get(f"{GROUPS}{group.pk}/delete/"))
+    assert (page["title"], page["question"]) == (title, sentence)
+
+
+def _exceptions(count):
+    return [CalendarException.objects.create(date=date(2030, 1, 1 + i), kind="day_off", note=f"d{i}")
+            for i in range(count)]
+
+
+@pytest.mark.parametrize("language, count, question, summary", [
+    ("ru", 1, "Вы уверены, что хотите удалить группу? Все следующие объекты и связанные с ними элементы будут "
+              "удалены:", ["1 группа"]),
+    ("ru", 2, "Вы уверены, что хотите удалить группы? Все следующие объекты и связанные с ними элементы будут "
+              "удалены:", ["2 группы"]),
+    ("kk", 2, "Таңдалған топтар жойғыңыз келетініне сенімдісіз бе? Мына нысандар мен олармен байланысты барлық "
+              "элементтер жойылады:", ["2 топ"]),
+    ("en", 1, "Are you sure you want to delete the selected group? All of the following objects and their related "
+              "items will be deleted:", ["1 group"]),
+])
+def test_the_delete_action_asks_about_the_selected_objects(staff_in, language, count, question, summary):
+    """Django's "Вы уверены, что хотите удалить группа?" and "Группы: 1", "Топтар: 2"."""
+    groups = [Group.objects.create(name=f"G{i}") for i in range(count)]
+    page = _page(staff_in(language).post(GROUPS, {"action": "delete_selected",
+                                                  "_selected_action": [g.pk for g in groups]}))
+    assert (page["question"], page["summary"]) == (question, summary)
+    assert Group.objects.count() == count  # asked, not deleted
+
+
+@pytest.mark.parametrize("language, summary", [
+    ("ru", ["5 исключений производственного календаря"]), ("kk", ["5 өндірістік күнтізбедегі ерекшелік"]),
+])
+def test_the_summary_counts_in_the_number_s_form(staff_in, language, summary):
+    """Django's "Исключения производственного календаря: 5"."""
+    rows = _exceptions(5)
+    page = _page(staff_in(language).post(EXCEPTIONS, {"action": "delete_selected",
+                                                      "_selected_action": [row.pk for row in rows]}))
+    assert page["summary"] == summary
+
+
+@pytest.mark.parametrize("language, title, sentence", [
+    ("ru", "Не удается удалить группу",
+     "Если удалить группу, будут удалены и связанные объекты, но у вашей учётной записи нет прав на удаление "
+     "объектов следующих типов:"),
+    ("kk", "Топ өшіру мүмкін емес",
+     "Таңдалған топ жойылса, байланысты нысандар да жойылады, бірақ тіркелгіңізде мына түрдегі нысандарды жоюға "
+     "рұқсат жоқ:"),
+])
+def test_a_refused_delete_action(staff_in, monkeypatch, language, title, sentence):
+    """The page as it would read when a related object could not be deleted (Django's
+    "Удаление выбранной группа приведет …", "Не удается удалить группа")."""
+    group = Group.objects.create(name="Бухгалтерия")
+    monkeypatch.setattr(admin.site._registry[Group], "get_deleted_objects",
+                        lambda objs, request: ([], {}, {"пример"}, []))
+    page = _page(staff_in(language).post(GROUPS, {"action": "delete_selected", "_selected_action": [group.pk]}))
+    assert (page["title"], page["question"]) == (title, sentence)
