@@ -1,3 +1,7 @@
+from allauth.account import admin as allauth_account_admin
+from allauth.account.models import EmailAddress
+from allauth.mfa import admin as allauth_mfa_admin
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin
@@ -42,6 +46,21 @@ class SuperuserGroupAdmin(ModelNamesAdminMixin, GroupAdmin):
 
 admin.site.unregister(Group)
 admin.site.register(Group, SuperuserGroupAdmin)
+
+
+# allauth's admins (registered by allauth, named through soldee.field_labels'
+# VENDOR_MODEL_NAMES) say Django's messages and name their models as the project's do.
+class EmailAddressAdmin(ModelNamesAdminMixin, allauth_account_admin.EmailAddressAdmin):
+    pass
+
+
+class AuthenticatorAdmin(ModelNamesAdminMixin, allauth_mfa_admin.AuthenticatorAdmin):
+    pass
+
+
+for _model, _model_admin in ((EmailAddress, EmailAddressAdmin), (Authenticator, AuthenticatorAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)
 
 
 @admin.register(User)

@@ -194,3 +194,23 @@ def test_a_refused_delete_action(staff_in, monkeypatch, language, title, sentenc
                         lambda objs, request: ([], {}, {"пример"}, []))
     page = _page(staff_in(language).post(GROUPS, {"action": "delete_selected", "_selected_action": [group.pk]}))
     assert (page["title"], page["question"]) == (title, sentence)
+
+
+@pytest.mark.parametrize("url, language, add, action", [
+    ("/admin/account/emailaddress/", "kk", "Электрондық пошта мекенжайы қосу",
+     "Электрондық пошта мекенжайлары: таңдалғандарын жою"),
+    ("/admin/mfa/authenticator/", "kk", "Екі факторлы аутентификация тәсілі қосу",
+     "Екі факторлы аутентификация тәсілдері: таңдалғандарын жою"),
+    ("/admin/mfa/authenticator/", "ru", "Добавить способ двухфакторной аутентификации",
+     "Удалить выбранные способы двухфакторной аутентификации"),
+])
+def test_allauth_s_admins_name_their_models_as_ours_do(staff_in, customer, url, language, add, action):
+    """allauth registers them; accounts.admin wraps them in ModelNamesAdminMixin (Django's
+    "электрондық пошта мекенжайлары: таңдалғандарын жою")."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+
+    EmailAddress.objects.get_or_create(user=customer, email=customer.email)
+    Authenticator.objects.create(user=customer, type=Authenticator.Type.TOTP, data={})
+    page = _page(staff_in(language).get(url))
+    assert (page["add"], page["delete action"]) == (add, action)
