@@ -1,5 +1,6 @@
 import logging
 
+from allauth.account.decorators import verified_email_required
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -157,7 +158,7 @@ def document_pdf(request, number):
     return response
 
 
-@login_required
+@verified_email_required  # clause 5.1: as checkout, a confirmed address before an invoice to pay
 @require_POST
 def invoice_create(request):
     from django.contrib import messages

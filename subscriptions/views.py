@@ -2,6 +2,7 @@ import json
 import secrets
 from urllib.parse import urlencode
 
+from allauth.account.decorators import verified_email_required
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -48,7 +49,7 @@ class CheckoutForm(forms.Form):
             return []
 
 
-@login_required
+@verified_email_required  # clause 5.1: the customer registers (a confirmed address) before paying
 def checkout(request, plan_code):
     plan = get_object_or_404(Plan, code=plan_code)
     if not hasattr(request.user, "profile"):
