@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from soldee import events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
+from soldee.tasks import RENDER_MAX_ATTEMPTS, RENDER_STALE_AFTER, renders_left_behind
 
 from .models import (
     Acceptance,
@@ -43,23 +44,18 @@ class CopyRefused(Exception):
 # failed past its Celery retries would leave the request waiting for good: the customer's
 # repeat request returns the open one and queues nothing. The sweep re-sends a request that
 # has not moved for this long, up to this many render attempts; after that it waits in the
-# print-and-post queue, marked failed, for staff's "Render again".
-SWEEP_STALE_AFTER = timezone.timedelta(minutes=30)
-SWEEP_MAX_ATTEMPTS = 10
+# print-and-post queue, marked failed, for staff's "Render again" (soldee.tasks, shared with
+# the receipts, refund notes and invoices).
+SWEEP_STALE_AFTER = RENDER_STALE_AFTER
+SWEEP_MAX_ATTEMPTS = RENDER_MAX_ATTEMPTS
 
 
 def requests_to_render_again(*, limit: int = 100) -> list[int]:
     """The ids of copy requests still without their PDF that have not moved for
     SWEEP_STALE_AFTER (requested, rendering or failed), below SWEEP_MAX_ATTEMPTS."""
-    return list(
-        AgreementCopyRequest.objects.filter(
-            status__in=[Status.REQUESTED, Status.RENDERING, Status.FAILED],
-            updated_at__lt=timezone.now() - SWEEP_STALE_AFTER,
-            attempts__lt=SWEEP_MAX_ATTEMPTS,
-        ).order_by("updated_at").values_list("pk", flat=True)[:limit]
-    )
-
-
+    return renders_left_behind(
+        AgreementCopyRequest.objects.filter(status__in=[Status.REQUESTED, Status.RENDERING, Status.FAILED]),
+        moved="updated_at", limit=limit)
 
 
 def _actor_kind(by, customer_id) -> str:

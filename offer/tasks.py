@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from soldee.emails import send_customer_email
+from soldee.tasks import fan_out
 
 from . import agreement_copies, amendments
 from .models import AgreementCopyRequest, LegalDocument
@@ -32,10 +33,7 @@ def render_agreement_copy(self, request_id: int) -> None:
 @shared_task
 def agreement_copy_sweep() -> int:
     """Re-send the render of copy requests left waiting (a lost task, retries used up)."""
-    stale = agreement_copies.requests_to_render_again()
-    for pk in stale:
-        render_agreement_copy.delay(pk)
-    return len(stale)
+    return fan_out(render_agreement_copy, agreement_copies.requests_to_render_again())
 
 
 def _copy_email(request_id: int, template: str) -> None:

@@ -38,6 +38,31 @@ def fan_out(task, ids) -> int:
     return len(ids)
 
 
+# --- PDFs left without their render ---------------------------------------------------------
+# A render task lost on its way (the broker down as its row committed) or a render that failed
+# past its Celery retries leaves a PDF missing for good: nothing else sends it again. The
+# agreement copies (clause 5.4) and the receipts, refund notes and invoices each have a beat
+# sweep that re-sends the renders whose row has not moved for RENDER_STALE_AFTER (no task of
+# theirs can still be on its way: retries come back within minutes), up to RENDER_MAX_ATTEMPTS
+# render attempts; after that the row waits for staff, who see it in the admin.
+RENDER_STALE_AFTER = timezone.timedelta(minutes=30)
+RENDER_MAX_ATTEMPTS = 10
+
+
+def renders_left_behind(queryset, *, moved, attempts: str = "attempts", limit: int = 100) -> list[int]:
+    """The ids of `queryset`'s rows (those still without their PDF) that have not moved for
+    RENDER_STALE_AFTER, with fewer than RENDER_MAX_ATTEMPTS render attempts, oldest first.
+    `moved`: when a row last moved (asked for, or its last render attempt), a field name or
+    an expression; `attempts`: the field counting its render attempts."""
+    from django.db.models import F
+
+    return list(
+        queryset.alias(render_moved=F(moved) if isinstance(moved, str) else moved)
+        .filter(render_moved__lt=timezone.now() - RENDER_STALE_AFTER, **{f"{attempts}__lt": RENDER_MAX_ATTEMPTS})
+        .order_by("render_moved").values_list("pk", flat=True)[:limit]
+    )
+
+
 def _send_staff_alert(task, subject: str, body: str) -> None:
     from .emails import send_staff_alert
 
