@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from soldee.admin import (
     ModelNamesAdminMixin,
@@ -154,19 +155,62 @@ class InvoiceStateFilter(admin.SimpleListFilter):
         }.get(self.value(), lambda: queryset)()
 
 
+class PdfFilter(admin.SimpleListFilter):
+    """Documents still without their PDF: the render sweep re-sends them up to
+    RENDER_MAX_ATTEMPTS worker attempts, then leaves them here for staff."""
+
+    title = "PDF"
+    parameter_name = "pdf"
+
+    def lookups(self, request, model_admin):
+        return [("missing", _("Not rendered yet")), ("given_up", _("Not rendered, attempts used up"))]
+
+    def queryset(self, request, queryset):
+        from soldee.tasks import RENDER_MAX_ATTEMPTS
+
+        return {
+            "missing": lambda: queryset.filter(file=""),
+            "given_up": lambda: queryset.filter(file="", render_attempts__gte=RENDER_MAX_ATTEMPTS),
+        }.get(self.value(), lambda: queryset)()
+
+
 @admin.register(PaymentDocument)
 class PaymentDocumentAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "doc_type", "created_at", "customer", "amount_display", "valid_until",
                     "paid_at", "payment", "pdf")
-    list_filter = ("doc_type", InvoiceStateFilter, "year")
+    list_filter = ("doc_type", InvoiceStateFilter, PdfFilter, "year")
     search_fields = ("number", "customer__email", "payment__public_id", "payment__gateway_ref")
     date_hierarchy = "created_at"
     list_select_related = ("customer", "payment")
-    actions = ["mark_paid_by_bank_transfer"]
+    actions = ["mark_paid_by_bank_transfer", "render_again"]
 
     @admin.display(description="PDF")
     def pdf(self, obj):
-        return format_html('<a href="{}">PDF</a>', reverse("billing:document_pdf", args=[obj.number]))
+        link = format_html('<a href="{}">PDF</a>', reverse("billing:document_pdf", args=[obj.number]))
+        if obj.file or not obj.render_attempts:
+            return link
+        return format_html('{} <span title="{}">{}</span>', link, obj.render_error,
+                           ngettext("not rendered: %(count)s attempt", "not rendered: %(count)s attempts",
+                                    obj.render_attempts) % {"count": obj.render_attempts})
+
+    def has_render_permission(self, request):
+        # Rendering a missing PDF changes nothing a customer agreed to; it needs the change
+        # permission all the same (the rows are read-only here).
+        return request.user.has_perm("billing.change_paymentdocument")
+
+    @admin.action(description=_("Render the PDF again"), permissions=["render"])
+    def render_again(self, request, queryset):
+        from . import document_tasks
+
+        missing = list(queryset.filter(file="").values_list("pk", "number"))
+        for pk, _number in missing:
+            document_tasks.document_render.delay(pk)
+        if missing:
+            self.message_user(request, _("Queued for rendering: %(numbers)s.") % {
+                "numbers": ", ".join(number for _pk, number in missing)})
+        else:
+            self.message_user(request, _("The selected documents have their PDF already: nothing was queued."),
+                              level=messages.WARNING)
 
     def has_bank_permission(self, request):
         # Confirming money received needs the change permission on payment documents.

@@ -24,6 +24,13 @@ def document_render(self, document_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 900)) from exc
 
 
+@shared_task
+def document_render_sweep() -> int:
+    """Re-send the render of receipts, refund notes and invoices left without their PDF
+    (a lost task, retries used up), a bounded number of times (soldee.tasks)."""
+    return fan_out(document_render, documents.documents_to_render_again())
+
+
 @shared_task(acks_late=True)
 def document_render_many(document_ids: list[int]) -> int:
     """A renewal batch's PDFs: one message from the settlement, fanned out here into one

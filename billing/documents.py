@@ -19,7 +19,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -519,22 +520,31 @@ def document_html(document: PaymentDocument) -> str:
         return render_to_string(f"documents/{document.doc_type}.html", document_context(document))
 
 
-def document_render(*, document_id: int) -> PaymentDocument:
+def document_render(*, document_id: int, counted: bool = True) -> PaymentDocument:
     """Render and store the PDF once. No transaction is open during the render; the
-    stored file is attached with a compare-and-set, so two renders keep one file."""
+    stored file is attached with a compare-and-set, so two renders keep one file.
+    `counted`: a worker's attempt, counted and its error kept for the render sweep and
+    staff (a customer's download renders uncounted: their clicks use up no attempts)."""
     from soldee.pdf import render_pdf
 
     document = PaymentDocument.objects.select_related("customer", "payment").get(pk=document_id)
     if document.file:
         return document
-    pdf = render_pdf(document_html(document))
-    name = document.file.storage.save(
-        document.file.field.generate_filename(document, f"{document.number}.pdf"), ContentFile(pdf)
-    )
+    unrendered = PaymentDocument.objects.filter(pk=document.pk, file="")
+    if counted:
+        unrendered.update(render_attempts=F("render_attempts") + 1, render_attempted_at=timezone.now())
+    try:
+        pdf = render_pdf(document_html(document))
+        name = document.file.storage.save(
+            document.file.field.generate_filename(document, f"{document.number}.pdf"), ContentFile(pdf)
+        )
+    except Exception as exc:
+        if counted:
+            unrendered.update(render_error=repr(exc)[:2000])
+        raise
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
-        updated = PaymentDocument.objects.filter(pk=document.pk, file="").update(
-            file=name, sha256=digest, rendered_at=timezone.now())
+        updated = unrendered.update(file=name, sha256=digest, rendered_at=timezone.now(), render_error="")
         if updated:
             events.record(verb=f"document.{document.doc_type}_rendered", subject=document,
                           customer=document.customer, data={"number": document.number, "sha256": digest})
@@ -544,3 +554,12 @@ def document_render(*, document_id: int) -> PaymentDocument:
     return document
 
 
+def documents_to_render_again(*, limit: int = 100) -> list[int]:
+    """The ids of receipts, refund notes and invoices still without their PDF whose render
+    has not been tried for RENDER_STALE_AFTER (or, never tried, that were issued that long
+    ago), below RENDER_MAX_ATTEMPTS worker attempts (soldee.tasks.renders_left_behind)."""
+    from soldee.tasks import renders_left_behind
+
+    return renders_left_behind(PaymentDocument.objects.filter(file=""),
+                               moved=Coalesce("render_attempted_at", "created_at"), attempts="render_attempts",
+                               limit=limit)

@@ -334,6 +334,12 @@ class PaymentDocument(models.Model):
     file = models.FileField(upload_to=_payment_document_path, max_length=255, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
+    # Render attempts by the worker, so the sweep that re-sends a lost or failed render
+    # (billing.document_tasks.document_render_sweep) stops after RENDER_MAX_ATTEMPTS and
+    # leaves the document to staff (admin: filter "PDF", action "Render the PDF again").
+    render_attempts = models.PositiveIntegerField(_("render attempts"), default=0)
+    render_attempted_at = models.DateTimeField(_("last render attempt"), null=True, blank=True)
+    render_error = models.TextField(_("last render error"), blank=True, default="")
     # The moment its number was taken, from the clock reading that chose the number's year: a
     # document numbered R-2026-… is never dated 2027 after a wait for the numbering lock.
     created_at = models.DateTimeField(default=timezone.now)
@@ -354,6 +360,10 @@ class PaymentDocument(models.Model):
                 name="paymentdocument_unique_source",
             ),
             models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="paymentdocument_amount_positive"),
+        ]
+        indexes = [
+            # The render sweep's few documents still without their PDF (all others have one).
+            models.Index(fields=["created_at"], condition=models.Q(file=""), name="paymentdocument_no_pdf"),
         ]
         verbose_name = _("payment document")
         verbose_name_plural = _("receipts, refund notes and invoices")

@@ -151,7 +151,7 @@ def document_pdf(request, number):
             request, document, perm="billing.view_paymentdocument", customer=document.customer_id)):
         raise Http404
     if not document.file:  # the worker has not rendered it yet: render now (stored once)
-        document = documents.document_render(document_id=document.pk)
+        document = documents.document_render(document_id=document.pk, counted=False)  # uses no sweep attempt
     response = FileResponse(document.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"{document.number}.pdf")
     response["Cache-Control"] = "private, no-store"

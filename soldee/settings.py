@@ -398,6 +398,8 @@ CELERY_BEAT_SCHEDULE = {
     "data-export-sweep": {"task": "accounts.tasks.data_export_sweep", "schedule": 900.0},
     # clause 5.4: a copy request whose render task was lost is rendered all the same
     "agreement-copy-sweep": {"task": "offer.tasks.agreement_copy_sweep", "schedule": 900.0},
+    # ... and so is a receipt, refund note or invoice (billing.document_tasks)
+    "document-render-sweep": {"task": "billing.document_tasks.document_render_sweep", "schedule": 900.0},
     # Every minute: charge the saved card of every subscription whose renewal is due
     # (claims with SKIP LOCKED: safe to run twice or in several workers at once).
     "renewal-sweep": {"task": "subscriptions.tasks.renewal_sweep",

@@ -15,6 +15,7 @@ from billing.models import DocumentSequence, Payment, PaymentDocument
 from offer.models import Acceptance
 from soldee.models import Event
 from soldee.provider import provider_details
+from soldee.tasks import RENDER_MAX_ATTEMPTS
 from subscriptions.models import AccessGrant, Subscription
 from subscriptions.services import checkout_start, entitlement
 from tests.factories import VALID_BIN, ProfileFactory
@@ -556,3 +557,89 @@ def test_a_credit_time_the_books_refuse_shows_the_confirmation_again_with_why(cl
     page = response.content.decode()
     assert "before the invoice was issued" in page and 'value="2020-01-02T10:15"' in page
     assert not Payment.objects.exists()
+
+
+# --- PDFs left without their render ---------------------------------------------------------
+
+def _render_fails(monkeypatch):
+    """The renderer breaks (a full disk, a broken font) until the returned list is cleared."""
+    import soldee.pdf
+
+    render, broken = soldee.pdf.render_pdf, [True]
+
+    def render_pdf(*args, **kwargs):
+        if broken:
+            raise OSError("disk full")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(soldee.pdf, "render_pdf", render_pdf)
+    return broken
+
+
+def test_a_document_whose_render_was_lost_or_failed_is_rendered_by_the_sweep(
+        customer, company, plan, documents, enqueued, monkeypatch, django_capture_on_commit_callbacks):
+    """Found by the contract-map audit (as for agreement copies): a receipt, refund note or
+    invoice whose render task was lost (the broker down at commit) or failed past its Celery
+    retries stayed without its PDF for good; nothing looked again."""
+    from datetime import timedelta
+
+    from billing.document_tasks import document_render_sweep
+
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = settle(pending_payment(customer, plan, documents, "a"))
+        receipt = receipt_for(payment)
+        with transaction.atomic():
+            note = billing_documents.refund_note_create(payment=payment, amount_minor=1_495_000,
+                                                        refund_key="refund:lost")
+        invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    assert enqueued.names().count("billing.document_tasks.document_render") == 3
+    enqueued.calls.clear()  # none of the render tasks reached a worker
+    assert document_render_sweep.apply().get() == 0  # just issued: their tasks may still be on their way
+    later = timezone.now() + timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        assert document_render_sweep.apply().get() == 3
+    assert sorted(args[0] for name, args, _kw in enqueued.calls) == sorted([receipt.pk, note.pk, invoice.pk])
+    enqueued.calls = [c for c in enqueued.calls if c[1] == [receipt.pk]]
+
+    broken = _render_fails(monkeypatch)
+    with time_machine.travel(later, tick=False), pytest.raises(OSError):
+        enqueued.run("billing.document_tasks.document_render")  # ... and failed past its retries
+    receipt.refresh_from_db()
+    assert not receipt.file and "disk full" in receipt.render_error
+    assert 1 < receipt.render_attempts < RENDER_MAX_ATTEMPTS
+    enqueued.calls.clear()
+    with time_machine.travel(later + timedelta(minutes=10), tick=False):
+        assert receipt.pk not in billing_documents.documents_to_render_again()  # just tried
+    broken.clear()
+    with time_machine.travel(later + timedelta(hours=1), tick=False):
+        assert document_render_sweep.apply().get() == 3  # the receipt, and the two never rendered
+        enqueued.run("billing.document_tasks.document_render")
+        assert document_render_sweep.apply().get() == 0
+    for document in (receipt, note, invoice):
+        document.refresh_from_db()
+        assert document.file and document.sha256 and not document.render_error
+
+
+def test_the_sweep_leaves_a_render_that_keeps_failing_to_staff(customer, plan, documents, enqueued, staff_admin,
+                                                              monkeypatch):
+    from datetime import timedelta
+
+    from billing.document_tasks import document_render_sweep
+
+    receipt = receipt_for(settle(pending_payment(customer, plan, documents, "a")))
+    PaymentDocument.objects.filter(pk=receipt.pk).update(
+        render_attempts=RENDER_MAX_ATTEMPTS, render_error="OSError('disk full')")
+    enqueued.calls.clear()
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert document_render_sweep.apply().get() == 0
+    assert not enqueued.names()
+    # Staff find it in the admin and render it again once the cause is fixed.
+    page = staff_admin.get("/admin/billing/paymentdocument/?pdf=given_up").content.decode()
+    assert receipt.number in page and "not rendered: 10 attempts" in page
+    staff_admin.post("/admin/billing/paymentdocument/", {"action": "render_again", "_selected_action": [receipt.pk]})
+    assert enqueued.names() == ["billing.document_tasks.document_render"]
+    enqueued.run()
+    receipt.refresh_from_db()
+    assert receipt.file
+    assert receipt not in staff_admin.get("/admin/billing/paymentdocument/?pdf=missing").context["cl"].result_list
+

@@ -1,9 +1,10 @@
 """The contract kept in the background: the 30-minute access deadline (clause 5.2), the daily
 NBK rates (6.2), renewals, their retries and lapse (6.4), refunds executed (7), critical-error
-deadlines (7), agreement copies rendered (5.4), exports expired (personal data) all run from
-beat. Every entry must name a task the worker knows, with arguments it takes, and none of
-the contract's sweeps may be missing: a renamed task or a dropped entry fails no other test
-while the portal quietly stops keeping its promises. (Found by the contract-map audit.)"""
+deadlines (7), agreement copies rendered (5.4), receipts, refund notes and invoices rendered,
+exports expired (personal data) all run from beat. Every entry must name a task the worker
+knows, with arguments it takes, and none of the contract's sweeps may be missing: a renamed
+task or a dropped entry fails no other test while the portal quietly stops keeping its
+promises. (Found by the contract-map audit.)"""
 
 import importlib
 import inspect
@@ -26,6 +27,7 @@ CONTRACT_SWEEPS = {
     "refunds.tasks.error_deadline_sweep": "7: critical-error deadlines",
     "refunds.tasks.unapplied_payments_sweep": "7: payments that bought nothing returned",
     "offer.tasks.agreement_copy_sweep": "5.4: agreement copies rendered",
+    "billing.document_tasks.document_render_sweep": "receipts, refund notes and invoices rendered",
     "accounts.tasks.data_export_sweep": "personal data: exports built and expired",
 }
 
