@@ -151,7 +151,16 @@ def document_pdf(request, number):
             request, document, perm="billing.view_paymentdocument", customer=document.customer_id)):
         raise Http404
     if not document.file:  # the worker has not rendered it yet: render now (stored once)
-        document = documents.document_render(document_id=document.pk, counted=False)  # uses no sweep attempt
+        try:
+            document = documents.document_render(document_id=document.pk, counted=False)
+        except Exception:
+            # Not a server error page: the document exists, its PDF is not there yet (the
+            # worker, or the render sweep, renders it).
+            log.exception("rendering payment document %s on download failed", document.number)
+            response = render(request, "billing/document_pending.html", {"document": document}, status=503)
+            response["Retry-After"] = "120"
+            response["Cache-Control"] = "private, no-store"
+            return response
     response = FileResponse(document.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"{document.number}.pdf")
     response["Cache-Control"] = "private, no-store"

@@ -643,3 +643,20 @@ def test_the_sweep_leaves_a_render_that_keeps_failing_to_staff(customer, plan, d
     assert receipt.file
     assert receipt not in staff_admin.get("/admin/billing/paymentdocument/?pdf=missing").context["cl"].result_list
 
+
+def test_a_download_before_the_pdf_can_be_rendered_says_it_is_being_prepared(client, customer, plan, documents,
+                                                                             monkeypatch):
+    """Not a server error: the document exists and its PDF comes (the worker or the sweep
+    renders it). The customer's clicks use up none of the sweep's attempts."""
+    receipt = receipt_for(settle(pending_payment(customer, plan, documents, "a")))
+    broken = _render_fails(monkeypatch)
+    client.force_login(customer)
+    response = client.get(f"/billing/documents/{receipt.number}/pdf/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 503 and response["Retry-After"]
+    body = response.content.decode()
+    assert receipt.number in body and "is being prepared. Please try again in a few minutes." in body
+    receipt.refresh_from_db()
+    assert not receipt.file and receipt.render_attempts == 0
+    broken.clear()
+    response, data = download(client, receipt)
+    assert response.status_code == 200 and receipt.number in pdf_text(data)
