@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0011_exchangerate_source_demo'),
+        ("billing", "0012_payment_recorded_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
