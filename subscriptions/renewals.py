@@ -29,6 +29,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.personal_data import consent_withdrawn_condition
 from billing import exchange
 from billing import services as billing
 from billing.gateways import ChargeResult, ChargeStatus, GatewayError, get_gateway
@@ -101,8 +102,9 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
         )
         if not locked:
             return []
+        # Whether each customer has withdrawn consent, read in this same query (no query per row).
         subs = list(Subscription.objects.filter(pk__in=locked).select_related("plan", "customer", "customer__profile")
-                    .order_by("next_charge_at", "pk"))
+                    .annotate(consent_withdrawn=consent_withdrawn_condition()).order_by("next_charge_at", "pk"))
         ids = [s.pk for s in subs]
         customer_ids = [s.customer_id for s in subs]
         cards = {}
@@ -113,8 +115,11 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
         last_try = {(r["subscription"], r["term_number"]): r["n"] for r in RenewalAttempt.objects.filter(
             subscription_id__in=ids).values("subscription", "term_number").annotate(n=Max("attempt_no"))}
         pinned = [offer_services.pin(d) for d in offer_services.documents_in_force().values()]
-        payments, plans, deferred = [], [], []
+        payments, plans, deferred, no_consent = [], [], [], []
         for sub in subs:
+            if sub.consent_withdrawn:  # a renewal is a purchase: not without the consent (see _renewal_off_no_consent)
+                no_consent.append(sub.pk)
+                continue
             try:
                 conversion = exchange.conversion_for(customer=sub.customer, kzt_amount_minor=sub.renewal_price_minor,
                                                      on=now, profile=getattr(sub.customer, "profile", None))
@@ -150,6 +155,9 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
                         "payment": str(p.public_id), "card": p.payment_method_id is not None})
             for (sub, term, try_no), p in zip(plans, payments, strict=True)
         ])
+        if no_consent:  # not due again for an hour: a refusal below does not bring it back to every sweep
+            Subscription.objects.filter(pk__in=no_consent).update(next_charge_at=now + timedelta(hours=1),
+                                                                   updated_at=now)
         for sub, reason, no_currency in deferred:  # no usable exchange rate: try again in an hour
             _renewal_deferred(sub, reason=reason, no_currency=no_currency, now=now)
         overdue = [sub.pk for sub, _r, _c in deferred if sub.lapses_at is not None and sub.lapses_at <= now]
@@ -170,7 +178,37 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
                 problem=f"renewals-deferred:{no_rate}:{bool(no_currency)}"), robust=True)  # once a day per cause
     for pk in overdue:  # each in its own transaction, the customer locked first as every service does
         _deferred_lapse(pk, now=now)
+    for pk in no_consent:  # likewise
+        _renewal_off_no_consent(pk)
     return [a.pk for a in attempts]
+
+
+CONSENT_WITHDRAWN_REASON = "the customer's consent to the processing of personal data is withdrawn"
+
+
+def _renewal_off_no_consent(subscription_id: int) -> None:
+    """The claim found renewal still on although the customer has withdrawn consent (left on
+    by a path other than personal_data.consent_withdraw, which turns it off, or by a withdrawal
+    made before it did): not charged, and renewal turned off as that withdrawal would have,
+    through the customer's renewal-off service (event subscription.renewal_cancelled with the
+    system as actor, the "renewal is off" e-mail; a term already over ends now). Outside the
+    claim's transaction: that service locks the customer before the subscription (the claim
+    holds the subscription's row only) and, for a term already over, asks the gateway first.
+    Refused (a payment of the next term being decided), the claim tries again in an hour."""
+    from accounts.personal_data import consent_withdrawn
+
+    from .services import CheckoutRefused, subscription_set_auto_renew
+
+    sub = Subscription.objects.select_related("customer").get(pk=subscription_id)
+    if not consent_withdrawn(sub.customer):  # given again meanwhile: the next claim charges it
+        return
+    try:
+        subscription_set_auto_renew(subscription_id=subscription_id, on=False, by=None,
+                                    reason=CONSENT_WITHDRAWN_REASON)
+    except CheckoutRefused as exc:
+        log.warning("renewal of subscription %s (consent withdrawn) not turned off now: %s", subscription_id, exc)
+    except Exception:  # one that fails must not keep the claimed batch from its charges
+        log.exception("renewal of subscription %s (consent withdrawn) not turned off", subscription_id)
 
 
 def _deferred_lapse(subscription_id: int, *, now) -> None:

@@ -291,7 +291,9 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
     """Turn automatic renewal on or off (clause 6.5). `notify=False`: no "renewal is off"
     e-mail, for a caller that tells the customer itself (the next term's refund request).
     Staff acting for the customer (who asked by e-mail or phone) give the `reason`: it is
-    the evidence of the customer's wish, above all for renewal on, which charges their card."""
+    the evidence of the customer's wish, above all for renewal on, which charges their card.
+    `by=None`: the system (renewal off only; the renewal claim for a customer whose consent
+    is withdrawn), with its `reason` recorded."""
     from .renewals import PURPOSE_RENEWAL, renewal_in_flight
 
     reason = " ".join(reason.split())
@@ -335,8 +337,8 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
             for handler in _renewal_resumed_handlers:
                 handler(subscription=subscription, by=by)
         _renewal_switch(subscription, on=on, by=by,
-                        actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER,
-                        reason=reason if staff else "")
+                        actor_kind=Event.ActorKind.STAFF if staff else Event.ActorKind.CUSTOMER if by is not None
+                        else Event.ActorKind.SYSTEM, reason=reason if staff or by is None else "")
         from . import tasks
 
         template = "emails/renewal_resumed" if on else "emails/renewal_cancelled"

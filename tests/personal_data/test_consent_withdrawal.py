@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import pytest
 from django.test import RequestFactory
+from django.utils import timezone
 
 from accounts import personal_data
 from accounts.models import PersonalDataConsent
 from accounts.services import consent_record
+from billing.models import Payment
 from soldee.models import Event
 
 
@@ -128,3 +130,97 @@ def test_withdrawal_is_refused_with_nothing_changed_while_the_next_term_is_being
     assert not personal_data.consent_withdrawn(consented)
     sub.refresh_from_db()
     assert sub.auto_renew and sub.is_live
+
+
+# --- The renewal claim checks consent too (defence in depth) ----------------------------
+# Renewal left on with consent withdrawn (withdrawn before withdrawal turned renewal off, or
+# any other path): the claim does not charge it and turns renewal off through the
+# customer's renewal-off service, in a transaction of its own after the claim's.
+
+def _withdraw_leaving_renewal_on(customer):
+    """What a withdrawal made before consent_withdraw turned renewal off left behind."""
+    PersonalDataConsent.objects.filter(user=customer, withdrawn_at__isnull=True).update(withdrawn_at=timezone.now())
+    assert personal_data.consent_withdrawn(customer)
+
+
+def test_the_renewal_claim_does_not_charge_a_customer_who_withdrew_consent_and_turns_renewal_off(
+        consented, other_customer, buy, time_machine, enqueued, django_capture_on_commit_callbacks):
+    from subscriptions import renewals
+    from subscriptions.models import RenewalAttempt, Subscription
+
+    buy(consented)
+    buy(other_customer, token="pd-2")  # no consent rows at all: charged as before
+    sub = Subscription.objects.get(customer=consented)
+    other = Subscription.objects.get(customer=other_customer)
+    _withdraw_leaving_renewal_on(consented)
+    end = sub.current_period_end
+    time_machine.move_to(end - timedelta(hours=1), tick=False)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        renewals.renewals_run()
+    assert not RenewalAttempt.objects.filter(subscription=sub).exists()
+    assert not Payment.objects.filter(customer=consented, purpose=renewals.PURPOSE_RENEWAL).exists()
+    assert RenewalAttempt.objects.filter(subscription=other).exists()  # charged (the test card is declined)
+    sub.refresh_from_db()
+    assert not sub.auto_renew and sub.next_charge_at is None
+    assert sub.status == Subscription.Status.ACTIVE and sub.current_period_end == end  # the paid term runs on
+    off = Event.objects.get(verb="subscription.renewal_cancelled", subject_id=str(sub.pk))
+    assert off.actor is None and off.actor_kind == Event.ActorKind.SYSTEM
+    assert "consent" in off.data["reason"]
+    assert ("subscriptions.tasks.subscription_email", [sub.pk, "emails/renewal_cancelled"], {}) in enqueued.calls
+
+    time_machine.move_to(end + timedelta(minutes=1), tick=False)
+    assert renewals.renewals_run() == {}
+    assert renewals.subscriptions_expire() == 1
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ENDED and sub.end_reason == Subscription.EndReason.CANCELLED
+
+
+def test_a_past_due_subscription_of_a_customer_who_withdrew_consent_ends_at_the_claim(
+        consented, buy, time_machine, enqueued, django_capture_on_commit_callbacks):
+    from subscriptions import renewals
+    from subscriptions.models import RenewalAttempt, Subscription
+
+    buy(consented)
+    sub = Subscription.objects.get(customer=consented)
+    Subscription.objects.filter(pk=sub.pk).update(status=Subscription.Status.PAST_DUE,
+                                                  first_failed_at=sub.current_period_end)
+    _withdraw_leaving_renewal_on(consented)
+    time_machine.move_to(sub.current_period_end + timedelta(hours=2), tick=False)
+    Subscription.objects.filter(pk=sub.pk).update(next_charge_at=timezone.now())  # a retry due
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals.renewals_claim() == []
+    assert not RenewalAttempt.objects.filter(subscription=sub).exists()
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ENDED and sub.end_reason == Subscription.EndReason.CANCELLED
+    assert ("subscriptions.tasks.subscription_email", [sub.pk, "emails/subscription_ended"], {}) in enqueued.calls
+
+
+def test_the_claim_reads_consent_for_the_whole_batch_in_its_own_queries(plan, documents):
+    """As many queries for a batch of 50 as for a batch of 5 (one customer of each has
+    withdrawn consent, the rest gave it), and those who withdrew are not charged."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from offer.models import LegalDocument
+    from offer.services import document_in_force
+    from subscriptions import renewals
+    from subscriptions.models import RenewalAttempt, Subscription
+    from subscriptions.testing import seed_due_subscriptions
+
+    policy = document_in_force(LegalDocument.Kind.PRIVACY)
+
+    def claim(n):
+        ids = seed_due_subscriptions(n=n, plan=plan, history=True)
+        customers = list(Subscription.objects.filter(pk__in=ids).order_by("pk").values_list("customer_id", flat=True))
+        PersonalDataConsent.objects.bulk_create([PersonalDataConsent(user_id=c, policy=policy) for c in customers])
+        PersonalDataConsent.objects.filter(user_id=customers[0]).update(withdrawn_at=timezone.now())
+        with CaptureQueriesContext(connection) as ctx:
+            attempts = renewals.renewals_claim(limit=n)
+        assert len(attempts) == n - 1
+        assert not RenewalAttempt.objects.filter(subscription__customer_id=customers[0]).exists()
+        assert not Subscription.objects.get(customer_id=customers[0]).auto_renew
+        return len(ctx.captured_queries)
+
+    assert claim(5) == claim(50)
