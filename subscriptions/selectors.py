@@ -1,6 +1,7 @@
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from accounts.personal_data import consent_withdrawn
 from billing.documents import invoice_plans_for
 from billing.models import Payment, PaymentDocument, PaymentMethod
 from offer.models import Acceptance, AgreementCopyRequest
@@ -122,6 +123,10 @@ def account_overview(user) -> dict:
         # Past due because the renewal cannot be charged at all now (no payment currency in a
         # non-resident's profile, no NBK rate: renewals._renewal_deferred): why, instead of a decline
         "renewal_blocked": _renewal_blocked(current),
+        # Renewal off with consent withdrawn: it goes back on only once consent is given again
+        # (personal_data.consent_withdraw); the page says so instead of offering the switch
+        "renewal_needs_consent": current is not None and current.is_live and not current.auto_renew
+        and not refunded_ahead and consent_withdrawn(user),
         **payment_options(user),
         "payments": payments,
         "more_payments": more_payments,

@@ -4,6 +4,7 @@ from datetime import datetime
 from celery import shared_task
 from django.utils import timezone
 
+from accounts.personal_data import consent_withdrawn
 from soldee.emails import send_customer_email, send_staff_alert
 from soldee.money import format_money
 from soldee.tasks import fan_out
@@ -79,6 +80,11 @@ def access_breach_alert(self, grant_id: int) -> None:
 DEFERRAL_TEMPLATES = ("emails/renewal_currency_needed", "emails/renewal_deferred")
 
 
+# The e-mails that say how to go on (renewal back on, a new purchase), which with consent
+# withdrawn must first say to give it again.
+CONSENT_TEMPLATES = ("emails/renewal_cancelled", "emails/subscription_ended")
+
+
 def _currency_not_chosen(customer) -> bool:
     from billing.exchange import CurrencyNotChosen, RateUnavailable, conversion_for
 
@@ -140,6 +146,9 @@ def subscription_email(self, subscription_id: int, template: str, reminder_for: 
                                  "renewal_blocked": why if quote is None else "",
                                  "currency_needed": currency_needed,
                                  "access_stopped": access_until <= timezone.now(),
+                                 # renewal off, or ended, with consent withdrawn: renewal (or a new
+                                 # purchase) needs it given again first (personal_data.consent_withdraw)
+                                 "consent_withdrawn": template in CONSENT_TEMPLATES and consent_withdrawn(customer),
                                  # renewal off with the next term paid, not begun: how to have its payment back
                                  "paid_ahead_refund": paid_ahead_refund(subscription)
                                  if template == "emails/renewal_cancelled" else None})

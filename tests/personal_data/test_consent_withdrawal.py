@@ -144,7 +144,7 @@ def _withdraw_leaving_renewal_on(customer):
 
 
 def test_the_renewal_claim_does_not_charge_a_customer_who_withdrew_consent_and_turns_renewal_off(
-        consented, other_customer, buy, time_machine, enqueued, django_capture_on_commit_callbacks):
+        consented, other_customer, buy, time_machine, enqueued, django_capture_on_commit_callbacks, mailoutbox):
     from subscriptions import renewals
     from subscriptions.models import RenewalAttempt, Subscription
 
@@ -168,6 +168,9 @@ def test_the_renewal_claim_does_not_charge_a_customer_who_withdrew_consent_and_t
     assert off.actor is None and off.actor_kind == Event.ActorKind.SYSTEM
     assert "consent" in off.data["reason"]
     assert ("subscriptions.tasks.subscription_email", [sub.pk, "emails/renewal_cancelled"], {}) in enqueued.calls
+    enqueued.run("subscriptions.tasks.subscription_email")
+    [mail] = [m for m in mailoutbox if m.to == [consented.email]]
+    assert "first give your consent again on the Personal data page" in mail.body
 
     time_machine.move_to(end + timedelta(minutes=1), tick=False)
     assert renewals.renewals_run() == {}
@@ -224,3 +227,68 @@ def test_the_claim_reads_consent_for_the_whole_batch_in_its_own_queries(plan, do
         return len(ctx.captured_queries)
 
     assert claim(5) == claim(50)
+
+
+# --- What the customer is told: renewal goes back on only with consent given again ------
+
+def test_the_renewal_off_email_and_the_account_say_that_consent_comes_first(
+        client, consented, buy, enqueued, django_capture_on_commit_callbacks, mailoutbox, settings):
+    from subscriptions.models import Subscription
+
+    buy(consented)
+    sub = Subscription.objects.get(customer=consented)
+    client.force_login(consented)
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/profile/privacy/consent/", {"action": "withdraw"})
+    enqueued.run("subscriptions.tasks.subscription_email")
+    [mail] = [m for m in mailoutbox if m.to == [consented.email]]
+    assert "Automatic renewal of Start is off" in mail.body
+    assert "first give your consent again on the Personal data page" in mail.body
+    assert f"{settings.SITE_URL}/profile/privacy/" in mail.body
+    assert "You can turn renewal back on in your personal account" not in mail.body
+
+    page = client.get("/account/").content.decode()
+    assert 'id="renewal-needs-consent"' in page and "Give it again on the Personal data page" in page
+    assert 'id="renewal-on"' not in page and 'id="renewal-consent"' in page
+
+    client.post("/profile/privacy/consent/", {"action": "give"})
+    page = client.get("/account/").content.decode()
+    assert 'id="renewal-on"' in page and 'id="renewal-needs-consent"' not in page
+    sub.refresh_from_db()
+    assert not sub.auto_renew
+
+
+def test_the_ordinary_renewal_off_email_still_offers_to_turn_it_back_on(
+        consented, buy, enqueued, django_capture_on_commit_callbacks, mailoutbox):
+    from subscriptions.models import Subscription
+    from subscriptions.services import subscription_set_auto_renew
+
+    buy(consented)
+    sub = Subscription.objects.get(customer=consented)
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=consented)
+    enqueued.run("subscriptions.tasks.subscription_email")
+    [mail] = [m for m in mailoutbox if m.to == [consented.email]]
+    assert "You can turn renewal back on in your personal account" in mail.body
+    assert "consent" not in mail.body
+
+
+def test_a_subscription_ended_by_the_withdrawal_says_a_new_purchase_needs_consent_first(
+        client, consented, buy, time_machine, enqueued, django_capture_on_commit_callbacks, mailoutbox):
+    from subscriptions.models import Subscription
+
+    buy(consented)
+    sub = Subscription.objects.get(customer=consented)
+    Subscription.objects.filter(pk=sub.pk).update(status=Subscription.Status.PAST_DUE,
+                                                  first_failed_at=sub.current_period_end)
+    time_machine.move_to(sub.current_period_end + timedelta(hours=2), tick=False)
+    client.force_login(consented)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/profile/privacy/consent/", {"action": "withdraw"})
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ENDED
+    enqueued.run("subscriptions.tasks.subscription_email")
+    [mail] = [m for m in mailoutbox if m.to == [consented.email]]
+    assert "to buy a plan again, first give your consent again on the Personal data page" in mail.body
+    assert "You can buy a plan again at any time" not in mail.body
