@@ -152,3 +152,24 @@ def test_the_currency_notice_is_not_sent_once_the_currency_is_chosen(
     )
     assert enqueued.run(EMAIL) == 1
     assert mailoutbox == []
+
+
+# --- The reminder days before the charge -----------------------------------------------
+
+@pytest.mark.parametrize("currency, told", [("KZT", True), ("USD", False), (None, False)])
+def test_the_reminder_asks_a_non_resident_without_a_payment_currency_to_choose_one(
+    sub, customer, currency, told, mailoutbox, settings
+):
+    """Found no currency offered to non-residents in the profile, the renewal will be
+    deferred: the reminder says so and links the customer details, only then (a non-resident
+    paying in USD and a resident are not told)."""
+    from subscriptions.tasks import subscription_email
+
+    if currency is not None:
+        non_resident(customer, currency)
+    subscription_email(sub.pk, "emails/renewal_reminder")
+    body = mailoutbox[-1].body
+    assert "we will charge" in body
+    assert ("Until you do, the renewal cannot be charged." in body) is told
+    assert ("Non-residents pay in one of these currencies: USD, EUR, RUB" in body) is told
+    assert (f"{settings.SITE_URL}/profile/" in body) is told
