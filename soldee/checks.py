@@ -107,6 +107,20 @@ def almaty_is_utc_plus_5(app_configs, **kwargs):
     return []
 
 
+@register()
+def staff_records_language_is_offered(app_configs, **kwargs):
+    """Staff alerts and the records kept for staff are written in STAFF_RECORDS_LANGUAGE:
+    a language the portal has no catalogue for would give them in no language anyone chose
+    (Django falls back without a word)."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    if settings.STAFF_RECORDS_LANGUAGE not in codes:
+        return [Error(f"STAFF_RECORDS_LANGUAGE is {settings.STAFF_RECORDS_LANGUAGE!r}, which is not one of the "
+                      f"portal's languages ({', '.join(codes)}).",
+                      hint="Set STAFF_RECORDS_LANGUAGE to one of these codes, or leave it unset for English.",
+                      id="soldee.E010")]
+    return []
+
+
 def refuse_wrong_almaty() -> None:
     """For processes that run no system checks (gunicorn, Celery): stop on E009."""
     from django.core.exceptions import ImproperlyConfigured

@@ -138,8 +138,9 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGES = [("ru", _("Russian")), ("kk", _("Kazakh")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]  # vendor: allauth, Django admin gaps in Kazakh
 # Text stored for staff (a refund request's recommendation) and staff alerts: one language,
-# whatever language the customer whose action produced it reads.
-STAFF_RECORDS_LANGUAGE = "en"
+# whatever language the customer whose action produced it reads (soldee/staff_language.py).
+# One of LANGUAGES (system check soldee.E010); empty means English.
+STAFF_RECORDS_LANGUAGE = env.str("STAFF_RECORDS_LANGUAGE", default="") or "en"
 FORMAT_MODULE_PATH = ["soldee.formats"]
 USE_I18N = True
 USE_TZ = True
