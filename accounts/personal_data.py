@@ -238,12 +238,15 @@ def deletion_request_create(*, customer, reason: str = "") -> AccountDeletionReq
         deletion = AccountDeletionRequest.objects.create(customer=customer, reason=reason[:2000])
         events.record(verb="account.deletion_requested", subject=deletion, customer=customer,
                       actor=customer, actor_kind=Event.ActorKind.CUSTOMER)
+        from soldee.staff_language import staff_language
         from soldee.tasks import staff_alert_on_commit
 
-        staff_alert_on_commit(
-            "Account deletion requested",
-            f"Customer #{customer.pk} asked for deletion (request #{deletion.pk}). "
-            "Confirm or reject it in the admin: Customers → Account deletion requests.")
+        with staff_language():
+            staff_alert_on_commit(
+                _("Account deletion requested"),
+                _("Customer #%(customer)s asked for deletion (request #%(request)s). Confirm or reject it in the "
+                  "admin: Customers → Account deletion requests.") % {"customer": customer.pk,
+                                                                     "request": deletion.pk})
         from . import tasks
 
         # The customer hears it was received (and learns at once if someone else asked it).

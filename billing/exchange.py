@@ -387,7 +387,9 @@ def rates_import_from_feed(*, on: date, allow_jump: bool = False, reason: str = 
 
 def alert_staff(*, subject: str, body: str, problem: str | None = None) -> bool:
     """E-mail staff about the rates import, at most once a day per distinct problem (by
-    default its subject and body; `problem` names it when the body lists changing details).
+    default its subject and body; `problem` names it when the body lists changing details,
+    and should: the text is in STAFF_RECORDS_LANGUAGE, and a `problem` key written without
+    it keeps the once-a-day rule across a change of that setting).
     The mail goes from the retried alert task; a message that could not even be queued
     frees the day's slot, so the next run alerts again."""
     from soldee.tasks import staff_alert

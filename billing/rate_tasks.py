@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 from celery import shared_task
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from soldee.staff_language import staff_language
 
 from . import exchange, nbk
 
@@ -37,27 +40,42 @@ def nbk_rates_import(self, on_iso: str | None = None, ahead_days: int = 0) -> st
         if self.request.retries < self.max_retries:
             # Pin the date: a retry after midnight still imports the day it was asked for.
             raise self.retry(exc=exc, args=[on.isoformat()])
-        exchange.alert_staff(subject=f"NBK rates for {on:%d.%m.%Y} not imported",
-                             body=f"{exc}\n\nThe feed did not answer after {self.max_retries} retries. "
-                                  "Import them with `manage.py import_rates`, or enter them in the admin.")
+        with staff_language():
+            exchange.alert_staff(
+                subject=_("NBK rates for %(date)s not imported") % {"date": f"{on:%d.%m.%Y}"},
+                body=f"{exc}\n\n" + _("The feed did not answer after %(retries)s retries. Import them with "
+                                       "`manage.py import_rates`, or enter them in the admin.") % {
+                    "retries": self.max_retries},
+                problem=f"nbk-unavailable:{on.isoformat()}:{exc}")
         return "unavailable"
     except (nbk.FeedMalformed, exchange.ImportRefused) as exc:
-        exchange.alert_staff(subject=f"NBK rates for {on:%d.%m.%Y} refused",
-                             body=f"{exc}\n\nNothing was imported for this date. Check the feed, then run "
-                                  "`manage.py import_rates` (--allow-jump --reason … for a real jump) "
-                                  "or enter the rate by hand in the admin.")
+        with staff_language():
+            exchange.alert_staff(
+                subject=_("NBK rates for %(date)s refused") % {"date": f"{on:%d.%m.%Y}"},
+                body=f"{exc}\n\n" + _("Nothing was imported for this date. Check the feed, then run "
+                                       "`manage.py import_rates` (--allow-jump --reason … for a real jump) or "
+                                       "enter the rate by hand in the admin."),
+                problem=f"nbk-refused:{on.isoformat()}:{exc}")
         return "refused"
     log.info("NBK rates for %s:\n%s", on, result.summary())
     if result.manual_differs:
-        exchange.alert_staff(
-            subject=f"NBK rates for {on:%d.%m.%Y}: a rate entered by hand differs from the official one",
-            body=result.summary() + "\n\nThe other currencies were imported. A stored rate is never edited: "
-                                    "check the payments made at the hand-entered rate and refund any difference "
-                                    "the customer is owed.")
+        with staff_language():
+            exchange.alert_staff(
+                subject=_("NBK rates for %(date)s: a rate entered by hand differs from the official one") % {
+                    "date": f"{on:%d.%m.%Y}"},
+                body=result.summary() + "\n\n" + _(
+                    "The other currencies were imported. A stored rate is never edited: check the payments made "
+                    "at the hand-entered rate and refund any difference the customer is owed."),
+                problem=f"nbk-manual-differs:{on.isoformat()}:{result.summary()}")
     if result.no_data and ahead:
         return "no-data"
     if result.missing:
-        exchange.alert_staff(subject=f"No usable NBK rate for {on:%d.%m.%Y}: {', '.join(result.missing)}",
-                             body=result.summary() + "\n\nNon-residents paying in these currencies cannot "
-                                                     "check out or renew until a rate is imported or entered.")
+        with staff_language():
+            exchange.alert_staff(
+                subject=_("No usable NBK rate for %(date)s: %(currencies)s") % {
+                    "date": f"{on:%d.%m.%Y}", "currencies": ", ".join(result.missing)},
+                body=result.summary() + "\n\n" + _(
+                    "Non-residents paying in these currencies cannot check out or renew until a rate is imported "
+                    "or entered."),
+                problem=f"nbk-missing:{on.isoformat()}:{','.join(result.missing)}:{result.summary()}")
     return "no-data" if result.no_data else "imported"

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from soldee import events
@@ -23,6 +24,7 @@ from soldee.locking import lock_customer as _lock_customer
 from soldee.locking import lock_customers as _lock_customers
 from soldee.models import Event
 from soldee.money import format_money  # noqa: F401  (re-exported for views)
+from soldee.staff_language import staff_language
 from soldee.tasks import enqueue_on_commit, staff_alert_on_commit
 
 from . import documents, purposes
@@ -229,7 +231,8 @@ def payments_settle(*, results: list[tuple[object, ChargeResult]], source: str,
                                              actor_kind=Event.ActorKind.GATEWAY,
                                              data={"reason": reason, "source": source}) for p, reason in refused])
             text = "\n".join(f"{p.public_id}: {reason}" for p, reason in refused)
-            staff_alert_on_commit("Gateway results that do not match our payments", text)
+            with staff_language():
+                staff_alert_on_commit(_("Gateway results that do not match our payments"), text)
         if not settling:
             return out
         rows_update(settling, ["status", "paid_at", "gateway_ref", "card_mask", "failure_code",
@@ -281,11 +284,13 @@ def _seconds_bought_nothing(payments: list[Payment]) -> None:
                                      actor_kind=Event.ActorKind.GATEWAY,
                                      data={"gateway_ref": p.gateway_ref, "first": p.idempotency_key.split(":second:")[0]})
                         for p in payments])
-    staff_alert_on_commit(
-        "A second card payment for an order already paid",
-        "\n".join(f"Payment {p.public_id} ({format_money(p.amount_minor, p.currency)}, transaction {p.gateway_ref}) "
-                   f"paid again an order already paid; it starts nothing. A refund request is opened for it "
-                   f"within 15 minutes (admin: Refund requests)." for p in payments))
+    with staff_language():
+        staff_alert_on_commit(
+            _("A second card payment for an order already paid"),
+            "\n".join(_("Payment %(payment)s (%(amount)s, transaction %(transaction)s) paid again an order already "
+                        "paid; it starts nothing. A refund request is opened for it within 15 minutes (admin: "
+                        "Refund requests).") % {"payment": p.public_id, "amount": format_money(p.amount_minor, p.currency),
+                                                "transaction": p.gateway_ref} for p in payments))
 
 
 def _check_settleable(payment: Payment, charge: ChargeResult) -> None:

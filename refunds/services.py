@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from billing import services as billing
 from billing.gateways import GatewayError
@@ -21,6 +20,7 @@ from soldee import business_days, events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
 from soldee.money import format_money
+from soldee.staff_language import staff_language
 from soldee.tasks import staff_alert_on_commit
 from subscriptions.models import Subscription, Term
 from subscriptions.services import term_refunded
@@ -80,9 +80,12 @@ def error_report_create(*, customer, what_fails: str, since, severity: str, atta
                             "deadline_at": report.deadline_at.isoformat(),
                             "attachment": original_name})
         _email("emails/error_report_received", "error_report", report.pk)
-        staff_alert_on_commit(f"Critical-error report #{report.pk} from {customer.email}",
-                     f"Severity: {severity}. Resolve by {timezone.localtime(report.deadline_at):%Y-%m-%d %H:%M} "
-                     f"(Almaty time).\n\n{what_fails}")
+        with staff_language():
+            subject = _("Critical-error report #%(id)s from %(email)s") % {"id": report.pk, "email": customer.email}
+            body = _("Severity: %(severity)s. Resolve by %(deadline)s (Almaty time).") % {
+                "severity": report.get_severity_display(),
+                "deadline": f"{timezone.localtime(report.deadline_at):%Y-%m-%d %H:%M}"}
+        staff_alert_on_commit(subject, f"{body}\n\n{what_fails}")
     return report
 
 
@@ -166,20 +169,24 @@ def error_reports_deadline_sweep(*, now=None) -> int:
                 events.record(verb="error_report.deadline_missed", subject=report, customer=report.customer,
                               data={"deadline_at": due})
                 _email("emails/error_report_deadline_missed", "error_report", report.pk)
-                why = "The customer may now ask for a refund (clause 7 b) and has been told."
+                why = gettext_noop("The customer may now ask for a refund (clause 7 b) and has been told.")
             elif report.status == ErrorReport.Status.OPEN and not events.for_subject(report).filter(
                     verb="error_report.triage_overdue").exists():
                 events.record(verb="error_report.triage_overdue", subject=report, customer=report.customer,
                               data={"deadline_at": due})
-                why = "It has not even been triaged: confirm it or judge it not critical."
+                why = gettext_noop("It has not even been triaged: confirm it or judge it not critical.")
             else:
                 continue
-            staff_alert_on_commit(
-                f"Error report #{report.pk}: deadline missed",
-                f"Report #{report.pk} from customer #{customer_id} was due by "
-                f"{timezone.localtime(report.deadline_at):%Y-%m-%d %H:%M} (Almaty time) and is "
-                f"{'confirmed critical' if report.status == ErrorReport.Status.CONFIRMED else 'awaiting triage'}. "
-                f"{why}")
+            with staff_language():
+                staff_alert_on_commit(
+                    _("Error report #%(id)s: deadline missed") % {"id": report.pk},
+                    (_("Report #%(id)s from customer #%(customer)s was due by %(deadline)s (Almaty time) and is "
+                       "confirmed critical.") if report.status == ErrorReport.Status.CONFIRMED else
+                     _("Report #%(id)s from customer #%(customer)s was due by %(deadline)s (Almaty time) and is "
+                       "awaiting triage.")) % {
+                        "id": report.pk, "customer": customer_id,
+                        "deadline": f"{timezone.localtime(report.deadline_at):%Y-%m-%d %H:%M}"}
+                    + " " + _(why))
             noticed += 1
     return noticed
 
@@ -243,9 +250,12 @@ def refund_request_create(*, customer, payment_id: int, ground: str, explanation
                       data={"payment": str(payment.public_id), "ground": ground,
                             "eligible_by_records": evaluation.eligible})
         _email("emails/refund_request_received", "refund_request", request.pk)
-        staff_alert_on_commit(f"Refund request #{request.pk} from {customer.email}",
-                              f"Ground: {ground}. Eligible by records: {'yes' if evaluation.eligible else 'no'}.\n"
-                              + "\n".join(stored.get("reasons", [])))
+        with staff_language():
+            staff_alert_on_commit(
+                _("Refund request #%(id)s from %(email)s") % {"id": request.pk, "email": customer.email},
+                (_("Ground: %(ground)s. Eligible by records: yes.") if evaluation.eligible else
+                 _("Ground: %(ground)s. Eligible by records: no.")) % {"ground": request.get_ground_display()}
+                + "\n" + "\n".join(stored.get("reasons", [])))
     return request
 
 
@@ -281,7 +291,7 @@ def next_term_refund_request(*, customer, subscription_id: int) -> RefundRequest
 def _evaluate_for_staff(*, payment, ground, asked_at=None) -> tuple[selectors.Evaluation, dict]:
     """The evaluation stored with a request and sent in staff alerts: written in
     STAFF_RECORDS_LANGUAGE, whatever language the customer who asked reads."""
-    with translation.override(settings.STAFF_RECORDS_LANGUAGE):
+    with staff_language():
         evaluation = selectors.evaluate(payment=payment, ground=ground, asked_at=asked_at)
         return evaluation, evaluation.as_dict()
 
@@ -427,24 +437,28 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
             data["checked_at_gateway"] = True
     events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id, actor=by,
                   actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM, data=data)
-    amount = format_money(refund.amount_minor, refund.currency)
-    record = f"then record the transfer in the admin (Refunds → #{refund.pk} → Record the bank transfer)."
+    params = {"id": refund.pk, "amount": format_money(refund.amount_minor, refund.currency),
+              "payment": payment.public_id, "card": payment.card_mask or "—", "error": refund.last_error,
+              "paid_by": payment.gateway_ref}
+    with staff_language():
+        subject = _("Refund #%(id)s: pay it back by bank transfer") % params
+        if card_refused:
+            body = " ".join((
+                _("The payment gateway refused to return %(amount)s of payment %(payment)s to card %(card)s "
+                  "(%(error)s).") % params,
+                _("The customer is asked by e-mail for a bank account in their name.")
+                if payment.customer.is_active else
+                _("The account is deleted, so no e-mail can ask for a bank account: contact the customer through "
+                  "the details on their receipt."),
+                _("Pay %(amount)s there, then record the transfer in the admin (Refunds → #%(id)s → Record the "
+                  "bank transfer).") % params))
+        else:
+            body = _("Payment %(payment)s came by bank transfer (%(paid_by)s). Pay %(amount)s back to the account "
+                     "it came from, then record the transfer in the admin (Refunds → #%(id)s → Record the bank "
+                     "transfer).") % params
+    staff_alert_on_commit(subject, body)
     if card_refused:
-        staff_alert_on_commit(
-            f"Refund #{refund.pk}: pay it back by bank transfer",
-            f"The payment gateway refused to return {amount} of payment {payment.public_id} to card "
-            f"{payment.card_mask or '—'} ({refund.last_error}). "
-            + ("The customer is asked by e-mail for a bank account in their name. "
-               if payment.customer.is_active else
-               "The account is deleted, so no e-mail can ask for a bank account: contact the customer through "
-               "the details on their receipt. ")
-            + f"Pay {amount} there, {record}")
         _email("emails/refund_by_transfer", "refund", refund.pk)
-    else:
-        staff_alert_on_commit(
-            f"Refund #{refund.pk}: pay it back by bank transfer",
-            f"Payment {payment.public_id} came by bank transfer ({payment.gateway_ref}). Pay {amount} back to the "
-            f"account it came from, {record}")
 
 
 def _left_to_refund(*, refund: Refund, payment: Payment) -> None:
@@ -659,11 +673,14 @@ def _refund_fail(*, refund: Refund, error: str, gateway_ref: str = "") -> None:
     events.record(verb="refund.failed", subject=refund, customer=refund.customer,
                   actor_kind=Event.ActorKind.GATEWAY, data={"error": refund.last_error})
     payment = refund.payment
-    staff_alert_on_commit(
-        f"Refund #{refund.pk} failed",
-        f"{format_money(refund.amount_minor, refund.currency)} of payment {payment.public_id} "
-        f"({payment.customer.email}, {payment.get_method_display()} {payment.card_mask}): {error}\n"
-        f"Admin: Refunds → Refunds → #{refund.pk} (retry, or pay it back by bank transfer).")
+    with staff_language():
+        staff_alert_on_commit(
+            _("Refund #%(id)s failed") % {"id": refund.pk},
+            _("%(amount)s of payment %(payment)s (%(email)s, %(method)s %(card)s): %(error)s\n"
+              "Admin: Refunds → Refunds → #%(id)s (retry, or pay it back by bank transfer).") % {
+                "id": refund.pk, "amount": format_money(refund.amount_minor, refund.currency),
+                "payment": payment.public_id, "email": payment.customer.email,
+                "method": payment.get_method_display(), "card": payment.card_mask, "error": error})
 
 
 def _refund_record(*, refund_id: int, gateway_ref: str, by=None, done_at=None) -> Refund:

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import escape, urlize
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,16 @@ def _send(*, user, template: str, context: dict, to: list[str] | None) -> None:
 
 
 def send_staff_alert(*, subject: str, body: str) -> None:
+    """`subject` and `body` come written in STAFF_RECORDS_LANGUAGE (soldee.staff_language);
+    so does the prefix, whatever language the worker has active."""
     from django.conf import settings
     from django.core.mail import send_mail
 
-    send_mail(subject=f"[Soldee staff] {subject}", message=body, from_email=None,
-              recipient_list=settings.STAFF_ALERT_EMAILS)
+    from .staff_language import staff_language
+
+    with staff_language():
+        subject = _("[Soldee staff] %(subject)s") % {"subject": subject}
+    send_mail(subject=subject, message=body, from_email=None, recipient_list=settings.STAFF_ALERT_EMAILS)
 
 
 def _paragraphs(text: str) -> list[str]:

@@ -90,5 +90,6 @@ for _legacy in ("accounts.tasks.staff_alert", "refunds.tasks.staff_alert"):
 
 def staff_alert_on_commit(subject: str, body: str) -> None:
     """Queue a staff alert when the current transaction commits (at once outside one).
-    Robust: a broker that is down is logged and loses nothing already committed."""
+    Robust: a broker that is down is logged and loses nothing already committed. Write
+    `subject` and `body` inside `soldee.staff_language.staff_language()`."""
     transaction.on_commit(lambda: staff_alert.delay(subject, body), robust=True)

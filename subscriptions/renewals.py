@@ -40,6 +40,7 @@ from plans.models import Plan
 from soldee import events
 from soldee.bulk import rows_update
 from soldee.models import Event
+from soldee.staff_language import staff_language
 
 from .models import (
     LIVE_STATUSES,
@@ -164,17 +165,19 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
         if deferred:  # once a day, as the rates import's own alerts (a sweep runs every minute)
             no_currency = [sub.customer.email for sub, _r, no_currency in deferred if no_currency]
             no_rate = len(no_currency) < len(deferred)
-            body = "Renewals of non-residents are deferred an hour at a time; the events 'renewal.deferred' name " \
-                   "the subscriptions."
-            if no_rate:
-                body += ("\n\nThere is no usable NBK rate for their currency: import the rates (manage.py "
-                         "import_rates) or enter them in the admin.")
-            if no_currency:
-                body += ("\n\nThe customer's profile names no currency the portal offers (NONRESIDENT_CURRENCIES): "
-                         "correct their payment currency in the admin (Customer profiles). "
-                         + ", ".join(no_currency[:20]))
+            with staff_language():
+                subject = _("Renewals deferred: no usable exchange rate")
+                body = _("Renewals of non-residents are deferred an hour at a time; the events 'renewal.deferred' "
+                         "name the subscriptions.")
+                if no_rate:
+                    body += "\n\n" + _("There is no usable NBK rate for their currency: import the rates "
+                                        "(manage.py import_rates) or enter them in the admin.")
+                if no_currency:
+                    body += "\n\n" + _("The customer's profile names no currency the portal offers "
+                                        "(NONRESIDENT_CURRENCIES): correct their payment currency in the admin "
+                                        "(Customer profiles).") + " " + ", ".join(no_currency[:20])
             transaction.on_commit(lambda: exchange.alert_staff(
-                subject="Renewals deferred: no usable exchange rate", body=body,
+                subject=subject, body=body,
                 problem=f"renewals-deferred:{no_rate}:{bool(no_currency)}"), robust=True)  # once a day per cause
     for pk in overdue:  # each in its own transaction, the customer locked first as every service does
         _deferred_lapse(pk, now=now)
@@ -456,7 +459,8 @@ def renewal_by_invoice(*, payment: Payment, subscription: Subscription) -> Term 
         return _bought_nothing(
             payment, verb=events.UNAPPLIED_RENEWAL,
             data={"subscription": sub.pk, "status": sub.status, "reason": "next term already paid"},
-            why=f"invoice for subscription {sub.pk}, whose next term is already paid")
+            why=gettext_noop("invoice for subscription %(subscription)s, whose next term is already paid"),
+            why_params={"subscription": sub.pk})
     term_number = _next_term_number(sub)
     RenewalAttempt.objects.create(subscription=sub, term_number=term_number,
                                   attempt_no=_next_attempt_no(sub, term_number),

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.personal_data import DELETION_PENDING_MESSAGE, consent_withdrawn, deletion_requested
 from billing import exchange
@@ -22,6 +23,7 @@ from plans.models import Plan
 from soldee import events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
+from soldee.staff_language import staff_language
 from soldee.tasks import enqueue_on_commit, staff_alert
 
 from . import agent_platform
@@ -154,7 +156,7 @@ def term_start_paid(*, payment: Payment) -> Term | None:
         # gateway: no agreement, no subscription renewing a card nobody can cancel; the
         # money is returned.
         return _bought_nothing(payment, verb=events.UNAPPLIED_CLOSED_ACCOUNT, data={"plan": plan.code},
-                               why="paid after the customer's account was closed")
+                               why=gettext_noop("paid after the customer's account was closed"))
     live = live_subscription(payment.customer)
     if live is not None and payment.method == Payment.Method.BANK_TRANSFER and live.plan_id == plan.pk:
         # A legal entity pays each term by invoice: a transfer for the plan it is on pays
@@ -165,7 +167,7 @@ def term_start_paid(*, payment: Payment) -> Term | None:
     if live is not None:
         # Two checkouts paid in parallel: keep the money visible, let staff refund it.
         return _bought_nothing(payment, verb=events.DUPLICATE_PURCHASE, data={"plan": plan.code},
-                               why="paid while the customer already had a live subscription")
+                               why=gettext_noop("paid while the customer already had a live subscription"))
     acceptance = offer_services.acceptance_record(
         payment=payment, plan_code=plan.code, plan_name=plan.name, price_minor=payment.amount_minor,
         currency=payment.currency,
@@ -247,15 +249,16 @@ def on_renewal_resumed(handler: Callable) -> None:
         _renewal_resumed_handlers.append(handler)
 
 
-def _bought_nothing(payment: Payment, *, verb: str, data: dict, why: str) -> None:
+def _bought_nothing(payment: Payment, *, verb: str, data: dict, why: str, why_params: dict | None = None) -> None:
     """Inside the settlement: `payment` starts no term. The event that marks it (one of
     soldee.events.UNAPPLIED_PAYMENT_VERBS), then after commit the staff alert and the
-    listeners (refunds opens its request). Returns None: the term the payment did not buy."""
+    listeners (refunds opens its request). `why` is a msgid (gettext_noop, with
+    `why_params`), translated with the alert. Returns None: the term the payment did not buy."""
     events.record(verb=verb, subject=payment, customer=payment.customer_id, data=data)
-    transaction.on_commit(lambda: _unapplied_payment(payment.pk, why), robust=True)
+    transaction.on_commit(lambda: _unapplied_payment(payment.pk, why, why_params), robust=True)
 
 
-def _unapplied_payment(payment_id: int, why: str) -> None:
+def _unapplied_payment(payment_id: int, why: str, why_params: dict | None = None) -> None:
     """After commit: the money came but started no term. Each listener and the alert (a
     task: a slow mail server holds no request) on its own: a broker that is down loses
     nothing for the others, and the refunds sweep finds what a lost message left out, by
@@ -267,11 +270,15 @@ def _unapplied_payment(payment_id: int, why: str) -> None:
             log.exception("unapplied payment %s: handler %r failed", payment_id, handler)
     try:
         payment = Payment.objects.select_related("customer").get(pk=payment_id)
-        staff_alert.delay("A paid payment bought nothing: refund it",
-                          f"Payment {payment.public_id} ({payment.amount_display}, {payment.customer.email}, "
-                          f"paid {timezone.localtime(payment.paid_at or payment.created_at):%Y-%m-%d %H:%M} Almaty): {why}. It started no "
-                          f"paid term. A refund request on the ground 'access not granted' will be opened for it "
-                          f"(admin: Refund requests, search {payment.public_id}).")
+        with staff_language():
+            subject = _("A paid payment bought nothing: refund it")
+            body = _("Payment %(payment)s (%(amount)s, %(email)s, paid %(paid)s Almaty): %(why)s. It started no "
+                     "paid term. A refund request on the ground 'access not granted' will be opened for it "
+                     "(admin: Refund requests, search %(payment)s).") % {
+                "payment": payment.public_id, "amount": payment.amount_display, "email": payment.customer.email,
+                "paid": f"{timezone.localtime(payment.paid_at or payment.created_at):%Y-%m-%d %H:%M}",
+                "why": _(why) % why_params if why_params else _(why)}
+        staff_alert.delay(subject, body)
     except Exception:
         log.exception("unapplied payment %s: staff alert not sent", payment_id)
 

@@ -3,10 +3,12 @@ from datetime import datetime
 
 from celery import shared_task
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.personal_data import consent_withdrawn
 from soldee.emails import send_customer_email, send_staff_alert
 from soldee.money import format_money
+from soldee.staff_language import staff_language
 from soldee.tasks import fan_out
 
 from . import agent_platform, services
@@ -64,13 +66,14 @@ def access_deadline_sweep() -> int:
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def access_breach_alert(self, grant_id: int) -> None:
     grant = AccessGrant.objects.select_related("customer", "term").get(pk=grant_id)
+    with staff_language():
+        subject = _("Access not granted within 30 minutes: %(email)s") % {"email": grant.customer.email}
+        body = _("Access grant %(grant)s for term %(term)s was due at %(deadline)s (Almaty time). Its status: "
+                 "%(status)s. The payment is refundable under clause 7 of the offer.") % {
+            "grant": grant.pk, "term": grant.term_id, "status": grant.get_status_display(),
+            "deadline": f"{timezone.localtime(grant.deadline_at):%Y-%m-%d %H:%M}"}
     try:
-        send_staff_alert(
-            subject=f"Access not granted within 30 minutes: {grant.customer.email}",
-            body=(f"Access grant {grant.pk} for term {grant.term_id} was due at "
-                  f"{timezone.localtime(grant.deadline_at):%Y-%m-%d %H:%M} (Almaty time) and is {grant.status}. "
-                  "The payment is refundable under clause 7 of the offer."),
-        )
+        send_staff_alert(subject=subject, body=body)
     except OSError as exc:  # the mail server is down: this alert grounds a refund, it must arrive
         raise self.retry(exc=exc) from exc
 

@@ -106,6 +106,27 @@ def test_a_malformed_or_absurd_answer_alerts_staff_at_once_and_imports_nothing(n
 
 
 @respx.mock
+def test_a_refused_import_alerts_in_the_staff_language_and_still_once_a_day_when_it_changes(settings):
+    """The alert is written in STAFF_RECORDS_LANGUAGE, not the language active where the
+    import runs; its once-a-day key does not depend on the language it is written in."""
+    from django.utils import translation
+
+    from tests.soldee.test_staff_alert_language import in_russian
+
+    respx.get(FEED).mock(return_value=httpx.Response(200, content=feed_file("nbk_truncated.xml")))
+    settings.STAFF_RECORDS_LANGUAGE = "ru"
+    with translation.override("kk"):
+        assert rate_tasks.nbk_rates_import("2026-11-24") == "refused"
+    [alert] = mail.outbox
+    assert in_russian(alert.subject) and "24.11.2026" in alert.subject and "refused" not in alert.subject
+    assert "not well-formed XML" in alert.body  # the feed's own words, as they are
+    assert in_russian(alert.body.split("\n\n", 1)[1])
+    settings.STAFF_RECORDS_LANGUAGE = "en"  # changed the same day: the same problem is not told again
+    assert rate_tasks.nbk_rates_import("2026-11-24") == "refused"
+    assert len(mail.outbox) == 1
+
+
+@respx.mock
 def test_a_no_data_date_with_a_recent_earlier_rate_is_quiet():
     for currency, value in (("USD", "521.18"), ("EUR", "603.45"), ("RUB", "6.62")):
         make_rate(currency, date(2026, 11, 20), value)

@@ -208,6 +208,32 @@ def test_a_kazakh_customers_request_reaches_staff_in_the_staff_language(admin_cl
     assert "The customer&#x27;s e-mails are in Kazakh." in page.content.decode()
 
 
+def test_with_russian_staff_records_a_kazakh_customers_request_alerts_staff_in_russian(
+        customer, buy, queued, settings, mailoutbox, django_capture_on_commit_callbacks):
+    from django.utils import translation
+
+    from soldee.tasks import staff_alert
+    from tests.soldee.test_staff_alert_language import in_russian
+
+    settings.STAFF_RECORDS_LANGUAGE = "ru"
+    customer.language = "kk"
+    customer.save()
+    payment = buy(customer)
+    grant(payment, 45)
+    with translation.override("kk"), django_capture_on_commit_callbacks(execute=True):  # the customer's request
+        request = services.refund_request_create(customer=customer, payment_id=payment.pk, ground="late",
+                                                 explanation="45 минут")
+    [alert] = [args for name, args in queued if name == "staff_alert"]
+    staff_alert.apply(args=alert)  # the worker adds the prefix, in the staff language too
+    [mail] = mailoutbox
+    assert in_russian(mail.subject) and f"{request.pk} " in mail.subject and customer.email in mail.subject
+    assert "Refund request" not in mail.subject and "Soldee staff" not in mail.subject
+    assert in_russian(mail.body) and "Eligible by records" not in mail.body
+    with translation.override("ru"):
+        assert request.get_ground_display() in mail.body
+    assert all(reason in mail.body for reason in request.evaluation["reasons"])  # the stored recommendation
+
+
 def test_every_customer_text_has_a_third_person_staff_text():
     """The staff timelines fall back to the customer's wording: none of it may say 'you' or
     'we' (staff read it, not the customer)."""
