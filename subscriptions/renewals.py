@@ -180,7 +180,10 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
                 subject=subject, body=body,
                 problem=f"renewals-deferred:{no_rate}:{bool(no_currency)}"), robust=True)  # once a day per cause
     for pk in overdue:  # each in its own transaction, the customer locked first as every service does
-        _deferred_lapse(pk, now=now)
+        try:
+            _deferred_lapse(pk, now=now)
+        except Exception:  # one that fails must not keep the claimed batch from its charges
+            log.exception("deferred renewal of subscription %s not lapsed", pk)
     for pk in no_consent:  # likewise
         _renewal_off_no_consent(pk)
     return [a.pk for a in attempts]
@@ -231,7 +234,9 @@ def _deferred_lapse(subscription_id: int, *, now) -> None:
         events.record(verb="renewal.failed", subject=sub, customer=sub.customer,
                       data={"reason": "deferred: no usable exchange rate or payment currency", "next_retry_at": None})
         subscription_end(subscription_id=sub.pk, reason=Subscription.EndReason.LAPSED)
-        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, "emails/subscription_lapsed"))
+        # robust: a broker refusing the e-mail must not fail the claim that called this
+        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, "emails/subscription_lapsed"),
+                              robust=True)
 
 
 DEFERRAL_NOTICE = "renewal.deferral_notice"  # the customer was told, once per term and cause
@@ -270,7 +275,10 @@ def _renewal_deferred(sub: Subscription, *, reason: str, no_currency: bool, now)
     if template is not None:
         events.record(verb=DEFERRAL_NOTICE, subject=sub, customer=sub.customer,
                       data={"term_end": term_end, "cause": cause, "template": template})
-        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, template))
+        # robust, in the claim's transaction: a broker refusing one notice must not fail the
+        # claim after its commit (the batch's attempts would go uncharged until reconciliation)
+        # nor drop the callbacks queued after it
+        transaction.on_commit(lambda: tasks.subscription_email.delay(sub.pk, template), robust=True)
 
 
 # --- 2. Charge, 3. settle -------------------------------------------------------------

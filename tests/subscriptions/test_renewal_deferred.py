@@ -173,3 +173,58 @@ def test_the_reminder_asks_a_non_resident_without_a_payment_currency_to_choose_o
     assert ("Until you do, the renewal cannot be charged." in body) is told
     assert ("Non-residents pay in one of these currencies: USD, EUR, RUB" in body) is told
     assert (f"{settings.SITE_URL}/profile/" in body) is told
+
+
+# --- A deferral's side effects never cost the rest of the batch its charges ---------------
+
+@pytest.fixture
+def two_due(customer, other_customer, plan, documents, time_machine):
+    """The deferred subscription (no payment currency) and a resident's, due together."""
+    time_machine.move_to(timezone.now(), tick=False)
+    buy(customer, plan, documents, token="t-deferred")
+    buy(other_customer, plan, documents, token="t-charged")
+    non_resident(customer, "KZT")
+    deferred = Subscription.objects.get(customer=customer)
+    charged = Subscription.objects.get(customer=other_customer)
+    return deferred, charged
+
+
+def test_a_notice_the_broker_refuses_does_not_fail_the_claim_after_its_commit(
+    two_due, time_machine, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The claim has committed its attempts when its on-commit callbacks run: a notice the
+    broker refuses must not raise out of it (the batch would go uncharged until the
+    reconciliation) nor drop the callbacks queued after it (the staff alert)."""
+    from celery.app.task import Task
+
+    deferred, charged = two_due
+    sent = []
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        if self.name == EMAIL:
+            raise OSError("broker down")
+        sent.append(self.name)
+
+    monkeypatch.setattr(Task, "apply_async", apply_async)
+    time_machine.move_to(charged.current_period_end - timedelta(hours=23), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        attempts = renewals.renewals_claim()
+    assert [a.subscription_id for a in renewals.RenewalAttempt.objects.filter(pk__in=attempts)] == [charged.pk]
+    assert "soldee.tasks.staff_alert" in sent  # queued after the refused notice
+
+
+def test_a_deferred_lapse_that_fails_does_not_keep_the_batch_from_its_charges(
+    two_due, time_machine, monkeypatch
+):
+    deferred, charged = two_due
+    now = charged.current_period_end - timedelta(hours=23)
+    Subscription.objects.filter(pk=deferred.pk).update(
+        status=Subscription.Status.PAST_DUE, first_failed_at=now - timedelta(days=30), next_charge_at=now)
+
+    def broken(**kwargs):
+        raise RuntimeError("lapse failed")
+
+    monkeypatch.setattr("subscriptions.services.subscription_end", broken)
+    time_machine.move_to(now, tick=False)
+    attempts = renewals.renewals_claim()
+    assert [a.subscription_id for a in renewals.RenewalAttempt.objects.filter(pk__in=attempts)] == [charged.pk]
