@@ -2,7 +2,7 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.personal_data import consent_withdrawn
@@ -122,7 +122,10 @@ def subscription_email(self, subscription_id: int, template: str, reminder_for: 
         return
     customer = subscription.customer
     # A non-resident is charged the equivalent at the rate of the charge date: today's is a guide.
-    quote, why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
+    # `why` is sent in the e-mail: written in the e-mail's language (send_customer_email's),
+    # not the worker's
+    with translation.override(getattr(customer, "language", None) or "ru"):
+        quote, why = quote_for(customer=customer, kzt_amount_minor=subscription.renewal_price_minor)
     currency_needed = quote is None and _currency_not_chosen(customer)
     if template in DEFERRAL_TEMPLATES and (
             not subscription.is_live or not subscription.auto_renew or quote is not None

@@ -228,3 +228,23 @@ def test_a_deferred_lapse_that_fails_does_not_keep_the_batch_from_its_charges(
     time_machine.move_to(now, tick=False)
     attempts = renewals.renewals_claim()
     assert [a.subscription_id for a in renewals.RenewalAttempt.objects.filter(pk__in=attempts)] == [charged.pk]
+
+
+def test_why_the_renewal_cannot_be_charged_is_in_the_customers_language_not_the_workers(
+    sub, customer, mailoutbox
+):
+    """The sentence naming the currencies comes from the exchange module's refusal, built
+    when the task runs: it must be in the e-mail's language, as the text around it is."""
+    from django.utils import translation
+
+    from subscriptions.tasks import subscription_email
+
+    non_resident(customer, "KZT")
+    customer.language = "ru"
+    customer.save(update_fields=["language"])
+    with translation.override("en"):  # the worker's language
+        subscription_email(sub.pk, "emails/renewal_reminder")
+    body = mailoutbox[-1].body
+    assert "Пока вы этого не сделаете, оплату продления нельзя списать." in body
+    assert "Нерезиденты оплачивают в одной из этих валют: USD, EUR, RUB" in body
+    assert "Non-residents pay in one of these currencies" not in body
