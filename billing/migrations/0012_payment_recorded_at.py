@@ -46,6 +46,11 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not atomic: the column is added (instant, nullable) and committed at once, so the lock it
+    # takes is not held while the backfill reads the payments; each row's update commits on
+    # its own. Checkout and renewals go on meanwhile.
+    atomic = False
+
     dependencies = [
         ("billing", "0011_exchangerate_source_demo"),
         ("soldee", "0001_initial"),

@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from soldee.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The index is built CONCURRENTLY on PostgreSQL: renewals keep writing receipts meanwhile.
+    atomic = False
 
     dependencies = [
         ("billing", "0012_payment_recorded_at"),
@@ -27,7 +31,7 @@ class Migration(migrations.Migration):
             name='render_error',
             field=models.TextField(blank=True, default='', verbose_name='last render error'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='paymentdocument',
             index=models.Index(condition=models.Q(('file', '')), fields=['created_at'], name='paymentdocument_no_pdf'),
         ),
