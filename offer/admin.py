@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +15,7 @@ from soldee.admin import (
     confirmation_page,
     money_column,
 )
+from soldee.tasks import RENDER_STALE_AFTER
 
 from . import agreement_copies, services
 from .models import (
@@ -204,9 +207,15 @@ class AgreementCopyRequestAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.
     def render_again(self, request, queryset):
         from . import tasks
 
-        for obj in queryset.filter(status__in=["requested", "failed"]):
+        # A render the worker never finished (killed at the time limit, the worker lost) stays
+        # "rendering": once it has not moved for as long as the sweep waits, it is as failed
+        # (after the sweep's last attempt nothing else sends it again).
+        Status = AgreementCopyRequest.Status
+        stale = timezone.now() - RENDER_STALE_AFTER
+        for obj in queryset.filter(Q(status__in=[Status.REQUESTED, Status.FAILED])
+                                   | Q(status=Status.RENDERING, updated_at__lt=stale)):
             tasks.render_agreement_copy.delay(obj.pk)
-            self.message_user(request, f"#{obj.pk}: queued.")
+            self.message_user(request, _("#%(id)s: queued.") % {"id": obj.pk})
 
 
 @admin.register(AgreementCopy)

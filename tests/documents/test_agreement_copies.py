@@ -345,3 +345,36 @@ def test_the_sweep_leaves_a_render_that_keeps_failing_to_staff(customer, buy, en
     with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
         assert agreement_copy_sweep.apply().get() == 0
     assert not enqueued.names()
+
+
+def test_staff_render_again_a_render_that_never_finished(customer, buy, enqueued, staff_admin,
+                                                        django_capture_on_commit_callbacks):
+    """A render the worker never finished (killed at the task's time limit, the worker lost)
+    leaves the request 'rendering'. Once the sweep has used its attempts, staff's "Render
+    again" is all that is left (docs/documents.md), and it took only requested and failed
+    ones: the customer's copy (clause 5.4) waited for good. A render still under way is not
+    sent twice."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from offer.tasks import agreement_copy_sweep
+
+    acceptance = buy(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        request, _ = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=customer)
+    AgreementCopyRequest.objects.filter(pk=request.pk).update(
+        status=AgreementCopyRequest.Status.RENDERING, attempts=agreement_copies.SWEEP_MAX_ATTEMPTS)
+    enqueued.calls.clear()
+    action = {"action": "render_again", "_selected_action": [request.pk]}
+    staff_admin.post("/admin/offer/agreementcopyrequest/", action)
+    assert not enqueued.names(), "a render under way is not sent again"
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert agreement_copy_sweep.apply().get() == 0
+        response = staff_admin.post("/admin/offer/agreementcopyrequest/", action, follow=True)
+    assert enqueued.names() == ["offer.tasks.render_agreement_copy"]
+    assert f"#{request.pk}: queued." in response.content.decode()
+    enqueued.run("offer.tasks.render_agreement_copy")
+    request.refresh_from_db()
+    assert request.status == AgreementCopyRequest.Status.READY and request.copy_id
