@@ -76,11 +76,15 @@ def consent_withdrawn_condition(customer_ref: str = "customer_id"):
 
 def renewal_to_stop(user):
     """The customer's live subscription whose automatic renewal withdrawing consent turns
-    off (see consent_withdraw), or None."""
+    off (see consent_withdraw), or None: None too when there is no consent in force to
+    withdraw (an account staff made has none, and may buy and renew)."""
     from subscriptions.services import live_subscription
 
     subscription = live_subscription(user)
-    return subscription if subscription is not None and subscription.auto_renew else None
+    if subscription is None or not subscription.auto_renew:
+        return None
+    in_force = PersonalDataConsent.objects.filter(user=user, withdrawn_at__isnull=True).exists()
+    return subscription if in_force else None
 
 
 def consent_withdraw(*, user) -> int:
@@ -91,8 +95,8 @@ def consent_withdraw(*, user) -> int:
     (its event and e-mail; a term already over ends at once): a renewal is a new 30-day
     term bought with a new payment (clauses 6.3, 6.4), which, as a purchase, needs the
     processing the customer has just refused; the term already paid runs to its end (the
-    agreement is being performed). Refused, with nothing changed, while a payment for the
-    next term is being decided (that service's own refusal)."""
+    agreement is being performed). Refused, with nothing changed, when that service refuses
+    (after the term's end, while a payment for the next term is being decided)."""
     from subscriptions.services import CheckoutRefused, subscription_set_auto_renew
 
     subscription = renewal_to_stop(user)

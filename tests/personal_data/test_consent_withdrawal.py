@@ -292,3 +292,18 @@ def test_a_subscription_ended_by_the_withdrawal_says_a_new_purchase_needs_consen
     [mail] = [m for m in mailoutbox if m.to == [consented.email]]
     assert "to buy a plan again, first give your consent again on the Personal data page" in mail.body
     assert "You can buy a plan again at any time" not in mail.body
+
+
+def test_an_account_with_no_consent_in_force_keeps_renewal_on_when_it_clicks_withdraw(client, customer, buy):
+    """An account staff made (no consent row) is not "withdrawn" and may buy: clicking
+    Withdraw withdraws nothing, so it must not turn renewal off either (found by the review)."""
+    from subscriptions.models import Subscription
+
+    buy(customer)
+    sub = Subscription.objects.get(customer=customer)
+    assert not PersonalDataConsent.objects.filter(user=customer).exists()
+    assert personal_data.renewal_to_stop(customer) is None  # the page announces nothing
+    assert personal_data.consent_withdraw(user=customer) == 0
+    sub.refresh_from_db()
+    assert sub.auto_renew
+    assert not Event.objects.filter(verb="subscription.renewal_cancelled", customer=customer).exists()
