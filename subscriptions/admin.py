@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.personal_data import consent_withdrawn
 from billing import exchange
 from billing.models import PaymentMethod
 from soldee.admin import ModelNamesAdminMixin, ReadOnlyAdminMixin, confirmation_page
@@ -133,6 +134,9 @@ class SubscriptionAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
             "date": formats.date_format(timezone.localtime(sub.current_period_end), "DATETIME_FORMAT")}
         if not sub.is_live or not sub.auto_renew:
             return note + " — " + _("not charged: renewal is off or the subscription has ended.")
+        if consent_withdrawn(sub.customer):
+            return note + " — " + _("not charged: the customer has withdrawn consent to the processing of personal "
+                                    "data.")
         if sub.status != Subscription.Status.PAST_DUE and (sub.next_charge_at is None
                                                            or sub.next_charge_at > timezone.now()):
             return note + " — " + _("not charged: its renewal is not due yet.")

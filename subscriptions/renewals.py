@@ -27,9 +27,9 @@ from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
-from accounts.personal_data import consent_withdrawn_condition
+from accounts.personal_data import consent_withdrawn, consent_withdrawn_condition
 from billing import exchange
 from billing import services as billing
 from billing.gateways import ChargeResult, ChargeStatus, GatewayError, get_gateway
@@ -190,6 +190,11 @@ def renewals_claim(*, now=None, limit: int | None = None, subscription_ids: list
 
 
 CONSENT_WITHDRAWN_REASON = "the customer's consent to the processing of personal data is withdrawn"
+# Staff's "retry now" for such a customer (renewal_retry_now), and its confirmation.
+CONSENT_WITHDRAWN_STAFF_REFUSAL = gettext_lazy(
+    "Not charged: the customer has withdrawn consent to the processing of personal data, and a renewal is a "
+    "purchase that needs it. The renewal sweep does not charge it either and turns its renewal off; it can be "
+    "charged once the customer gives consent again on their Personal data page.")
 
 
 def _renewal_off_no_consent(subscription_id: int) -> None:
@@ -201,8 +206,6 @@ def _renewal_off_no_consent(subscription_id: int) -> None:
     claim's transaction: that service locks the customer before the subscription (the claim
     holds the subscription's row only) and, for a term already over, asks the gateway first.
     Refused (a payment of the next term being decided), the claim tries again in an hour."""
-    from accounts.personal_data import consent_withdrawn
-
     from .services import CheckoutRefused, subscription_set_auto_renew
 
     sub = Subscription.objects.select_related("customer").get(pk=subscription_id)
@@ -610,7 +613,8 @@ def renewal_retry_now(*, subscription_id: int, by) -> RenewalAttempt | None:
     - past due: an extra try (kind STAFF); declined, it uses up none of the customer's
       retries and leaves the schedule as it was;
     - due and not yet tried: the scheduled charge itself, a minute before the sweep;
-    - paid up to its end (charge not due) or a charge under way: refused.
+    - paid up to its end (charge not due), a charge under way, or the customer's consent to
+      the processing of personal data withdrawn (the claim would not charge it): refused.
     Returns the attempt, or None when it could not be claimed now (no exchange rate: the
     sweep goes on with it)."""
     from .services import _lock_customer
@@ -621,6 +625,8 @@ def renewal_retry_now(*, subscription_id: int, by) -> RenewalAttempt | None:
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
         if not sub.is_live or not sub.auto_renew:
             raise ValueError(_("Only a live subscription with renewal on can be charged."))
+        if consent_withdrawn(sub.customer):  # the claim would skip it (and turn renewal off): say why here
+            raise ValueError(CONSENT_WITHDRAWN_STAFF_REFUSAL)
         now = timezone.now()
         if sub.renewal_attempts.filter(status__in=RenewalAttempt.IN_FLIGHT).exists():
             raise ValueError(_("A renewal charge of this subscription is under way."))

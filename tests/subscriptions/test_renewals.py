@@ -888,3 +888,30 @@ def test_an_old_renewal_link_of_an_ended_subscription_says_it_ended(client, cust
     page = response.content.decode()
     assert response.redirect_chain[-1][0] == "/account/" and "renewal can no longer be changed" in page
     assert "will renew on" not in page
+
+
+def test_staff_retry_now_refuses_a_customer_who_withdrew_consent_saying_why(
+        customer, plan, documents, staff_admin, time_machine):
+    """Renewal left on with consent withdrawn: the claim skips such a customer (and turns
+    renewal off), so "retry now" said 'a charge is under way, or no exchange rate'. It is
+    refused before anything is recorded, with the reason, and the confirmation says so."""
+    from django.test import RequestFactory
+
+    from accounts.models import PersonalDataConsent
+    from accounts.services import consent_record
+
+    consent_record(user=customer, request=RequestFactory().post("/accounts/signup/", REMOTE_ADDR="10.9.8.7"))
+    sub = subscribe(customer, plan, documents)
+    PersonalDataConsent.objects.filter(user=customer).update(withdrawn_at=timezone.now())  # renewal left on
+    time_machine.move_to(sub.current_period_end - timedelta(hours=2), tick=False)  # due
+    staff_admin.force_login(staff_admin.staff)
+    asked = staff_admin.post("/admin/subscriptions/subscription/", {
+        "action": "retry_now", "_selected_action": [sub.pk]}).content.decode()
+    assert "not charged: the customer has withdrawn consent to the processing of personal data." in asked
+    [message] = _retry_now(staff_admin, sub)
+    assert message.startswith(f"#{sub.pk} ") and "has withdrawn consent to the processing of personal data" in message
+    assert "under way" not in message and "exchange rate" not in message
+    assert not RenewalAttempt.objects.filter(subscription=sub).exists() and token_charges() == 0
+    assert not Event.objects.filter(verb="renewal.retry_requested").exists()
+    sub.refresh_from_db()
+    assert sub.auto_renew and sub.next_charge_at is not None  # untouched: the sweep turns it off
