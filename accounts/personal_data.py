@@ -52,6 +52,14 @@ DELETION_PENDING_MESSAGE = gettext_lazy(
 )
 
 
+# Why a purchase is refused while consent is withdrawn: checkout, the invoice for a bank
+# transfer, a past-due customer paying the renewal with another card (consent_withdrawn).
+CONSENT_WITHDRAWN_MESSAGE = gettext_lazy(
+    "You withdrew your consent to the processing of your personal data. Give it again on the Personal data page "
+    "to make a purchase."
+)
+
+
 def deletion_requested(user) -> bool:
     """The customer asked for the account's deletion and staff have not decided yet: no new
     purchase meanwhile (staff could not confirm the deletion while a subscription runs)."""

@@ -232,10 +232,17 @@ def invoice_plans_for(customer) -> list:
 
 def _invoice_state(customer) -> tuple:
     """(the live subscription or None, why no invoice is issued now — "" when one may be)."""
-    from accounts.personal_data import DELETION_PENDING_MESSAGE, deletion_requested
+    from accounts.personal_data import (
+        CONSENT_WITHDRAWN_MESSAGE,
+        DELETION_PENDING_MESSAGE,
+        consent_withdrawn,
+        deletion_requested,
+    )
     from subscriptions.services import live_subscription, paid_ahead_term, refunded_ahead
 
     live = live_subscription(customer)
+    if consent_withdrawn(customer):  # an invoice's transfer is a purchase: not without the consent (as checkout_start)
+        return live, str(CONSENT_WITHDRAWN_MESSAGE)
     if deletion_requested(customer):  # no purchase while it waits (as checkout_start)
         return live, str(DELETION_PENDING_MESSAGE)
     if live is not None and refunded_ahead(live):  # it ends with this term, then the customer buys again

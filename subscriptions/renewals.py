@@ -652,8 +652,13 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
     """A past-due customer pays the next term on the hosted page with another card; the
     new card's token replaces the saved one (billing saves it on settlement). A payment of
     theirs the gateway is still deciding refuses a second one; pages opened before and not
-    paid expire (services.payment_pages_supersede), so the term is paid once."""
+    paid expire (services.payment_pages_supersede), so the term is paid once.
+    Refused (services.CheckoutRefused, nothing created) while the customer's consent to the
+    processing of personal data is withdrawn, as checkout is."""
+    from accounts.personal_data import CONSENT_WITHDRAWN_MESSAGE
+
     from .services import (
+        CheckoutRefused,
         _lock_customer,
         checkout_in_flight,
         payment_pages_supersede,
@@ -668,6 +673,8 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
     with transaction.atomic():
         _lock_customer(subscription.customer_id)  # first, as every service does (expiring pages locks it too)
         sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)
+        if consent_withdrawn(sub.customer):  # a renewal is a purchase: as checkout_start, not without the consent
+            raise CheckoutRefused(str(CONSENT_WITHDRAWN_MESSAGE))
         if sub.status != Subscription.Status.PAST_DUE:
             raise ValueError(_("This subscription has nothing to pay."))
         if renewal_in_flight(sub):  # a retry of the saved card is at the gateway: it may pay this term

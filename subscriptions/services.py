@@ -14,7 +14,12 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from accounts.personal_data import DELETION_PENDING_MESSAGE, consent_withdrawn, deletion_requested
+from accounts.personal_data import (
+    CONSENT_WITHDRAWN_MESSAGE,
+    DELETION_PENDING_MESSAGE,
+    consent_withdrawn,
+    deletion_requested,
+)
 from billing import exchange
 from billing import services as billing
 from billing.models import Payment
@@ -57,8 +62,7 @@ def checkout_start(*, customer, plan: Plan, document_ids: list[int], token: str,
     if not hasattr(customer, "profile"):
         raise CheckoutRefused(_("Please fill in your customer details first."))
     if consent_withdrawn(customer):
-        raise CheckoutRefused(_("You withdrew your consent to the processing of your personal data. "
-                                "Give it again on the Personal data page to make a purchase."))
+        raise CheckoutRefused(str(CONSENT_WITHDRAWN_MESSAGE))
     if deletion_requested(customer):
         raise CheckoutRefused(str(DELETION_PENDING_MESSAGE))
     if not plan.is_active:

@@ -224,6 +224,9 @@ def renewal_pay(request, subscription_id):
                     subscription=subscription, token=token, client_ip=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""))
                 return HttpResponseRedirect(billing.payment_hosted_url(payment=payment))
+            except services.CheckoutRefused as exc:  # consent withdrawn: back to this page, as checkout does
+                messages.error(request, str(exc))
+                return redirect("subscriptions:renewal_pay", subscription_id=subscription.pk)
             except (ValueError, exchange.RateUnavailable) as exc:
                 messages.error(request, str(exc))
             except GatewayError:

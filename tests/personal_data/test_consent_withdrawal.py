@@ -307,3 +307,60 @@ def test_an_account_with_no_consent_in_force_keeps_renewal_on_when_it_clicks_wit
     sub.refresh_from_db()
     assert sub.auto_renew
     assert not Event.objects.filter(verb="subscription.renewal_cancelled", customer=customer).exists()
+
+# --- The other ways to pay refuse too, as checkout does ---------------------------------
+
+CHECKOUT_REFUSAL = "You withdrew your consent to the processing of your personal data."
+
+
+def test_a_past_due_customer_who_withdrew_consent_cannot_pay_the_renewal_with_another_card(
+        client, consented, plan, documents, time_machine):
+    from billing.gateways import sandbox
+    from billing.models import PaymentMethod
+    from subscriptions import renewals
+    from subscriptions.models import RenewalAttempt, Subscription
+    from tests.billing.helpers import buy as buy_with
+
+    buy_with(consented, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS, token="pd-past-due")
+    sub = Subscription.objects.get(customer=consented)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+    _withdraw_leaving_renewal_on(consented)
+    payments, attempts = Payment.objects.count(), RenewalAttempt.objects.count()
+    card = PaymentMethod.objects.get(customer=consented, is_active=True)
+    client.force_login(consented)
+    url = f"/account/subscriptions/{sub.pk}/pay/"
+    response = client.post(url, {"token": client.get(url).context["token"]}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"] == url  # back to the form, as checkout
+    page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert CHECKOUT_REFUSAL in page and "to make a purchase" in page and 'name="token"' in page
+    assert (Payment.objects.count(), RenewalAttempt.objects.count()) == (payments, attempts)  # nothing changed
+    assert PaymentMethod.objects.get(customer=consented, is_active=True) == card
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+
+
+def test_a_legal_entity_that_withdrew_consent_gets_no_invoice_for_its_renewal(
+        client, company, plan, documents, staff, django_capture_on_commit_callbacks):
+    from billing import documents as billing_documents
+    from billing.models import PaymentDocument
+    from subscriptions.models import Subscription
+
+    consent_record(user=company, request=RequestFactory().post("/accounts/signup/", REMOTE_ADDR="10.9.8.7"))
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    with django_capture_on_commit_callbacks(execute=True):
+        billing_documents.invoice_mark_paid(invoice_id=invoice.pk, by=staff)
+    assert Subscription.objects.get(customer=company).is_live
+    client.force_login(company)
+    assert 'action="/billing/invoices/new/"' in client.get("/account/").content.decode()  # renewal by invoice
+    _withdraw_leaving_renewal_on(company)
+    invoices = PaymentDocument.objects.filter(doc_type=PaymentDocument.DocType.INVOICE).count()
+    response = client.post("/billing/invoices/new/", {"plan": plan.code}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.redirect_chain[-1][0].endswith("/account/#invoices")
+    assert CHECKOUT_REFUSAL in response.content.decode()
+    assert PaymentDocument.objects.filter(doc_type=PaymentDocument.DocType.INVOICE).count() == invoices
+    assert billing_documents.invoice_plans_for(company) == []  # the account offers no invoice meanwhile
+    with pytest.raises(billing_documents.InvoiceRefused, match="to make a purchase"):
+        billing_documents.invoice_issue(customer=company, plan=plan)
