@@ -18,19 +18,21 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 @beat_init.connect
-def _almaty_is_utc_plus_5(sender=None, **kwargs):
-    """A worker or beat on zone data older than 2024a would put every term, deadline and
-    document an hour off (system check E009, which Celery does not run): stop. SystemExit,
-    since Celery logs and carries on past any Exception a signal handler raises."""
+def _refuse_at_start(sender=None, **kwargs):
+    """The system checks Celery does not run, which must stop a worker or beat (checks.
+    STARTUP_CHECKS): zone data older than 2024a would put every term, deadline and document
+    an hour off (E009); a staff language the portal does not have would write staff alerts
+    in none anyone chose (E010). SystemExit, since Celery logs and carries on past any
+    Exception a signal handler raises."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from soldee.checks import refuse_wrong_almaty
+    from soldee.checks import refuse_at_start
 
     try:
-        refuse_wrong_almaty()
+        refuse_at_start()
     except ImproperlyConfigured as exc:
         logging.getLogger(__name__).critical("%s", exc)
-        raise SystemExit(f"soldee.E009: {exc}") from exc
+        raise SystemExit(str(exc)) from exc
 
 
 @beat_init.connect

@@ -94,7 +94,7 @@ def almaty_is_utc_plus_5(app_configs, **kwargs):
     (tz 2024a). A host with older zone data would put every term, deadline and document an
     hour off without a word: refuse to start on it. The commands that run system checks
     (migrate, runserver, check) stop on it; the web (wsgi.py) and the Celery worker and beat
-    (celery.py) call `refuse_wrong_almaty` as they start, since they run no system checks."""
+    (celery.py) run it as they start (refuse_at_start), since they run no system checks."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -111,7 +111,8 @@ def almaty_is_utc_plus_5(app_configs, **kwargs):
 def staff_records_language_is_offered(app_configs, **kwargs):
     """Staff alerts and the records kept for staff are written in STAFF_RECORDS_LANGUAGE:
     a language the portal has no catalogue for would give them in no language anyone chose
-    (Django falls back without a word)."""
+    (Django falls back without a word). Run at the start of gunicorn and Celery too
+    (refuse_at_start)."""
     codes = [code for code, _name in settings.LANGUAGES]
     if settings.STAFF_RECORDS_LANGUAGE not in codes:
         return [Error(f"STAFF_RECORDS_LANGUAGE is {settings.STAFF_RECORDS_LANGUAGE!r}, which is not one of the "
@@ -121,10 +122,16 @@ def staff_records_language_is_offered(app_configs, **kwargs):
     return []
 
 
-def refuse_wrong_almaty() -> None:
-    """For processes that run no system checks (gunicorn, Celery): stop on E009."""
+# The checks that processes running no system checks (gunicorn: wsgi.py; the Celery worker
+# and beat: celery.py) run as they start: a wrong clock or staff language must stop them too.
+STARTUP_CHECKS = (almaty_is_utc_plus_5, staff_records_language_is_offered)
+
+
+def refuse_at_start() -> None:
+    """For processes that run no system checks (gunicorn, Celery): stop on any error of
+    STARTUP_CHECKS (E009, E010), every one named with its id and hint."""
     from django.core.exceptions import ImproperlyConfigured
 
-    errors = almaty_is_utc_plus_5(None)
+    errors = [error for check in STARTUP_CHECKS for error in check(None) if error.is_serious()]
     if errors:
-        raise ImproperlyConfigured(f"{errors[0].msg} {errors[0].hint}")
+        raise ImproperlyConfigured(" ".join(f"{error.id}: {error.msg} {error.hint}" for error in errors))

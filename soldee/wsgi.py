@@ -5,6 +5,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soldee.settings")
 application = get_wsgi_application()
 
-from soldee.checks import refuse_wrong_almaty  # noqa: E402 - after Django is set up
+from soldee.checks import refuse_at_start  # noqa: E402 - after Django is set up
 
-refuse_wrong_almaty()  # terms and deadlines an hour off otherwise (E009); gunicorn runs no checks
+refuse_at_start()  # gunicorn runs no system checks: Almaty's offset (E009), the staff language (E010)

@@ -79,3 +79,28 @@ def test_by_default_the_alert_stays_english_under_a_kazakh_request(late_grant, m
     [mail] = mailoutbox
     assert mail.subject == f"[Soldee staff] Access not granted within 30 minutes: {late_grant.customer.email}"
     assert in_english(mail.body) and "Its status: Being provisioned." in mail.body
+
+
+def test_the_web_and_celery_which_run_no_system_checks_refuse_it_as_they_start(settings):
+    """gunicorn and Celery run no system checks: a wrong STAFF_RECORDS_LANGUAGE started them,
+    and every staff alert went out in no language anyone chose. They refuse to start, as on
+    E009 (checks.refuse_at_start)."""
+    import importlib
+    import sys
+
+    from celery.signals import beat_init, worker_init
+    from django.core.exceptions import ImproperlyConfigured
+
+    import soldee.celery  # noqa: F401  (connects the receivers)
+
+    settings.STAFF_RECORDS_LANGUAGE = "xx"
+    for signal in (worker_init, beat_init):  # Celery logs what a receiver raises: SystemExit stops it
+        with pytest.raises(SystemExit, match="soldee.E010: STAFF_RECORDS_LANGUAGE is 'xx'"):
+            signal.send(sender=None)
+    sys.modules.pop("soldee.wsgi", None)
+    with pytest.raises(ImproperlyConfigured, match="soldee.E010: STAFF_RECORDS_LANGUAGE is 'xx'"):
+        importlib.import_module("soldee.wsgi")
+    settings.STAFF_RECORDS_LANGUAGE = "kk"
+    checks.refuse_at_start()  # a language of the portal starts
+    sys.modules.pop("soldee.wsgi", None)
+    importlib.import_module("soldee.wsgi")

@@ -46,12 +46,12 @@ def test_the_web_and_celery_which_run_no_system_checks_refuse_it_as_they_start(m
 
     import soldee.celery
 
-    assert soldee.celery._almaty_is_utc_plus_5 in [r[1]() for r in worker_init.receivers]
-    assert soldee.celery._almaty_is_utc_plus_5 in [r[1]() for r in beat_init.receivers]
-    soldee.celery._almaty_is_utc_plus_5()  # fine here
+    assert soldee.celery._refuse_at_start in [r[1]() for r in worker_init.receivers]
+    assert soldee.celery._refuse_at_start in [r[1]() for r in beat_init.receivers]
+    soldee.celery._refuse_at_start()  # fine here
     _old_almaty(monkeypatch)
     with pytest.raises(SystemExit, match="UTC\\+6"):
-        soldee.celery._almaty_is_utc_plus_5()
+        soldee.celery._refuse_at_start()
     sys.modules.pop("soldee.wsgi", None)
     with pytest.raises(ImproperlyConfigured, match="UTC\\+6"):
         importlib.import_module("soldee.wsgi")
