@@ -9,6 +9,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -214,14 +215,64 @@ class PersonalDataConsentAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.M
     search_fields = ("user__email",)
 
 
+class ExportBuildFilter(admin.SimpleListFilter):
+    """Exports not built yet: the sweep re-sends their build up to RENDER_MAX_ATTEMPTS
+    times (accounts.tasks.data_export_sweep), then leaves them here for staff."""
+
+    title = _("Build")
+    parameter_name = "build"
+
+    def lookups(self, request, model_admin):
+        return [("given_up", _("Not built, attempts used up"))]
+
+    def queryset(self, request, queryset):
+        from soldee.tasks import RENDER_MAX_ATTEMPTS
+
+        if self.value() == "given_up":
+            return queryset.filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING],
+                                   build_attempts__gte=RENDER_MAX_ATTEMPTS)
+        return queryset
+
+
 @admin.register(DataExport)
 class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Status only: the archive itself is for its owner (no file link here)."""
 
-    list_display = ("customer", "status", "requested_at", "ready_at", "expires_at", "size_bytes")
-    list_filter = ("status",)
+    list_display = ("customer", "status_and_attempts", "requested_at", "ready_at", "expires_at", "size_bytes")
+    list_filter = ("status", ExportBuildFilter)
     search_fields = ("customer__email",)
     exclude = ("file",)
+    actions = ["build_again"]
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_and_attempts(self, obj):
+        """The status; for one not built yet, its build attempts and the last error."""
+        if not obj.is_pending or not obj.build_attempts:
+            return obj.get_status_display()
+        return format_html('{} <span title="{}">{}</span>', obj.get_status_display(), obj.error,
+                           ngettext("not built: %(count)s attempt", "not built: %(count)s attempts",
+                                    obj.build_attempts) % {"count": obj.build_attempts})
+
+    def has_build_permission(self, request):
+        # Building a customer's archive again changes nothing they see but its arrival; it
+        # needs the change permission all the same (the rows are read-only here).
+        return request.user.has_perm("accounts.change_dataexport")
+
+    @admin.action(description=_("Build again"), permissions=["build"])
+    def build_again(self, request, queryset):
+        from . import tasks
+
+        pending = list(queryset.filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING])
+                       .values_list("pk", flat=True))
+        for pk in pending:
+            tasks.data_export_build.delay(pk)
+        if pending:
+            self.message_user(request, ngettext("Queued for building: %(count)s export.",
+                                                "Queued for building: %(count)s exports.", len(pending))
+                              % {"count": len(pending)})
+        else:
+            self.message_user(request, _("The selected exports are not waiting to be built: nothing was queued."),
+                              level=messages.WARNING)
 
 
 class RejectForm(forms.Form):

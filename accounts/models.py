@@ -172,6 +172,11 @@ class DataExport(models.Model):
     file = models.FileField(upload_to=_export_path, blank=True, max_length=200)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Builds started by the worker (each claim, Celery's retries included), so the sweep that
+    # re-sends a lost or failed build (accounts.tasks.data_export_sweep) stops after
+    # soldee.tasks.RENDER_MAX_ATTEMPTS and leaves the export to staff (admin: filter
+    # "Build", action "Build again"); `started_at` is when the last one began.
+    build_attempts = models.PositiveIntegerField(_("build attempts"), default=0)
 
     class Meta:
         ordering = ["-requested_at"]

@@ -156,7 +156,8 @@ def _export_claim(export_id: int) -> DataExport | None:
             return None
         export.status = DataExport.Status.BUILDING
         export.started_at = timezone.now()
-        export.save(update_fields=["status", "started_at"])
+        export.build_attempts += 1  # counted for the sweep, which gives up after RENDER_MAX_ATTEMPTS
+        export.save(update_fields=["status", "started_at", "build_attempts"])
     return export
 
 
@@ -206,6 +207,21 @@ def data_export_build(*, export_id: int) -> DataExport:
             customer.pk, "accounts/emails/data_export_ready",
             {"export": str(export.public_id), "days": settings.DATA_EXPORT_TTL_DAYS}))
     return export
+
+
+def exports_to_build_again(*, limit: int = 100) -> list[int]:
+    """The ids of exports still requested or being built whose build has not been started
+    for EXPORT_STALE_AFTER (or, never started, that were asked for that long ago: a lost
+    task, a worker that died, retries used up), below RENDER_MAX_ATTEMPTS builds, oldest
+    first: the documents' render sweep bounds (soldee.tasks.renders_left_behind). After
+    that the export waits for staff (admin: "Build: attempts used up", "Build again")."""
+    from django.db.models.functions import Coalesce
+
+    from soldee.tasks import renders_left_behind
+
+    return renders_left_behind(
+        DataExport.objects.filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING]),
+        moved=Coalesce("started_at", "requested_at"), attempts="build_attempts", limit=limit)
 
 
 def data_export_expire(*, export_id: int) -> bool:

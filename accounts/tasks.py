@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from soldee.emails import send_customer_email
+from soldee.tasks import fan_out
 
 from . import personal_data
 from .models import DataExport
@@ -27,14 +28,12 @@ def data_export_build(self, export_id: int) -> str:
 
 @shared_task
 def data_export_sweep() -> dict:
-    """Re-send exports stuck while requested/building (lost task), delete expired ones."""
+    """Re-send exports stuck while requested/building (lost task, failed past its retries),
+    up to RENDER_MAX_ATTEMPTS builds each, as the documents' render sweep does
+    (personal_data.exports_to_build_again); delete expired ones."""
     now = timezone.now()
-    stuck = list(
-        DataExport.objects.filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING],
-                                  requested_at__lt=now - personal_data.EXPORT_STALE_AFTER)
-        .values_list("pk", flat=True)[:100])
-    for pk in stuck:
-        data_export_build.delay(pk)
+    stuck = personal_data.exports_to_build_again()
+    fan_out(data_export_build, stuck)
     expired = list(DataExport.objects.filter(status=DataExport.Status.READY, expires_at__lte=now)
                    .values_list("pk", flat=True)[:500])
     for pk in expired:

@@ -295,3 +295,58 @@ def test_the_privacy_page_states_the_configured_lifetime(client, customer, setti
     client.force_login(customer)
     html = client.get("/profile/privacy/").content.decode()
     assert expected in html
+
+
+class WorkerDied(BaseException):
+    """The worker killed in the middle of a build (out of memory on a large archive, say):
+    nothing marks the export failed, it stays 'being prepared'."""
+
+
+def test_the_sweep_re_sends_a_build_a_bounded_number_of_times_then_staff_see_it_and_build_it_again(
+        customer, staff_client, enqueued, django_capture_on_commit_callbacks, monkeypatch):
+    """The sweep re-sent a stuck export every 15 minutes for ever (a build that kills the
+    worker, each time). Now as the documents' render sweep: 30 minutes after the last
+    build started, up to RENDER_MAX_ATTEMPTS builds; then the admin lists it for staff."""
+    from accounts import export as export_module
+    from accounts.tasks import data_export_sweep
+    from soldee.tasks import RENDER_MAX_ATTEMPTS
+    from tests.factories import UserFactory
+
+    def dies(customer, fh):
+        raise WorkerDied
+
+    monkeypatch.setattr(export_module, "write_archive", dies)
+    start = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        export = personal_data.data_export_request(customer=customer)
+    resent = 0
+    for step in range(RENDER_MAX_ATTEMPTS + 3):
+        with time_machine.travel(start + timedelta(minutes=31 * step), tick=False):
+            resent += data_export_sweep.apply().get()["resent"]
+            while enqueued.calls:  # each build sent (on request, by the sweep) starts and dies
+                name, args, _kwargs = enqueued.calls.pop()
+                assert name == "accounts.tasks.data_export_build"
+                with pytest.raises(WorkerDied):
+                    personal_data.data_export_build(export_id=args[0])
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.BUILDING and export.build_attempts == RENDER_MAX_ATTEMPTS
+    assert resent == RENDER_MAX_ATTEMPTS - 1  # the first build was the request's own
+    later = time_machine.travel(start + timedelta(days=1), tick=False)  # staff come to it
+    later.start()
+    try:
+        assert data_export_sweep.apply().get()["resent"] == 0 and not enqueued.calls
+        other = DataExport.objects.create(customer=UserFactory(), build_attempts=2)  # still being retried
+        listed = staff_client.get("/admin/accounts/dataexport/?build=given_up", HTTP_ACCEPT_LANGUAGE="en")
+        assert [e.pk for e in listed.context["cl"].result_list] == [export.pk]
+        assert f"not built: {RENDER_MAX_ATTEMPTS} attempts" in listed.content.decode()
+        response = staff_client.post("/admin/accounts/dataexport/", {
+            "action": "build_again", "_selected_action": [export.pk, other.pk]}, follow=True,
+            HTTP_ACCEPT_LANGUAGE="en")
+        assert [str(m) for m in response.context["messages"]] == ["Queued for building: 2 exports."]
+        assert sorted(args[0] for _name, args, _kw in enqueued.calls) == sorted([export.pk, other.pk])
+        monkeypatch.undo()
+        enqueued.run("accounts.tasks.data_export_build")  # the cause fixed: staff's build goes through
+    finally:
+        later.stop()
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY and export.build_attempts == RENDER_MAX_ATTEMPTS + 1
