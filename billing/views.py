@@ -139,6 +139,17 @@ def sandbox_page(request, txn_id):
 
 # --- Receipts, refund notes, invoices (owner or staff; anyone else gets 404) -----------
 
+def pdf_being_prepared(request, *, title: str):
+    """A PDF asked for before it exists, which is on its way (the worker or a render sweep
+    brings it): 'being prepared', the document's `title`, Try again and a link to the
+    personal account; 503 with Retry-After, not a 404 or a server error. Payment documents
+    here, agreement copies (offer.views.copy_download)."""
+    response = render(request, "billing/document_pending.html", {"title": title}, status=503)
+    response["Retry-After"] = "120"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @login_required
 def document_pdf(request, number):
     from django.http import FileResponse
@@ -157,10 +168,7 @@ def document_pdf(request, number):
             # Not a server error page: the document exists, its PDF is not there yet (the
             # worker, or the render sweep, renders it).
             log.exception("rendering payment document %s on download failed", document.number)
-            response = render(request, "billing/document_pending.html", {"document": document}, status=503)
-            response["Retry-After"] = "120"
-            response["Cache-Control"] = "private, no-store"
-            return response
+            return pdf_being_prepared(request, title=f"{document.get_doc_type_display()} {document.number}")
     response = FileResponse(document.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"{document.number}.pdf")
     response["Cache-Control"] = "private, no-store"

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -123,7 +124,14 @@ def copy_download(request, acceptance_id):
     acceptance = _acceptance_for(request, acceptance_id, staff_ok=True)
     copy = AgreementCopy.objects.filter(acceptance=acceptance).first()
     if copy is None:
-        raise Http404
+        if _copy_status(acceptance)["final"]:  # no copy asked for (or none on its way): nothing to wait for
+            raise Http404
+        # Asked for, not rendered yet (the worker or the copy sweep renders it): as a
+        # receipt's download before its PDF exists.
+        from billing.views import pdf_being_prepared
+
+        return pdf_being_prepared(request, title=_("Copy of the agreement of %(date)s") % {
+            "date": formats.date_format(timezone.localtime(acceptance.accepted_at), "DATETIME_FORMAT")})
     response = FileResponse(copy.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"soldee-agreement-{acceptance.pk}.pdf")
     response["Cache-Control"] = "private, no-store"

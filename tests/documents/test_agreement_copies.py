@@ -378,3 +378,28 @@ def test_staff_render_again_a_render_that_never_finished(customer, buy, enqueued
     enqueued.run("offer.tasks.render_agreement_copy")
     request.refresh_from_db()
     assert request.status == AgreementCopyRequest.Status.READY and request.copy_id
+
+def test_a_copy_downloaded_before_it_is_rendered_says_it_is_being_prepared(
+        client, customer, other_customer, buy, enqueued, django_capture_on_commit_callbacks):
+    """As a receipt downloaded before its PDF exists (billing.views.pdf_being_prepared): 503
+    with Retry-After, not a 404 that reads as 'no such agreement'. A copy nobody asked
+    for is still 404, and so is someone else's."""
+    acceptance = buy(customer)
+    url = f"/legal/agreements/{acceptance.pk}/copy/download/"
+    client.force_login(customer)
+    assert client.get(url).status_code == 404  # no copy asked for: nothing on its way
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/legal/agreements/{acceptance.pk}/copy/")
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 503 and response["Retry-After"] == "120"
+    assert response["Cache-Control"] == "private, no-store"
+    body = response.content.decode()
+    assert "Copy of the agreement of " in body and "is being prepared. Please try again in a few minutes." in body
+    assert f'href="{url}"' in body and 'href="/account/"' in body  # Try again, the personal account
+    client.force_login(other_customer)
+    assert client.get(url).status_code == 404
+    client.force_login(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued.run("offer.tasks.render_agreement_copy")
+    response = client.get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF-")
