@@ -95,6 +95,17 @@ def renewal_to_stop(user):
     return subscription if in_force else None
 
 
+def renewal_can_go_back_on(user):
+    """The customer's live subscription whose automatic renewal is off and may be turned
+    back on (not when its next term was refunded), or None."""
+    from subscriptions.services import live_subscription, refunded_ahead
+
+    subscription = live_subscription(user)
+    if subscription is None or subscription.auto_renew or refunded_ahead(subscription):
+        return None
+    return subscription
+
+
 def consent_withdraw(*, user) -> int:
     """Withdraw every consent in force. The account can no longer be used for purchases
     (checkout refuses); what the Provider must keep by law is kept.

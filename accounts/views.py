@@ -106,6 +106,11 @@ def consent(request):
         else:
             services.consent_record(user=request.user, request=request)
             messages.success(request, _("Thank you: your consent is recorded."))
+            if personal_data.renewal_can_go_back_on(request.user):
+                # Giving consent again does not turn renewal back on by itself (the customer
+                # decides on a new payment): say so, or they would expect it back.
+                messages.info(request, _("Automatic renewal of your subscription is still off: you can turn it "
+                                         "back on in your personal account."))
     return redirect("accounts:privacy")
 
 

@@ -364,3 +364,23 @@ def test_a_legal_entity_that_withdrew_consent_gets_no_invoice_for_its_renewal(
     assert billing_documents.invoice_plans_for(company) == []  # the account offers no invoice meanwhile
     with pytest.raises(billing_documents.InvoiceRefused, match="to make a purchase"):
         billing_documents.invoice_issue(customer=company, plan=plan)
+
+def test_giving_consent_again_says_renewal_is_still_off(client, consented, buy):
+    """Renewal turned off by the withdrawal does not come back with the consent: the customer
+    is told so and where to turn it back on (they saw 'thank you' only and expected it on)."""
+    from subscriptions.models import Subscription
+
+    buy(consented)
+    personal_data.consent_withdraw(user=consented)
+    client.force_login(consented)
+    page = client.post("/profile/privacy/consent/", {"action": "give"}, follow=True).content.decode()
+    assert "Automatic renewal of your subscription is still off" in page
+    assert not Subscription.objects.get(customer=consented).auto_renew
+
+
+def test_giving_consent_again_says_nothing_of_renewal_without_a_subscription(client, consented):
+    personal_data.consent_withdraw(user=consented)
+    client.force_login(consented)
+    page = client.post("/profile/privacy/consent/", {"action": "give"}, follow=True).content.decode()
+    assert "Thank you: your consent is recorded." in page
+    assert "Automatic renewal of your subscription is still off" not in page
