@@ -287,3 +287,11 @@ def test_a_report_confirmed_after_its_deadline_is_told_once(customer, staff, que
     report.refresh_from_db()
     assert report.deadline_missed_at is not None and report.missed_deadline
     assert Event.objects.filter(verb="error_report.deadline_missed", subject_id=str(report.pk)).count() == 1
+
+
+@pytest.mark.parametrize("action, title", [("reject", "Reject refund request"), ("approve", "Approve refund")])
+def test_action_form_shows_its_title_once(admin_client, request_late, action, title):
+    """The admin's base template already heads the page with the title (content_title): the
+    form's own <h1> showed it twice, one under the other."""
+    page = admin_client.post(REQUESTS, {"action": action, "_selected_action": [request_late.pk]}).content.decode()
+    assert page.count(f"<h1>{title}</h1>") == 1
