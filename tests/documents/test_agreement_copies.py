@@ -210,6 +210,7 @@ def test_staff_work_the_print_and_post_queue_through_the_admin(
     assert request.status == "printed" and request.printed_at
     form = client.post(url, {"action": "mark_posted", "_selected_action": [request.pk]})
     assert form.status_code == 200 and "tracking" in form.content.decode().lower()
+    assert form.content.decode().count("<h1>Mark posted</h1>") == 1  # the admin's heading, once
     request.refresh_from_db()
     assert request.status == "printed"  # nothing happens without a tracking number
     client.post(url, {"action": "mark_posted", "_selected_action": [request.pk], "apply": "1",

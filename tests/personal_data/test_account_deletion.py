@@ -163,6 +163,7 @@ def test_staff_can_reject_with_a_reason_the_customer_is_told(customer, staff_cli
     form = staff_client.post("/admin/accounts/accountdeletionrequest/", {
         "action": "reject_deletion", "_selected_action": [deletion.pk]})
     assert form.status_code == 200 and b'name="note"' in form.content
+    assert form.content.decode().count("<h1>Reject account deletion</h1>") == 1  # the admin's heading, once
     with django_capture_on_commit_callbacks(execute=True):
         done = staff_client.post("/admin/accounts/accountdeletionrequest/", {
             "action": "reject_deletion", "_selected_action": [deletion.pk], "apply": "1",
