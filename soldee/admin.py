@@ -8,6 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Event
 
+# Every admin page's header and the browser tab: the portal's name, not Django's default
+# ("Администрирование Django", "Django әкімшілігі").
+admin.site.site_header = _("Soldee administration")
+admin.site.site_title = _("Soldee administration")
+
 
 def _plain(value):
     if isinstance(value, models.Model):  # a foreign key: its primary key
