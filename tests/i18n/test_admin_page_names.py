@@ -214,3 +214,11 @@ def test_allauth_s_admins_name_their_models_as_ours_do(staff_in, customer, url, 
     Authenticator.objects.create(user=customer, type=Authenticator.Type.TOTP, data={})
     page = _page(staff_in(language).get(url))
     assert (page["add"], page["delete action"]) == (add, action)
+
+
+@pytest.mark.parametrize("language, alt", [("ru", "Найти"), ("kk", "Іздеу")])
+def test_the_search_icons_text_is_in_the_staff_language(staff_in, language, alt):
+    """The magnifier's alternative text (what a screen reader says) was 'Search' in every
+    language: templates/admin/search_form.html, a copy of Django's, left it untranslated."""
+    html = staff_in(language).get(GROUPS).content.decode()
+    assert f'admin/img/search.svg" alt="{alt}">' in html
