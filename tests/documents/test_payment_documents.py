@@ -409,6 +409,20 @@ def test_a_long_name_without_spaces_wraps_on_the_receipt_instead_of_running_off_
     assert not any(name in line for line in text.splitlines())  # ... over several lines
 
 
+def test_the_providers_phone_number_is_printed_on_one_line(customer, plan, documents):
+    """The provider's column is narrow: the phone number broke after '+7 700 431', its last
+    digits alone on the next line, on every receipt, refund note and agreement copy."""
+    from soldee.pdf import render_pdf
+
+    payment = settle(pending_payment(customer, plan, documents, "phone"))
+    receipt = receipt_for(payment)
+    phone = provider_details().phone
+    for language in ("ru", "kk", "en"):
+        receipt.language = language
+        lines = pdf_text(render_pdf(billing_documents.document_html(receipt))).splitlines()
+        assert any(phone in line for line in lines), language
+
+
 def test_documents_in_russian_and_kazakh_name_the_provider_as_those_languages_write_it(customer, plan, documents):
     payment = settle(pending_payment(customer, plan, documents, "lang"))
     receipt = receipt_for(payment)
