@@ -224,6 +224,9 @@ class SandboxTransaction(models.Model):
     token = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(max_length=255, blank=True)
+    # The payer's language, passed when the hosted payment is created (as CloudPayments gets
+    # CultureName): the page is shown in it. Empty: the language the browser asks for.
+    language = models.CharField(max_length=8, blank=True, default="")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)

@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -120,21 +122,29 @@ class SandboxCardForm(forms.Form):
 
 
 def sandbox_page(request, txn_id):
-    """The sandbox gateway's hosted page (it stands in for the gateway's own site)."""
+    """The sandbox gateway's hosted page (it stands in for the gateway's own site), in the
+    language the portal passed when it created the payment (else the browser's)."""
     if get_gateway().name != "sandbox":
         raise Http404
     txn = get_object_or_404(SandboxTransaction, pk=txn_id, kind=SandboxTransaction.Kind.HOSTED)
-    if request.method == "POST" and txn.status == SandboxTransaction.Status.AWAITING_CARD:
-        form = SandboxCardForm(request.POST)
-        if form.is_valid():
-            sandbox_gateway.decide_hosted(txn.pk, form.cleaned_data["card_number"])
-            return redirect(txn.return_url)
-    else:
-        form = SandboxCardForm(initial={"card_number": "4242 4242 4242 4242"})
-    return render(request, "billing/sandbox_page.html", {
-        "txn": txn, "form": form, "test_cards": sandbox_gateway.TEST_CARDS,
-        "amount": services.format_money(txn.amount_minor, txn.currency),
-    })
+    language = txn.language or translation.get_language()
+    with translation.override(language):
+        if request.method == "POST" and txn.status == SandboxTransaction.Status.AWAITING_CARD:
+            form = SandboxCardForm(request.POST)
+            if form.is_valid():
+                sandbox_gateway.decide_hosted(txn.pk, form.cleaned_data["card_number"])
+                return redirect(txn.return_url)
+        else:
+            form = SandboxCardForm(initial={"card_number": "4242 4242 4242 4242"})
+        response = render(request, "billing/sandbox_page.html", {
+            "txn": txn, "form": form,
+            "test_cards": [(number, gettext(hint)) for number, hint in sandbox_gateway.TEST_CARD_HINTS.items()],
+            "amount": services.format_money(txn.amount_minor, txn.currency, language),
+            # The ledger keeps the reason in English (it goes into the notification).
+            "reason": gettext(txn.reason) if txn.reason else "",
+        })
+    response["Content-Language"] = language
+    return response
 
 
 # --- Receipts, refund notes, invoices (owner or staff; anyone else gets 404) -----------

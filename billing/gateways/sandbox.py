@@ -23,7 +23,7 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_noop
 
@@ -57,14 +57,32 @@ TEST_CARDS = {
     CARD_DELAYED: "approve after a delay",
     CARD_REFUND_REFUSED: "approve, refuse refunds (to rehearse a refund paid by bank transfer)",
 }
+# What each test card does, as the sandbox page tells the payer (in the page's language).
+TEST_CARD_HINTS = {
+    CARD_APPROVE: gettext_noop("approved; renewal charges to it are approved too"),
+    CARD_DECLINE: gettext_noop("declined: insufficient funds"),
+    CARD_DECLINE_RENEWALS: gettext_noop("approved; renewal charges to it are declined"),
+    CARD_DELAYED: gettext_noop("approved after a delay"),
+    CARD_REFUND_REFUSED: gettext_noop("approved; refunds to it are refused (to rehearse a refund paid by bank "
+                                      "transfer)"),
+}
 REFUND_REFUSED_MESSAGE = "The card account is closed: a refund cannot be made to this card"
 DECLINE_CODE = "insufficient_funds"
 DECLINE_MESSAGE = gettext_noop("Insufficient funds")  # stored in English, shown translated
 DOCUMENTS_CHANGED = gettext_noop("The offer's documents changed after this page was opened: read the versions "
                                  "now in force and pay again")
 # What our own check (not the bank) answers the page: payment_not_payable's reasons.
-MERCHANT_REFUSALS = {"expired": "The payment page expired", "paid": "The invoice is already paid",
-                     "account_closed": "The customer's account is closed", "documents_changed": DOCUMENTS_CHANGED}
+# Stored in English (they go into the notification), shown translated.
+MERCHANT_REFUSALS = {"expired": gettext_noop("The payment page expired"),
+                     "paid": gettext_noop("The invoice is already paid"),
+                     "account_closed": gettext_noop("The customer's account is closed"),
+                     "documents_changed": DOCUMENTS_CHANGED}
+
+
+def page_language(language: str | None) -> str:
+    """The language the hosted page is shown in: one of LANGUAGES, or "" (none given)."""
+    code = (language or "").split("-")[0].lower()
+    return code if code in dict(settings.LANGUAGES) else ""
 
 
 def sign(body: bytes, secret: str | None = None) -> str:
@@ -213,8 +231,12 @@ class SandboxGateway(Gateway):
             time.sleep(latency / 1000)
 
     def start_hosted_payment(self, request: PaymentRequest) -> HostedPayment:
+        """The hosted page in the payer's language (the one active now, as CloudPayments
+        is given CultureName); the same page again, for the same key, in the language of
+        the latest call."""
         Txn = _ledger()
-        txn, _ = Txn.objects.get_or_create(
+        language = page_language(translation.get_language())
+        txn, created = Txn.objects.get_or_create(
             idempotency_key=f"hosted:{request.idempotency_key}",
             defaults={
                 "kind": Txn.Kind.HOSTED,
@@ -224,8 +246,11 @@ class SandboxGateway(Gateway):
                 "description": request.description[:255],
                 "return_url": request.return_url,
                 "status": Txn.Status.AWAITING_CARD,
+                "language": language,
             },
         )
+        if not created and language and txn.language != language:
+            Txn.objects.filter(pk=txn.pk).update(language=language)
         url = settings.SITE_URL + reverse("billing:sandbox_page", kwargs={"txn_id": txn.id})
         return HostedPayment(redirect_url=url, gateway_ref=str(txn.id))
 
