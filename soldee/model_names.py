@@ -23,7 +23,16 @@ import re
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
-from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy, pgettext_lazy
+from django.utils.translation import (
+    get_language,
+    gettext,
+    gettext_lazy,
+    ngettext,
+    ngettext_lazy,
+    pgettext_lazy,
+)
+
+from soldee import kk_grammar
 
 ACCUSATIVE = {
     "auth.group": pgettext_lazy("accusative", "group"),
@@ -293,8 +302,8 @@ DELETE_SELECTED = {
 }
 
 # Deleting one object (delete_confirmation.html): Django's Russian reads "удалить объект
-# типагруппа"Бух"". {accusative}: the model's name as an object (Kazakh's reads as it is); {obj}:
-# the object.
+# типагруппа"Бух"". {accusative}: the model's name as an object (Kazakh's after the object's
+# name, possessive and accusative: «"Бух" тобын», _named_object); {obj}: the object.
 DELETE_ONE = {
     "confirm": gettext_lazy("Are you sure you want to delete the {accusative} “{obj}”? All of the following "
                             "related items will be deleted:"),
@@ -331,8 +340,26 @@ def delete_selected_action(opts) -> str:
     return capfirst(_in_gender(opts, DELETE_SELECTED).format(accusative_plural=accusative_plural(opts)))
 
 
+def _kazakh() -> bool:
+    return (get_language() or "").split("-")[0] == "kk"
+
+
 def _objects(opts, count: int):
+    """The name as the object of "delete": Russian's accusative; Kazakh's definite object
+    takes the accusative ending ("Таңдалған топтарды жою", "Топты жою мүмкін емес"), which
+    Django's "Таңдалған топтар жойғыңыз…" lacked (soldee.kk_grammar)."""
+    if _kazakh():
+        return kk_grammar.accusative(str(opts.verbose_name if count == 1 else opts.verbose_name_plural))
     return accusative(opts) if count == 1 else accusative_plural(opts)
+
+
+def _named_object(opts):
+    """The name after the object's own name, as the object of "delete": Russian's
+    accusative ("удалить группу «Бух»"); Kazakh's possessive accusative after the quoted
+    name («"Бух" тобын жою»; Django's «топ «Бух» жойғыңыз…»)."""
+    if _kazakh():
+        return kk_grammar.possessive_accusative(str(opts.verbose_name))
+    return accusative(opts)
 
 
 def cannot_delete(opts, count: int = 1) -> str:
@@ -343,7 +370,7 @@ def cannot_delete(opts, count: int = 1) -> str:
 def delete_one(opts, which: str, obj) -> str:
     """A sentence of the page deleting one object: DELETE_ONE[which] ("confirm", "forbidden",
     "protected") about `obj`."""
-    return capfirst(str(DELETE_ONE[which]).format(accusative=accusative(opts), obj=obj))
+    return capfirst(str(DELETE_ONE[which]).format(accusative=_named_object(opts), obj=obj))
 
 
 def delete_selected(opts, which: str, count: int) -> str:
