@@ -406,7 +406,7 @@ def test_a_partial_refund_of_the_paid_ahead_term_under_way_does_not_refuse_renew
 @pytest.mark.parametrize("language, expected", [
     ("en", "to have the payment for the next term back: under review."),
     ("ru", "на возврат платежа за следующий срок: на рассмотрении."),
-    ("kk", "төлемін қайтаруға № {id} өтініміңіз: қаралуда."),
+    ("kk", "төлемін қайтару туралы № {id} өтініміңіз: қаралуда."),
 ])
 def test_the_account_page_writes_the_status_of_the_request_for_the_paid_term_back_in_lower_case(
         client, customer, renewed_ahead, language, expected):
