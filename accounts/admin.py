@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from soldee.admin import (
     ModelNamesAdminMixin,
@@ -30,7 +30,48 @@ from .views import admin_login
 admin.site.login = admin_login
 
 
-class SuperuserGroupAdmin(ModelNamesAdminMixin, GroupAdmin):
+# Django names the built-in permissions in English when it creates them ("Can add payment",
+# django.contrib.auth.management: "Can %s %s" % (action, verbose_name_raw)) and shows that
+# stored name in every language. The picker says them again from the codename and the model's
+# translated name; a permission of another kind shows its stored name (translated if it is a
+# msgid of ours).
+PERMISSION_ACTIONS = {
+    "add": _("Can add %(name)s"),
+    "change": _("Can change %(name)s"),
+    "delete": _("Can delete %(name)s"),
+    "view": _("Can view %(name)s"),
+}
+
+
+def permission_label(permission) -> str:
+    """ "Биллинг | платёж | Добавление: платёж": the content type as Django shows it, then
+    the permission in the staff member's language."""
+    model = permission.content_type.model_class()
+    action, _sep, model_name = permission.codename.partition("_")
+    if model is not None and action in PERMISSION_ACTIONS and model_name == model._meta.model_name:
+        name = str(PERMISSION_ACTIONS[action]) % {"name": model._meta.verbose_name}
+    else:
+        name = gettext(permission.name)
+    return f"{permission.content_type} | {name}"
+
+
+class PermissionChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return permission_label(obj)
+
+
+class TranslatedPermissionsMixin:
+    """The permission pickers (a group's "permissions", a user's "user_permissions") in the
+    staff member's language."""
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name in ("permissions", "user_permissions"):
+            kwargs["form_class"] = PermissionChoiceField
+            kwargs.setdefault("queryset", db_field.remote_field.model.objects.select_related("content_type"))
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+
+class SuperuserGroupAdmin(TranslatedPermissionsMixin, ModelNamesAdminMixin, GroupAdmin):
     """Groups carry permissions: changing them is a superuser's, as a user's own privileges
     are (found by the review: "change group" let a staff member tick every permission on a
     group of their own). Others may look."""
@@ -65,7 +106,7 @@ for _model, _model_admin in ((EmailAddress, EmailAddressAdmin), (Authenticator, 
 
 
 @admin.register(User)
-class UserAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, BaseUserAdmin):
+class UserAdmin(TranslatedPermissionsMixin, ModelNamesAdminMixin, StaffViewAuditMixin, BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "is_staff", "is_active", "date_joined", "language")
     search_fields = ("email", "profile__name", "profile__iin_bin")

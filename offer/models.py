@@ -260,3 +260,5 @@ class AmendmentNoticeDismissal(models.Model):
                 fields=["customer", "document"], name="amendmentnoticedismissal_unique"
             )
         ]
+        verbose_name = _("dismissed notice of an amended offer")
+        verbose_name_plural = _("dismissed notices of an amended offer")

@@ -100,5 +100,9 @@ class Heartbeat(models.Model):
     name = models.CharField(max_length=32, unique=True)
     at = models.DateTimeField()
 
+    class Meta:
+        verbose_name = _("background process heartbeat")
+        verbose_name_plural = _("background process heartbeats")
+
     def __str__(self):
         return f"{self.name} {timezone.localtime(self.at):%Y-%m-%d %H:%M:%S}"

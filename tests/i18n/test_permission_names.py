@@ -1,0 +1,58 @@
+"""The permission pickers of the group and user admins name each permission in the staff
+member's language: Django stores the built-in ones' names in English ("Can add payment") and
+showed them so in the Russian and Kazakh admin. Every model of ours has a translated name, as
+the picker names it too (the browser explorer found "amendment notice dismissal",
+"heartbeat")."""
+
+import html
+import re
+
+import pytest
+from django.apps import apps
+from django.utils import translation
+from django.utils.translation import trans_real
+
+pytestmark = pytest.mark.django_db
+
+OURS = ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee")
+
+
+@pytest.fixture
+def staff_in(staff_admin, settings, monkeypatch):
+    settings.LANGUAGE_CODE = "ru"
+    monkeypatch.setattr(trans_real, "_translations", {})
+
+    def use(language):
+        staff_admin.cookies["django_language"] = language
+        return staff_admin
+    return use
+
+
+def _options(page: str) -> list[str]:
+    return [html.unescape(text).strip() for text in re.findall(r"<option [^>]*>([^<]*)</option>", page)]
+
+
+def test_every_model_of_ours_declares_a_translatable_name():
+    unnamed = [m._meta.label for m in apps.get_models() if m._meta.app_label in OURS
+               and "verbose_name" not in m._meta.original_attrs]
+    assert unnamed == []
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+@pytest.mark.parametrize("url", ["/admin/auth/group/add/", "user"])
+def test_the_permission_picker_names_permissions_in_the_staff_language(staff_in, language, url):
+    client = staff_in(language)
+    if url == "user":
+        url = f"/admin/accounts/user/{client.staff.pk}/change/"
+    options = _options(client.get(url).content.decode())
+    with translation.override(language):
+        from billing.models import Payment
+        payment = str(Payment._meta.verbose_name)
+        app = str(apps.get_app_config("billing").verbose_name)
+        add = translation.gettext("Can add %(name)s") % {"name": payment}
+        view = translation.gettext("Can view %(name)s") % {"name": payment}
+        heartbeat = str(apps.get_model("soldee.Heartbeat")._meta.verbose_name)
+    assert f"{app} | {payment} | {add}" in options
+    assert f"{app} | {payment} | {view}" in options
+    assert not [text for text in options if "Can add payment" in text or "| heartbeat |" in text]
+    assert [text for text in options if f"| {heartbeat} |" in text]
