@@ -34,6 +34,12 @@ def select_all(opts, count) -> str:
 
 
 @register.simple_tag
+def all_selected(opts, count) -> str:
+    """ "All 150 selected": "Выбраны все: 150 пользователей" (soldee.model_names)."""
+    return model_names.all_selected(opts, count)
+
+
+@register.simple_tag
 def add_title(opts) -> str:
     """ "Add group": "Добавить группу" (Django's "Добавить группа"), "Топ қосу"."""
     return model_names.add_title(opts)

@@ -64,6 +64,26 @@ def test_the_select_all_link_counts_in_the_number_s_form(staff_in, monkeypatch, 
     assert question.group(1).strip() == link
 
 
+@pytest.mark.parametrize("language, counted", [
+    ("ru", "3 исключения производственного календаря"),
+    ("kk", "3 өндірістік күнтізбедегі ерекшелік"),
+    ("en", "3 business-day exceptions"),
+])
+def test_all_selected_names_the_objects_in_the_number_s_form(staff_in, monkeypatch, language, counted):
+    """After "Select all" actions.js shows the page's text: Django's "Выбраны все 3" named
+    nothing (found by the browser explorer: "Выбраны все 105")."""
+    monkeypatch.setattr(admin.site._registry[CalendarException], "list_per_page", 2)
+    _exceptions(3)
+    html = staff_in(language).get(EXCEPTIONS).content.decode()
+    shown = re.search(r'<span class="all hidden">(.*?)</span>', html, re.S).group(1).strip()
+    with translation.override(language):
+        expected = translation.ngettext("%(counted)s selected", "All %(counted)s selected", 3) % {"counted": counted}
+    assert shown == expected
+    assert counted in shown
+    if language == "en":
+        assert shown == "All 3 business-day exceptions selected"
+
+
 @pytest.mark.parametrize("language, count, message", [
     ("ru", 2, "Успешно изменено: 2 тарифа."),
     ("ru", 5, "Успешно изменено: 5 тарифов."),
