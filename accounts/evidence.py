@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from soldee import events
@@ -42,12 +42,23 @@ class MissingPdfs:
     def lines(self) -> list[str]:
         """One line per missing PDF, in the reader's language."""
         out = [_("Agreement of payment %(reference)s (accepted %(at)s)") % {
-            "reference": a.payment_reference, "at": timezone.localtime(a.accepted_at).strftime("%Y-%m-%d %H:%M")}
+            "reference": a.payment_reference,
+            "at": formats.date_format(timezone.localtime(a.accepted_at), "DATETIME_FORMAT")}
             for a in self.acceptances]
         out += [str(d) for d in self.documents]
         out += [_("Payment %(id)s has no receipt record") % {"id": p.public_id}
                 for p in self.payments_without_receipt]
         return out
+
+
+def customer_label(customer) -> str:
+    """The customer as the staff e-mail names them: "ТОО «Көктем», buyer@example.com
+    (<public id>)" (the public id alone, before, said nothing to a reader)."""
+    from accounts.models import CustomerProfile
+
+    name = CustomerProfile.objects.filter(user=customer).values_list("name", flat=True).first()
+    who = ", ".join(part for part in (name, customer.email) if part)
+    return f"{who} ({customer.public_id})" if who else str(customer.public_id)
 
 
 def missing_pdfs(customer) -> MissingPdfs:

@@ -75,7 +75,7 @@ def evidence_pdfs_render(self, customer_id: int, staff_id: int) -> dict:
               for f in done["failed"]]
     send_customer_email(
         user=staff, template="accounts/emails/evidence_pdfs_ready",
-        context={"customer_id": str(customer.public_id),
+        context={"customer": evidence.customer_label(customer),
                  "rendered": len(done["agreement_copies"]) + len(done["documents"]), "failed": failed,
                  "unfinished": done.get("unfinished", False),
                  "admin_url": reverse("admin:accounts_user_changelist") + f"?id={customer.pk}"},

@@ -185,3 +185,35 @@ def test_a_customers_login_is_not_closed_by_unticking_active(staff_admin, custom
 def test_a_profile_cannot_be_moved_to_another_account(staff_admin, customer):
     page = staff_admin.get(f"/admin/accounts/customerprofile/{customer.profile.pk}/change/").content.decode()
     assert 'name="user"' not in page
+
+
+def test_the_confirmation_page_and_the_ready_e_mail_read_as_the_admin_does(
+        staff_admin, customer, plan, documents, enqueued, django_capture_on_commit_callbacks, mailoutbox, monkeypatch):
+    """Found by the browser explorer: "No, go back" was a link in a blue box, not Django's grey
+    button; the agreement line said "(акцепт 2026-11-30 19:33)" in Russian text; the e-mail
+    said "PDFs … were rendered: 1 in all" and named the customer by a UUID alone."""
+    from django.utils import formats, timezone, translation
+
+    payment = buy(customer, plan, documents)
+    staff_admin.cookies["django_language"] = "ru"
+    with django_capture_on_commit_callbacks(execute=True):
+        page = staff_admin.post(USERS, {"action": "evidence_bundle", "_selected_action": [customer.pk]})
+    text = page.content.decode()
+    assert re.search(r'<body class="[^"]*\bdelete-confirmation\b', text)
+    assert re.search(r'<a role="button" href="#" class="button cancel-link">', text)
+    assert "admin/js/cancel.js" in text
+    with translation.override("ru"):
+        at = formats.date_format(timezone.localtime(payment.acceptance.accepted_at), "DATETIME_FORMAT")
+    assert at in text and timezone.localtime(payment.acceptance.accepted_at).strftime("%Y-%m-%d") not in text
+
+    def broken(acceptance, *, language):
+        raise ValueError("not this one")
+
+    monkeypatch.setattr("offer.agreement_copies.render_agreement_pdf", broken)  # the receipt alone is rendered
+    staff_admin.staff.language = "en"
+    staff_admin.staff.save(update_fields=["language"])
+    enqueued.run("accounts.tasks.evidence_pdfs_render")
+    body = mailoutbox[0].body
+    assert "The PDF missing from the evidence bundle of customer" in body and "1 in all" in body
+    assert "PDFs missing" not in body
+    assert customer.email in body and customer.profile.name in body and str(customer.public_id) in body
