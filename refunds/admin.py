@@ -12,8 +12,9 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from billing.gateways import GatewayError
 from soldee.admin import ModelNamesAdminMixin, ReadOnlyAdminMixin, statement_time_field
@@ -86,7 +87,8 @@ class StaffActionsMixin:
                         break
                     self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
                 else:
-                    self.message_user(request, f"#{obj.pk}: {result}", level=messages.SUCCESS)
+                    # "#1: Одобрено, …" as "#2: Отклонено" (a status label starts with a capital)
+                    self.message_user(request, f"#{obj.pk}: {capfirst(str(result))}", level=messages.SUCCESS)
             else:
                 return None
         return TemplateResponse(request, "refunds/admin/action_form.html", {
@@ -109,9 +111,39 @@ class StaffActionsMixin:
         return " ".join(parts)
 
 
+# The timeline's event details (Event.data keys) as staff read them; a key not listed here
+# takes the model field's label of that name (soldee.field_labels), else shows as stored.
+EVENT_DATA_LABELS = {
+    "amount": _("amount"),
+    "documents": _("documents"),
+    "from": pgettext_lazy("event detail: the previous status", "from"),
+    "to": pgettext_lazy("event detail: the new status", "to"),
+    "term": _("paid term"),
+    "on_time": _("on time"),
+    "minutes_after_payment": _("minutes after payment"),
+    "ground": _("ground"),
+    "eligible_by_records": _("eligible by records"),
+    "refund": _("refund"),
+    "refund_request": _("refund request"),
+    "due": _("deadline"),
+}
+
+
+def _detail_label(key: str) -> str:
+    from soldee.field_labels import FIELD_LABELS
+
+    key = key.removesuffix("_minor")  # money in tiyn/cents, shown as money
+    if key in EVENT_DATA_LABELS:
+        return str(EVENT_DATA_LABELS[key])
+    if key in FIELD_LABELS:
+        return str(FIELD_LABELS[key])
+    return key.replace("_", " ")
+
+
 def timeline_html(*subjects):
     """The events of a request's payment, term, grant, reports and refund, in Almaty time,
-    each in words as staff read them (soldee.event_texts.staff_text), with its details."""
+    each in words as staff read them (soldee.event_texts.staff_text), with its details:
+    labelled in the staff member's language, yes/no for a flag, a list's items joined."""
     from soldee.event_texts import staff_text
 
     rows = selectors.events_for(*subjects)
@@ -119,13 +151,23 @@ def timeline_html(*subjects):
         return "—"
 
     def shown(value):
+        if isinstance(value, bool):
+            return str(pgettext_lazy("event detail", "yes") if value else pgettext_lazy("event detail", "no"))
+        if value is None:
+            return "—"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(shown(item) for item in value) or "—"
+        if isinstance(value, dict):
+            return ", ".join(f"{_detail_label(k)}: {shown(v)}" for k, v in value.items()) or "—"
+        if isinstance(value, float):
+            return formats.number_format(value, decimal_pos=0 if value == int(value) else 1)
         try:
             moment = parse_datetime(value) if isinstance(value, str) and "T" in value else None
         except ValueError:  # looks like a date, is not one (30 February): shown as typed
             moment = None
         if moment is not None and timezone.is_aware(moment):  # stored as ISO UTC: shown in Almaty time
             return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-        return value
+        return str(value)
 
     def details(data: dict) -> str:
         data = data or {}
@@ -135,7 +177,7 @@ def timeline_html(*subjects):
                 return format_money(value, data.get("currency") or "KZT")
             return shown(value)
 
-        return "; ".join(f"{key.removesuffix('_minor')}: {value_of(key, value)}" for key, value in data.items())
+        return "; ".join(f"{_detail_label(key)}: {value_of(key, value)}" for key, value in data.items())
 
     return format_html("<ul>{}</ul>", format_html_join(
         "", '<li>{} · <strong>{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',

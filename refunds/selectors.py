@@ -104,7 +104,8 @@ def approval_summary(request: RefundRequest) -> str:
     payment = request.payment
     left = payment.refundable_minor - reserved_minor(payment.pk)
     return _("%(paid)s paid on %(date)s, %(left)s left to refund. %(eligible)s. A full refund: %(effect)s") % {
-        "paid": payment.amount_display, "date": _dt(payment.paid_at),
+        "paid": payment.amount_display,
+        "date": formats.date_format(timezone.localtime(payment.paid_at), "DATETIME_FORMAT") if payment.paid_at else "—",
         "left": format_money(max(left, 0), payment.currency),
         "eligible": _("Eligible by records") if request.eligible else _("Not eligible by records"),
         "effect": full_refund_effect(payment)}

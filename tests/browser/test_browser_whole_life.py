@@ -294,7 +294,7 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
         staff.locator("textarea[name=reason]").fill("Approved as a goodwill gesture.")
         staff_shot("approve-form")
         staff.locator("input[name=apply]").click()
-        expect(staff.locator(".messagelist .success")).to_contain_text(f"#{request.pk}: approved, refund of {PRICE}")
+        expect(staff.locator(".messagelist .success")).to_contain_text(f"#{request.pk}: Approved, refund of {PRICE}")
         staff_shot("approved")
         assert not staff_errors, staff_errors
     finally:

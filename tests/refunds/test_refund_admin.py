@@ -51,8 +51,34 @@ def test_request_detail_shows_evidence_and_timeline(admin_client, request_late):
     assert "You requested a refund" not in body  # the customer's wording is for the customer
     timeline = body.split("field-timeline")[1]
     assert "{&#x27;" not in timeline and "+00:00" not in timeline  # no raw dicts, no UTC stamps
-    assert "starts_at: 10 Mar 2026, 10:00" in timeline  # the term's start, in Almaty time
+    assert "starts at: 10 Mar 2026, 10:00" in timeline  # the term's start, in Almaty time
     assert "amount_minor" not in timeline and "amount: ₸29,900" in timeline  # money, not tiyn
+
+
+def test_the_timeline_details_read_as_words(admin_client, request_late):
+    """Found by the browser explorer: "documents: ['2025-11-01', …]; on_time: True"."""
+    body = admin_client.get(f"{REQUESTS}{request_late.pk}/change/").content.decode()
+    timeline = body.split("field-timeline")[1].split("</ul>")[0]
+    assert "on time: no" in timeline and "minutes after payment: 45" in timeline
+    assert "eligible by records: yes" in timeline and "paid at: " in timeline
+    assert "documents: " in timeline and "[&#x27;" not in timeline
+    assert "True" not in timeline and "False" not in timeline and "on_time" not in timeline
+
+
+def test_the_approve_summary_dates_and_the_decisions_read_as_the_admin_does(admin_client, request_late,
+                                                                            django_capture_on_commit_callbacks):
+    """Found by the browser explorer: "Paid ₸29,900 2026-11-30 19:27 +05", and "#1: approved, …"
+    beside "#2: Rejected"."""
+    from django.utils import formats
+
+    paid_at = timezone.localtime(request_late.payment.paid_at)
+    data = {"action": "approve", "_selected_action": [request_late.pk]}
+    form = admin_client.post(REQUESTS, data).content.decode()
+    assert formats.date_format(paid_at, "DATETIME_FORMAT") in form and paid_at.strftime("%Y-%m-%d") not in form
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin_client.post(REQUESTS, {**data, "apply": "1", "reason": ""}, follow=True)
+    said = [str(m) for m in done.context["messages"]]
+    assert said == [f"#{request_late.pk}: Approved, refund of ₸29,900 queued"]
 
 
 def test_approve_partial_through_admin(admin_client, request_late, queued, django_capture_on_commit_callbacks):
