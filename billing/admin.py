@@ -50,6 +50,22 @@ class PurposeFilter(admin.SimpleListFilter):
         return purposes.payments_reading_as(queryset, self.value()) if self.value() else queryset
 
 
+class GatewayFilter(admin.SimpleListFilter):
+    """The gateways the rows name, by their display names (the field's own filter showed the
+    stored "sandbox")."""
+    title = _("payment gateway")
+    parameter_name = "gateway"
+
+    def lookups(self, request, model_admin):
+        from .gateways import display_name
+
+        names = model_admin.get_queryset(request).order_by("gateway").values_list("gateway", flat=True).distinct()
+        return [(name, display_name(name)) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(gateway=self.value()) if self.value() else queryset
+
+
 class RefundedFilter(admin.SimpleListFilter):
     title = _("refunded")
     parameter_name = "refunded"
@@ -72,7 +88,7 @@ class PaymentAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin
     list_display = ("created_at", "customer", "amount_display", "status", "refunded", "method", "purpose_label",
                     "kzt_amount", "rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
-    list_filter = ("status", RefundedFilter, "method", PurposeFilter, "gateway", "currency")
+    list_filter = ("status", RefundedFilter, "method", PurposeFilter, GatewayFilter, "currency")
     refunded = money_column("refunded_minor", description=_("refunded"))
     search_fields = ("public_id", "gateway_ref", "customer__email", "idempotency_key")
     date_hierarchy = "created_at"
@@ -103,7 +119,8 @@ class PaymentAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin
     @admin.display(description=_("exchange rate"), ordering="exchange_rate")
     def rate(self, obj):
         # "601.13", not the stored "601,130000" (six places, for rates quoted per 100 units)
-        return exchange.format_rate(obj.exchange_rate) if obj.exchange_rate is not None else "—"
+        # None: the admin's empty_value_display, as the other empty columns (soldee.admin)
+        return exchange.format_rate(obj.exchange_rate) if obj.exchange_rate is not None else None
 
 
 @admin.register(PaymentMethod)
@@ -117,7 +134,7 @@ class PaymentMethodAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
 @admin.register(IncomingNotification)
 class IncomingNotificationAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "gateway", "event_type", "event_id", "outcome", "processed_at")
-    list_filter = ("gateway", "event_type", "outcome")
+    list_filter = (GatewayFilter, "event_type", "outcome")
     search_fields = ("event_id", "body")
 
 

@@ -12,6 +12,9 @@ from .models import Event
 # ("Администрирование Django", "Django әкімшілігі").
 admin.site.site_header = _("Soldee administration")
 admin.site.site_title = _("Soldee administration")
+# One mark for an empty value: Django's default "-" stood next to our columns' "—" in one
+# list (payments: "— -" for the rate and its date). Columns return None to show it.
+admin.site.empty_value_display = "—"
 
 
 def _plain(value):
@@ -101,7 +104,7 @@ def money_column(minor_field: str, *, description, currency: str | None = None, 
     @admin.display(description=description, ordering=minor_field)
     def column(self, obj):
         value = getattr(obj, minor_field)
-        return format_money(value, currency or getattr(obj, currency_field)) if value is not None else "—"
+        return format_money(value, currency or getattr(obj, currency_field)) if value is not None else None
     return column
 
 

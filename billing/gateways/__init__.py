@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from .base import (  # noqa: F401
     ChargeResult,
@@ -19,6 +20,19 @@ _ADAPTERS = {
     "sandbox": "billing.gateways.sandbox.SandboxGateway",
     "cloudpayments": "billing.gateways.cloudpayments.CloudPaymentsGateway",
 }
+
+
+# How staff read the stored `gateway` value (Payment, PaymentMethod, IncomingNotification):
+# the admin's filters showed "sandbox". "bank": a payment by invoice (bank transfer).
+DISPLAY_NAMES = {
+    "sandbox": _("Test gateway (sandbox)"),
+    "cloudpayments": "CloudPayments",
+    "bank": _("Bank transfer"),
+}
+
+
+def display_name(name: str) -> str:
+    return str(DISPLAY_NAMES.get(name, name))
 
 
 def get_gateway(name: str | None = None) -> Gateway:

@@ -30,6 +30,29 @@ def test_the_payments_list_shows_a_rate_as_a_rate(staff_admin, customer, plan, d
     assert "601.13<" in page and "601.130000" not in page
 
 
+def test_the_payments_list_marks_empty_values_one_way_and_names_the_gateway(staff_admin, customer, plan,
+                                                                          documents):
+    """Found by the browser explorer: "— -" side by side (our columns' dash, Django's
+    default hyphen) and the gateway filter's raw "sandbox"."""
+    import re
+
+    from billing.gateways import display_name
+
+    buy(customer, plan, documents)
+    response = staff_admin.get("/admin/billing/payment/")
+    page = response.content.decode()
+    cells = re.findall(r'<td class="field-[a-z_]+[^"]*">(.*?)</td>', page, re.S)
+    assert cells and "-" not in [cell.strip() for cell in cells]
+    assert re.search(r'<td class="field-rate">—</td>', page)
+    assert re.search(r'<td class="field-exchange_rate_date[^"]*">—</td>', page)
+    gateways = next(spec for spec in response.context["cl"].filter_specs
+                    if getattr(spec, "parameter_name", None) == "gateway")
+    assert [label for _value, label in gateways.lookup_choices] == [display_name("sandbox")]
+    assert str(display_name("sandbox")) != "sandbox"
+    assert staff_admin.get("/admin/billing/payment/?gateway=sandbox").context["cl"].result_count == 1
+    assert staff_admin.get("/admin/billing/payment/?gateway=cloudpayments").context["cl"].result_count == 0
+
+
 def test_change_pages_show_stored_amounts_as_money(staff_admin, customer, plan, documents, staff):
     """The read-only change pages of payments, acceptances, refunds (and a refund request's
     refund inline) show "₸29,900", never the stored 2990000 labelled "amount minor"."""
