@@ -9,7 +9,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -62,13 +63,42 @@ class PermissionChoiceField(forms.ModelMultipleChoiceField):
 
 class TranslatedPermissionsMixin:
     """The permission pickers (a group's "permissions", a user's "user_permissions") in the
-    staff member's language."""
+    staff member's language; read-only (a staff member who is not a superuser looks), the
+    same names, one a line (Django's read-only field joins the stored English names)."""
+
+    READ_ONLY_PERMISSIONS = {"permissions": "group_permission_names", "user_permissions": "user_permission_names"}
 
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
-        if db_field.name in ("permissions", "user_permissions"):
+        if db_field.name in self.READ_ONLY_PERMISSIONS:
             kwargs["form_class"] = PermissionChoiceField
             kwargs.setdefault("queryset", db_field.remote_field.model.objects.select_related("content_type"))
         return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *self.READ_ONLY_PERMISSIONS.values()]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        read_only = set(self.get_readonly_fields(request, obj))
+        if self.has_change_permission(request, obj) and not read_only & set(self.READ_ONLY_PERMISSIONS):
+            return fieldsets
+        return [(name, {**options, "fields": [self.READ_ONLY_PERMISSIONS.get(f, f) if isinstance(f, str) else f
+                                              for f in options["fields"]]})
+                for name, options in fieldsets]
+
+    @staticmethod
+    def _names(permissions):
+        rows = permissions.select_related("content_type").order_by("content_type__app_label",
+                                                                   "content_type__model", "codename")
+        return format_html_join(mark_safe("<br>"), "{}", ((permission_label(p),) for p in rows)) or None
+
+    @admin.display(description=_("permissions"))
+    def group_permission_names(self, obj):
+        return self._names(obj.permissions)
+
+    @admin.display(description=_("user permissions"))
+    def user_permission_names(self, obj):
+        return self._names(obj.user_permissions)
 
 
 class SuperuserGroupAdmin(TranslatedPermissionsMixin, ModelNamesAdminMixin, GroupAdmin):

@@ -56,3 +56,32 @@ def test_the_permission_picker_names_permissions_in_the_staff_language(staff_in,
     assert f"{app} | {payment} | {view}" in options
     assert not [text for text in options if "Can add payment" in text or "| heartbeat |" in text]
     assert [text for text in options if f"| {heartbeat} |" in text]
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_a_staff_member_who_only_looks_reads_the_permissions_in_their_language(client, settings, monkeypatch,
+                                                                               language):
+    """A staff member who is not a superuser sees a group's and their own permissions read-only:
+    Django's read-only field joined the stored English names."""
+    from django.contrib.auth.models import Group, Permission
+
+    from tests.factories import UserFactory
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    settings.LANGUAGE_CODE = "ru"
+    monkeypatch.setattr(trans_real, "_translations", {})
+    team = Group.objects.create(name="Support")
+    team.permissions.add(*Permission.objects.filter(codename__in=["view_group", "view_user", "change_user",
+                                                                  "view_payment"]))
+    support = UserFactory(email="support@soldee.kz", is_staff=True)
+    support.groups.add(team)
+    support.user_permissions.add(Permission.objects.get(codename="view_payment"))
+    client.force_login(support)
+    client.cookies["django_language"] = language
+    with translation.override(language):
+        from billing.models import Payment
+        view = translation.gettext("Can view %(name)s") % {"name": str(Payment._meta.verbose_name)}
+    for url in (f"/admin/auth/group/{team.pk}/change/", f"/admin/accounts/user/{support.pk}/change/"):
+        page = html.unescape(client.get(url).content.decode())
+        assert f"| {view}" in page, url
+        assert "Can view payment" not in page and "Can view user" not in page, url
