@@ -404,3 +404,13 @@ def test_a_copy_downloaded_before_it_is_rendered_says_it_is_being_prepared(
         enqueued.run("offer.tasks.render_agreement_copy")
     response = client.get(url)
     assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_the_copy_names_the_plan_without_its_internal_code(customer, buy):
+    """Found by the customer explorer: the copy printed "Тариф Start (start)", the plan's
+    code in brackets after its name. The code is ours, not the customer's."""
+    acceptance = buy(customer)
+    assert (acceptance.plan_name, acceptance.plan_code) == ("Start", "start")
+    html = agreement_copies.render_agreement_html(acceptance, language="ru")
+    assert re.search(r"<dd>\s*Start\s*</dd>", html)
+    assert "(start)" not in html
