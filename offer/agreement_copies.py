@@ -1,5 +1,8 @@
-"""Copies of the agreement on request (offer clause 5.4).
+"""Copies of the agreement: the PDF to download, and a paper copy by post on request
+(offer clause 5.4).
 
+The PDF needs no request: `copy_for_download` renders it on the first download.
+A paper copy is a request:
 requested → rendering → ready → printed → posted (failed: the render failed, retried).
 The PDF is rendered ONCE per acceptance (`AgreementCopy`, one-to-one): a later request
 for the same acceptance is ready at once and reuses the stored file. Rendering happens
@@ -162,6 +165,15 @@ def copy_for_evidence(*, acceptance_id: int) -> tuple[AgreementCopy, bool]:
         return copy, False
     copy = _copy_store(acceptance_id=acceptance_id)
     return copy, True
+
+
+def copy_for_download(*, acceptance_id: int) -> AgreementCopy:
+    """The acceptance's agreement PDF for "Download the agreement (PDF)" in the personal
+    account: the stored copy, else rendered now and stored as `copy_for_evidence` does (the
+    one-per-acceptance `AgreementCopy` a paper-copy request reuses). No copy request is
+    opened, so nothing joins the print-and-post queue: a paper copy is asked for separately
+    (`request_copy`). No transaction may be open: the render is slow."""
+    return copy_for_evidence(acceptance_id=acceptance_id)[0]
 
 
 def _copy_store(*, acceptance_id: int) -> AgreementCopy:

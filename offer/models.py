@@ -183,8 +183,8 @@ class AgreementCopy(models.Model):
 
 
 class AgreementCopyRequest(models.Model):
-    """A customer's request for a copy of the agreement: the PDF for download and a
-    paper copy for staff to print and post (clause 5.4)."""
+    """A customer's request for a paper copy of the agreement, for staff to print and post
+    (clause 5.4). The PDF alone needs no request (agreement_copies.copy_for_download)."""
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("Copy requested")

@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
@@ -9,6 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .models import LegalDocument
+
+log = logging.getLogger(__name__)
 
 
 def _kind(kind: str) -> str:
@@ -103,7 +107,8 @@ def copy_request(request, acceptance_id):
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(_copy_status(acceptance), status=201 if created else 200)
     if created:
-        messages.success(request, _("Your copy of the agreement is being prepared. We will e-mail you when it is ready."))
+        messages.success(request, _("Your paper copy of the agreement is ordered. We will post it to the postal "
+                                    "address in your customer details and e-mail you when it is on its way."))
     return redirect(reverse("subscriptions:account") + "#acceptances")
 
 
@@ -124,14 +129,20 @@ def copy_download(request, acceptance_id):
     acceptance = _acceptance_for(request, acceptance_id, staff_ok=True)
     copy = AgreementCopy.objects.filter(acceptance=acceptance).first()
     if copy is None:
-        if _copy_status(acceptance)["final"]:  # no copy asked for (or none on its way): nothing to wait for
-            raise Http404
-        # Asked for, not rendered yet (the worker or the copy sweep renders it): as a
-        # receipt's download before its PDF exists.
-        from billing.views import pdf_being_prepared
+        # "Download the agreement (PDF)": rendered now and stored once, as a receipt's PDF on
+        # its first download; no paper-copy request, nothing for staff to post.
+        from . import agreement_copies
 
-        return pdf_being_prepared(request, title=_("Copy of the agreement of %(date)s") % {
-            "date": formats.date_format(timezone.localtime(acceptance.accepted_at), "DATETIME_FORMAT")})
+        try:
+            copy = agreement_copies.copy_for_download(acceptance_id=acceptance.pk)
+        except Exception:
+            # Not a server error page: "being prepared" and Try again (which renders again;
+            # a paper-copy request's render is also retried by the worker and the sweep).
+            log.exception("rendering the agreement copy of acceptance %s on download failed", acceptance.pk)
+            from billing.views import pdf_being_prepared
+
+            return pdf_being_prepared(request, title=_("Copy of the agreement of %(date)s") % {
+                "date": formats.date_format(timezone.localtime(acceptance.accepted_at), "DATETIME_FORMAT")})
     response = FileResponse(copy.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"soldee-agreement-{acceptance.pk}.pdf")
     response["Cache-Control"] = "private, no-store"

@@ -159,13 +159,13 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
     # --- Agreement paper copy ------------------------------------------------------
     acceptance = Acceptance.objects.get(customer=customer)
     copy = page.locator(f"#copy-{acceptance.pk}")
-    copy.get_by_role("button", name="Request a paper copy").click()
-    expect(page.get_by_text("Your copy of the agreement is being prepared.")).to_be_visible()
+    copy.get_by_role("button", name="Order a paper copy by post").click()
+    expect(page.get_by_text("Your paper copy of the agreement is ordered.")).to_be_visible()
     shot(page, "agreement-copy-requested")
     assert task_queue.run("offer.tasks.render_agreement_copy") == 1
     task_queue.run("offer.tasks.agreement_copy_ready_email")
     page.reload()
-    download = page.locator(f"#copy-{acceptance.pk}").get_by_role("link", name="Download PDF")
+    download = page.locator(f"#copy-{acceptance.pk}").get_by_role("link", name="Download the agreement (PDF)")
     expect(download).to_be_visible()
     shot(page, "agreement-copy-ready")
     fetch_pdf(page, site.url, download.get_attribute("href"))

@@ -1,6 +1,7 @@
 """Copies of the agreement on request (clause 5.4): the PDF of the ACCEPTED text, rendered
 once per acceptance, downloadable by its owner and staff only; the print-and-post queue."""
 
+import hashlib
 import io
 import json
 import re
@@ -380,15 +381,19 @@ def test_staff_render_again_a_render_that_never_finished(customer, buy, enqueued
     request.refresh_from_db()
     assert request.status == AgreementCopyRequest.Status.READY and request.copy_id
 
-def test_a_copy_downloaded_before_it_is_rendered_says_it_is_being_prepared(
-        client, customer, other_customer, buy, enqueued, django_capture_on_commit_callbacks):
-    """As a receipt downloaded before its PDF exists (billing.views.pdf_being_prepared): 503
-    with Retry-After, not a 404 that reads as 'no such agreement'. A copy nobody asked
-    for is still 404, and so is someone else's."""
+def test_a_copy_that_cannot_be_rendered_on_download_says_it_is_being_prepared(
+        client, customer, other_customer, buy, enqueued, monkeypatch, django_capture_on_commit_callbacks):
+    """As a receipt whose PDF cannot be rendered on download (billing.views.pdf_being_prepared):
+    503 with Retry-After, not a server error or a 404 that reads as 'no such agreement'.
+    Someone else's is still 404."""
     acceptance = buy(customer)
     url = f"/legal/agreements/{acceptance.pk}/copy/download/"
+
+    def broken(*args, **kwargs):
+        raise OSError("fonts missing")
+
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", broken)
     client.force_login(customer)
-    assert client.get(url).status_code == 404  # no copy asked for: nothing on its way
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/legal/agreements/{acceptance.pk}/copy/")
     response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
@@ -400,10 +405,53 @@ def test_a_copy_downloaded_before_it_is_rendered_says_it_is_being_prepared(
     client.force_login(other_customer)
     assert client.get(url).status_code == 404
     client.force_login(customer)
+    monkeypatch.undo()
     with django_capture_on_commit_callbacks(execute=True):
         enqueued.run("offer.tasks.render_agreement_copy")
     response = client.get(url)
     assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_the_customer_downloads_the_pdf_without_ordering_a_paper_copy(
+        client, customer, other_customer, buy, enqueued, django_capture_on_commit_callbacks):
+    """Found by the customer explorer: the only way to the PDF was "Request a paper copy",
+    which also put a paper copy in staff's print-and-post queue. The account offers two
+    choices: the PDF to download (rendered once, stored as a paper copy's PDF is; no request,
+    nothing to post) and a paper copy by post, which is what the button says."""
+    acceptance = buy(customer)
+    client.force_login(customer)
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    control = page[page.index(f'id="copy-{acceptance.pk}"'):]
+    control = control[:control.index("</div>")]
+    url = f"/legal/agreements/{acceptance.pk}/copy/download/"
+    assert f'<a href="{url}" data-copy-download>Download the agreement (PDF)</a>' in control
+    assert "Order a paper copy by post</button>" in control
+    assert f'action="/legal/agreements/{acceptance.pk}/copy/"' in control
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    data = b"".join(response.streaming_content)
+    assert data.startswith(b"%PDF-") and acceptance.offer_document.sha256 in squeeze(pdf_text(data))
+    assert not AgreementCopyRequest.objects.exists()  # nothing in the print-and-post queue
+    assert not [name for name in enqueued.names() if name.startswith("offer.tasks.")]  # nor a copy e-mail
+    copy = AgreementCopy.objects.get(acceptance=acceptance)
+    assert copy.sha256 == hashlib.sha256(data).hexdigest()
+    # Rendered once: the next download is the stored file...
+    again = client.get(url)
+    assert b"".join(again.streaming_content) == data and AgreementCopy.objects.count() == 1
+    # ...and a paper copy ordered afterwards reuses it, ready at once for staff to print.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/legal/agreements/{acceptance.pk}/copy/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    request = AgreementCopyRequest.objects.get()
+    assert request.status == "ready" and request.copy_id == copy.pk
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Your paper copy of the agreement is ordered. We will post it" in page
+    assert "Paper copy by post" in page and "Order a paper copy by post</button>" not in page
+    # Someone else cannot have it rendered or download it.
+    client.force_login(other_customer)
+    assert client.get(url).status_code == 404
 
 
 def test_the_copy_names_the_plan_without_its_internal_code(customer, buy):
