@@ -69,9 +69,28 @@ def offered_currencies() -> list[str]:
 
 
 def currency_choices() -> list[tuple[str, str]]:
-    """For the profile form: KZT (residents) + the currencies offered to non-residents."""
+    """For the profile form: KZT (residents) + the currencies offered to non-residents,
+    each by its name in the reader's language (babel's, ours for the tenge), then its code:
+    "Kazakhstan tenge (KZT)", "US dollar (USD)", «Евро (EUR)»."""
+    from babel.core import UnknownLocaleError
+    from babel.numbers import get_currency_name
+    from django.utils import translation
+    from django.utils.text import capfirst
+
+    from soldee.money import _BABEL_LOCALES
+
+    language = (translation.get_language() or "ru").split("-")[0]
+    locale = _BABEL_LOCALES.get(language, "ru_RU")
+
+    def named(code: str) -> str:
+        try:
+            name = get_currency_name(code, locale=locale)
+        except UnknownLocaleError:
+            name = code
+        return code if name == code else f"{capfirst(name)} ({code})"
+
     choices = [("KZT", _("Kazakhstan tenge (KZT)"))]
-    return choices + [(c, c) for c in offered_currencies() if c != "KZT"]
+    return choices + [(c, named(c)) for c in offered_currencies() if c != "KZT"]
 
 
 def _max_jump() -> Decimal:

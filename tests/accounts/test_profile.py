@@ -144,3 +144,21 @@ def test_a_visitor_choosing_a_plan_signs_up_and_lands_on_its_checkout(client, do
     response = client.post(confirm, follow=True)
     assert response.redirect_chain[-1][0].startswith("/profile/")  # details first, as every buyer
     assert response.redirect_chain[-1][0] == "/profile/?next=%2Faccount%2Fcheckout%2Fstart%2F"
+
+
+@pytest.mark.parametrize("language, names", [
+    ("en", ["Kazakhstan tenge (KZT)", "US Dollar (USD)", "Euro (EUR)", "Russian Ruble (RUB)"]),
+    ("ru", ["Казахстанский тенге (KZT)", "Доллар США (USD)", "Евро (EUR)", "Российский рубль (RUB)"]),
+    ("kk", ["Қазақстан теңгесі (KZT)", "АҚШ доллары (USD)", "Еуро (EUR)", "Ресей рублі (RUB)"]),
+])
+def test_every_payment_currency_is_named_in_the_reader_s_language(client, user_without_profile, settings,
+                                                                   language, names):
+    """Found by the customer explorer: "Казахстанский тенге (KZT)", then bare "USD", "EUR",
+    "RUB". Each currency is named (babel's names; ours for the tenge), then its code."""
+    settings.NONRESIDENT_CURRENCIES = ["USD", "EUR", "RUB"]
+    user_without_profile.language = language  # a logged-in customer's pages are in their language
+    user_without_profile.save(update_fields=["language"])
+    client.force_login(user_without_profile)
+    page = client.get("/profile/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    for code, name in zip(["KZT", "USD", "EUR", "RUB"], names, strict=True):
+        assert f'<option value="{code}"' in page and f">{name}</option>" in page, (code, name)
