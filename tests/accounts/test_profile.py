@@ -162,3 +162,22 @@ def test_every_payment_currency_is_named_in_the_reader_s_language(client, user_w
     page = client.get("/profile/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
     for code, name in zip(["KZT", "USD", "EUR", "RUB"], names, strict=True):
         assert f'<option value="{code}"' in page and f">{name}</option>" in page, (code, name)
+
+
+def test_the_sign_up_page_says_which_plan_the_visitor_chose(client, documents, plan):
+    """Found by the customer explorer: after "Choose Start" the sign-up page did not say
+    which plan was chosen. It does when `next` is a plan's checkout (and stays so when the
+    form comes back with an error); not for any other `next`, nor a plan off sale."""
+    from tests.factories import PlanFactory
+
+    said = "You chose Start: create an account to continue to payment."
+    page = client.get("/accounts/signup/?next=/account/checkout/start/", HTTP_ACCEPT_LANGUAGE="en")
+    assert said in page.content.decode()
+    response = client.post("/accounts/signup/", {"email": "x@example.kz", "next": "/account/checkout/start/"},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and said in response.content.decode()
+    PlanFactory(code="old", name="Old", is_active=False)
+    for other in ("", "?next=/account/", "?next=/account/checkout/old/", "?next=/account/checkout/none/",
+                  "?next=https://evil.example/account/checkout/start/"):
+        body = client.get(f"/accounts/signup/{other}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert 'id="chosen-plan"' not in body and "You chose" not in body, other
