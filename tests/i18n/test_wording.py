@@ -102,3 +102,18 @@ def test_the_refund_approved_e_mail_says_which_term_is_cancelled_without_a_dangl
         assert translation.gettext(text).startswith("срок, оплаченный этим платежом, ещё не начался")
     with translation.override("kk"):
         assert translation.gettext(text).startswith("осы төлеммен төленген мерзім әлі басталған жоқ")
+
+def test_the_privacy_page_s_intro_links_the_policy_within_its_sentence_in_russian_and_kazakh():
+    """The link is part of the sentence (it followed it, repeating its last words)."""
+    from django.utils import translation
+
+    text = ("Under the Law of the Republic of Kazakhstan on Personal Data and Their Protection you may get a copy "
+            "of your data, withdraw your consent to its processing and ask us to delete your account. Records "
+            "that the law obliges us to keep (payments, agreements) are kept, as the "
+            '<a href="%(privacy_url)s">Privacy Policy</a> explains.')
+    for language in ("ru", "kk"):
+        with translation.override(language):
+            translated = translation.gettext(text)
+        assert translated != text and translated.count('<a href="%(privacy_url)s">') == 1, language
+        assert translated.count("</a>") == 1, language
+

@@ -384,3 +384,15 @@ def test_giving_consent_again_says_nothing_of_renewal_without_a_subscription(cli
     page = client.post("/profile/privacy/consent/", {"action": "give"}, follow=True).content.decode()
     assert "Thank you: your consent is recorded." in page
     assert "Automatic renewal of your subscription is still off" not in page
+
+def test_the_privacy_page_s_intro_links_the_policy_within_its_sentence(client, consented):
+    """Found by the customer explorer: the intro ended "…как описано в Политике
+    конфиденциальности. Политика конфиденциальности", the link repeating the sentence's
+    last words after it. The words in the sentence are the link."""
+    import re
+
+    client.force_login(consented)
+    page = client.get("/profile/privacy/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    intro = re.search(r'<p class="muted" id="privacy-intro">(.*?)</p>', page, re.S).group(1)
+    assert intro.endswith('are kept, as the <a href="/legal/privacy/">Privacy Policy</a> explains.')
+    assert intro.count("Privacy Policy") == 1
