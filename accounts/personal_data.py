@@ -55,7 +55,7 @@ DELETION_PENDING_MESSAGE = gettext_lazy(
 # Why a purchase is refused while consent is withdrawn: checkout, the invoice for a bank
 # transfer, a past-due customer paying the renewal with another card (consent_withdrawn).
 CONSENT_WITHDRAWN_MESSAGE = gettext_lazy(
-    "You withdrew your consent to the processing of your personal data. Give it again on the Personal data page "
+    "You withdrew your consent to the processing of your personal data. Give it again on the “Your personal data” page "
     "to make a purchase."
 )
 

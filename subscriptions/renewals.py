@@ -194,7 +194,7 @@ CONSENT_WITHDRAWN_REASON = "the customer's consent to the processing of personal
 CONSENT_WITHDRAWN_STAFF_REFUSAL = gettext_lazy(
     "Not charged: the customer has withdrawn consent to the processing of personal data, and a renewal is a "
     "purchase that needs it. The renewal sweep does not charge it either and turns its renewal off; it can be "
-    "charged once the customer gives consent again on their Personal data page.")
+    "charged once the customer gives consent again on the “Your personal data” page.")
 
 
 def _renewal_off_no_consent(subscription_id: int) -> None:

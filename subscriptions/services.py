@@ -341,9 +341,9 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
             # that withdrawing it turned renewal off for (personal_data.consent_withdraw).
             raise CheckoutRefused(
                 _("The customer withdrew consent to the processing of personal data, which turned renewal off. "
-                  "It can go back on once they give consent again on their Personal data page.") if staff
+                  "It can go back on once they give consent again on the “Your personal data” page.") if staff
                 else _("You withdrew your consent to the processing of your personal data. Give it again on the "
-                       "Personal data page to turn renewal back on."))
+                       "“Your personal data” page to turn renewal back on."))
         if on:
             for handler in _renewal_resumed_handlers:
                 handler(subscription=subscription, by=by)

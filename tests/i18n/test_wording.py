@@ -117,3 +117,40 @@ def test_the_privacy_page_s_intro_links_the_policy_within_its_sentence_in_russia
         assert translated != text and translated.count('<a href="%(privacy_url)s">') == 1, language
         assert translated.count("</a>") == 1, language
 
+
+CONSENT_AGAIN_TEXTS = (
+    "You withdrew your consent to the processing of your personal data. Give it again on the “Your personal "
+    "data” page to make a purchase.",
+    "You withdrew your consent to the processing of your personal data. Give it again on the “Your personal "
+    "data” page to turn renewal back on.",
+    "You have withdrawn your consent to the processing of your personal data: to buy a plan again, first give "
+    "your consent again on the “Your personal data” page:",
+    "Automatic renewal of %(plan)s is off. Your access continues until %(date)s (Almaty time), then the "
+    "subscription ends. You have withdrawn your consent to the processing of your personal data: to turn "
+    "renewal back on before then, first give your consent again on the “Your personal data” page:",
+    "The customer withdrew consent to the processing of personal data, which turned renewal off. It can go "
+    "back on once they give consent again on the “Your personal data” page.",
+    "Not charged: the customer has withdrawn consent to the processing of personal data, and a renewal is a "
+    "purchase that needs it. The renewal sweep does not charge it either and turns its renewal off; it can be "
+    "charged once the customer gives consent again on the “Your personal data” page.",
+)
+
+
+def test_texts_that_send_the_customer_to_the_personal_data_page_name_it_as_its_heading_does():
+    """Found by the customer explorer: the page is headed «Ваши персональные данные» /
+    «Дербес деректеріңіз», the e-mails and the account sent customers to «Персональные
+    данные» / «Дербес деректер». And the account's line said «снова» twice."""
+    import re
+
+    from django.utils import translation
+
+    for language in ("ru", "kk"):
+        with translation.override(language):
+            heading = translation.gettext("Your personal data")
+            assert heading != "Your personal data"
+            for text in CONSENT_AGAIN_TEXTS:
+                assert f"«{heading}»" in translation.gettext(text), (language, text)
+    with translation.override("ru"):
+        for text in CONSENT_AGAIN_TEXTS:
+            assert len(re.findall(r"\bснова\b", translation.gettext(text))) <= 1, text
+

@@ -103,7 +103,7 @@ def test_renewal_stays_off_until_consent_is_given_again(client, consented, buy):
     buy(consented)
     sub = Subscription.objects.get(customer=consented)
     personal_data.consent_withdraw(user=consented)
-    with pytest.raises(CheckoutRefused, match="Give it again on the Personal data page"):
+    with pytest.raises(CheckoutRefused, match="Give it again on the “Your personal data” page"):
         subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=consented)
     sub.refresh_from_db()
     assert not sub.auto_renew
@@ -170,7 +170,7 @@ def test_the_renewal_claim_does_not_charge_a_customer_who_withdrew_consent_and_t
     assert ("subscriptions.tasks.subscription_email", [sub.pk, "emails/renewal_cancelled"], {}) in enqueued.calls
     enqueued.run("subscriptions.tasks.subscription_email")
     [mail] = [m for m in mailoutbox if m.to == [consented.email]]
-    assert "first give your consent again on the Personal data page" in mail.body
+    assert "first give your consent again on the “Your personal data” page" in mail.body
 
     time_machine.move_to(end + timedelta(minutes=1), tick=False)
     assert renewals.renewals_run() == {}
@@ -244,12 +244,12 @@ def test_the_renewal_off_email_and_the_account_say_that_consent_comes_first(
     enqueued.run("subscriptions.tasks.subscription_email")
     [mail] = [m for m in mailoutbox if m.to == [consented.email]]
     assert "Automatic renewal of Start is off" in mail.body
-    assert "first give your consent again on the Personal data page" in mail.body
+    assert "first give your consent again on the “Your personal data” page" in mail.body
     assert f"{settings.SITE_URL}/profile/privacy/" in mail.body
     assert "You can turn renewal back on in your personal account" not in mail.body
 
     page = client.get("/account/").content.decode()
-    assert 'id="renewal-needs-consent"' in page and "Give it again on the Personal data page" in page
+    assert 'id="renewal-needs-consent"' in page and "Give it again on the “Your personal data” page" in page
     assert 'id="renewal-on"' not in page and 'id="renewal-consent"' in page
 
     client.post("/profile/privacy/consent/", {"action": "give"})
@@ -290,7 +290,7 @@ def test_a_subscription_ended_by_the_withdrawal_says_a_new_purchase_needs_consen
     assert sub.status == Subscription.Status.ENDED
     enqueued.run("subscriptions.tasks.subscription_email")
     [mail] = [m for m in mailoutbox if m.to == [consented.email]]
-    assert "to buy a plan again, first give your consent again on the Personal data page" in mail.body
+    assert "to buy a plan again, first give your consent again on the “Your personal data” page" in mail.body
     assert "You can buy a plan again at any time" not in mail.body
 
 
@@ -384,6 +384,7 @@ def test_giving_consent_again_says_nothing_of_renewal_without_a_subscription(cli
     page = client.post("/profile/privacy/consent/", {"action": "give"}, follow=True).content.decode()
     assert "Thank you: your consent is recorded." in page
     assert "Automatic renewal of your subscription is still off" not in page
+
 
 def test_the_privacy_page_s_intro_links_the_policy_within_its_sentence(client, consented):
     """Found by the customer explorer: the intro ended "…как описано в Политике
