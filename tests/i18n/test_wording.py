@@ -52,7 +52,8 @@ def test_russian_and_kazakh_say_one_word_for_each_key_term_as_the_glossary_does(
     «период» / «кезең» as well — the account page read "Оплаченный период" next to "Следующий
     срок, оплачен"; automatic renewal is «автопродление» / «автоматты ұзарту», not also
     «автоматическое продление» / «автоұзарту»; a refund request is «заявка», not «запрос»;
-    the receipt is «квитанция», not «чек»; a plan's name after «тариф» is in quotes. In
+    the receipt is «квитанция», not «чек»; a plan's name after «тариф» is in quotes; a
+    refund's money is «деньги возвращены» / «ақша қайтарылды», not also «средства» / «қаражат». In
     Kazakh the login record is «тіркелгі», not also «есептік жазба»; a numbered refund request
     is «№ 2 қайтару өтінімі», not «Қайтаруға № 2 өтінім»; consent is withdrawn «кері қайтарып
     алу», not «кері қайтару» or «қайтарып алу» as well."""
@@ -60,10 +61,11 @@ def test_russian_and_kazakh_say_one_word_for_each_key_term_as_the_glossary_does(
 
     banned = {
         "ru": [r"\b[Пп]ериод", r"\b[Аа]втоматическ\w+ продлени", r"\b[Зз]апрос\w* на возврат",
-               r"\bчек(и|а|ом)?\b", r"[Оо]плаченн\w+ врем", r"тариф\w* %\(plan\)s"],
+               r"\bчек(и|а|ом)?\b", r"[Оо]плаченн\w+ врем", r"тариф\w* %\(plan\)s", r"[Сс]редства возвращены"],
         "kk": [r"[Кк]езең", r"[Аа]втоұзарт", r"[Аа]қылы мерзім", r"[Тт]өленген уақыт\b",
                r"%\(plan\)s тариф", r"[Ее]септік жазба", r"[Ққ]айтаруға №",
-               r"[Кк]елісім\w* (?!кері )қайтарып ал", r"[Кк]елісім\w* кері қайтар(?!ып)"],
+               r"[Кк]елісім\w* (?!кері )қайтарып ал", r"[Кк]елісім\w* кері қайтар(?!ып)",
+               r"[Ққ]аражат қайтарылды"],
     }
     for language, patterns in banned.items():
         found = [(pattern, msgid) for msgid, text in _catalogue(language)
@@ -102,6 +104,7 @@ def test_the_refund_approved_e_mail_says_which_term_is_cancelled_without_a_dangl
         assert translation.gettext(text).startswith("срок, оплаченный этим платежом, ещё не начался")
     with translation.override("kk"):
         assert translation.gettext(text).startswith("осы төлеммен төленген мерзім әлі басталған жоқ")
+
 
 def test_the_privacy_page_s_intro_links_the_policy_within_its_sentence_in_russian_and_kazakh():
     """The link is part of the sentence (it followed it, repeating its last words)."""
@@ -154,3 +157,14 @@ def test_texts_that_send_the_customer_to_the_personal_data_page_name_it_as_its_h
         for text in CONSENT_AGAIN_TEXTS:
             assert len(re.findall(r"\bснова\b", translation.gettext(text))) <= 1, text
 
+
+def test_a_refund_s_status_and_its_history_line_say_the_money_was_returned_in_the_same_words():
+    """Found by the customer explorer: «Средства возвращены» (the refund's status) next to
+    «Деньги возвращены» (the line in its history). docs/glossary.md: «деньги» / «ақша»."""
+    from django.utils import translation
+
+    for language, words in (("ru", "Деньги возвращены"), ("kk", "Ақша қайтарылды")):
+        with translation.override(language):
+            assert translation.gettext("Refunded") == words
+            assert translation.gettext("The money was returned") == words
+            assert translation.gettext("Payment date") not in ("Payment date", translation.gettext("Paid"))

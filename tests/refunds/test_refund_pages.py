@@ -324,3 +324,13 @@ def test_a_withdrawn_request_is_confirmed_by_e_mail_in_the_customers_language(
     cache.clear()  # the e-mail's key: sent once
     tasks.customer_email.run("emails/refund_request_withdrawn", "refund_request", request.pk)
     assert mailoutbox[-1].subject == f"Soldee: заявка на возврат № {request.pk} отозвана"
+
+
+def test_the_refundable_payments_date_column_is_named_for_what_it_shows(client, customer, paid):
+    """Found by the customer explorer: the column of payment dates was headed "Paid"
+    («Оплачено»), the word of a payment's status. It shows when the payment was made."""
+    client.force_login(customer)
+    page = client.get(reverse("refunds:index"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    section = page[page.index('id="refundable-payments"'):]
+    head = re.search(r"<thead><tr><th>(.*?)</th>", section).group(1)
+    assert head == "Payment date"
