@@ -10,7 +10,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from plans.models import Plan
 from refunds.models import CalendarException
@@ -21,19 +20,6 @@ from tests.factories import PlanFactory
 pytestmark = pytest.mark.django_db
 
 EXCEPTIONS = "/admin/refunds/calendarexception/"
-
-
-@pytest.fixture
-def staff_in(staff_admin, settings, monkeypatch):
-    """The staff client reading the admin in a language; `.messages(response)` the texts
-    of the messages shown on the page it was redirected to."""
-    settings.LANGUAGE_CODE = "ru"
-    monkeypatch.setattr(trans_real, "_translations", {})
-
-    def use(language):
-        staff_admin.cookies["django_language"] = language
-        return staff_admin
-    return use
 
 
 def _messages(response):

@@ -12,7 +12,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from refunds.models import CalendarException
 
@@ -20,18 +19,6 @@ pytestmark = pytest.mark.django_db
 
 GROUPS = "/admin/auth/group/"
 EXCEPTIONS = "/admin/refunds/calendarexception/"
-
-
-@pytest.fixture
-def staff_in(staff_admin, settings, monkeypatch):
-    """The staff client reading the admin in a language (production's "ru" fallback)."""
-    settings.LANGUAGE_CODE = "ru"
-    monkeypatch.setattr(trans_real, "_translations", {})
-
-    def use(language):
-        staff_admin.cookies["django_language"] = language
-        return staff_admin
-    return use
 
 
 def _text(fragment):

@@ -17,17 +17,6 @@ pytestmark = pytest.mark.django_db
 OURS = ("accounts", "plans", "offer", "subscriptions", "billing", "refunds", "soldee")
 
 
-@pytest.fixture
-def staff_in(staff_admin, settings, monkeypatch):
-    settings.LANGUAGE_CODE = "ru"
-    monkeypatch.setattr(trans_real, "_translations", {})
-
-    def use(language):
-        staff_admin.cookies["django_language"] = language
-        return staff_admin
-    return use
-
-
 def _options(page: str) -> list[str]:
     return [html.unescape(text).strip() for text in re.findall(r"<option [^>]*>([^<]*)</option>", page)]
 
