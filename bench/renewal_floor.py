@@ -83,9 +83,9 @@ SELECT array_agg(pay.id) FROM pay
 
 LEDGER = """
 INSERT INTO billing_sandboxtransaction (id, kind, invoice_id, idempotency_key, amount_minor, currency,
-    description, return_url, card_last4, token, status, reason, created_at, decided_at)
+    description, return_url, card_last4, token, status, reason, created_at, decided_at, language)
 SELECT gen_random_uuid(), 'token_charge', p.public_id::text, 'charge:' || p.idempotency_key, p.amount_minor,
-    p.currency, p.description, '', '4242', pm.token, 'approved', '', now(), now()
+    p.currency, p.description, '', '4242', pm.token, 'approved', '', now(), now(), ''
 FROM billing_payment p JOIN billing_paymentmethod pm ON pm.id = p.payment_method_id
 WHERE p.id = ANY(%(ids)s)
 """
@@ -127,7 +127,7 @@ WITH pay AS (
     RETURNING last_number - (SELECT count(*) FROM pay) AS first
 ), doc AS (
     INSERT INTO billing_paymentdocument (doc_type, number, year, seq, amount_minor, currency, source_ref, data,
-        language, file, sha256, created_at, customer_id, payment_id)
+        language, file, sha256, created_at, customer_id, payment_id, render_attempts, render_error)
     SELECT 'receipt', 'R-2026-' || lpad((seq.first + sub.n)::text, 6, '0'), 2026, seq.first + sub.n,
         pay.amount_minor, pay.currency, '',
         jsonb_build_object('method', 'saved_card', 'paid_at', pay.paid_at, 'customer',
@@ -136,7 +136,7 @@ WITH pay AS (
                            'exchange_rate', null, 'term_starts_at', term.starts_at,
                            'kzt_amount_minor', pay.kzt_amount_minor, 'payment_reference', pay.gateway_ref,
                            'exchange_rate_date', null),
-        'ru', '', '', now(), pay.customer_id, pay.id
+        'ru', '', '', now(), pay.customer_id, pay.id, 0, ''
     FROM sub JOIN pay ON pay.id = sub.payment_id JOIN term ON term.payment_id = pay.id CROSS JOIN seq
     RETURNING id, number, payment_id
 ), subupd AS (
