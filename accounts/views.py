@@ -94,9 +94,14 @@ def consent(request):
         if form.cleaned_data["action"] == "withdraw":
             renewing = personal_data.renewal_to_stop(request.user) is not None
             try:
-                personal_data.consent_withdraw(user=request.user)
+                withdrawn = personal_data.consent_withdraw(user=request.user)
             except personal_data.PersonalDataRefused as exc:
                 messages.error(request, str(exc))
+                return redirect("accounts:privacy")
+            if not withdrawn and not personal_data.consent_withdrawn(request.user):
+                # No consent row (an account staff made): nothing was withdrawn, purchases and
+                # renewal go on as before (consent_withdraw), so say that, not "withdrawn".
+                messages.info(request, _("There is no consent of yours on record to withdraw: nothing has changed."))
                 return redirect("accounts:privacy")
             messages.success(request, _(
                 "Your consent is withdrawn. You cannot make new purchases until you give it again."))

@@ -397,3 +397,18 @@ def test_the_privacy_page_s_intro_links_the_policy_within_its_sentence(client, c
     intro = re.search(r'<p class="muted" id="privacy-intro">(.*?)</p>', page, re.S).group(1)
     assert intro.endswith('are kept, as the <a href="/legal/privacy/">Privacy Policy</a> explains.')
     assert intro.count("Privacy Policy") == 1
+
+
+def test_an_account_with_no_consent_in_force_is_not_told_its_consent_is_withdrawn(client, customer, buy):
+    """An account staff made has no consent row: Withdraw withdraws nothing, and it may still
+    buy and renew (personal_data.consent_withdraw). The page said "Your consent is withdrawn.
+    You cannot make new purchases until you give it again", neither of which was true."""
+    buy(customer)
+    client.force_login(customer)
+    response = client.post("/profile/privacy/consent/", {"action": "withdraw"}, follow=True,
+                           HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert "Your consent is withdrawn" not in page and "You cannot make new purchases" not in page
+    assert "There is no consent of yours on record to withdraw" in page
+    assert not personal_data.consent_withdrawn(customer)
+    assert not Event.objects.filter(verb="consent.withdrawn", customer=customer).exists()
