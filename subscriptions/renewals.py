@@ -654,8 +654,14 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
     theirs the gateway is still deciding refuses a second one; pages opened before and not
     paid expire (services.payment_pages_supersede), so the term is paid once.
     Refused (services.CheckoutRefused, nothing created) while the customer's consent to the
-    processing of personal data is withdrawn, as checkout is."""
-    from accounts.personal_data import CONSENT_WITHDRAWN_MESSAGE
+    processing of personal data is withdrawn, or while their request for the account's
+    deletion waits for staff, as checkout is (the hosted page would refuse the payment
+    anyway: billing.services.payment_not_payable)."""
+    from accounts.personal_data import (
+        CONSENT_WITHDRAWN_MESSAGE,
+        DELETION_PENDING_MESSAGE,
+        deletion_requested,
+    )
 
     from .services import (
         CheckoutRefused,
@@ -675,6 +681,8 @@ def renewal_customer_payment(*, subscription: Subscription, token: str, client_i
         sub = Subscription.objects.select_for_update().select_related("plan", "customer").get(pk=subscription.pk)
         if consent_withdrawn(sub.customer):  # a renewal is a purchase: as checkout_start, not without the consent
             raise CheckoutRefused(str(CONSENT_WITHDRAWN_MESSAGE))
+        if deletion_requested(sub.customer):  # no purchase while it waits, as checkout_start
+            raise CheckoutRefused(str(DELETION_PENDING_MESSAGE))
         if sub.status != Subscription.Status.PAST_DUE:
             raise ValueError(_("This subscription has nothing to pay."))
         if renewal_in_flight(sub):  # a retry of the saved card is at the gateway: it may pay this term

@@ -294,3 +294,38 @@ def test_the_deletion_texts_say_contract_records_are_kept_unchanged_and_posted_a
     assert (request.postal_address, request.recipient_name) == ("", "")
     acceptance.refresh_from_db()
     assert acceptance.customer_snapshot["email"]  # the contract record is unchanged
+
+
+def test_a_past_due_customer_whose_deletion_request_waits_cannot_pay_the_renewal_with_another_card(
+        client, customer, plan, documents, time_machine):
+    """A subscription can be live while a deletion request waits (a payment page the bank
+    approved after the request, an invoice issued before it and paid): its past-due
+    renewal is a purchase too, refused as checkout is, with the same words, nothing recorded."""
+    from datetime import timedelta
+
+    from billing.gateways import sandbox
+    from billing.models import PaymentMethod
+    from subscriptions import renewals
+    from subscriptions.models import RenewalAttempt, Subscription
+    from tests.billing.helpers import buy as buy_with
+
+    buy_with(customer, plan, documents, card=sandbox.CARD_DECLINE_RENEWALS, token="del-past-due")
+    sub = Subscription.objects.get(customer=customer)
+    time_machine.move_to(sub.current_period_end - timedelta(hours=1), tick=False)
+    renewals.renewals_run()
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+    # deletion_request_create refuses while a subscription is live: the request came first
+    AccountDeletionRequest.objects.create(customer=customer, reason="Moving on")
+    payments, attempts = Payment.objects.count(), RenewalAttempt.objects.count()
+    card = PaymentMethod.objects.get(customer=customer, is_active=True)
+    client.force_login(customer)
+    url = f"/account/subscriptions/{sub.pk}/pay/"
+    response = client.post(url, {"token": client.get(url).context["token"]}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"] == url  # back to the form, as checkout
+    page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You asked us to delete your account, so no purchase can be made." in page
+    assert (Payment.objects.count(), RenewalAttempt.objects.count()) == (payments, attempts)  # nothing recorded
+    assert PaymentMethod.objects.get(customer=customer, is_active=True) == card
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
