@@ -73,6 +73,16 @@ def consent_withdrawn(user) -> bool:
     return consents.exists() and not consents.filter(withdrawn_at__isnull=True).exists()
 
 
+def consent_withdrawn_at(user):
+    """When the customer withdrew consent (the latest withdrawal), while it is withdrawn
+    (`consent_withdrawn`); None otherwise. For staff about to take their money anyway (an
+    invoice issued before the withdrawal, paid after it)."""
+    if not consent_withdrawn(user):
+        return None
+    return (PersonalDataConsent.objects.filter(user=user, withdrawn_at__isnull=False)
+            .order_by("-withdrawn_at").values_list("withdrawn_at", flat=True).first())
+
+
 def consent_withdrawn_condition(customer_ref: str = "customer_id"):
     """`consent_withdrawn` as a boolean SQL expression on the rows of another model, whose
     customer's id is the field `customer_ref`: read for a whole batch in that batch's own

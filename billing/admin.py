@@ -3,11 +3,12 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.personal_data import consent_withdrawn_at
 from soldee.admin import (
     ModelNamesAdminMixin,
     ReadOnlyAdminMixin,
@@ -269,6 +270,11 @@ class PaymentDocumentAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.Model
             else:
                 self.message_user(request, _("%(number)s: paid, payment %(payment)s.") % {
                     "number": invoice.number, "payment": payment.public_id})
+                withdrawn_at = consent_withdrawn_at(invoice.customer)
+                if withdrawn_at is not None and getattr(payment, "term", None) is not None:
+                    self.message_user(request, f"{invoice.number}: " + documents.CONSENT_WITHDRAWN_STAFF_NOTE % {
+                        "date": formats.date_format(timezone.localtime(withdrawn_at), "SHORT_DATETIME_FORMAT")},
+                        level=messages.WARNING)
                 late = timezone.now() - received_at
                 term = getattr(payment, "term", None)
                 paid_ahead = term is not None and term.starts_at > received_at  # its 30 minutes run from its start

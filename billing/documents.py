@@ -342,9 +342,20 @@ PAY_BACK = gettext_lazy("Mark it paid all the same, so the money is on the books
                         "itself (within 15 minutes), to approve and pay back by bank transfer.")
 
 
+# An invoice issued before the customer withdrew consent to the processing of personal data,
+# paid after it: no new purchase is offered them (_invoice_state), but this money has been
+# received and starts the term it pays; staff are told, on the confirmation page and when
+# it is marked paid (billing.admin), not stopped.
+CONSENT_WITHDRAWN_STAFF_NOTE = gettext_lazy(
+    "The customer withdrew consent to the processing of personal data on %(date)s. The money has been received, so "
+    "marking the invoice paid still starts the term it pays; automatic renewal will not charge them while consent is "
+    "withdrawn. If the customer no longer wants the term, a refund is the way back.")
+
+
 def invoice_summary(invoice: PaymentDocument) -> str:
     """For the staff member about to mark an invoice paid: who, how much, for what, and
     whether the legal documents it pins are still the ones in force."""
+    from accounts.personal_data import consent_withdrawn_at
     from offer.services import documents_in_force
     from soldee.money import format_money
     from subscriptions.services import live_subscription, paid_ahead_term
@@ -376,6 +387,9 @@ def invoice_summary(invoice: PaymentDocument) -> str:
     if not invoice.customer.is_active:
         line += " " + _("The customer's account is closed (deleted): this transfer buys nothing and must be paid "
                         "back.") + " " + PAY_BACK
+    elif (withdrawn_at := consent_withdrawn_at(invoice.customer)) is not None:
+        line += " " + CONSENT_WITHDRAWN_STAFF_NOTE % {
+            "date": formats.date_format(timezone.localtime(withdrawn_at), "SHORT_DATETIME_FORMAT")}
     # Replaced near its end (invoice_issue): the customer may pay both, the second paying the
     # following term in advance (found by the explorers).
     siblings = PaymentDocument.objects.filter(

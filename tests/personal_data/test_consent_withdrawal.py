@@ -412,3 +412,47 @@ def test_an_account_with_no_consent_in_force_is_not_told_its_consent_is_withdraw
     assert "There is no consent of yours on record to withdraw" in page
     assert not personal_data.consent_withdrawn(customer)
     assert not Event.objects.filter(verb="consent.withdrawn", customer=customer).exists()
+
+
+def test_staff_marking_paid_an_invoice_issued_before_the_withdrawal_are_warned_and_the_term_starts(
+        client, company, plan, documents, staff, settings, django_capture_on_commit_callbacks):
+    """The invoice was issued with consent, the customer withdrew it, then the money came:
+    it has been received, so marking the invoice paid is not refused and the term starts,
+    but staff are told (on the confirmation page and after) that consent is withdrawn."""
+    from billing import documents as billing_documents
+    from subscriptions.models import Subscription
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    consent_record(user=company, request=RequestFactory().post("/accounts/signup/", REMOTE_ADDR="10.9.8.7"))
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    personal_data.consent_withdraw(user=company)
+    assert personal_data.consent_withdrawn(company)
+    client.force_login(staff)
+    action = {"action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk]}
+    warning = "The customer withdrew consent to the processing of personal data on"
+    summary = client.post("/admin/billing/paymentdocument/", action).context["rows"][0][1]
+    assert warning in summary and "a refund is the way back" in summary
+    credited = timezone.localtime().replace(second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/billing/paymentdocument/", {
+            **action, "confirmed": "yes", "received_at": credited.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+    texts = {str(m): m.level_tag for m in response.context["messages"]}
+    assert any(t.startswith(f"{invoice.number}: paid, payment") for t in texts)  # not blocked
+    assert [level for t, level in texts.items() if t.startswith(f"{invoice.number}: {warning}")] == ["warning"]
+    assert Subscription.objects.get(customer=company).is_live  # the money was received: the term runs
+
+
+def test_marking_paid_an_invoice_of_a_customer_whose_consent_stands_says_nothing_of_it(
+        client, company, plan, documents, staff, settings):
+    from billing import documents as billing_documents
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    consent_record(user=company, request=RequestFactory().post("/accounts/signup/", REMOTE_ADDR="10.9.8.7"))
+    invoice = billing_documents.invoice_issue(customer=company, plan=plan)
+    client.force_login(staff)
+    credited = timezone.localtime().replace(second=0, microsecond=0)
+    response = client.post("/admin/billing/paymentdocument/", {
+        "action": "mark_paid_by_bank_transfer", "_selected_action": [invoice.pk], "confirmed": "yes",
+        "received_at": credited.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+    texts = [str(m) for m in response.context["messages"]]
+    assert texts and not any("withdrew consent" in t for t in texts)
