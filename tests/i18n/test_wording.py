@@ -85,6 +85,37 @@ def test_no_kazakh_date_is_followed_by_a_bare_postposition():
     assert not found
 
 
+# Placeholders that are always a date or a date and time in the catalogue ("on %(date)s",
+# "at %(at)s", "its deadline %(due)s", "starts %(start)s", …). Not %(paid)s: an amount in
+# "%(paid)s paid on %(date)s", a date in "paid %(paid)s Almaty".
+KAZAKH_DATE_PLACEHOLDERS = ("date", "at", "due", "start", "end", "time", "charge", "res", "until", "since",
+                            "deadline", "issued")
+# A Kazakh finite verb, participle or converb: the past (-ды/-ді/-ты/-ті, "түзетілді",
+# "сұрадыңыз", "өшірдім"), the present-future ("аяқталады", "тоқтайды"), the participle
+# -ған/-ген/-қан/-кен ("жасалған") and the converb -ып/-іп/-п ("қайталап көреміз").
+KAZAKH_VERB = r"\w+(?:[дт][ыі]|ған|ген|қан|кен|[ыі]п|[ае]п)(?:м|ң|ңыз|ңіз|қ|к|мыз|міз)?"
+
+
+def test_no_kazakh_date_stands_bare_before_a_verb():
+    """«Сіз хабарлаған қате %(date)s түзетілді»: a date or time put bare before the verb it
+    dates reads wrong in Kazakh; it takes «күні» («%(date)s күні түзетілді», «%(date)s күні
+    жасалған шарт»), as «%(date)s дейін» needs a case ending (docs/glossary.md). Also with
+    «(Алматы уақыты)» between them."""
+    import re
+
+    names = "|".join(KAZAKH_DATE_PLACEHOLDERS)
+    bare = re.compile(rf"%\((?:{names})\)s»?(?: \((?:Алматы|Asia)[^)]*\))? {KAZAKH_VERB}\b")
+    found = [(msgid, text) for msgid, text in _catalogue("kk") if bare.search(text)]
+    assert not found
+    # The check catches what it is for, and leaves a dated noun and a label's value alone.
+    assert bare.search("қате %(date)s түзетілді") and bare.search("Мен %(date)s өшірдім")
+    assert bare.search("%(charge)s (Алматы уақыты) сақталған картаңыздан")
+    assert bare.search("Біз %(date)s қайталап көреміз") and bare.search("ол %(start)s басталады")
+    for correct in ("%(date)s күні түзетілді", "%(date)s күнгі бағам", "%(date)s жылғы № 5 шот",
+                    "%(date)s бағамынан", "Төленген мерзімнің соңы: %(date)s", "%(old)s тұрды"):
+        assert not bare.search(correct), correct
+
+
 def test_the_account_page_names_the_paid_term_and_the_next_term_with_the_same_word():
     from django.utils import translation
 
