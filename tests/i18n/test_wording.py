@@ -199,3 +199,13 @@ def test_a_refund_s_status_and_its_history_line_say_the_money_was_returned_in_th
             assert translation.gettext("Refunded") == words
             assert translation.gettext("The money was returned") == words
             assert translation.gettext("Payment date") not in ("Payment date", translation.gettext("Paid"))
+
+
+def test_a_number_sign_is_followed_by_one_space_in_russian_and_kazakh():
+    """«№%(id)s» and «№ %(id)s» were mixed (17 texts against some 55): Russian and Kazakh
+    typography writes «№ 5», as the documents' headings do («Квитанция № 12»)."""
+    import re
+
+    found = [(language, msgid) for language in ("ru", "kk") for msgid, text in _catalogue(language)
+             if re.search(r"№(?! \S)", text)]
+    assert not found
