@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from soldee.models import AppendOnlyError, AppendOnlyModel
 
@@ -196,6 +197,18 @@ class AgreementCopyRequest(models.Model):
 
     OPEN_STATUSES = ("requested", "rendering", "ready", "printed", "failed")
 
+    # What the customer reads after "Paper copy by post" (the account page and its poll):
+    # what is happening to the paper copy. The choices above are the staff's queue states
+    # (the PDF's render, "ready" to print, a failed render to retry); stored values are the same.
+    CUSTOMER_LABELS = {
+        "requested": pgettext_lazy("paper copy status", "Ordered"),
+        "rendering": pgettext_lazy("paper copy status", "Being prepared for printing"),
+        "failed": pgettext_lazy("paper copy status", "Being prepared for printing (taking longer than usual)"),
+        "ready": pgettext_lazy("paper copy status", "Waiting to be printed and posted"),
+        "printed": pgettext_lazy("paper copy status", "Printed, to be posted soon"),
+        "posted": pgettext_lazy("paper copy status", "Posted"),
+    }
+
     acceptance = models.ForeignKey(
         Acceptance, on_delete=models.PROTECT, related_name="copy_requests"
     )
@@ -243,6 +256,10 @@ class AgreementCopyRequest(models.Model):
     @property
     def is_downloadable(self) -> bool:
         return self.copy_id is not None
+
+    @property
+    def customer_status_label(self) -> str:
+        return str(self.CUSTOMER_LABELS[self.status])
 
 
 class AmendmentNoticeDismissal(models.Model):

@@ -90,7 +90,7 @@ def _copy_status(acceptance) -> dict:
     status = req.status if req else None
     return {
         "status": status,
-        "label": str(req.get_status_display()) if req else "",
+        "label": req.customer_status_label if req else "",
         "final": status not in ("requested", "rendering", "failed"),
         "tracking_number": req.tracking_number if req else "",
         "download_url": reverse("offer:copy_download", args=[acceptance.pk]) if has_pdf else None,

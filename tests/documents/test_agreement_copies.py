@@ -141,7 +141,7 @@ def test_progress_is_shown_and_the_customer_is_emailed_when_ready(
     assert f'data-poll-url="/legal/agreements/{acceptance.pk}/copy/status/"' in page
     assert "js/poll.js" in page and 'nonce="' in page
     status = client.get(f"/legal/agreements/{acceptance.pk}/copy/status/", HTTP_ACCEPT_LANGUAGE="en").json()
-    assert status == {"status": "requested", "label": "Copy requested", "final": False, "tracking_number": "",
+    assert status == {"status": "requested", "label": "Ordered", "final": False, "tracking_number": "",
                       "download_url": None}
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -462,3 +462,38 @@ def test_the_copy_names_the_plan_without_its_internal_code(customer, buy):
     html = agreement_copies.render_agreement_html(acceptance, language="ru")
     assert re.search(r"<dd>\s*Start\s*</dd>", html)
     assert "(start)" not in html
+
+
+def test_the_customer_reads_what_happens_to_the_paper_copy_not_the_pdf_s_render_state(
+        client, customer, buy, enqueued, django_capture_on_commit_callbacks):
+    """Next to "Paper copy by post" the account page and its poll said "Copy ready" (the PDF
+    rendered, waiting in the print-and-post queue) and "Preparation failed, retrying" (a failed
+    render): states of a PDF, not of a copy in the post. The customer's labels say what happens
+    to the paper copy; the stored statuses and the staff's choices are unchanged."""
+    from django.utils import translation
+
+    Status = AgreementCopyRequest.Status
+    assert set(AgreementCopyRequest.CUSTOMER_LABELS) == set(Status.values)
+    render_words = {"en": ("Copy ready", "failed", "PDF"), "ru": ("Копия договора готова", "Не удалось", "PDF"),
+                    "kk": ("Шарт көшірмесі дайын", "сәтсіз", "PDF")}
+    for language, words in render_words.items():
+        with translation.override(language):
+            labels = [str(label) for label in AgreementCopyRequest.CUSTOMER_LABELS.values()]
+        assert len(set(labels)) == len(labels), language
+        assert not [label for label in labels for word in words if word in label], (language, labels)
+        if language != "en":
+            with translation.override("en"):
+                english = [str(label) for label in AgreementCopyRequest.CUSTOMER_LABELS.values()]
+            assert not set(labels) & set(english), language
+
+    acceptance = buy(customer)
+    client.force_login(customer)
+    request = request_and_render(client, acceptance, enqueued, django_capture_on_commit_callbacks)
+    assert request.status == Status.READY  # the stored value
+    status = client.get(f"/legal/agreements/{acceptance.pk}/copy/status/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert (status["status"], status["label"]) == ("ready", "Waiting to be printed and posted")
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Waiting to be printed and posted</span>" in page and "Copy ready" not in page
+    agreement_copies.mark_posted(request_id=request.pk, by=None, tracking_number="RR123456785KZ")
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "data-poll-label>Posted</span>" in page and "RR123456785KZ" in page
