@@ -125,7 +125,9 @@ class Evaluation:
 
 
 def _dt(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else "—"
+    """A moment in the evaluation's text: Almaty time, as the active language writes dates
+    (the stored recommendation: the staff language, refunds.services._evaluate_for_staff)."""
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else "—"
 
 
 def _term_and_grant(payment: Payment):
