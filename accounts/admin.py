@@ -142,8 +142,8 @@ class UserAdmin(TranslatedPermissionsMixin, ModelNamesAdminMixin, StaffViewAudit
     search_fields = ("email", "profile__name", "profile__iin_bin")
     fieldsets = (
         (None, {"fields": ("email", "password", "public_id", "language")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     readonly_fields = ("public_id",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)

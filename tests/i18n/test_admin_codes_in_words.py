@@ -4,6 +4,7 @@ by it) and its coded details in words; the refund evaluation's dates as the lang
 them, in Almaty time; the user page's section titles; the payment gateway by its name.
 What the event log stores is not touched: only how it is shown."""
 
+import re
 
 import pytest
 from django.utils import formats, timezone, translation
@@ -57,3 +58,14 @@ def test_the_stored_recommendation_writes_dates_in_the_staff_language(settings, 
     with translation.override("ru"):
         assert formats.date_format(paid_at, "DATETIME_FORMAT") in text
     assert paid_at.strftime("%Y-%m-%d") not in text
+
+
+@pytest.mark.parametrize("language, permissions, dates", [
+    ("ru", "Права доступа", "Важные даты"),
+    ("kk", "Құқықтар", "Маңызды күндер"),
+])
+def test_the_user_page_s_section_titles_are_translated(staff_in, customer, language, permissions, dates):
+    html = staff_in(language).get(f"/admin/accounts/user/{customer.pk}/change/").content.decode()
+    headings = [h.strip() for h in re.findall(r'<h2[^>]*class="fieldset-heading"[^>]*>(.*?)</h2>', html, re.S)]
+    assert permissions in headings and dates in headings
+    assert "Permissions" not in headings and "Dates" not in headings
