@@ -84,8 +84,25 @@ class RefundedFilter(admin.SimpleListFilter):
         }.get(self.value(), lambda: queryset)()
 
 
+class GatewayNameMixin:
+    """The stored gateway ("sandbox", "bank") by its display name (gateways.display_name, as
+    GatewayFilter lists it) on the change page; list columns name `gateway_name`."""
+
+    @admin.display(description=_("payment gateway"), ordering="gateway")
+    def gateway_name(self, obj):
+        from .gateways import display_name
+
+        return display_name(obj.gateway)
+
+    def get_fields(self, request, obj=None):
+        return ["gateway_name" if name == "gateway" else name for name in super().get_fields(request, obj)]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["gateway_name" if name == "gateway" else name for name in super().get_readonly_fields(request, obj)]
+
+
 @admin.register(Payment)
-class PaymentAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(GatewayNameMixin, ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "amount_display", "status", "refunded", "method", "purpose_label",
                     "kzt_amount", "rate", "exchange_rate_date",
                     "paid_at", "gateway_ref", "card_mask")
@@ -125,16 +142,16 @@ class PaymentAdmin(ModelNamesAdminMixin, StaffViewAuditMixin, ReadOnlyAdminMixin
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("customer", "card_mask", "gateway", "is_active", "created_at")
+class PaymentMethodAdmin(GatewayNameMixin, ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("customer", "card_mask", "gateway_name", "is_active", "created_at")
     search_fields = ("customer__email",)
     # The token charges the card: nobody reads it, staff included (found by the staff explorer).
     exclude = ("token",)
 
 
 @admin.register(IncomingNotification)
-class IncomingNotificationAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("received_at", "gateway", "event_type", "event_id", "outcome", "processed_at")
+class IncomingNotificationAdmin(GatewayNameMixin, ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "gateway_name", "event_type", "event_id", "outcome", "processed_at")
     list_filter = (GatewayFilter, "event_type", "outcome")
     search_fields = ("event_id", "body")
 

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.utils import formats, timezone, translation
 
+from billing.gateways import display_name
 from refunds import services as refunds
 from soldee import events
 from tests.billing.helpers import buy
@@ -69,3 +70,24 @@ def test_the_user_page_s_section_titles_are_translated(staff_in, customer, langu
     headings = [h.strip() for h in re.findall(r'<h2[^>]*class="fieldset-heading"[^>]*>(.*?)</h2>', html, re.S)]
     assert permissions in headings and dates in headings
     assert "Permissions" not in headings and "Dates" not in headings
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_payment_and_card_pages_name_the_gateway(staff_in, customer, plan, documents, language):
+    """The gateway's stored "sandbox" read as the gateway filter names it."""
+    from billing.models import IncomingNotification, PaymentMethod
+
+    payment = buy(customer, plan, documents)
+    card = PaymentMethod.objects.get(customer=customer)
+    IncomingNotification.objects.create(gateway="sandbox", event_type="pay", event_id="evt-1", body="{}")
+    with translation.override(language):
+        name = str(display_name("sandbox"))
+    assert name not in ("sandbox", "Test gateway (sandbox)")
+    client = staff_in(language)
+    pages = [f"/admin/billing/payment/{payment.pk}/change/", f"/admin/billing/paymentmethod/{card.pk}/change/",
+             "/admin/billing/paymentmethod/", "/admin/billing/incomingnotification/"]
+    for url in pages:
+        html = client.get(url).content.decode()
+        shown = re.findall(r'(?:<td class="field-gateway_name">|<div class="readonly">)([^<]*)<', html)
+        assert name in shown, url
+        assert "sandbox" not in shown and 'class="field-gateway"' not in html, url
