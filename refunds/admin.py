@@ -144,13 +144,15 @@ def timeline_html(*subjects):
     """The events of a request's payment, term, grant, reports and refund, in Almaty time,
     each in words as staff read them (soldee.event_texts.staff_text), with its details:
     labelled in the staff member's language, yes/no for a flag, a list's items joined."""
-    from soldee.event_texts import staff_text
+    from soldee.event_texts import staff_value, staff_verb
 
     rows = selectors.events_for(*subjects)
     if not rows:
         return "—"
 
-    def shown(value):
+    def shown(value, key="", subject_type=""):
+        if (coded := staff_value(key, value, subject_type)) is not None:  # "no_access": the ground in words
+            return str(coded)
         if isinstance(value, bool):
             return str(pgettext_lazy("event detail", "yes") if value else pgettext_lazy("event detail", "no"))
         if value is None:
@@ -158,7 +160,7 @@ def timeline_html(*subjects):
         if isinstance(value, (list, tuple)):
             return ", ".join(shown(item) for item in value) or "—"
         if isinstance(value, dict):
-            return ", ".join(f"{_detail_label(k)}: {shown(v)}" for k, v in value.items()) or "—"
+            return ", ".join(f"{_detail_label(k)}: {shown(v, k, subject_type)}" for k, v in value.items()) or "—"
         if isinstance(value, float):
             return formats.number_format(value, decimal_pos=0 if value == int(value) else 1)
         try:
@@ -169,20 +171,21 @@ def timeline_html(*subjects):
             return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
         return str(value)
 
-    def details(data: dict) -> str:
-        data = data or {}
+    def details(event) -> str:
+        data = event.data or {}
 
         def value_of(key, value):
             if key.endswith("_minor") and isinstance(value, int):  # money in tiyn/cents: as money
                 return format_money(value, data.get("currency") or "KZT")
-            return shown(value)
+            return shown(value, key, event.subject_type)
 
         return "; ".join(f"{_detail_label(key)}: {value_of(key, value)}" for key, value in data.items())
 
+    # The event in words, its code beside it (staff search the event log by it).
     return format_html("<ul>{}</ul>", format_html_join(
-        "", '<li>{} · <strong>{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',
+        "", '<li>{} · <strong title="{}">{}</strong> <span class="quiet">({})</span> · {}<br><small>{}</small></li>',
         ((formats.date_format(timezone.localtime(e.created_at), "DATETIME_FORMAT"),
-          staff_text(e.verb, e.data) or e.verb, e.verb, e.actor or e.get_actor_kind_display(), details(e.data))
+          e.verb, staff_verb(e.verb, e.data), e.verb, e.actor or e.get_actor_kind_display(), details(e))
          for e in rows)))
 
 

@@ -171,13 +171,38 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class VerbFilter(admin.SimpleListFilter):
+    """The events logged, by their wording for staff with the code beside it (the field's own
+    filter listed the codes only)."""
+    title = _("event")
+    parameter_name = "verb"
+
+    def lookups(self, request, model_admin):
+        from .event_texts import staff_verb
+
+        verbs = model_admin.get_queryset(request).order_by("verb").values_list("verb", flat=True).distinct()
+        return [(verb, f"{staff_verb(verb)} ({verb})") for verb in verbs]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(verb=self.value()) if self.value() else queryset
+
+
 @admin.register(Event)
 class EventAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "verb", "actor_kind", "actor", "customer", "subject_type", "subject_id")
-    list_filter = ("verb", "actor_kind", "subject_type")
+    list_display = ("created_at", "event", "actor_kind", "actor", "customer", "subject_type", "subject_id")
+    list_filter = (VerbFilter, "actor_kind", "subject_type")
     search_fields = ("verb", "subject_id", "customer__email")
     date_hierarchy = "created_at"
     list_select_related = ("actor", "customer")
+
+    @admin.display(description=_("event"), ordering="verb")
+    def event(self, obj):
+        """In words for staff, the stored code beside it (what the search finds)."""
+        from django.utils.html import format_html
+
+        from .event_texts import staff_verb
+
+        return format_html('{} <span class="quiet">({})</span>', staff_verb(obj.verb, obj.data), obj.verb)
 
 
 def confirmation_page(modeladmin, request, queryset, *, title: str, warning: str, describe=None, form_class=None,

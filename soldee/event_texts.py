@@ -99,6 +99,35 @@ STAFF_TEXTS = {
     "error_report.not_critical": _("Staff found the error not critical"),
     "refund_request.opened_for_customer": _("A refund request was opened for a payment that started no paid term"),
     "refund.failed": _("The payment gateway refused the refund"),
+    # Events only staff see (the customer's history does not list them).
+    "account.anonymised": _("The customer's account was deleted and their personal data anonymised"),
+    "agreement_copy.rendering": _("The copy of the agreement is being prepared"),
+    "agreement_copy.failed": _("Preparing the copy of the agreement failed; it will be retried"),
+    "calendar.exception_saved": _("A business-day calendar exception was saved"),
+    "calendar.exception_removed": _("A business-day calendar exception was removed"),
+    "card.erased": _("The customer's saved card was erased"),
+    "data_export.expired": _("The customer's data export expired and was deleted"),
+    "document.receipt_rendered": _("The receipt's PDF was rendered"),
+    "document.refund_note_rendered": _("The refund note's PDF was rendered"),
+    "document.invoice_rendered": _("The invoice's PDF was rendered"),
+    "document.published": _("A legal document version was published"),
+    "error_report.triage_overdue": _("The error report was not triaged by its deadline"),
+    "exchange_rate.imported": _("An exchange rate was imported from the National Bank"),
+    "exchange_rate.entered": _("Staff entered an exchange rate by hand"),
+    "payment.duplicate_purchase": _("A second payment for a plan already bought: it bought nothing, to be refunded"),
+    "payment.unapplied_renewal": _("A renewal payment that started no term: to be refunded"),
+    "payment.unapplied_closed_account": _("A payment received after the account was deleted: to be refunded"),
+    "payment.second_transaction": _("A second gateway transaction for one payment: to be refunded"),
+    "payment.settlement_refused": _("A gateway's answer could not be matched to the payment"),
+    "plan.created": _("Staff created the plan"),
+    "plan.changed": _("Staff changed the plan"),
+    "refund.executing": _("The refund is being sent to the payment gateway"),
+    "refund.gateway_error": _("The payment gateway's answer to the refund was lost: check it at the gateway"),
+    "renewal.deferred": _("Renewal deferred: no usable exchange rate"),
+    "renewal.deferral_notice": _("The customer was told the renewal is deferred"),
+    "renewal.retry_requested": _("Staff asked to charge the renewal again now"),
+    "renewal.staff_try_declined": _("The renewal charge staff asked for was declined"),
+    "test_clock.advanced": _("Staff advanced the customer's test clock"),
 }
 
 # Wordings that depend on the event's data: {(data key, value): {verb: text}}.
@@ -134,6 +163,71 @@ STAFF_VARIANTS = {
     ("next_term", True): {"access.revoked": _("Access for the cancelled next term was withdrawn; the term in use "
                                               "keeps its access")},
 }
+
+
+# Coded values in event data read by staff in words: {(data key, stored value): text}. Most
+# codes are a model's choices (staff_value looks them up); these are not.
+STAFF_VALUES = {
+    ("opened_for", "unapplied_payment"): _("a payment that started no paid term"),
+    ("cause", "currency"): _("no payment currency"),
+    ("cause", "rate"): _("no usable exchange rate"),
+}
+
+# The model field whose choices a data key's codes come from, when the event's subject has
+# no field of that name: {data key: (model label, field name)}.
+_CHOICES_OF = {
+    "ground": ("refunds.refundrequest", "ground"),
+    "severity": ("refunds.errorreport", "severity"),
+    "reason": ("subscriptions.subscription", "end_reason"),
+}
+
+
+def _choice_label(model_label: str, field_name: str, value: str):
+    from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
+
+    try:
+        field = apps.get_model(model_label)._meta.get_field(field_name)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return None
+    return dict(field.flatchoices).get(value) if getattr(field, "choices", None) else None
+
+
+def staff_value(key: str, value, subject_type: str = ""):
+    """A coded value of an event's data in words for staff ("no_access": "Access to the
+    service was not granted"), or None when it is not a known code (shown as stored). The
+    codes stay what is stored: the event log is never rewritten."""
+    if not isinstance(value, str) or not value:
+        return None
+    if (key, value) in STAFF_VALUES:
+        return STAFF_VALUES[key, value]
+    if key == "gateway":
+        from billing.gateways import DISPLAY_NAMES
+
+        return DISPLAY_NAMES.get(value)
+    if key == "purpose":
+        from billing import purposes
+
+        label = purposes.label_for(value)
+        return label if label != value else None
+    if key == "model" and "." in value:  # staff.viewed: the model of the page opened
+        from django.apps import apps
+
+        try:
+            return apps.get_model(value)._meta.verbose_name
+        except (LookupError, ValueError):
+            return None
+    own_field = "status" if key in ("from", "to", "was") else key  # a status change: the subject's statuses
+    if subject_type and (label := _choice_label(subject_type, own_field, value)) is not None:
+        return label
+    if key in _CHOICES_OF:
+        return _choice_label(*_CHOICES_OF[key], value)
+    return None
+
+
+def staff_verb(verb: str, data: dict | None = None):
+    """The event in words for staff, or its code when none is written for it."""
+    return staff_text(verb, data) or verb
 
 
 def _variant(variants: dict, verb: str, data: dict | None):

@@ -12,6 +12,7 @@ from django.utils import formats, timezone, translation
 from billing.gateways import display_name
 from refunds import services as refunds
 from soldee import events
+from soldee.models import Event
 from tests.billing.helpers import buy
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,24 @@ def no_access_request(customer, plan, documents):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_a_timeline_names_events_and_coded_details_in_words_with_the_code_beside(staff_in, no_access_request,
+                                                                                 language):
+    """Found by the staff review: "payment.second_transaction" in bold and again in brackets,
+    and "ground: no_access"."""
+    stored = list(Event.objects.values_list("verb", "data"))
+    html = staff_in(language).get(f"/admin/refunds/refundrequest/{no_access_request.pk}/change/").content.decode()
+    timeline = _timeline(html)
+    second = _in(language, "A second gateway transaction for one payment: to be refunded")
+    assert second != "A second gateway transaction for one payment: to be refunded"
+    assert f'<strong title="payment.second_transaction">{second}</strong>' in timeline
+    assert "(payment.second_transaction)" in timeline  # the code stays visible
+    ground = _in(language, "Access to the service was not granted")
+    assert f"{_in(language, 'ground')}: {ground}" in timeline
+    assert "no_access" not in timeline
+    assert list(Event.objects.values_list("verb", "data")) == stored  # shown in words, stored as it was
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_refund_evaluation_writes_dates_as_the_language_does_in_almaty_time(staff_in, no_access_request,
                                                                                 language):
     html = staff_in(language).get(f"/admin/refunds/refundrequest/{no_access_request.pk}/change/").content.decode()
@@ -59,6 +78,26 @@ def test_the_stored_recommendation_writes_dates_in_the_staff_language(settings, 
     with translation.override("ru"):
         assert formats.date_format(paid_at, "DATETIME_FORMAT") in text
     assert paid_at.strftime("%Y-%m-%d") not in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_event_log_and_the_test_clock_name_events_in_words_with_their_code(staff_in, settings, customer,
+                                                                              language):
+    settings.SOLDEE_TEST_CLOCK_ENABLED = True
+    events.record(verb="card.erased", subject=customer, customer=customer, data={"card_mask": "4242 **** 4242"})
+    erased = _in(language, "The customer's saved card was erased")
+    assert erased != "The customer's saved card was erased"
+    client = staff_in(language)
+    log = client.get("/admin/soldee/event/").content.decode()
+    assert re.search(rf'<td class="field-event">{re.escape(erased)} <span class="quiet">\(card\.erased\)</span>', log)
+    verbs = next(spec for spec in client.get("/admin/soldee/event/").context["cl"].filter_specs
+                 if getattr(spec, "parameter_name", None) == "verb")
+    assert ("card.erased", f"{erased} (card.erased)") in verbs.lookup_choices
+    assert client.get("/admin/soldee/event/?verb=card.erased").context["cl"].result_count == 1
+    assert client.get("/admin/soldee/event/?q=card.erased").context["cl"].result_count == 1  # searched by its code
+    clock = client.get(f"/admin/test-clock/?customer={customer.pk}").content.decode()
+    events_shown = clock.split('id="customer-events"')[1].split("</ul>")[0]
+    assert f'<span title="card.erased">{erased}</span> <code>card.erased</code>' in events_shown
 
 
 @pytest.mark.parametrize("language, permissions, dates", [
@@ -91,3 +130,29 @@ def test_the_payment_and_card_pages_name_the_gateway(staff_in, customer, plan, d
         shown = re.findall(r'(?:<td class="field-gateway_name">|<div class="readonly">)([^<]*)<', html)
         assert name in shown, url
         assert "sandbox" not in shown and 'class="field-gateway"' not in html, url
+
+
+def test_every_event_the_portal_records_has_a_wording_for_staff():
+    """The timelines fall back to the code for an event with no wording: none is left so."""
+    from pathlib import Path
+
+    from soldee.event_texts import staff_text
+
+    root = Path(__file__).resolve().parents[2]
+    recorded = set()
+    for path in root.glob("*/**/*.py"):
+        parts = path.relative_to(root).parts
+        if parts[0] in (".venv", "tests", "bench") or "migrations" in parts:
+            continue
+        source = path.read_text()
+        for call in re.findall(r'verb=("[a-z_.]+"(?: if .+? else "[a-z_.]+")?)', source):
+            recorded.update(re.findall(r'"([a-z_]+\.[a-z_]+)"', call))
+    from soldee.test_clock import VERB
+    from subscriptions.renewals import DEFERRAL_NOTICE
+
+    recorded.update({*events.UNAPPLIED_PAYMENT_VERBS, VERB, DEFERRAL_NOTICE})  # recorded by their constants
+    recorded.update(f"document.{kind}_{done}" for kind in ("receipt", "refund_note", "invoice")
+                    for done in ("issued", "rendered"))  # f"document.{doc_type}_…"
+    recorded.update(f"agreement_copy.{status}" for status in ("ready", "printed", "posted"))  # f"…{to}"
+    assert len(recorded) > 60
+    assert sorted(verb for verb in recorded if not staff_text(verb)) == []
