@@ -332,10 +332,15 @@ def test_a_past_due_customer_who_withdrew_consent_cannot_pay_the_renewal_with_an
     card = PaymentMethod.objects.get(customer=consented, is_active=True)
     client.force_login(consented)
     url = f"/account/subscriptions/{sub.pk}/pay/"
-    response = client.post(url, {"token": client.get(url).context["token"]}, HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 302 and response["Location"] == url  # back to the form, as checkout
+    # The page says so at once (it showed the form, and refused only on submit), with the way back
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert CHECKOUT_REFUSAL in page and "to make a purchase" in page and 'name="token"' not in page
+    assert page.count(CHECKOUT_REFUSAL) == 1 and 'href="/profile/privacy/"' in page.split("<main")[1]
+    # A tab opened before the withdrawal still submits: refused, back to this page, said once
+    response = client.post(url, {"token": "opened-before"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"] == url  # back to the page, as checkout
     page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert CHECKOUT_REFUSAL in page and "to make a purchase" in page and 'name="token"' in page
+    assert page.count(CHECKOUT_REFUSAL) == 1 and "to make a purchase" in page and 'name="token"' not in page
     assert (Payment.objects.count(), RenewalAttempt.objects.count()) == (payments, attempts)  # nothing changed
     assert PaymentMethod.objects.get(customer=consented, is_active=True) == card
     sub.refresh_from_db()
