@@ -35,6 +35,15 @@ def display_name(name: str) -> str:
     return str(DISPLAY_NAMES.get(name, name))
 
 
+def known_names(*, bank: bool = True) -> list[str]:
+    """The gateway names a stored row can carry, read from settings and the registry rather
+    than the rows (the admin's gateway filters): the configured gateway, those winding down
+    (PAYMENT_GATEWAYS_RETIRED), the other adapters, and "bank" (a payment by invoice; only
+    payments carry it) when `bank`."""
+    names = [settings.PAYMENT_GATEWAY, *settings.PAYMENT_GATEWAYS_RETIRED, *_ADAPTERS]
+    return list(dict.fromkeys(names + (["bank"] if bank else [])))
+
+
 def get_gateway(name: str | None = None) -> Gateway:
     name = name or settings.PAYMENT_GATEWAY
     try:

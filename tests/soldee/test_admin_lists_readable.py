@@ -47,10 +47,31 @@ def test_the_payments_list_marks_empty_values_one_way_and_names_the_gateway(staf
     assert re.search(r'<td class="field-exchange_rate_date[^"]*">—</td>', page)
     gateways = next(spec for spec in response.context["cl"].filter_specs
                     if getattr(spec, "parameter_name", None) == "gateway")
-    assert [label for _value, label in gateways.lookup_choices] == [display_name("sandbox")]
+    assert [label for _value, label in gateways.lookup_choices] == [
+        display_name("sandbox"), display_name("cloudpayments"), display_name("bank")]
     assert str(display_name("sandbox")) != "sandbox"
     assert staff_admin.get("/admin/billing/payment/?gateway=sandbox").context["cl"].result_count == 1
     assert staff_admin.get("/admin/billing/payment/?gateway=cloudpayments").context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("url", ["/admin/billing/payment/", "/admin/billing/incomingnotification/"])
+def test_the_gateway_filter_names_the_known_gateways_without_reading_the_table(staff_admin, settings, url):
+    """The filter ran SELECT DISTINCT gateway over the whole table (payments, incoming
+    notifications) on every load of the list: its choices are the configured gateway, those
+    winding down and the registry's, with "bank" (a payment by invoice) for payments only."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PAYMENT_GATEWAY = "cloudpayments"
+    settings.PAYMENT_GATEWAYS_RETIRED = ["oldpay"]
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_admin.get(url)
+    assert response.status_code == 200
+    assert not [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"] and "gateway" in q["sql"]]
+    gateways = next(spec for spec in response.context["cl"].filter_specs
+                    if getattr(spec, "parameter_name", None) == "gateway")
+    expected = ["cloudpayments", "oldpay", "sandbox"] + (["bank"] if "payment/" in url else [])
+    assert [value for value, _label in gateways.lookup_choices] == expected
 
 
 def test_change_pages_show_stored_amounts_as_money(staff_admin, customer, plan, documents, staff):
