@@ -287,21 +287,25 @@ class PersonalDataConsentAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.M
 
 
 class ExportBuildFilter(admin.SimpleListFilter):
-    """Exports not built yet: the sweep re-sends their build up to RENDER_MAX_ATTEMPTS
-    times (accounts.tasks.data_export_sweep), then leaves them here for staff."""
+    """Exports not built: the sweep re-sends their build up to RENDER_MAX_ATTEMPTS times
+    (accounts.tasks.data_export_sweep), then leaves them here for staff; so does a build
+    that failed with an error not tried again (marked failed at once)."""
 
     title = _("Build")
     parameter_name = "build"
 
     def lookups(self, request, model_admin):
-        return [("given_up", _("Not built, attempts used up"))]
+        return [("given_up", _("Not built: failed, or attempts used up"))]
 
     def queryset(self, request, queryset):
+        from django.db.models import Q
+
         from soldee.tasks import RENDER_MAX_ATTEMPTS
 
         if self.value() == "given_up":
-            return queryset.filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING],
-                                   build_attempts__gte=RENDER_MAX_ATTEMPTS)
+            return queryset.filter(Q(status=DataExport.Status.FAILED) | Q(
+                status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING],
+                build_attempts__gte=RENDER_MAX_ATTEMPTS))
         return queryset
 
 
@@ -317,8 +321,8 @@ class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
     @admin.display(description=_("status"), ordering="status")
     def status_and_attempts(self, obj):
-        """The status; for one not built yet, its build attempts and the last error."""
-        if not obj.is_pending or not obj.build_attempts:
+        """The status; for one not built (yet), its build attempts and the last error."""
+        if not (obj.is_pending or obj.status == DataExport.Status.FAILED) or not obj.build_attempts:
             return obj.get_status_display()
         return format_html('{} <span title="{}">{}</span>', obj.get_status_display(), obj.error,
                            ngettext("not built: %(count)s attempt", "not built: %(count)s attempts",
@@ -333,8 +337,14 @@ class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def build_again(self, request, queryset):
         from . import tasks
 
-        pending = list(queryset.filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING])
-                       .values_list("pk", flat=True))
+        # The ids first: the list's own filter (status "Failed", say) would drop them once moved.
+        selected = list(queryset.order_by("pk").values_list("pk", flat=True))
+        # A failed export (given up) is asked for again first: only a requested one is built.
+        DataExport.objects.filter(pk__in=selected, status=DataExport.Status.FAILED).update(
+            status=DataExport.Status.REQUESTED)
+        pending = list(DataExport.objects.filter(
+            pk__in=selected, status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING])
+            .order_by("pk").values_list("pk", flat=True))
         for pk in pending:
             tasks.data_export_build.delay(pk)
         if pending:

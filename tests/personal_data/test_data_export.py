@@ -350,3 +350,39 @@ def test_the_sweep_re_sends_a_build_a_bounded_number_of_times_then_staff_see_it_
         later.stop()
     export.refresh_from_db()
     assert export.status == DataExport.Status.READY and export.build_attempts == RENDER_MAX_ATTEMPTS + 1
+
+
+def test_an_export_failed_by_an_error_not_tried_again_is_listed_for_staff_and_built_again(
+        customer, staff_client, enqueued, monkeypatch):
+    """A build that raised anything but OSError is marked failed and not tried again (the
+    task retries OSError only); the admin's filter and 'Build again' took only exports still
+    requested or being built, so staff neither saw it there nor could build it."""
+    from accounts import export as export_module
+    from accounts.tasks import data_export_build
+
+    export = DataExport.objects.create(customer=customer)
+    write_archive = export_module.write_archive
+
+    def broken(customer, fh):
+        raise ValueError("a bug in the archive")
+
+    monkeypatch.setattr(export_module, "write_archive", broken)
+    with pytest.raises(ValueError):
+        data_export_build.apply(args=[export.pk], throw=True)
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.FAILED and export.build_attempts == 1 and not enqueued.calls
+    for url in ("/admin/accounts/dataexport/?build=given_up", "/admin/accounts/dataexport/?status__exact=failed"):
+        listed = staff_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        assert [e.pk for e in listed.context["cl"].result_list] == [export.pk]
+        assert "not built: 1 attempt" in listed.content.decode() and "a bug in the archive" in listed.content.decode()
+        response = staff_client.post(url, {"action": "build_again", "_selected_action": [export.pk]}, follow=True,
+                                     HTTP_ACCEPT_LANGUAGE="en")
+        assert [str(m) for m in response.context["messages"]] == ["Queued for building: 1 export."]
+        assert enqueued.names() == ["accounts.tasks.data_export_build"]
+        enqueued.calls.clear()
+        DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.FAILED)  # as before, for the next
+    monkeypatch.setattr(export_module, "write_archive", write_archive)  # undo() would drop `enqueued` too
+    staff_client.post("/admin/accounts/dataexport/", {"action": "build_again", "_selected_action": [export.pk]})
+    enqueued.run("accounts.tasks.data_export_build")  # the cause fixed: staff's build goes through
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY and export.build_attempts == 2
