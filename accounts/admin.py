@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -298,8 +299,6 @@ class ExportBuildFilter(admin.SimpleListFilter):
         return [("given_up", _("Not built: failed, or attempts used up"))]
 
     def queryset(self, request, queryset):
-        from django.db.models import Q
-
         from soldee.tasks import RENDER_MAX_ATTEMPTS
 
         if self.value() == "given_up":
@@ -342,16 +341,29 @@ class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
         # A failed export (given up) is asked for again first: only a requested one is built.
         DataExport.objects.filter(pk__in=selected, status=DataExport.Status.FAILED).update(
             status=DataExport.Status.REQUESTED)
-        pending = list(DataExport.objects.filter(
+        waiting = DataExport.objects.filter(
             pk__in=selected, status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING])
-            .order_by("pk").values_list("pk", flat=True))
+        # A build started less than EXPORT_STALE_AFTER ago is under way: a second one would be
+        # skipped (personal_data._export_claim), so it is not queued, and staff are told so.
+        under_way = Q(status=DataExport.Status.BUILDING,
+                      started_at__gte=timezone.now() - personal_data.EXPORT_STALE_AFTER)
+        building = waiting.filter(under_way).count()
+        pending = list(waiting.exclude(under_way).order_by("pk").values_list("pk", flat=True))
         for pk in pending:
             tasks.data_export_build.delay(pk)
         if pending:
             self.message_user(request, ngettext("Queued for building: %(count)s export.",
                                                 "Queued for building: %(count)s exports.", len(pending))
                               % {"count": len(pending)})
-        else:
+        if building:
+            self.message_user(request, ngettext(
+                "Still being built: %(count)s export (its build started less than %(minutes)s minutes ago); "
+                "nothing was queued for it. Look again later.",
+                "Still being built: %(count)s exports (their builds started less than %(minutes)s minutes ago); "
+                "nothing was queued for them. Look again later.", building) % {
+                "count": building, "minutes": int(personal_data.EXPORT_STALE_AFTER.total_seconds() // 60)},
+                level=messages.WARNING)
+        if not pending and not building:
             self.message_user(request, _("The selected exports are not waiting to be built: nothing was queued."),
                               level=messages.WARNING)
 

@@ -386,3 +386,32 @@ def test_an_export_failed_by_an_error_not_tried_again_is_listed_for_staff_and_bu
     enqueued.run("accounts.tasks.data_export_build")  # the cause fixed: staff's build goes through
     export.refresh_from_db()
     assert export.status == DataExport.Status.READY and export.build_attempts == 2
+
+
+def test_build_again_on_a_build_under_way_says_it_is_still_being_built(customer, staff_client, enqueued):
+    """'Build again' on an export whose build started less than 30 minutes ago said 'Queued',
+    although that build skips it (only a requested or stale export is claimed)."""
+    from tests.factories import UserFactory
+
+    now = timezone.now()
+    building = DataExport.objects.create(customer=customer, status=DataExport.Status.BUILDING,
+                                         started_at=now - timedelta(minutes=5), build_attempts=1)
+    stale = DataExport.objects.create(customer=UserFactory(), status=DataExport.Status.BUILDING,
+                                      started_at=now - timedelta(minutes=31), build_attempts=1)
+
+    def build_again(*exports):
+        enqueued.calls.clear()
+        response = staff_client.post("/admin/accounts/dataexport/", {
+            "action": "build_again", "_selected_action": [e.pk for e in exports]}, follow=True,
+            HTTP_ACCEPT_LANGUAGE="en")
+        return [str(m) for m in response.context["messages"]]
+
+    assert build_again(building) == [
+        "Still being built: 1 export (its build started less than 30 minutes ago); nothing was queued for it. "
+        "Look again later."]
+    assert not enqueued.calls
+    assert build_again(building, stale) == [
+        "Queued for building: 1 export.",
+        "Still being built: 1 export (its build started less than 30 minutes ago); nothing was queued for it. "
+        "Look again later."]
+    assert [args for _name, args, _kw in enqueued.calls] == [[stale.pk]]
