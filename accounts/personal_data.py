@@ -245,6 +245,69 @@ def exports_to_build_again(*, limit: int = 100) -> list[int]:
         moved=Coalesce("started_at", "requested_at"), attempts="build_attempts", limit=limit)
 
 
+# --- Exports given up: the customer's page stops waiting, staff are told once --------------
+# An export whose build failed with an error other than OSError (tasks.data_export_build tries
+# only those again) is given up at once; one still requested or being built after
+# RENDER_MAX_ATTEMPTS builds, once no build of it can still be on its way, by the sweep
+# (exports_give_up). Either way it is marked failed: its page says it could not be prepared
+# and that staff have been told, a new request of the customer's starts a new export, and one
+# staff alert names it. Staff build it again from the admin (filter "Build", "Build again").
+
+def exports_give_up(*, limit: int = 100) -> list[int]:
+    """Mark failed the exports still requested or being built that had their
+    RENDER_MAX_ATTEMPTS builds and have not moved for RENDER_STALE_AFTER since the last one
+    started (the sweep re-sends them no more); one staff alert for them all. Their ids."""
+    from django.db.models.functions import Coalesce
+
+    from soldee.tasks import RENDER_MAX_ATTEMPTS, RENDER_STALE_AFTER
+
+    with transaction.atomic():
+        exports = list(
+            DataExport.objects.select_for_update()
+            .annotate(moved=Coalesce("started_at", "requested_at"))
+            .filter(status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING],
+                    build_attempts__gte=RENDER_MAX_ATTEMPTS, moved__lt=timezone.now() - RENDER_STALE_AFTER)
+            .order_by("moved")[:limit])
+        DataExport.objects.filter(pk__in=[e.pk for e in exports]).update(status=DataExport.Status.FAILED)
+        _alert_given_up(exports)
+    return [e.pk for e in exports]
+
+
+def export_failed_alert(*, export_id: int) -> bool:
+    """Tell staff of an export its build marked failed (an error not tried again). Nothing
+    if it is not failed (the error came before the build, or after it was stored)."""
+    with transaction.atomic():
+        export = DataExport.objects.filter(pk=export_id, status=DataExport.Status.FAILED).first()
+        if export is None:
+            return False
+        _alert_given_up([export])
+    return True
+
+
+def _alert_given_up(exports: list[DataExport]) -> None:
+    """One staff alert for these given-up exports, after commit, in STAFF_RECORDS_LANGUAGE."""
+    if not exports:
+        return
+    from django.utils.translation import ngettext
+
+    from soldee.staff_language import staff_language
+    from soldee.tasks import staff_alert_on_commit
+
+    count = len(exports)
+    with staff_language():
+        lines = [_("Export #%(export)s of customer #%(customer)s: %(attempts)s builds, last error: %(error)s") % {
+            "export": e.pk, "customer": e.customer_id, "attempts": e.build_attempts, "error": e.error or "—"}
+            for e in exports]
+        staff_alert_on_commit(
+            ngettext("%(count)s personal-data export could not be prepared",
+                     "%(count)s personal-data exports could not be prepared", count) % {"count": count},
+            _("Given up without being built (listed below): each one's page tells its customer it could not be "
+              "prepared and that staff have been told; a new request of theirs starts a new export. Find the cause "
+              "(no error: the worker stopped during the build, on a large archive, say), then build them again in "
+              "the admin: Customers → Personal-data exports, filter “Build”, action “Build again”.")
+            + "\n\n" + "\n".join(lines))
+
+
 def data_export_expire(*, export_id: int) -> bool:
     """Delete the file of an export past its expiry (after commit)."""
     with transaction.atomic():

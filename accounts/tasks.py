@@ -24,21 +24,26 @@ def data_export_build(self, export_id: int) -> str:
         DataExport.objects.filter(pk=export_id, status=DataExport.Status.FAILED).update(
             status=DataExport.Status.REQUESTED)
         raise self.retry(exc=exc, countdown=60 * (self.request.retries + 1)) from exc
+    except Exception:  # not tried again: the export is given up, staff are told
+        personal_data.export_failed_alert(export_id=export_id)
+        raise
 
 
 @shared_task
 def data_export_sweep() -> dict:
     """Re-send exports stuck while requested/building (lost task, failed past its retries),
     up to RENDER_MAX_ATTEMPTS builds each, as the documents' render sweep does
-    (personal_data.exports_to_build_again); delete expired ones."""
+    (personal_data.exports_to_build_again), then give them up (marked failed, one staff
+    alert: personal_data.exports_give_up); delete expired ones."""
     now = timezone.now()
     stuck = personal_data.exports_to_build_again()
     fan_out(data_export_build, stuck)
+    given_up = personal_data.exports_give_up()  # builds used up: marked failed, staff told once
     expired = list(DataExport.objects.filter(status=DataExport.Status.READY, expires_at__lte=now)
                    .values_list("pk", flat=True)[:500])
     for pk in expired:
         personal_data.data_export_expire(export_id=pk)
-    return {"resent": len(stuck), "expired": len(expired)}
+    return {"resent": len(stuck), "given_up": len(given_up), "expired": len(expired)}
 
 
 @shared_task(bind=True, max_retries=5)

@@ -141,7 +141,7 @@ def test_an_export_expires_after_7_days_and_its_file_is_deleted(client, customer
         from accounts.tasks import data_export_sweep
 
         with django_capture_on_commit_callbacks(execute=True):
-            assert data_export_sweep.apply().get() == {"resent": 0, "expired": 1}
+            assert data_export_sweep.apply().get() == {"resent": 0, "given_up": 0, "expired": 1}
     export.refresh_from_db()
     assert export.status == DataExport.Status.EXPIRED and not export.file
     assert not default_storage.exists(name)
@@ -319,18 +319,30 @@ def test_the_sweep_re_sends_a_build_a_bounded_number_of_times_then_staff_see_it_
     start = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
         export = personal_data.data_export_request(customer=customer)
-    resent = 0
+    resent, given_up, alerts = 0, [], []
     for step in range(RENDER_MAX_ATTEMPTS + 3):
         with time_machine.travel(start + timedelta(minutes=31 * step), tick=False):
-            resent += data_export_sweep.apply().get()["resent"]
+            with django_capture_on_commit_callbacks(execute=True):
+                swept = data_export_sweep.apply().get()
+            resent += swept["resent"]
+            given_up.append(swept["given_up"])
             while enqueued.calls:  # each build sent (on request, by the sweep) starts and dies
                 name, args, _kwargs = enqueued.calls.pop()
+                if name == "soldee.tasks.staff_alert":
+                    alerts.append(args)
+                    continue
                 assert name == "accounts.tasks.data_export_build"
                 with pytest.raises(WorkerDied):
                     personal_data.data_export_build(export_id=args[0])
     export.refresh_from_db()
-    assert export.status == DataExport.Status.BUILDING and export.build_attempts == RENDER_MAX_ATTEMPTS
+    assert export.build_attempts == RENDER_MAX_ATTEMPTS
     assert resent == RENDER_MAX_ATTEMPTS - 1  # the first build was the request's own
+    # Then given up, once: marked failed, and staff told once (nobody was: it sat there,
+    # 'being prepared', its page refreshing for ever)
+    assert export.status == DataExport.Status.FAILED and given_up == [0] * RENDER_MAX_ATTEMPTS + [1, 0, 0]
+    assert [subject for subject, _body in alerts] == ["1 personal-data export could not be prepared"]
+    assert f"Export #{export.pk} of customer #{customer.pk}: {RENDER_MAX_ATTEMPTS} builds" in alerts[0][1]
+    assert "Customers → Personal-data exports" in alerts[0][1] and "Build again" in alerts[0][1]
     later = time_machine.travel(start + timedelta(days=1), tick=False)  # staff come to it
     later.start()
     try:
@@ -415,3 +427,27 @@ def test_build_again_on_a_build_under_way_says_it_is_still_being_built(customer,
         "Still being built: 1 export (its build started less than 30 minutes ago); nothing was queued for it. "
         "Look again later."]
     assert [args for _name, args, _kw in enqueued.calls] == [[stale.pk]]
+
+
+def test_a_build_failed_by_an_error_not_tried_again_alerts_staff_once_in_their_language(
+        customer, enqueued, django_capture_on_commit_callbacks, monkeypatch, settings):
+    """Marked failed and never tried again, and nobody was told."""
+    from django.utils import translation
+
+    from accounts import export as export_module
+    from accounts.tasks import data_export_build
+
+    settings.STAFF_RECORDS_LANGUAGE = "ru"
+    export = DataExport.objects.create(customer=customer)
+
+    def broken(customer, fh):
+        raise ValueError("a bug in the archive")
+
+    monkeypatch.setattr(export_module, "write_archive", broken)
+    with translation.override("kk"), django_capture_on_commit_callbacks(execute=True):  # the worker's language
+        with pytest.raises(ValueError):
+            data_export_build.apply(args=[export.pk], throw=True)
+    assert enqueued.names() == ["soldee.tasks.staff_alert"]
+    subject, body = enqueued.calls[0][1]
+    assert subject == "Не удалось подготовить 1 выгрузку персональных данных"
+    assert f"№ {export.pk}" in body and "ValueError('a bug in the archive')" in body
