@@ -451,3 +451,28 @@ def test_a_build_failed_by_an_error_not_tried_again_alerts_staff_once_in_their_l
     subject, body = enqueued.calls[0][1]
     assert subject == "Не удалось подготовить 1 выгрузку персональных данных"
     assert f"№ {export.pk}" in body and "ValueError('a bug in the archive')" in body
+
+
+def test_a_given_up_export_stops_its_page_refreshing_says_staff_know_and_a_new_request_starts_anew(
+        client, customer, enqueued, django_capture_on_commit_callbacks):
+    """Its page refreshed every 5 seconds for ever, and asking again returned it."""
+    from soldee.tasks import RENDER_MAX_ATTEMPTS
+
+    stuck = DataExport.objects.create(customer=customer, status=DataExport.Status.BUILDING,
+                                      requested_at=timezone.now() - timedelta(hours=6),
+                                      started_at=timezone.now() - timedelta(minutes=31),
+                                      build_attempts=RENDER_MAX_ATTEMPTS)
+    client.force_login(customer)
+    url = f"/profile/privacy/exports/{stuck.public_id}/"
+    assert client.get(url)["Refresh"] == "5"  # its last build may still be on its way
+    assert personal_data.exports_give_up() == [stuck.pk]
+    for language, text in [("en", "We could not prepare this copy of your data, and our staff have been told."),
+                           ("ru", "Нам не удалось подготовить эту копию ваших данных; наши сотрудники уведомлены."),
+                           ("kk", "Деректеріңіздің бұл көшірмесін дайындай алмадық; қызметкерлерімізге хабарланды.")]:
+        client.cookies["django_language"] = language
+        page = client.get(url)
+        assert "Refresh" not in page and text in page.content.decode()
+        assert 'id="export-request"' in page.content.decode()  # ask again from here
+    fresh = _request(client, django_capture_on_commit_callbacks)
+    assert fresh.pk != stuck.pk and fresh.status == DataExport.Status.REQUESTED
+    assert DataExport.objects.get(pk=stuck.pk).status == DataExport.Status.FAILED  # kept
