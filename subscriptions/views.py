@@ -224,8 +224,8 @@ def renewal_pay(request, subscription_id):
                     subscription=subscription, token=token, client_ip=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""))
                 return HttpResponseRedirect(billing.payment_hosted_url(payment=payment))
-            except services.CheckoutRefused:  # consent withdrawn: back to this page, as checkout does,
-                # which says why (once: not as a message as well)
+            except services.CheckoutRefused:  # consent withdrawn, deletion requested: back to this
+                # page, as checkout does, which says why (once: not as a message as well)
                 return redirect("subscriptions:renewal_pay", subscription_id=subscription.pk)
             except (ValueError, exchange.RateUnavailable) as exc:
                 messages.error(request, str(exc))
@@ -235,11 +235,19 @@ def renewal_pay(request, subscription_id):
     if subscription.status != Subscription.Status.PAST_DUE:
         messages.info(request, _("This subscription has nothing to pay."))
         return redirect("subscriptions:account")
-    from accounts.personal_data import CONSENT_WITHDRAWN_MESSAGE, consent_withdrawn
+    from accounts.personal_data import (
+        CONSENT_WITHDRAWN_MESSAGE,
+        DELETION_PENDING_MESSAGE,
+        consent_withdrawn,
+        deletion_requested,
+    )
 
-    if consent_withdrawn(request.user):  # the submit would be refused: say so now, not a form to fill in
+    # The submit would be refused (renewals.renewal_customer_payment): say so now, not a form to fill in.
+    refusal = (CONSENT_WITHDRAWN_MESSAGE if consent_withdrawn(request.user)
+               else DELETION_PENDING_MESSAGE if deletion_requested(request.user) else None)
+    if refusal is not None:
         return render(request, "subscriptions/renewal_pay.html",
-                      {"subscription": subscription, "refusal": str(CONSENT_WITHDRAWN_MESSAGE)})
+                      {"subscription": subscription, "refusal": str(refusal)})
     return render(request, "subscriptions/renewal_pay.html",
                   {"subscription": subscription, "token": secrets.token_urlsafe(16)})
 

@@ -315,13 +315,17 @@ def test_a_past_due_customer_whose_deletion_request_waits_cannot_pay_the_renewal
     renewals.renewals_run()
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.PAST_DUE
+    client.force_login(customer)
+    url = f"/account/subscriptions/{sub.pk}/pay/"
+    token = client.get(url).context["token"]  # a tab opened before the request
     # deletion_request_create refuses while a subscription is live: the request came first
     AccountDeletionRequest.objects.create(customer=customer, reason="Moving on")
     payments, attempts = Payment.objects.count(), RenewalAttempt.objects.count()
     card = PaymentMethod.objects.get(customer=customer, is_active=True)
-    client.force_login(customer)
-    url = f"/account/subscriptions/{sub.pk}/pay/"
-    response = client.post(url, {"token": client.get(url).context["token"]}, HTTP_ACCEPT_LANGUAGE="en")
+    opened_now = client.get(url, HTTP_ACCEPT_LANGUAGE="en")  # the page says so at once, no form
+    assert "token" not in opened_now.context
+    assert "You asked us to delete your account, so no purchase can be made." in opened_now.content.decode()
+    response = client.post(url, {"token": token}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 302 and response["Location"] == url  # back to the form, as checkout
     page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "You asked us to delete your account, so no purchase can be made." in page
