@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
@@ -541,27 +541,25 @@ def document_html(document: PaymentDocument) -> str:
         return render_to_string(f"documents/{document.doc_type}.html", document_context(document))
 
 
-def document_render(*, document_id: int, counted: bool = True) -> PaymentDocument:
-    """Render and store the PDF once. No transaction is open during the render; the
-    stored file is attached with a compare-and-set, so two renders keep one file.
-    `counted`: a worker's attempt, counted and its error kept for the render sweep and
-    staff (a customer's download renders uncounted: their clicks use up no attempts)."""
+def document_render(*, document_id: int) -> PaymentDocument:
+    """Render and store the PDF once (a worker: billing.document_tasks; never a web request,
+    see `document_render_send`). No transaction is open during the render; the stored file
+    is attached with a compare-and-set, so two renders keep one file. Each attempt is counted
+    and its error kept for the render sweep and staff."""
     from soldee.pdf import render_pdf
 
     document = PaymentDocument.objects.select_related("customer", "payment").get(pk=document_id)
     if document.file:
         return document
     unrendered = PaymentDocument.objects.filter(pk=document.pk, file="")
-    if counted:
-        unrendered.update(render_attempts=F("render_attempts") + 1, render_attempted_at=timezone.now())
+    unrendered.update(render_attempts=F("render_attempts") + 1, render_attempted_at=timezone.now())
     try:
         pdf = render_pdf(document_html(document))
         name = document.file.storage.save(
             document.file.field.generate_filename(document, f"{document.number}.pdf"), ContentFile(pdf)
         )
     except Exception as exc:
-        if counted:
-            unrendered.update(render_error=repr(exc)[:2000])
+        unrendered.update(render_error=repr(exc)[:2000])
         raise
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
@@ -573,6 +571,29 @@ def document_render(*, document_id: int, counted: bool = True) -> PaymentDocumen
         document.file.storage.delete(name)
     document.refresh_from_db()
     return document
+
+
+def document_render_send(*, document_id: int) -> bool:
+    """A download found the document without its PDF: make sure its render is on its way to
+    the worker, never rendering here (a web request must not: WeasyPrint is slow). Sent
+    once: not when one was sent or tried in the last RENDER_RESEND_AFTER (issuing the
+    document sent one; a customer's "Try again" sends nothing more), nor after
+    RENDER_MAX_ATTEMPTS worker attempts (the document waits for staff: admin filter "PDF").
+    Marks `render_attempted_at` (the sweep then waits RENDER_STALE_AFTER from it) and sends
+    after commit. Returns whether a render was sent."""
+    from soldee.tasks import RENDER_MAX_ATTEMPTS, RENDER_RESEND_AFTER
+
+    from . import document_tasks
+
+    now = timezone.now()
+    cutoff = now - RENDER_RESEND_AFTER
+    sent = PaymentDocument.objects.filter(
+        Q(render_attempted_at__lt=cutoff) | Q(render_attempted_at__isnull=True, created_at__lt=cutoff),
+        pk=document_id, file="", render_attempts__lt=RENDER_MAX_ATTEMPTS,
+    ).update(render_attempted_at=now)
+    if sent:
+        transaction.on_commit(lambda: document_tasks.document_render.delay(document_id), robust=True)
+    return bool(sent)
 
 
 def documents_to_render_again(*, limit: int = 100) -> list[int]:

@@ -171,14 +171,12 @@ def document_pdf(request, number):
     if document is None or not (document.customer_id == request.user.pk or staff_may_view(
             request, document, perm="billing.view_paymentdocument", customer=document.customer_id)):
         raise Http404
-    if not document.file:  # the worker has not rendered it yet: render now (stored once)
-        try:
-            document = documents.document_render(document_id=document.pk, counted=False)
-        except Exception:
-            # Not a server error page: the document exists, its PDF is not there yet (the
-            # worker, or the render sweep, renders it).
-            log.exception("rendering payment document %s on download failed", document.number)
-            return pdf_being_prepared(request, title=f"{document.get_doc_type_display()} {document.number}")
+    if not document.file:
+        # The worker has not rendered it yet: never render here (WeasyPrint is slow); make
+        # sure its render is on its way (sent once: "Try again" sends nothing more) and say
+        # it is being prepared. Not a server error: the document exists, its PDF comes.
+        documents.document_render_send(document_id=document.pk)
+        return pdf_being_prepared(request, title=f"{document.get_doc_type_display()} {document.number}")
     response = FileResponse(document.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"{document.number}.pdf")
     response["Cache-Control"] = "private, no-store"

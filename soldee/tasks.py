@@ -47,19 +47,25 @@ def fan_out(task, ids) -> int:
 # render attempts; after that the row waits for staff, who see it in the admin.
 RENDER_STALE_AFTER = timezone.timedelta(minutes=30)
 RENDER_MAX_ATTEMPTS = 10
+# A download that finds no PDF sends its render to the worker (never renders in the web
+# request): again only once this long has passed since one was last sent or tried, so
+# "Try again" clicks queue nothing more.
+RENDER_RESEND_AFTER = timezone.timedelta(minutes=10)
 
 
-def renders_left_behind(queryset, *, moved, attempts: str = "attempts", limit: int = 100) -> list[int]:
+def renders_left_behind(queryset, *, moved, attempts: str = "attempts", limit: int = 100,
+                        values: str = "pk") -> list[int]:
     """The ids of `queryset`'s rows (those still without their PDF) that have not moved for
     RENDER_STALE_AFTER, with fewer than RENDER_MAX_ATTEMPTS render attempts, oldest first.
     `moved`: when a row last moved (asked for, or its last render attempt), a field name or
-    an expression; `attempts`: the field counting its render attempts."""
+    an expression; `attempts`: the field counting its render attempts; `values`: the field
+    returned (the pk)."""
     from django.db.models import F
 
     return list(
         queryset.alias(render_moved=F(moved) if isinstance(moved, str) else moved)
         .filter(render_moved__lt=timezone.now() - RENDER_STALE_AFTER, **{f"{attempts}__lt": RENDER_MAX_ATTEMPTS})
-        .order_by("render_moved").values_list("pk", flat=True)[:limit]
+        .order_by("render_moved").values_list(values, flat=True)[:limit]
     )
 
 

@@ -41,6 +41,11 @@ def download(client, document):
     return response, (b"".join(response.streaming_content) if response.status_code == 200 else b"")
 
 
+def worker_renders(document):
+    """What the worker's billing.document_tasks.document_render does (a download never renders)."""
+    return billing_documents.document_render(document_id=document.pk)
+
+
 def test_settling_a_payment_issues_one_numbered_receipt(customer, plan, documents, enqueued):
     """Needs billing.services.payment_settle to call billing.billing_documents.receipt_create."""
     payment = settle(pending_payment(customer, plan, documents, "a"))
@@ -134,6 +139,7 @@ def test_the_receipt_pdf_is_for_its_owner_and_staff_only(client, customer, other
     client.force_login(other_customer)
     assert download(client, receipt)[0].status_code == 404
     assert client.get("/billing/documents/R-2020-999999/pdf/").status_code == 404
+    worker_renders(receipt)
     client.force_login(customer)
     response, data = download(client, receipt)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
@@ -192,6 +198,7 @@ def test_a_legal_entity_gets_an_invoice_with_requisites_and_the_amount_in_words(
     with time_machine.travel(datetime(2026, 11, 25, 12, 0, tzinfo=ALMATY), tick=False):
         invoice = get_invoice(client, plan)
         assert get_invoice(client, plan).pk == invoice.pk  # a second click: the same invoice
+        worker_renders(invoice)
         response, data = download(client, invoice)
     assert invoice.number == "INV-2026-000001" and invoice.valid_until.isoformat() == "2026-11-30"
     text = pdf_text(data)
@@ -232,6 +239,7 @@ def test_the_vat_line_and_the_purpose_code_come_from_settings(client, company, p
     client.force_login(company)
     invoice = get_invoice(client, plan)
     assert invoice.data["vat_minor"] == 320_357  # 29 900 × 12 / 112, VAT included in the price
+    worker_renders(invoice)
     flat = squeeze(pdf_text(download(client, invoice)[1]))
     assert "IncludingVAT12%" in flat and "₸3,203.57" in flat and "861" in flat
     assert "WithoutVAT" not in flat
@@ -658,19 +666,59 @@ def test_the_sweep_leaves_a_render_that_keeps_failing_to_staff(customer, plan, d
     assert receipt not in staff_admin.get("/admin/billing/paymentdocument/?pdf=missing").context["cl"].result_list
 
 
-def test_a_download_before_the_pdf_can_be_rendered_says_it_is_being_prepared(client, customer, plan, documents,
-                                                                             monkeypatch):
-    """Not a server error: the document exists and its PDF comes (the worker or the sweep
-    renders it). The customer's clicks use up none of the sweep's attempts."""
+def test_a_download_never_renders_the_pdf_it_sends_the_render_to_the_worker_once(
+        client, customer, other_customer, plan, documents, enqueued, monkeypatch, django_capture_on_commit_callbacks):
+    """Found by review: a download of a receipt, refund note or invoice without its PDF
+    rendered it in the web request (WeasyPrint, ~0.25 s of CPU), and every "Try again"
+    after a failed render rendered again. The request renders nothing: it answers "being
+    prepared" (503, Retry-After, Try again) and sends the render to the worker once; "Try
+    again" while that render is on its way sends nothing more. Once the worker has rendered
+    it, the download is the stored PDF. Not a server error: the document exists."""
+    from datetime import timedelta
+
+    import soldee.pdf
+    from soldee.tasks import RENDER_RESEND_AFTER
+
     receipt = receipt_for(settle(pending_payment(customer, plan, documents, "a")))
-    broken = _render_fails(monkeypatch)
+    real, renders = soldee.pdf.render_pdf, []
+
+    def counting(*args, **kwargs):
+        renders.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(soldee.pdf, "render_pdf", counting)
     client.force_login(customer)
-    response = client.get(f"/billing/documents/{receipt.number}/pdf/", HTTP_ACCEPT_LANGUAGE="en")
+    url = f"/billing/documents/{receipt.number}/pdf/"
+    task = "billing.document_tasks.document_render"
+    enqueued.calls.clear()
+    # Just issued: the render that issuing sent is still on its way; nothing more is sent.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 503 and response["Retry-After"]
     body = response.content.decode()
     assert receipt.number in body and "is being prepared. Please try again in a few minutes." in body
+    assert f'href="{url}"' in body  # Try again
+    assert renders == [] and enqueued.names() == []
+    # Its task was lost (the broker down at commit): a download after a while sends it, once.
+    PaymentDocument.objects.filter(pk=receipt.pk).update(created_at=timezone.now() - RENDER_RESEND_AFTER * 2)
+    for _click in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.get(url).status_code == 503
+    assert renders == [] and enqueued.names() == [task]
     receipt.refresh_from_db()
-    assert not receipt.file and receipt.render_attempts == 0
-    broken.clear()
+    assert receipt.render_attempts == 0 and receipt.render_attempted_at  # sent: the sweep waits from here
+    # The worker renders it; the download is the stored PDF, not rendered again.
+    enqueued.run(task)
+    assert renders == [1]
     response, data = download(client, receipt)
     assert response.status_code == 200 and receipt.number in pdf_text(data)
+    assert download(client, receipt)[1] == data and renders == [1]
+    # Attempts used up: the download sends nothing more (staff render it again from the admin).
+    other = receipt_for(settle(pending_payment(other_customer, plan, documents, "b")))
+    PaymentDocument.objects.filter(pk=other.pk).update(
+        render_attempts=RENDER_MAX_ATTEMPTS, render_attempted_at=timezone.now() - timedelta(hours=2))
+    enqueued.calls.clear()
+    client.force_login(other_customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(f"/billing/documents/{other.number}/pdf/").status_code == 503
+    assert enqueued.names() == [] and renders == [1]
