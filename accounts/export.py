@@ -37,7 +37,8 @@ INDIRECT_OWNERS = {
 # Whole models that are not the customer's data or hold secrets.
 EXCLUDED_MODELS = {"accounts.dataexport", "mfa.authenticator", "admin.logentry", "sessions.session",
                    "account.emailconfirmation",  # a confirmation key: a secret
-                   "billing.exchangerate"}  # its user is the staff member who entered a rate
+                   "billing.exchangerate",  # its user is the staff member who entered a rate
+                   "offer.agreementcopyrender"}  # render bookkeeping of the agreement PDF (exported itself)
 # Fields never exported: credentials, not personal data.
 EXCLUDED_FIELDS = {
     "accounts.user": {"password", "groups", "user_permissions", "is_superuser"},

@@ -1,8 +1,9 @@
 """Copies of the agreement: the PDF to download, and a paper copy by post on request
 (offer clause 5.4).
 
-The PDF needs no request: `copy_for_download` renders it on the first download.
-A paper copy is a request:
+The PDF needs no request: its first download sends its render to the worker
+(`send_download_render`, an `AgreementCopyRender` keeps its attempts) and answers "being
+prepared"; no web request renders (WeasyPrint is slow). A paper copy is a request:
 requested → rendering → ready → printed → posted (failed: the render failed, retried).
 The PDF is rendered ONCE per acceptance (`AgreementCopy`, one-to-one): a later request
 for the same acceptance is ready at once and reuses the stored file. Rendering happens
@@ -17,6 +18,8 @@ import logging
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -24,11 +27,17 @@ from django.utils.translation import gettext as _
 from soldee import events
 from soldee.locking import lock_customer as _lock_customer
 from soldee.models import Event
-from soldee.tasks import RENDER_MAX_ATTEMPTS, RENDER_STALE_AFTER, renders_left_behind
+from soldee.tasks import (
+    RENDER_MAX_ATTEMPTS,
+    RENDER_RESEND_AFTER,
+    RENDER_STALE_AFTER,
+    renders_left_behind,
+)
 
 from .models import (
     Acceptance,
     AgreementCopy,
+    AgreementCopyRender,
     AgreementCopyRequest,
     LegalDocument,
     sha256_of,
@@ -167,13 +176,79 @@ def copy_for_evidence(*, acceptance_id: int) -> tuple[AgreementCopy, bool]:
     return copy, True
 
 
-def copy_for_download(*, acceptance_id: int) -> AgreementCopy:
-    """The acceptance's agreement PDF for "Download the agreement (PDF)" in the personal
-    account: the stored copy, else rendered now and stored as `copy_for_evidence` does (the
-    one-per-acceptance `AgreementCopy` a paper-copy request reuses). No copy request is
-    opened, so nothing joins the print-and-post queue: a paper copy is asked for separately
-    (`request_copy`). No transaction may be open: the render is slow."""
-    return copy_for_evidence(acceptance_id=acceptance_id)[0]
+def send_download_render(*, acceptance_id: int) -> bool:
+    """"Download the agreement (PDF)" found no stored PDF: make sure its render is on its way
+    to the worker, never rendering here (a web request must not: WeasyPrint is slow). Sent
+    once: not while a paper copy's render is under way (it stores the same PDF), nor when
+    one was sent or tried in the last RENDER_RESEND_AFTER (a customer's "Try again" sends
+    nothing more), nor after RENDER_MAX_ATTEMPTS worker attempts (staff have been told).
+    Sent after commit. No copy request is opened: nothing joins the print-and-post queue.
+    Returns whether a render was sent."""
+    if AgreementCopy.objects.filter(acceptance_id=acceptance_id).exists() or AgreementCopyRequest.objects.filter(
+            acceptance_id=acceptance_id, status__in=[Status.REQUESTED, Status.RENDERING, Status.FAILED]).exists():
+        return False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            AgreementCopyRender.objects.create(acceptance_id=acceptance_id, created_at=now, render_attempted_at=now)
+        sent = True
+    except IntegrityError:  # asked for before: again only once the last one is long gone
+        sent = bool(AgreementCopyRender.objects.filter(
+            Q(render_attempted_at__isnull=True) | Q(render_attempted_at__lt=now - RENDER_RESEND_AFTER),
+            acceptance_id=acceptance_id, render_attempts__lt=RENDER_MAX_ATTEMPTS,
+        ).update(render_attempted_at=now))
+    if sent:
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.render_agreement_download.delay(acceptance_id), robust=True)
+    return sent
+
+
+def render_for_download(*, acceptance_id: int) -> AgreementCopy:
+    """Worker: render and store the acceptance's PDF for its download (the same
+    one-per-acceptance `AgreementCopy` a paper copy reuses). Each attempt is counted on its
+    `AgreementCopyRender` with its error; the attempt that uses up RENDER_MAX_ATTEMPTS tells
+    staff. Safe to run twice: a stored PDF is not rendered again."""
+    copy = AgreementCopy.objects.filter(acceptance_id=acceptance_id).first()
+    if copy is not None:
+        return copy
+    render, _created = AgreementCopyRender.objects.get_or_create(acceptance_id=acceptance_id)
+    pending = AgreementCopyRender.objects.filter(pk=render.pk)
+    pending.update(render_attempts=F("render_attempts") + 1, render_attempted_at=timezone.now())
+    try:
+        copy = _copy_store(acceptance_id=acceptance_id)
+    except Exception as exc:
+        pending.update(render_error=repr(exc)[:2000])
+        render.refresh_from_db()
+        if render.render_attempts == RENDER_MAX_ATTEMPTS:
+            _download_render_given_up(render)
+        raise
+    pending.update(render_error="")
+    return copy
+
+
+def _download_render_given_up(render: AgreementCopyRender) -> None:
+    from soldee.staff_language import staff_language
+    from soldee.tasks import staff_alert_on_commit
+
+    acceptance = Acceptance.objects.select_related("customer").get(pk=render.acceptance_id)
+    with staff_language():
+        staff_alert_on_commit(
+            _("Agreement PDF of acceptance #%(id)s: not rendered") % {"id": acceptance.pk},
+            _("The agreement PDF that customer #%(customer)s asked to download could not be rendered in "
+              "%(attempts)s attempts; the download says it is being prepared. Last error: %(error)s. Once the "
+              "cause is fixed, export the customer's evidence bundle (admin → Users): it renders the PDF.") % {
+                "customer": acceptance.customer_id, "attempts": render.render_attempts,
+                "error": render.render_error[:500]})
+
+
+def downloads_to_render_again(*, limit: int = 100) -> list[int]:
+    """The acceptances whose download's render left no PDF (a lost task, retries used up)
+    and has not moved for RENDER_STALE_AFTER, below RENDER_MAX_ATTEMPTS attempts."""
+    return renders_left_behind(
+        AgreementCopyRender.objects.filter(acceptance__agreement_copy__isnull=True),
+        moved=Coalesce("render_attempted_at", "created_at"), attempts="render_attempts", limit=limit,
+        values="acceptance_id")
 
 
 def _copy_store(*, acceptance_id: int) -> AgreementCopy:

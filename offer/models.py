@@ -183,9 +183,33 @@ class AgreementCopy(models.Model):
         return f"{self.acceptance} ({self.sha256[:12]})"
 
 
+class AgreementCopyRender(models.Model):
+    """The render of an acceptance's agreement PDF that "Download the agreement (PDF)" sent
+    to the worker (no paper copy asked for, so no `AgreementCopyRequest` to keep it): when
+    one was last sent or tried, how many worker attempts, the last error. The download never
+    renders (WeasyPrint is slow): it sends the render once (agreement_copies.send_download_render),
+    the worker stores the `AgreementCopy`, and the copy sweep re-sends one left behind, up
+    to RENDER_MAX_ATTEMPTS attempts; then staff are told by e-mail."""
+
+    acceptance = models.OneToOneField(
+        Acceptance, on_delete=models.PROTECT, related_name="copy_render", verbose_name=_("acceptance")
+    )
+    created_at = models.DateTimeField(_("first asked for"), default=timezone.now)
+    render_attempted_at = models.DateTimeField(_("last render sent or attempted"), null=True, blank=True)
+    render_attempts = models.PositiveIntegerField(_("render attempts"), default=0)
+    render_error = models.TextField(_("last render error"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("agreement PDF render")
+        verbose_name_plural = _("agreement PDF renders")
+
+    def __str__(self):
+        return f"{self.acceptance} ({self.render_attempts})"
+
+
 class AgreementCopyRequest(models.Model):
     """A customer's request for a paper copy of the agreement, for staff to print and post
-    (clause 5.4). The PDF alone needs no request (agreement_copies.copy_for_download)."""
+    (clause 5.4). The PDF alone needs no request (agreement_copies.send_download_render)."""
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("Copy requested")

@@ -30,10 +30,23 @@ def render_agreement_copy(self, request_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 600)) from exc
 
 
+@shared_task(bind=True, max_retries=3, acks_late=True)
+def render_agreement_download(self, acceptance_id: int) -> None:
+    """Render the agreement PDF that "Download the agreement (PDF)" asked for (once per
+    acceptance); a failure is counted on its AgreementCopyRender and retried with backoff."""
+    try:
+        agreement_copies.render_for_download(acceptance_id=acceptance_id)
+    except Exception as exc:
+        log.exception("rendering the agreement PDF of acceptance %s for its download failed", acceptance_id)
+        raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 600)) from exc
+
+
 @shared_task
 def agreement_copy_sweep() -> int:
-    """Re-send the render of copy requests left waiting (a lost task, retries used up)."""
-    return fan_out(render_agreement_copy, agreement_copies.requests_to_render_again())
+    """Re-send the render of copy requests left waiting, and of downloads' PDFs left
+    unrendered (a lost task, retries used up)."""
+    return (fan_out(render_agreement_copy, agreement_copies.requests_to_render_again())
+            + fan_out(render_agreement_download, agreement_copies.downloads_to_render_again()))
 
 
 def _copy_email(request_id: int, template: str) -> None:

@@ -1,5 +1,3 @@
-import logging
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
@@ -11,8 +9,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .models import LegalDocument
-
-log = logging.getLogger(__name__)
 
 
 def _kind(kind: str) -> str:
@@ -129,20 +125,16 @@ def copy_download(request, acceptance_id):
     acceptance = _acceptance_for(request, acceptance_id, staff_ok=True)
     copy = AgreementCopy.objects.filter(acceptance=acceptance).first()
     if copy is None:
-        # "Download the agreement (PDF)": rendered now and stored once, as a receipt's PDF on
-        # its first download; no paper-copy request, nothing for staff to post.
+        # "Download the agreement (PDF)" before its PDF exists: the worker renders it (never
+        # this request: WeasyPrint is slow); its render is sent once, and "Try again" only
+        # shows this page again until the PDF is stored. No paper-copy request is opened.
+        from billing.views import pdf_being_prepared
+
         from . import agreement_copies
 
-        try:
-            copy = agreement_copies.copy_for_download(acceptance_id=acceptance.pk)
-        except Exception:
-            # Not a server error page: "being prepared" and Try again (which renders again;
-            # a paper-copy request's render is also retried by the worker and the sweep).
-            log.exception("rendering the agreement copy of acceptance %s on download failed", acceptance.pk)
-            from billing.views import pdf_being_prepared
-
-            return pdf_being_prepared(request, title=_("Copy of the agreement of %(date)s") % {
-                "date": formats.date_format(timezone.localtime(acceptance.accepted_at), "DATETIME_FORMAT")})
+        agreement_copies.send_download_render(acceptance_id=acceptance.pk)
+        return pdf_being_prepared(request, title=_("Copy of the agreement of %(date)s") % {
+            "date": formats.date_format(timezone.localtime(acceptance.accepted_at), "DATETIME_FORMAT")})
     response = FileResponse(copy.file.open("rb"), as_attachment=True, content_type="application/pdf",
                             filename=f"soldee-agreement-{acceptance.pk}.pdf")
     response["Cache-Control"] = "private, no-store"

@@ -429,6 +429,10 @@ def test_the_customer_downloads_the_pdf_without_ordering_a_paper_copy(
     assert f'action="/legal/agreements/{acceptance.pk}/copy/"' in control
 
     with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(url).status_code == 503  # being prepared: the worker renders it
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued.run("offer.tasks.render_agreement_download")
+    with django_capture_on_commit_callbacks(execute=True):
         response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     data = b"".join(response.streaming_content)
@@ -452,6 +456,112 @@ def test_the_customer_downloads_the_pdf_without_ordering_a_paper_copy(
     # Someone else cannot have it rendered or download it.
     client.force_login(other_customer)
     assert client.get(url).status_code == 404
+
+
+def test_a_download_never_renders_the_agreement_it_sends_the_render_to_the_worker_once(
+        client, customer, other_customer, buy, enqueued, monkeypatch, django_capture_on_commit_callbacks):
+    """Found by review: "Download the agreement (PDF)" rendered the PDF inside the web request
+    on its first download (WeasyPrint, ~0.25 s of CPU), and each "Try again" after a failed
+    render rendered again. The request renders nothing: "being prepared" (503) and the render
+    sent to the worker once; "Try again" while it is on its way sends nothing more; once the
+    worker has stored it, the download is the PDF."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from offer.models import AgreementCopyRender
+    from offer.tasks import agreement_copy_sweep
+
+    acceptance = buy(customer)
+    real, renders = agreement_copies.render_agreement_pdf, []
+
+    def counting(*args, **kwargs):
+        renders.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", counting)
+    client.force_login(customer)
+    url = f"/legal/agreements/{acceptance.pk}/copy/download/"
+    task = "offer.tasks.render_agreement_download"
+    enqueued.calls.clear()
+    for _click in range(3):  # the download and two "Try again"
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 503 and response["Retry-After"] == "120"
+        assert f'href="{url}"' in response.content.decode()  # Try again
+    assert renders == [] and enqueued.names() == [task]
+    assert not AgreementCopyRequest.objects.exists()  # nothing in the print-and-post queue
+    # Someone else's click sends nothing.
+    client.force_login(other_customer)
+    assert client.get(url).status_code == 404 and enqueued.names() == [task]
+    client.force_login(customer)
+    enqueued.run(task)
+    assert renders == [1]
+    response = client.get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"%PDF-")
+    assert renders == [1] and AgreementCopyRender.objects.get(acceptance=acceptance).render_attempts == 1
+    # Stored: the sweep sends nothing for it.
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert agreement_copy_sweep.apply().get() == 0
+
+
+def test_a_download_s_render_that_keeps_failing_is_bounded_and_staff_are_told(
+        client, customer, buy, enqueued, monkeypatch, django_capture_on_commit_callbacks):
+    """A download's render that fails is retried by the worker, re-sent by the copy sweep
+    and by a download only once the last one is long gone, up to RENDER_MAX_ATTEMPTS
+    attempts; the attempt that uses them up e-mails staff, and nothing is sent after it."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from offer.models import AgreementCopyRender
+    from offer.tasks import agreement_copy_sweep
+    from soldee.tasks import RENDER_MAX_ATTEMPTS, RENDER_RESEND_AFTER
+
+    acceptance = buy(customer)
+
+    def broken(*args, **kwargs):
+        raise OSError("fonts missing")
+
+    monkeypatch.setattr(agreement_copies, "render_agreement_pdf", broken)
+    client.force_login(customer)
+    url = f"/legal/agreements/{acceptance.pk}/copy/download/"
+    task = "offer.tasks.render_agreement_download"
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(url).status_code == 503
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(OSError):
+        enqueued.run(task)  # the worker tries, and retries, and fails
+    render = AgreementCopyRender.objects.get(acceptance=acceptance)
+    assert 1 <= render.render_attempts < RENDER_MAX_ATTEMPTS and "fonts missing" in render.render_error
+    enqueued.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(url).status_code == 503  # just tried: "Try again" sends nothing
+    assert enqueued.names() == []
+    later = timezone.now() + RENDER_RESEND_AFTER + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.get(url).status_code == 503  # long gone: sent again, once
+            assert client.get(url).status_code == 503
+    assert enqueued.names() == [task]
+    enqueued.calls.clear()
+    AgreementCopyRender.objects.filter(pk=render.pk).update(render_attempts=RENDER_MAX_ATTEMPTS - 1)
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert agreement_copy_sweep.apply().get() == 1  # left behind: the sweep sends it
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(OSError):
+            enqueued.run(task)
+        assert "soldee.tasks.staff_alert" in enqueued.names()  # the last attempt tells staff
+        render.refresh_from_db()
+        assert render.render_attempts >= RENDER_MAX_ATTEMPTS
+        assert enqueued.names().count("soldee.tasks.staff_alert") == 1
+    enqueued.calls.clear()
+    with time_machine.travel(timezone.now() + timedelta(hours=3), tick=False):
+        assert agreement_copy_sweep.apply().get() == 0
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.get(url).status_code == 503
+    assert enqueued.names() == []
 
 
 def test_the_copy_names_the_plan_without_its_internal_code(customer, buy):
