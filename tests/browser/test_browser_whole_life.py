@@ -154,6 +154,11 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
     receipt = rows.locator("a.payment-document").first
     expect(receipt).to_be_visible()
     shot(page, "account-active-receipt")
+    # Before the worker renders it, the download says it is being prepared (no web request
+    # renders a PDF) and sends nothing more; once rendered, it is the PDF.
+    pending = page.request.get(site.url + receipt.get_attribute("href"))
+    assert pending.status == 503 and pending.headers["retry-after"], pending.status
+    assert task_queue.run("billing.document_tasks.document_render") >= 1
     fetch_pdf(page, site.url, receipt.get_attribute("href"))
 
     # --- Agreement paper copy ------------------------------------------------------
@@ -324,6 +329,7 @@ def test_whole_life(page, site, world, shot, task_queue, browser):
     note = refunded_row.locator("a.payment-document", has_text="Refund note")
     expect(note).to_have_count(1)
     shot(page, "account-after-refund")
+    task_queue.run("billing.document_tasks.document_render")  # the worker renders the refund note
     fetch_pdf(page, site.url, note.get_attribute("href"))
     # The refunded payment paid the current term: the subscription ends with it.
     expect(page.locator("#subscription")).to_contain_text("Ended")
