@@ -149,12 +149,26 @@ def sandbox_page(request, txn_id):
 
 # --- Receipts, refund notes, invoices (owner or staff; anyone else gets 404) -----------
 
+PENDING_REFRESH_SECONDS = 5
+PENDING_REFRESH_TIMES = 24  # two minutes
+
+
 def pdf_being_prepared(request, *, title: str):
     """A PDF asked for before it exists, which is on its way (the worker or a render sweep
     brings it): 'being prepared', the document's `title`, Try again and a link to the
     personal account; 503 with Retry-After, not a 404 or a server error. Payment documents
     here, agreement copies (offer.views.copy_download)."""
-    response = render(request, "billing/document_pending.html", {"title": title}, status=503)
+    # It usually comes within seconds: the page reloads itself every REFRESH_SECONDS, up to
+    # REFRESH_TIMES times (counted in the URL), then leaves "Try again" to the reader, so a
+    # PDF that does not come (staff are told by the render sweep) reloads no tab for ever.
+    try:
+        reloads = max(0, int(request.GET.get("reload", "0")))
+    except ValueError:
+        reloads = 0
+    refresh_url = f"{request.path}?reload={reloads + 1}" if reloads < PENDING_REFRESH_TIMES else ""
+    response = render(request, "billing/document_pending.html",
+                      {"title": title, "refresh_url": refresh_url, "refresh_seconds": PENDING_REFRESH_SECONDS,
+                       "try_again_url": request.path}, status=503)
     response["Retry-After"] = "120"
     response["Cache-Control"] = "private, no-store"
     return response

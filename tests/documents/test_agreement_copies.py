@@ -400,7 +400,7 @@ def test_a_copy_that_cannot_be_rendered_on_download_says_it_is_being_prepared(
     assert response.status_code == 503 and response["Retry-After"] == "120"
     assert response["Cache-Control"] == "private, no-store"
     body = response.content.decode()
-    assert "Copy of the agreement of " in body and "is being prepared. Please try again in a few minutes." in body
+    assert "Copy of the agreement of " in body and "is being prepared. This usually takes a few seconds" in body
     assert f'href="{url}"' in body and 'href="/account/"' in body  # Try again, the personal account
     client.force_login(other_customer)
     assert client.get(url).status_code == 404

@@ -696,8 +696,17 @@ def test_a_download_never_renders_the_pdf_it_sends_the_render_to_the_worker_once
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 503 and response["Retry-After"]
     body = response.content.decode()
-    assert receipt.number in body and "is being prepared. Please try again in a few minutes." in body
+    assert receipt.number in body and "is being prepared. This usually takes a few seconds" in body
     assert f'href="{url}"' in body  # Try again
+    # It reloads itself (the PDF usually comes within seconds), a bounded number of times, then
+    # leaves "Try again" to the reader: a PDF that does not come reloads no tab for ever.
+    assert f'<meta http-equiv="refresh" content="5;url={url}?reload=1">' in body
+    later = client.get(f"{url}?reload=23", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'content="5;url={url}?reload=24"' in later
+    last = client.get(f"{url}?reload=24", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'http-equiv="refresh"' not in last and "Please try again in a few minutes." in last
+    assert f'href="{url}"' in last  # Try again starts the count anew
+    assert 'http-equiv="refresh"' in client.get(f"{url}?reload=junk").content.decode()
     assert renders == [] and enqueued.names() == []
     # Its task was lost (the broker down at commit): a download after a while sends it, once.
     PaymentDocument.objects.filter(pk=receipt.pk).update(created_at=timezone.now() - RENDER_RESEND_AFTER * 2)
