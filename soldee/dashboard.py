@@ -202,14 +202,15 @@ def metrics(now: datetime | None = None) -> dict:
 
 # --- Charts: plain SVG, no script, no style attribute (classes; CSS in dashboard.css) ---
 
-def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    magnitude = 10 ** (len(str(value)) - 1)
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return value
+def _nice_step(value: int, intervals: int = 4) -> int:
+    """The smallest step of 1, 2 or 5 × 10^k with `intervals` steps reaching `value`: the y-axis
+    ticks are then whole numbers, evenly spaced, and the top tick is at least the peak."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude * intervals >= value:
+                return step * magnitude
+        magnitude *= 10
 
 
 def bar_chart(*, title: str, groups: list[tuple[str, list[int]]], series: list[tuple[str, str]],
@@ -218,7 +219,8 @@ def bar_chart(*, title: str, groups: list[tuple[str, list[int]]], series: list[t
     [(legend label, css class)]. Every text is escaped; returns inline SVG markup."""
     left, right, top, bottom = 36, 8, 24, 36
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = _nice_max(max([v for _label, values in groups for v in values] or [0]))
+    step = _nice_step(max([v for _label, values in groups for v in values] or [0]))
+    peak = 4 * step  # the top tick: bars are scaled to it, so a bar reaches its tick label
     n_series = max(len(series), 1)
     slot = plot_w / max(len(groups), 1)
     bar_w = max(2.0, (slot * 0.8) / n_series)
@@ -226,7 +228,7 @@ def bar_chart(*, title: str, groups: list[tuple[str, list[int]]], series: list[t
              f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for i in range(5):  # horizontal grid and y labels
-        value = peak * i // 4
+        value = step * i
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{value}</text>')

@@ -203,6 +203,25 @@ def test_chart_text_is_escaped():
     assert heights[1] == 2 * heights[0]
 
 
+@pytest.mark.parametrize(("values", "ticks"), [
+    ([2, 5], [0, 2, 4, 6, 8]), ([0], [0, 1, 2, 3, 4]), ([4], [0, 1, 2, 3, 4]), ([13], [0, 5, 10, 15, 20]),
+    ([41], [0, 20, 40, 60, 80]), ([100], [0, 50, 100, 150, 200]), ([7, 3], [0, 2, 4, 6, 8]),
+])
+def test_bar_chart_ticks_are_evenly_spaced_whole_numbers_and_bars_reach_their_values(values, ticks):
+    """Found by a newcomer: a peak of 5 gave the labels 0, 1, 2, 3, 5 on evenly spaced gridlines,
+    so a bar worth 2 stood at about 1.6 on the axis."""
+    svg = dashboard.bar_chart(title="t", groups=[("g", values)], series=[("a", "s-new"), ("b", "s-lapsed")])
+    grid = [float(y) for y in re.findall(r'<line class="grid" x1="[^"]+" y1="([^"]+)"', svg)]
+    labels = [int(v) for v in re.findall(r'<text class="axis" x="[^"]+" y="[^"]+" text-anchor="end">(\d+)</text>', svg)]
+    assert labels == ticks
+    assert ticks[-1] >= max(values)
+    per_unit = (grid[0] - grid[-1]) / ticks[-1]  # pixels per unit of value, from the axis itself
+    assert all(abs((grid[0] - y) - per_unit * t) < 0.2 for y, t in zip(grid, ticks, strict=True))
+    bars = re.findall(r'<rect class="bar [^"]+" x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"><title>', svg)
+    for (y, h), value in zip(bars, values, strict=True):
+        assert abs(float(h) - per_unit * value) < 0.2 and abs(float(y) + float(h) - grid[0]) < 0.2
+
+
 def test_admin_index_links_to_the_staff_tools(staff_client):
     page = staff_client.get("/admin/").content.decode()
     assert 'href="/admin/dashboard/"' in page and 'href="/admin/test-clock/"' in page
