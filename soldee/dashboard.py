@@ -213,6 +213,10 @@ def _nice_step(value: int, intervals: int = 4) -> int:
         magnitude *= 10
 
 
+LEGEND_CHAR_W = 8  # px per character at the legend's 11px font: generous, for wide Cyrillic letters
+LEGEND_ROW_H = 16
+
+
 def bar_chart(*, title: str, groups: list[tuple[str, list[int]]], series: list[tuple[str, str]],
               width: int = 640, height: int = 240) -> SafeString:
     """Grouped bar chart: `groups` = [(label, [value per series])], `series` =
@@ -224,8 +228,16 @@ def bar_chart(*, title: str, groups: list[tuple[str, list[int]]], series: list[t
     n_series = max(len(series), 1)
     slot = plot_w / max(len(groups), 1)
     bar_w = max(2.0, (slot * 0.8) / n_series)
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
+    legend, x, row = [], left, 0  # wraps to a new row rather than run off the right edge
+    for name, css in series:
+        item_w = 14 + LEGEND_CHAR_W * len(str(name))
+        if x > left and x + item_w > width - right:
+            x, row = left, row + 1
+        legend.append((name, css, x, height + LEGEND_ROW_H * row))
+        x += item_w + 16
+    full_h = height + LEGEND_ROW_H * row  # extra legend rows go below; the plot keeps its size
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {full_h}" '
+             f'width="{width}" height="{full_h}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for i in range(5):  # horizontal grid and y labels
         value = step * i
@@ -243,10 +255,8 @@ def bar_chart(*, title: str, groups: list[tuple[str, list[int]]], series: list[t
                          f'height="{h:.1f}"><title>{escape(label)} · {name}: {value}</title></rect>')
         parts.append(f'<text class="axis" x="{left + g * slot + slot / 2:.1f}" y="{height - bottom + 14}" '
                      f'text-anchor="middle">{escape(label)}</text>')
-    x = left
-    for name, css in series:  # legend
-        parts.append(f'<rect class="bar {escape(css)}" x="{x}" y="{height - 14}" width="10" height="10"/>')
-        parts.append(f'<text class="legend" x="{x + 14}" y="{height - 5}">{escape(name)}</text>')
-        x += 14 + 8 * len(str(name)) + 16
+    for name, css, x, y in legend:
+        parts.append(f'<rect class="bar {escape(css)}" x="{x}" y="{y - 14}" width="10" height="10"/>')
+        parts.append(f'<text class="legend" x="{x + 14}" y="{y - 5}">{escape(name)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 — built here, every text escaped

@@ -222,6 +222,27 @@ def test_bar_chart_ticks_are_evenly_spaced_whole_numbers_and_bars_reach_their_va
         assert abs(float(h) - per_unit * value) < 0.2 and abs(float(y) + float(h) - grid[0]) < 0.2
 
 
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_chart_legends_fit_inside_the_chart(staff_client, data, language):
+    """Found by a newcomer: the Kazakh refunds chart's legend ran off its right edge, cut off at
+    «Тапсырыс беруші…» (the last status). A legend that does not fit wraps to another row."""
+    from html import unescape
+
+    staff_client.cookies["django_language"] = language
+    with time_machine.travel(NOW, tick=False):
+        page = staff_client.get(URL).content.decode()
+    charts = re.findall(r'<svg class="chart"[^>]* viewBox="0 0 (\d+) (\d+)"[^>]*>(.*?)</svg>', page, re.S)
+    assert len(charts) == 2
+    for width, height, svg in charts:
+        legend = re.findall(r'<text class="legend" x="(\d+)" y="(\d+)">([^<]+)</text>', svg)
+        assert len(legend) >= 3
+        for x, y, text in legend:
+            assert int(x) + dashboard.LEGEND_CHAR_W * len(unescape(text)) <= int(width), (language, text)
+            assert int(y) <= int(height), (language, text)
+        grid_bottom = max(float(y) for y in re.findall(r'<line class="grid" x1="[^"]+" y1="([^"]+)"', svg))
+        assert min(int(y) for _x, y, _t in legend) > grid_bottom + 20  # below the x-axis labels
+
+
 def test_admin_index_links_to_the_staff_tools(staff_client):
     page = staff_client.get("/admin/").content.decode()
     assert 'href="/admin/dashboard/"' in page and 'href="/admin/test-clock/"' in page
