@@ -73,6 +73,24 @@ def test_russian_and_kazakh_say_one_word_for_each_key_term_as_the_glossary_does(
         assert not found, (language, found)
 
 
+def test_the_customer_is_one_word_except_in_the_agreement_s_legal_sentences():
+    """docs/glossary.md: the customer is «клиент» in Russian and Kazakh. Staff texts said
+    «заказчик» / «тапсырыс беруші» in the subscription actions, the bank-transfer form, the
+    print queue and the dashboard, and «клиент» elsewhere, both in one sentence. Only the
+    agreement's legal sentences, where the English says "the Customer" (the offer's defined
+    term), keep «Заказчик» / «Тапсырыс беруші»."""
+    import re
+
+    other_word = {"ru": r"[Зз]аказчик", "kk": r"[Тт]апсырыс беруш"}
+    for language, pattern in other_word.items():
+        found = [msgid for msgid, text in _catalogue(language) if re.search(pattern, text)
+                 and not re.search(r"\bthe Customer\b|^Customer \(as at acceptance\)$", msgid if isinstance(msgid, str)
+                                   else msgid[0])]
+        assert not found, (language, found)
+        legal = [msgid for msgid, text in _catalogue(language) if re.search(pattern, text)]
+        assert len(legal) == 3, (language, legal)  # the agreement PDF: concluded, amended, the party
+
+
 def test_no_kazakh_date_is_followed_by_a_bare_postposition():
     """«30.12.2026 19:29 дейін сақталады»: «дейін» and «бастап» need a case ending on the word
     before them (-ға/-ге, -дан/-ден …), which depends on how the date is read out; the texts
