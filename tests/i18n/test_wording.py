@@ -56,7 +56,8 @@ def test_russian_and_kazakh_say_one_word_for_each_key_term_as_the_glossary_does(
     refund's money is «деньги возвращены» / «ақша қайтарылды», not also «средства» / «қаражат». In
     Kazakh the login record is «тіркелгі», not also «есептік жазба»; a numbered refund request
     is «№ 2 қайтару өтінімі», not «Қайтаруға № 2 өтінім»; consent is withdrawn «кері қайтарып
-    алу», not «кері қайтару» or «қайтарып алу» as well."""
+    алу», not «кері қайтару» or «қайтарып алу» as well; a legal document is «заңдық құжат» (the
+    admin section «Заңдық құжаттар»), not also «заңды құжат» («заңды» is a legal entity's)."""
     import re
 
     banned = {
@@ -65,7 +66,7 @@ def test_russian_and_kazakh_say_one_word_for_each_key_term_as_the_glossary_does(
         "kk": [r"[Кк]езең", r"[Аа]втоұзарт", r"[Аа]қылы мерзім", r"[Тт]өленген уақыт\b",
                r"%\(plan\)s тариф", r"[Ее]септік жазба", r"[Ққ]айтаруға №",
                r"[Кк]елісім\w* (?!кері )қайтарып ал", r"[Кк]елісім\w* кері қайтар(?!ып)",
-               r"[Ққ]аражат қайтарылды"],
+               r"[Ққ]аражат қайтарылды", r"[Зз]аңды құжат"],
     }
     for language, patterns in banned.items():
         found = [(pattern, msgid) for msgid, text in _catalogue(language)
