@@ -271,8 +271,10 @@ class AgreementCopyRequest(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "requested_at"])]
-        verbose_name = _("agreement copy request")
-        verbose_name_plural = _("agreement copies: print-and-post queue")
+        # No colon: Django puts the name into "Search %s", "Pagination %s", "View %s"
+        # («Іздеу: …», «Постраничная навигация: …»), where a second colon read badly.
+        verbose_name = _("paper copy request")
+        verbose_name_plural = _("paper copy requests")
 
     def __str__(self):
         return f"#{self.pk} {self.acceptance} {self.get_status_display()}"

@@ -607,3 +607,40 @@ def test_the_customer_reads_what_happens_to_the_paper_copy_not_the_pdf_s_render_
     agreement_copies.mark_posted(request_id=request.pk, by=None, tracking_number="RR123456785KZ")
     page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "data-poll-label>Posted</span>" in page and "RR123456785KZ" in page
+
+
+@pytest.mark.parametrize("language, generated, awkward", [
+    ("en", ["Search paper copy requests", "1 paper copy request", "Select paper copy request to view"], []),
+    ("ru", ["Искать запросы бумажных копий договоров", "1 запрос бумажной копии договора",
+            "Выберите запрос бумажной копии договора для просмотра"], ["очередь на печать"]),
+    ("kk", ["Іздеу: шарттың қағаз көшірмесіне өтінімдер", "шарттың қағаз көшірмесіне 1 өтінім",
+            "Қарау: шарттың қағаз көшірмесіне өтінім"], ["кезегі беттері", "көшірмесін сұрау"]),
+])
+def test_the_print_and_post_queue_s_name_reads_well_in_the_admin_s_generated_texts(
+        client, kazakh_customer, staff, buy, django_capture_on_commit_callbacks, settings,
+        language, generated, awkward):
+    """Found by a newcomer: the queue's plural name had a colon («шарт көшірмелері: басып шығару
+    және жіберу кезегі»), and Django's texts around it read «Іздеу: шарт көшірмелері: …»,
+    «…кезегі беттері», «1 шарт көшірмесін сұрау». No model's name has a colon now."""
+    import re
+
+    from django.apps import apps
+    from django.utils import translation
+
+    settings.SOLDEE_STAFF_MFA_REQUIRED = False
+    acceptance = buy(kazakh_customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        request, _ = agreement_copies.request_copy(acceptance_id=acceptance.pk, by=kazakh_customer)
+    client.force_login(staff)
+    client.cookies["django_language"] = language
+    url = "/admin/offer/agreementcopyrequest/"
+    pages = client.get(url).content.decode() + client.get(f"{url}{request.pk}/change/").content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", pages)) + " ".join(re.findall(r'placeholder="([^"]*)"', pages))
+    for phrase in generated:
+        assert phrase in text, (language, phrase)
+    for phrase in awkward:
+        assert phrase not in text, (language, phrase)
+    with translation.override(language):
+        colons = [str(m._meta.verbose_name_plural) for m in apps.get_models()
+                  if ":" in str(m._meta.verbose_name) + str(m._meta.verbose_name_plural)]
+    assert not colons, (language, colons)
