@@ -2,6 +2,7 @@
 money back through: an approved refund waits for accounting to pay it back, staff record
 the transfer in the admin, and the record is the same as a gateway refund's."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -85,6 +86,12 @@ def test_staff_record_the_transfer_once_in_the_admin(client, staff, approved, pa
     assert recorded.actor == staff and recorded.data["reference"] == "PP 000123 of 29.11.2026"
     assert Event.objects.get(verb="refund.succeeded", subject_id=str(refund.pk)).actor == staff
     assert "emails/refund_completed" in emails(queued)
+    from django.template.loader import render_to_string
+
+    body = render_to_string("emails/refund_completed.txt", {"refund": refund})
+    # The date is when the bank sent the money, not when the customer paid from that account.
+    assert re.search(r"^On [^\n,]+, \d\d:\d\d \(Almaty time\), ₸[\d,.]+ was paid back by bank transfer to the "
+                     r"account you paid from\.$", body, re.M), body
     with pytest.raises(services.RefundError):
         services.refund_record_bank_transfer(refund_id=refund.pk, reference="again", by=staff)
     paid_by_transfer.refresh_from_db()
