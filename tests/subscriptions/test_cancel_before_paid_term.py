@@ -15,6 +15,7 @@ from billing.models import Payment, SandboxTransaction
 from refunds import services as refunds
 from refunds.models import Refund, RefundRequest
 from soldee.models import Event
+from soldee.provider import provider_details
 from subscriptions import renewals
 from subscriptions.models import RenewalAttempt, Subscription, Term
 from subscriptions.services import subscription_set_auto_renew
@@ -270,6 +271,8 @@ def test_staff_turning_renewal_off_show_the_customer_how_to_have_the_paid_term_b
     body = mailoutbox[-1].body
     assert "is already paid" in body and term2.payment.amount_display in body
     assert refund_form in body
+    provider = provider_details("en")
+    assert body.rstrip().split("\n\n")[-1] == f"{provider.name}, BIN {provider.bin}"  # after the link, signed
 
     page = client.get("/account/").content.decode()
     note = page.split('id="paid-ahead-refund"')[1].split("</p>")[0]
@@ -316,6 +319,9 @@ def test_no_paid_term_ahead_no_note_and_no_refund_in_the_renewal_off_e_mail(clie
     subscription_set_auto_renew(subscription_id=sub.pk, on=False, by=customer)
     subscription_email(sub.pk, "emails/renewal_cancelled")
     assert "Automatic renewal of" in mailoutbox[-1].body and "/refunds/" not in mailoutbox[-1].body
+    # Signed like the receipt and the other e-mails about the agreement (found by a newcomer).
+    provider = provider_details("en")
+    assert mailoutbox[-1].body.rstrip().split("\n\n")[-1] == f"{provider.name}, BIN {provider.bin}"
     client.force_login(customer)
     assert 'id="paid-ahead-refund"' not in client.get("/account/").content.decode()
 
