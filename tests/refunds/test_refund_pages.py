@@ -229,7 +229,7 @@ def test_report_in_the_future_is_refused(client, customer):
     "emails/error_report_received", "emails/error_report_confirmed", "emails/error_report_not_critical",
     "emails/error_report_resolved",
 ])
-def test_error_report_emails_render(customer, staff, template):
+def test_error_report_emails_render(customer, staff, template, settings):
     report = services.error_report_create(customer=customer, what_fails="x", since=timezone.now(),
                                           severity="major")
     services.error_report_triage(report_id=report.pk, by=staff, critical=True, reason="We can't log in")
@@ -237,6 +237,9 @@ def test_error_report_emails_render(customer, staff, template):
     tasks.customer_email.run(template, "error_report", report.pk)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [customer.email]
     assert f"#{report.pk}" in mail.outbox[0].subject + mail.outbox[0].body
+    # Each ends with the link to the report, in its own paragraph (the not-critical one had it
+    # on the line under its last sentence).
+    assert mail.outbox[0].body.rstrip().split("\n\n")[-1] == f"{settings.SITE_URL}/refunds/errors/{report.pk}/"
 
 
 def test_refund_emails_render(customer, paid, staff):
@@ -252,12 +255,15 @@ def test_refund_emails_render(customer, paid, staff):
     assert "29 900" in bodies[2] or "29,900" in bodies[2]
 
 
-def test_rejection_email_carries_the_reason(customer, paid, staff):
+def test_rejection_email_carries_the_reason(customer, paid, staff, settings):
     request = services.refund_request_create(customer=customer, payment_id=paid.pk, ground="late",
                                              explanation="x")
     services.refund_request_reject(request_id=request.pk, by=staff, reason="Access came in 5 minutes")
     tasks.customer_email.run("emails/refund_rejected", "refund_request", request.pk)
     assert "Access came in 5 minutes" in mail.outbox[0].body
+    # The link to the request stands in its own paragraph, as in the other e-mails (it followed
+    # the clause-7 sentence on the next line; found by a newcomer).
+    assert mail.outbox[0].body.rstrip().split("\n\n")[-1] == f"{settings.SITE_URL}/refunds/requests/{request.pk}/"
 
 
 def test_a_partly_refunded_payment_shows_what_was_refunded(client, customer, paid, staff):
