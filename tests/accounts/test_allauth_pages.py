@@ -175,3 +175,19 @@ def test_the_e_mail_confirmation_page_names_the_address_once(client, documents, 
     [sentence] = [line.strip() for line in page.splitlines() if "mailto:ivan@example.kz" in line]
     assert text in sentence
     assert sentence.count("ivan@example.kz") == 2, sentence  # the link's address and text, no "user ivan@…"
+
+
+@pytest.mark.parametrize("language, name, button", [
+    ("en", "Sign up", "Sign up"), ("ru", "Регистрация", "Зарегистрироваться"), ("kk", "Тіркелу", "Тіркелу"),
+])
+def test_the_sign_up_page_s_title_and_heading_say_the_same(client, language, name, button):
+    """Found by a newcomer: the English page's title was allauth's "Signup" and its heading
+    "Sign Up"; both say "Sign up" now, as the header's button does."""
+    import re
+
+    client.cookies["django_language"] = language
+    page = client.get(reverse("account_signup")).content.decode()
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+    assert title.strip().startswith(name) and heading.strip() == name, (title, heading)
+    assert re.search(rf'<button[^>]*type="submit"[^>]*>\s*{button}\s*</button>', page), page
