@@ -191,3 +191,15 @@ def test_the_sign_up_page_s_title_and_heading_say_the_same(client, language, nam
     heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
     assert title.strip().startswith(name) and heading.strip() == name, (title, heading)
     assert re.search(rf'<button[^>]*type="submit"[^>]*>\s*{button}\s*</button>', page), page
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "write to us at"), ("ru", "напишите нам на адрес"), ("kk", "бізге мына мекенжайға жазыңыз:"),
+])
+def test_the_verify_e_mail_page_says_where_to_write(client, language, text, settings):
+    """Found by a newcomer: "Please contact us if you do not receive the verification email"
+    gave no address and no link."""
+    client.cookies["django_language"] = language
+    page = client.get(reverse("account_email_verification_sent")).content.decode()
+    email = settings.PROVIDER["emails"][0]
+    assert f'{text} <a id="contact-email" href="mailto:{email}">{email}</a>.' in page
