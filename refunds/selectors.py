@@ -78,24 +78,25 @@ def full_refund_effect(payment: Payment, now=None) -> str:
     if term is None:
         return _("It paid for no term: the subscription is not affected.")
     outcome, in_use = refund_outcome(term, now=now)
-    if outcome == RefundOutcome.ENDED and term.subscription.end_reason != term.subscription.EndReason.REFUNDED:
-        return _("The subscription has already ended.")  # (ended by this refund: an e-mail sent after it, below)
+    if outcome == RefundOutcome.ENDED:
+        if term.subscription.end_reason != term.subscription.EndReason.REFUNDED:
+            return _("The subscription has already ended.")
+        # Ended by a refund: this one, when its approval e-mail is sent after the gateway returned the money.
+        return _("The subscription has ended and access to the AI agent is closed.")
     if outcome == RefundOutcome.LATER_PAID:
         return _("A later term is paid: the subscription goes on.")
     # Read by the customer too: their date format, Almaty time.
     until = formats.date_format(timezone.localtime(in_use.ends_at), "DATETIME_FORMAT") if in_use else ""
-    if payment.method == Payment.Method.BANK_TRANSFER:
-        # Applied when staff record the transfer back, which may take days: nothing changes before.
-        if outcome == RefundOutcome.TERM_CANCELLED:
-            return _("The term it paid has not started: when the money is paid back, that term is cancelled. The "
-                     "term in use keeps its access until %(date)s (Almaty time), then the subscription ends "
-                     "(automatic renewal off).") % {"date": until}
-        return _("When the money is paid back, the subscription ends and access to the AI agent is closed; "
-                 "until then it goes on.")
+    # Applied when the money is back (services._refund_record): the gateway's answer for a card,
+    # usually in seconds, but a card the gateway refuses is paid back by bank transfer days later,
+    # as is a payment by bank transfer when staff record the transfer. Nothing changes before,
+    # except that automatic renewal is off from the approval (services.refund_request_approve).
     if outcome == RefundOutcome.TERM_CANCELLED:
-        return _("The term it paid has not started: that term is cancelled. The term in use keeps its access "
-                 "until %(date)s (Almaty time), then the subscription ends (automatic renewal off).") % {"date": until}
-    return _("The subscription ends now and access to the AI agent is closed.")
+        return _("The term it paid has not started: when the money is paid back, that term is cancelled. The "
+                 "term in use keeps its access until %(date)s (Almaty time), then the subscription ends "
+                 "(automatic renewal off).") % {"date": until}
+    return _("When the money is paid back, the subscription ends and access to the AI agent is closed; "
+             "until then it goes on.")
 
 
 def approval_summary(request: RefundRequest) -> str:

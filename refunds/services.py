@@ -406,6 +406,7 @@ def refund_request_approve(*, request_id: int, by, amount_minor: int | None = No
                             "idempotency_key": refund.idempotency_key})
         from . import tasks
 
+        _stop_renewal_for_full_refund(refund=refund, payment=payment, by=by, reason="full refund approved")
         if payment.method == Payment.Method.BANK_TRANSFER:
             _await_bank_transfer(refund=refund, payment=payment)
         else:
@@ -414,22 +415,30 @@ def refund_request_approve(*, request_id: int, by, amount_minor: int | None = No
     return refund
 
 
+def _stop_renewal_for_full_refund(*, refund: Refund, payment: Payment, by, reason: str) -> None:
+    """Inside the caller's transaction, customer locked. A full refund that will end the
+    subscription is approved: the subscription ends when the money is back, which may be
+    days from now (a card the gateway refuses is paid back by bank transfer; a payment by
+    bank transfer waits for accounting), so no renewal charges the customer being refunded
+    meanwhile."""
+    from subscriptions.services import RefundOutcome, refund_outcome, renewal_stop_for_refund
+
+    term = Term.objects.filter(payment_id=payment.pk).select_related("subscription").first()
+    if refund.is_full and term is not None and refund_outcome(term)[0] == RefundOutcome.ENDS_NOW:
+        renewal_stop_for_refund(subscription_id=term.subscription_id, by=by, reason=reason)
+
+
 def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: str = "",
                          checked_at_gateway: bool = False) -> None:
     """Inside the caller's transaction, refund row locked: no gateway holds this money (a
     payment by bank transfer), or the gateway refused to return it to the card for good,
     so accounting pays it back by bank transfer and records it (refund_record_bank_transfer)."""
-    from subscriptions.services import RefundOutcome, refund_outcome, renewal_stop_for_refund
-
     card_refused = payment.method != Payment.Method.BANK_TRANSFER
     refund.status = Refund.Status.AWAITING_TRANSFER
     refund.save(update_fields=["status", "updated_at"])
-    term = Term.objects.filter(payment_id=payment.pk).select_related("subscription").first()
-    if refund.is_full and term is not None and refund_outcome(term)[0] == RefundOutcome.ENDS_NOW:
-        # The subscription ends when the transfer is recorded, perhaps days from now: no
-        # renewal charges the customer being refunded meanwhile.
-        renewal_stop_for_refund(subscription_id=term.subscription_id, by=by or refund.approved_by,
-                                reason="full refund approved, paid back by bank transfer")
+    # Renewal went off at approval; a refund approved before that rule stops it here.
+    _stop_renewal_for_full_refund(refund=refund, payment=payment, by=by or refund.approved_by,
+                                  reason="full refund approved, paid back by bank transfer")
     data = {"amount_minor": refund.amount_minor, "payment": str(payment.public_id), "paid_by": payment.gateway_ref}
     if card_refused:
         data.update(card_refused=True, reason=reason, gateway_error=refund.last_error)

@@ -564,8 +564,9 @@ def paid_ahead_term(subscription: Subscription, *, now=None) -> Term | None:
 
 
 def renewal_stop_for_refund(*, subscription_id: int, by, reason: str) -> bool:
-    """A full refund that will end the subscription is approved but its money moves slowly
-    (paid back by bank transfer): no renewal may charge the card meanwhile. Inside the
+    """A full refund that will end the subscription is approved; the subscription ends when
+    the money is back, which may take days (refunds.services._stop_renewal_for_full_refund):
+    no renewal may charge the card meanwhile. Inside the
     caller's transaction, the customer locked; no e-mail (the refund's tell the customer)
     and no gateway call. Returns whether renewal was on."""
     subscription = Subscription.objects.select_for_update().get(pk=subscription_id)

@@ -148,8 +148,8 @@ def test_the_refund_approved_e_mail_says_which_term_is_cancelled_without_a_dangl
     """«Это полный возврат. Оплаченный им срок…»: «им» read as the refund, not the payment."""
     from django.utils import translation
 
-    text = ("The term it paid has not started: that term is cancelled. The term in use keeps its access "
-            "until %(date)s (Almaty time), then the subscription ends (automatic renewal off).")
+    text = ("The term it paid has not started: when the money is paid back, that term is cancelled. The term in "
+            "use keeps its access until %(date)s (Almaty time), then the subscription ends (automatic renewal off).")
     with translation.override("ru"):
         assert translation.gettext(text).startswith("срок, оплаченный этим платежом, ещё не начался")
     with translation.override("kk"):

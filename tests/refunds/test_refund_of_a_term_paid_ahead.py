@@ -105,7 +105,7 @@ def test_the_approve_page_says_what_a_full_refund_does(client, renewed_ahead, st
                                                          "_selected_action": [ahead_request.pk]})
     text = page.content.decode()
     assert "left to refund" in text and "Not eligible by records" in text
-    assert "The term it paid has not started: that term is cancelled" in text
+    assert "The term it paid has not started: when the money is paid back, that term is cancelled" in text
     from django.utils import formats, timezone
 
     # The customer's e-mail carries the same words: a date as people write it, not "+05".
@@ -121,7 +121,8 @@ def test_the_effect_of_refunding_the_term_in_use(renewed_ahead):
     assert full_refund_effect(in_use.payment) == "A later term is paid: the subscription goes on."
     Payment.objects.filter(pk=ahead.payment_id).update(refunded_minor=ahead.payment.amount_minor)
     assert full_refund_effect(Payment.objects.get(pk=in_use.payment_id)) == (
-        "The subscription ends now and access to the AI agent is closed.")
+        "When the money is paid back, the subscription ends and access to the AI agent is closed; until then it "
+        "goes on.")
 
 
 def test_the_agent_platform_hears_that_access_ends_with_the_term_in_use(
