@@ -20,6 +20,7 @@ NBSP = "\xa0"
 PAGE = {
     "ru": {
         "lang": "ru",
+        "description": "Soldee — Start, 30 дней",
         "title": "Страница оплаты тестового шлюза",
         "warning": "ТЕСТОВЫЙ ПЛАТЁЖНЫЙ ШЛЮЗ — тестовый режим, реальные деньги не списываются.",
         "pay": f"Оплатить 29{NBSP}900{NBSP}₸",
@@ -40,6 +41,7 @@ PAGE = {
     },
     "kk": {
         "lang": "kk",
+        "description": "Soldee — Start, 30 күн",
         "title": "Тест шлюзінің төлем беті",
         "warning": "ТЕСТ ТӨЛЕМ ШЛЮЗІ — тест режимі, нақты ақша есептен шығарылмайды.",
         "pay": f"29{NBSP}900{NBSP}₸ төлеу",
@@ -60,6 +62,7 @@ PAGE = {
     },
     "en": {
         "lang": "en",
+        "description": "Soldee — Start, 30 days",
         "title": "Sandbox payment page",
         "warning": "SANDBOX PAYMENT GATEWAY — test mode, no real money moves.",
         "pay": "Pay ₸29,900",
@@ -122,6 +125,9 @@ def test_the_sandbox_page_is_shown_in_the_language_the_payment_was_started_in(
     assert text(page, r"<title>(.*?)</title>") == expected["title"]
     assert text(page, r'<p class="msg warning">(.*?)</p>') == expected["warning"]
     assert text(page, r"<h1>(.*?)</h1>") == expected["pay"]
+    # What is paid for, in that language too (stored and sent to the gateway in English).
+    assert text(page, r'</h1>\s*<p class="muted">(.*?)</p>') == expected["description"]
+    assert payment.description == "Soldee — Start, 30 days"
     assert text(page, r'<button type="submit" class="primary" id="sandbox-pay">(.*?)</button>') == expected["pay"]
     assert text(page, r"<label[^>]*>(.*?)</label>") == expected["card"]
     assert text(page, r"<h2>(.*?)</h2>") == expected["cards"]
