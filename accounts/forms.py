@@ -101,7 +101,13 @@ class CustomerProfileForm(forms.ModelForm):
         if data.get("is_resident") and not number and "iin_bin" not in self.errors:
             self.add_error("iin_bin", _("Required for a resident of Kazakhstan."))
         if data.get("is_resident"):
-            data["payment_currency"] = "KZT"
+            if data.get("payment_currency") not in ("", None, "KZT"):
+                # Saved as KZT without a word, the customer would learn it only at checkout.
+                self.add_error("payment_currency", _(
+                    "A resident of Kazakhstan pays in tenge (clause 6.2 of the Public Offer): choose KZT, or untick "
+                    "“resident of Kazakhstan” if you are not one."))
+            else:
+                data["payment_currency"] = "KZT"
         elif data.get("is_resident") is False and data.get("payment_currency") not in offered_currencies():
             self.add_error("payment_currency", _("Choose the currency you will pay in."))
         country = data.get("country")

@@ -181,3 +181,22 @@ def test_the_sign_up_page_says_which_plan_the_visitor_chose(client, documents, p
                   "?next=https://evil.example/account/checkout/start/"):
         body = client.get(f"/accounts/signup/{other}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert 'id="chosen-plan"' not in body and "You chose" not in body, other
+
+
+@pytest.mark.parametrize("language, words", [("en", "A resident of Kazakhstan pays in tenge"),
+                                             ("ru", "Резидент Казахстана платит в тенге"),
+                                             ("kk", "Қазақстан резиденті теңгемен төлейді")])
+def test_a_resident_choosing_another_currency_is_told_not_silently_saved_in_tenge(
+        client, user_without_profile, language, words):
+    """Found by the newcomer explorer: a resident who picked USD was saved as KZT without a word."""
+    from django.conf import settings
+
+    client.force_login(user_without_profile)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    response = client.post("/profile/", {**VALID, "payment_currency": "USD"})
+    assert response.status_code == 200 and not CustomerProfile.objects.exists()
+    assert "payment_currency" in response.context["form"].errors
+    assert words in response.content.decode()
+    # The tenge, or no choice at all, is saved as the tenge.
+    assert client.post("/profile/", {**VALID, "payment_currency": ""}).status_code == 302
+    assert CustomerProfile.objects.get().payment_currency == "KZT"
