@@ -117,8 +117,27 @@ def payment_continue(request, public_id):
         return redirect("subscriptions:account")
 
 
+def _luhn_valid(digits: str) -> bool:
+    """The check digit every card number carries (ISO/IEC 7812)."""
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
 class SandboxCardForm(forms.Form):
     card_number = forms.CharField(label=_("Card number"), max_length=23)
+
+    def clean_card_number(self):
+        """A number that cannot be a card's (letters, too few or too many digits, a wrong
+        check digit) is refused on the page, as a real payment page does: no bank is asked,
+        nothing is charged or declined. (It was declined as "Insufficient funds".)"""
+        number = self.cleaned_data["card_number"]
+        digits = "".join(ch for ch in number if ch.isdigit())
+        if not set(number) <= set("0123456789 -") or not 12 <= len(digits) <= 19 or not _luhn_valid(digits):
+            raise forms.ValidationError(_("Enter a valid card number: 12 to 19 digits, as printed on the card."))
+        return number
 
 
 def sandbox_page(request, txn_id):

@@ -20,6 +20,7 @@ NBSP = "\xa0"
 PAGE = {
     "ru": {
         "lang": "ru",
+        "invalid": "Введите правильный номер карты: от 12 до 19 цифр, как на карте.",
         "description": "Soldee — Start, 30 дней",
         "title": "Страница оплаты тестового шлюза",
         "warning": "ТЕСТОВЫЙ ПЛАТЁЖНЫЙ ШЛЮЗ — тестовый режим, реальные деньги не списываются.",
@@ -41,6 +42,7 @@ PAGE = {
     },
     "kk": {
         "lang": "kk",
+        "invalid": "Карта нөмірін дұрыс енгізіңіз: картада жазылғандай, 12–19 цифр.",
         "description": "Soldee — Start, 30 күн",
         "title": "Тест шлюзінің төлем беті",
         "warning": "ТЕСТ ТӨЛЕМ ШЛЮЗІ — тест режимі, нақты ақша есептен шығарылмайды.",
@@ -62,6 +64,7 @@ PAGE = {
     },
     "en": {
         "lang": "en",
+        "invalid": "Enter a valid card number: 12 to 19 digits, as printed on the card.",
         "description": "Soldee — Start, 30 days",
         "title": "Sandbox payment page",
         "warning": "SANDBOX PAYMENT GATEWAY — test mode, no real money moves.",
@@ -183,3 +186,26 @@ def test_a_page_created_without_a_language_follows_the_browser(customer, plan, d
     url = hosted_page(payment)
     assert SandboxTransaction.objects.get(invoice_id=str(payment.public_id)).language == ""
     assert text(gateway_browser("kk").get(url).content.decode(), r"<h1>(.*?)</h1>") == PAGE["kk"]["pay"]
+
+
+@pytest.mark.parametrize("language", ["ru", "kk", "en"])
+@pytest.mark.parametrize("number", ["1234 5678", "4242 4242 4242 4241", "4242-4242-abcd-4242"])
+def test_a_malformed_card_number_is_a_form_error_and_nothing_is_charged(
+    client, customer, plan, documents, language, number, django_capture_on_commit_callbacks
+):
+    """Found by the newcomer explorer: "1234 5678" was declined as "Insufficient funds"."""
+    payment = checkout_in(client, customer, plan, language)
+    browser, url = gateway_browser(OTHER[language]), hosted_page(payment)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        refused = browser.post(url, {"card_number": number})
+    assert refused.status_code == 200 and not callbacks
+    page = refused.content.decode()
+    assert text(page, r'<ul class="errorlist[^"]*"[^>]*><li>(.*?)</li>') == PAGE[language]["invalid"]
+    txn = SandboxTransaction.objects.get(pk=url.rstrip("/").rsplit("/", 1)[1])
+    assert txn.status == SandboxTransaction.Status.AWAITING_CARD and not txn.reason
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING
+    # A well-formed number the sandbox does not know is still declined by the "bank".
+    with django_capture_on_commit_callbacks(execute=True):
+        assert browser.post(url, {"card_number": "5555 5555 5555 4444"}).status_code == 302
+    assert SandboxTransaction.objects.get(pk=txn.pk).status == SandboxTransaction.Status.DECLINED
