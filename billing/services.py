@@ -354,7 +354,26 @@ def payment_apply_result(*, public_id, charge: ChargeResult, source: str) -> Pay
         return payment_settle(public_id=public_id, charge=charge, source=source)[0]
     if charge.status == ChargeStatus.DECLINED:
         return payment_fail(public_id=public_id, charge=charge, source=source)[0]
+    if charge.status == ChargeStatus.PENDING:
+        return payment_bank_deciding(public_id=public_id, source=source)
     return Payment.objects.get(public_id=public_id)
+
+
+
+def payment_bank_deciding(*, public_id, source: str) -> Payment:
+    """The gateway has the card and the bank is still deciding (3-D Secure, a slow issuer;
+    the sandbox's delayed card): recorded once, so the personal account says so instead of
+    offering the payment page again (subscriptions.selectors.payments_of). The decision
+    arrives as any other (notification, look-up)."""
+    customer_id = Payment.objects.values_list("customer_id", flat=True).get(public_id=public_id)
+    with transaction.atomic():
+        _lock_customer(customer_id)
+        payment = Payment.objects.select_for_update().get(public_id=public_id)
+        if payment.status == Payment.Status.PENDING and not events.for_subject(payment).filter(
+                verb=events.BANK_DECIDING).exists():
+            events.record(verb=events.BANK_DECIDING, subject=payment, customer=payment.customer,
+                          actor_kind=Event.ActorKind.GATEWAY, data={"source": source})
+    return payment
 
 
 def payment_refresh_from_gateway(*, payment: Payment, source: str = "lookup") -> Payment:

@@ -104,6 +104,7 @@ def payment_continue(request, public_id):
         # issuer): then there is nothing to pay on the page; the return page waits for it.
         answer = get_gateway(payment.gateway).lookup(invoice_id=str(payment.public_id))
         if answer.status == ChargeStatus.PENDING:
+            services.payment_bank_deciding(public_id=payment.public_id, source="continue")
             messages.info(request, _("The bank is still deciding this payment: nothing more to pay. This page shows "
                                      "its result; we e-mail you the receipt."))
             return redirect("billing:return", public_id=payment.public_id)

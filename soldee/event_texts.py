@@ -11,6 +11,7 @@ CUSTOMER_TEXTS = {
     "profile.changed_by_staff": _("Our staff changed your customer details"),
     "payment.created": _("A payment was started"),
     "payment.succeeded": _("Payment received"),
+    "payment.bank_deciding": _("The bank is deciding a payment"),
     "payment.failed": _("A payment was declined"),
     "payment.expired": _("An unfinished payment was cancelled"),
     "payment.refunded": _("The payment was refunded"),

@@ -15,6 +15,8 @@ UNAPPLIED_CLOSED_ACCOUNT = "payment.unapplied_closed_account"  # paid after the 
 # paid): billing records it as a payment of its own that bought nothing.
 SECOND_TRANSACTION = "payment.second_transaction"
 UNAPPLIED_PAYMENT_VERBS = (DUPLICATE_PURCHASE, UNAPPLIED_RENEWAL, UNAPPLIED_CLOSED_ACCOUNT, SECOND_TRANSACTION)
+# A card payment the bank is still deciding (billing.services.payment_bank_deciding).
+BANK_DECIDING = "payment.bank_deciding"
 
 
 def build(

@@ -1,4 +1,5 @@
-from django.db.models import Prefetch
+from django.db.models import CharField, Exists, OuterRef, Prefetch
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.personal_data import consent_withdrawn
@@ -6,6 +7,7 @@ from billing.documents import invoice_plans_for
 from billing.models import Payment, PaymentDocument, PaymentMethod
 from offer.models import Acceptance, AgreementCopyRequest
 from soldee.event_texts import CUSTOMER_TEXTS
+from soldee.events import BANK_DECIDING
 from soldee.models import Event
 
 from .models import NOT_CHARGED, AccessGrant, AgentCredential, Subscription, Term
@@ -24,6 +26,9 @@ def payments_of(user):
     charge)."""
     return (Payment.objects.filter(customer=user).exclude(status=Payment.Status.EXPIRED)
             .exclude(status=Payment.Status.FAILED, failure_code__in=NOT_CHARGED)
+            # A card typed and the bank still deciding: no "continue to payment" (a second payment).
+            .annotate(bank_deciding=Exists(Event.objects.filter(
+                verb=BANK_DECIDING, subject_type="billing.payment", subject_id=Cast(OuterRef("pk"), CharField()))))
             .prefetch_related(Prefetch(
                 "documents", to_attr="account_documents",
                 queryset=PaymentDocument.objects.filter(doc_type__in=[

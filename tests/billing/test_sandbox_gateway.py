@@ -187,3 +187,40 @@ def test_a_page_opened_before_a_new_offer_took_effect_cannot_be_paid_after(clien
     again.refresh_from_db()
     assert again.status == Payment.Status.SUCCEEDED
     assert again.acceptance.accepted_documents.get(kind="offer").document == amended
+
+
+def test_the_account_says_the_bank_is_deciding_a_payment_and_offers_no_second_payment(
+        client, customer, plan, documents):
+    """Found by the newcomer explorer: with the bank still deciding (the delayed card), the
+    account showed "Awaiting payment · Continue to payment", inviting a second payment."""
+    from django.conf import settings
+    from django.utils import translation
+
+    from billing.services import payment_hosted_url, payment_refresh_from_gateway
+    from soldee.models import Event
+
+    payment = start_checkout(None, customer, plan, documents)
+    payment_hosted_url(payment=payment)  # the page opened, no card typed yet: the customer may go on paying
+    client.force_login(customer)
+    continue_url = f"/billing/payments/{payment.public_id}/continue/"
+    assert continue_url in client.get("/account/").content.decode()
+    pay_on_sandbox(payment, card=sandbox.CARD_DELAYED)
+    client.get(f"/billing/payments/{payment.public_id}/return/")  # the sandbox page sends the customer back
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING
+    for language in ("en", "ru", "kk"):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = client.get("/account/").content.decode()
+        with translation.override(language):
+            assert translation.gettext("The bank is deciding this payment: nothing more to pay") in page
+            assert translation.gettext("The bank is deciding a payment") in page  # the history
+        assert continue_url not in page
+    # Asked again (another return, a look-up): recorded once.
+    payment_refresh_from_gateway(payment=payment)
+    assert Event.objects.filter(verb="payment.bank_deciding", subject_id=str(payment.pk)).count() == 1
+    # The bank approves: paid, as any other payment.
+    sandbox.approve_delayed(SandboxTransaction.objects.get(invoice_id=str(payment.public_id)).pk)
+    payment_refresh_from_gateway(payment=payment)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/account/").content.decode()
+    assert "The bank is deciding this payment" not in page and continue_url not in page
