@@ -275,13 +275,16 @@ def credential_verify_api(request):
 def agent_key_new(request):
     """Create the customer's key for the AI agent (replacing the one they had): shown once,
     on this page, never stored or sent anywhere else."""
+    replaces = request.POST.get("replaces", "")[:16]
     try:
-        credential, raw = credentials.credential_issue(customer=request.user, by=request.user,
-                                                       replaces=request.POST.get("replaces", "")[:16])
+        credential, raw = credentials.credential_issue(customer=request.user, by=request.user, replaces=replaces)
     except credentials.CredentialRefused as exc:
         messages.error(request, str(exc))
         return redirect(reverse("subscriptions:account") + "#agent-key")
-    response = render(request, "subscriptions/agent_key_created.html", {"credential": credential, "raw": raw})
+    # Issued: the key the customer saw (its prefix; "" for none) was the active one and is
+    # revoked now. A first key replaced nothing, and its page says nothing of an earlier one.
+    response = render(request, "subscriptions/agent_key_created.html",
+                      {"credential": credential, "raw": raw, "replaced": replaces})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -72,6 +72,25 @@ def test_a_new_key_revokes_the_old_one_at_once(client, customer, subscribed, pla
     assert old.revoke_reason == "replaced by a new key" and old.revoked_by is None
 
 
+def test_only_a_key_that_replaced_another_says_the_earlier_one_no_longer_works(
+        client, customer, subscribed, platform):
+    """Found by the newcomer explorer: the first key's page said "Any earlier key no longer
+    works" when there was none."""
+    from django.conf import settings
+    from django.utils import translation
+
+    client.force_login(customer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "kk"
+    first = client.post("/account/agent-key/new/", {"replaces": ""}).content.decode()
+    prefix = AgentCredential.objects.get(customer=customer).prefix
+    with translation.override("kk"):
+        shown_once = translation.gettext("Copy it now: it is shown only once and we keep no copy.")
+        earlier = translation.gettext("Your earlier key %(replaced)s… no longer works.")
+    assert shown_once in first and earlier.split(" %(replaced)s")[0] not in first
+    second = client.post("/account/agent-key/new/", {"replaces": prefix}).content.decode()
+    assert earlier % {"replaced": prefix} in second
+
+
 def test_the_customer_revokes_their_key(client, customer, subscribed, platform):
     client.force_login(customer)
     raw = new_key(client)
