@@ -587,7 +587,8 @@ def payment_refund_record(*, payment_id: int, amount_minor: int, gateway_ref: st
     payment.save(update_fields=["refunded_minor", "updated_at"])
     events.record(verb="payment.refunded", subject=payment, customer=payment.customer, actor=by,
                   actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM,
-                  data={"amount_minor": amount_minor, "refunded_minor": payment.refunded_minor,
+                  data={"amount_minor": amount_minor, "currency": payment.currency,
+                        "refunded_minor": payment.refunded_minor,
                         "gateway_ref": gateway_ref, "refund_key": refund_key})
     documents.refund_note_create(payment=payment, amount_minor=amount_minor, refund_key=refund_key,
                                  gateway_ref=gateway_ref, refunded_at=refunded_at)

@@ -140,6 +140,15 @@ def _detail_label(key: str) -> str:
     return key.replace("_", " ")
 
 
+def _currency_of(subject) -> str | None:
+    """The currency of a timeline subject's money: its own (a payment, a refund), else its
+    payment's (a refund request); None when it has none (tenge is shown)."""
+    currency = getattr(subject, "currency", None)
+    if not currency and (payment := getattr(subject, "payment", None)) is not None:
+        currency = getattr(payment, "currency", None)
+    return currency or None
+
+
 def timeline_html(*subjects):
     """The events of a request's payment, term, grant, reports and refund, in Almaty time,
     each in words as staff read them (soldee.event_texts.staff_text), with its details:
@@ -149,6 +158,9 @@ def timeline_html(*subjects):
     rows = selectors.events_for(*subjects)
     if not rows:
         return "—"
+    # Money in an event's data is in its subject's currency (a refund's, its payment's): events
+    # recorded before the data named the currency showed a euro refund in tenge.
+    currencies = {(s._meta.label_lower, str(s.pk)): _currency_of(s) for s in subjects if s is not None}
 
     def shown(value, key="", subject_type=""):
         if (coded := staff_value(key, value, subject_type)) is not None:  # "no_access": the ground in words
@@ -176,7 +188,8 @@ def timeline_html(*subjects):
 
         def value_of(key, value):
             if key.endswith("_minor") and isinstance(value, int):  # money in tiyn/cents: as money
-                return format_money(value, data.get("currency") or "KZT")
+                currency = data.get("currency") or currencies.get((event.subject_type, event.subject_id))
+                return format_money(value, currency or "KZT")
             return shown(value, key, event.subject_type)
 
         return "; ".join(f"{_detail_label(key)}: {value_of(key, value)}" for key, value in data.items())

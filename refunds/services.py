@@ -402,7 +402,7 @@ def refund_request_approve(*, request_id: int, by, amount_minor: int | None = No
                             "note": request.decision_reason, "eligible_by_records": request.eligible})
         events.record(verb="refund.created", subject=refund, customer=request.customer, actor=by,
                       actor_kind=Event.ActorKind.STAFF,
-                      data={"amount_minor": amount, "payment": str(payment.public_id),
+                      data={"amount_minor": amount, "currency": payment.currency, "payment": str(payment.public_id),
                             "idempotency_key": refund.idempotency_key})
         from . import tasks
 
@@ -439,7 +439,8 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
     # Renewal went off at approval; a refund approved before that rule stops it here.
     _stop_renewal_for_full_refund(refund=refund, payment=payment, by=by or refund.approved_by,
                                   reason="full refund approved, paid back by bank transfer")
-    data = {"amount_minor": refund.amount_minor, "payment": str(payment.public_id), "paid_by": payment.gateway_ref}
+    data = {"amount_minor": refund.amount_minor, "currency": refund.currency, "payment": str(payment.public_id),
+            "paid_by": payment.gateway_ref}
     if card_refused:
         data.update(card_refused=True, reason=reason, gateway_error=refund.last_error)
         if checked_at_gateway:  # staff looked: the try whose answer was lost made no refund
@@ -721,8 +722,8 @@ def _refund_record(*, refund_id: int, gateway_ref: str, by=None, done_at=None) -
         refund.save()
         events.record(verb="refund.succeeded", subject=refund, customer=refund.customer, actor=by,
                       actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.GATEWAY,
-                      data={"amount_minor": refund.amount_minor, "gateway_ref": gateway_ref,
-                            "refunded_minor": payment.refunded_minor, "full": refund.is_full})
+                      data={"amount_minor": refund.amount_minor, "currency": refund.currency,
+                            "gateway_ref": gateway_ref, "refunded_minor": payment.refunded_minor, "full": refund.is_full})
         if term is not None and (refund.is_full or payment.refunded_minor >= payment.amount_minor):
             term_refunded(term=term, by=refund.approved_by)  # the subscription as refund_outcome says
         _email("emails/refund_completed", "refund", refund.pk)
