@@ -118,6 +118,7 @@ EVENT_DATA_LABELS = {
     "documents": _("documents"),
     "from": pgettext_lazy("event detail: the previous status", "from"),
     "to": pgettext_lazy("event detail: the new status", "to"),
+    "was": pgettext_lazy("event detail: the previous status", "was"),
     "term": _("paid term"),
     "on_time": _("on time"),
     "minutes_after_payment": _("minutes after payment"),
@@ -126,6 +127,63 @@ EVENT_DATA_LABELS = {
     "refund": _("refund"),
     "refund_request": _("refund request"),
     "due": _("deadline"),
+    # Every other key the portal's events record (tests/i18n/test_admin_timeline_details.py).
+    "access_until": _("access until"),
+    "agent_keys_revoked": _("AI agent keys revoked"),
+    "ahead": _("paid ahead"),
+    "attachment": _("attachment"),
+    "attempt": _("try"),
+    "by_seconds": _("moved forward by, seconds"),
+    "calendar_date": _("calendar date"),
+    "card": _("saved card"),
+    "card_refused": _("card refund refused"),
+    "cards_erased": _("saved cards erased"),
+    "cause": _("cause"),
+    "changes": _("changes"),
+    "checked_at_gateway": _("checked at the gateway"),
+    "code": _("code"),
+    "date": _("date"),
+    "effective_date": _("in force from"),
+    "expires_at": _("expires at"),
+    "exports_deleted": _("data exports deleted"),
+    "extra_try": _("extra try"),
+    "fields": _("fields changed"),
+    "first": _("first transaction"),
+    "full": _("full refund"),
+    "gateway_error": _("gateway's error"),
+    "jump": _("change from the previous rate"),
+    "jump_accepted": _("change accepted"),
+    "jump_confirmed": _("change confirmed"),
+    "label": _("version"),
+    "message": _("message"),
+    "model": _("record type"),
+    "next_retry_at": _("next try at"),
+    "next_term": _("next term"),
+    "note": _("note"),
+    "opened_for": _("opened for"),
+    "paid_by": _("bank reference of the payment"),
+    "past_due": _("past due"),
+    "path": _("page"),
+    "policy": _("Privacy Policy version"),
+    "prefix": _("key prefix"),
+    "previous": _("previous rate"),
+    "profile": _("customer details anonymised"),
+    "published": _("published by the bank"),
+    "reference": _("bank reference"),
+    "refund_key": _("refund key"),
+    "refunded": _("refunded in total"),
+    "requested_date": _("date asked for"),
+    "reused_pdf": _("PDF reused"),
+    "rows": _("records moved"),
+    "severity": _("severity"),
+    "since": _("since when"),
+    "template": _("e-mail"),
+    "term_end": _("term ends"),
+    "term_start": _("term starts"),
+    "transferred": _("passed to third parties"),
+    "transferred_at": _("sent by the bank at"),
+    "try": _("try"),
+    "why": _("why"),
 }
 
 
@@ -149,6 +207,28 @@ def _currency_of(subject) -> str | None:
     return currency or None
 
 
+def _documents_shown(value, subject) -> str | None:
+    """The documents an event names by version ("2025-11-01", or {kind: [version, sha]}) by
+    their names and versions ("Public Offer, version 2025-11-01"): the kinds from the
+    payment's pinned documents when the data lists versions only. None: shown as stored."""
+    from offer.models import LegalDocument
+
+    if isinstance(value, dict):
+        pins = [(kind, item[0] if isinstance(item, (list, tuple)) and item else item) for kind, item in value.items()]
+    elif isinstance(value, list) and isinstance(getattr(subject, "pinned_documents", None), list):
+        pinned = [(p.get("kind"), p.get("label")) for p in subject.pinned_documents if isinstance(p, dict)]
+        if [label for _kind, label in pinned] != value:
+            return None
+        pins = pinned
+    else:
+        return None
+    names = dict(LegalDocument.Kind.choices)
+    if not pins or any(kind not in names for kind, _label in pins):
+        return None
+    return ", ".join(str(_("%(document)s, version %(label)s") % {"document": names[kind], "label": label})
+                     for kind, label in pins)
+
+
 def timeline_html(*subjects):
     """The events of a request's payment, term, grant, reports and refund, in Almaty time,
     each in words as staff read them (soldee.event_texts.staff_text), with its details:
@@ -160,7 +240,8 @@ def timeline_html(*subjects):
         return "—"
     # Money in an event's data is in its subject's currency (a refund's, its payment's): events
     # recorded before the data named the currency showed a euro refund in tenge.
-    currencies = {(s._meta.label_lower, str(s.pk)): _currency_of(s) for s in subjects if s is not None}
+    by_key = {(s._meta.label_lower, str(s.pk)): s for s in subjects if s is not None}
+    currencies = {key: _currency_of(s) for key, s in by_key.items()}
 
     def shown(value, key="", subject_type=""):
         if (coded := staff_value(key, value, subject_type)) is not None:  # "no_access": the ground in words
@@ -190,6 +271,9 @@ def timeline_html(*subjects):
             if key.endswith("_minor") and isinstance(value, int):  # money in tiyn/cents: as money
                 currency = data.get("currency") or currencies.get((event.subject_type, event.subject_id))
                 return format_money(value, currency or "KZT")
+            if key == "documents" and (named := _documents_shown(
+                    value, by_key.get((event.subject_type, event.subject_id)))) is not None:
+                return named
             return shown(value, key, event.subject_type)
 
         return "; ".join(f"{_detail_label(key)}: {value_of(key, value)}" for key, value in data.items())

@@ -172,6 +172,19 @@ STAFF_VALUES = {
     ("opened_for", "unapplied_payment"): _("a payment that started no paid term"),
     ("cause", "currency"): _("no payment currency"),
     ("cause", "rate"): _("no usable exchange rate"),
+    # What brought a gateway's answer on a payment (billing.services: payment_apply_result's source).
+    ("source", "return"): _("the customer's return from the payment page"),
+    ("source", "lookup"): _("a check at the payment gateway"),
+    ("source", "checkout"): _("the checkout's charge of the saved card"),
+    ("source", "renewal"): _("the renewal charge"),
+    ("source", "reconcile"): _("the renewals' check at the payment gateway"),
+}
+
+# Coded values with a reference after a colon ("notification:evt-1"): {(data key, prefix): text
+# with %(ref)s}.
+STAFF_PREFIXED_VALUES = {
+    ("source", "notification"): _("the payment gateway's notification %(ref)s"),
+    ("source", "invoice"): _("the bank transfer for invoice %(ref)s"),
 }
 
 # The model field whose choices a data key's codes come from, when the event's subject has
@@ -202,6 +215,9 @@ def staff_value(key: str, value, subject_type: str = ""):
         return None
     if (key, value) in STAFF_VALUES:
         return STAFF_VALUES[key, value]
+    prefix, colon, ref = value.partition(":")
+    if colon and (key, prefix) in STAFF_PREFIXED_VALUES:
+        return STAFF_PREFIXED_VALUES[key, prefix] % {"ref": ref}
     if key == "gateway":
         from billing.gateways import DISPLAY_NAMES
 

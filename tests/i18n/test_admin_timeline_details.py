@@ -66,3 +66,82 @@ def test_a_refund_of_a_euro_payment_shows_euros_in_the_timeline(staff_in, euro_r
 def test_a_new_refund_event_records_its_currency(euro_refund):
     data = Event.objects.get(verb="refund.created", subject_id=str(euro_refund.pk)).data
     assert data["currency"] == "EUR"
+
+
+def _in(language, text, context=None) -> str:
+    with translation.override(language):
+        return str(translation.pgettext(context, text) if context else translation.gettext(text))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_timeline_details_are_labelled_and_coded_values_read_in_words(staff_in, customer, plan, documents, staff,
+                                                                      language):
+    """Found by the staff explorer: "severity", "since", "attachment" (an error report),
+    "full", "note" (an approval), "attempt" (a refund sent to the gateway) in English;
+    "source: lookup"; "documents: 2025-11-01, 2025-11-01, 2025-11-01"."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    payment = buy(customer, plan, documents)
+    report = refunds.error_report_create(customer=customer, what_fails="down", severity="blocker",
+                                         since=timezone.now() - timedelta(hours=1),
+                                         attachment=SimpleUploadedFile("shot.png", b"\x89PNG\r\n", "image/png"))
+    request = refunds.refund_request_create(customer=customer, payment_id=payment.pk, ground="no_access",
+                                            explanation="No access")
+    refund = refunds.refund_request_approve(request_id=request.pk, by=staff, note="Sorry")
+    refunds.refund_execute(refund_id=refund.pk)
+    client = staff_in(language)
+    timeline = _timeline(client.get(f"/admin/refunds/refundrequest/{request.pk}/change/").content.decode())
+    for label in ("full refund", "note", "try"):
+        assert f"{_in(language, label)}: " in timeline, label
+    assert f"{_in(language, 'source')}: {_in(language, 'a check at the payment gateway')}" in timeline
+    assert "source: " not in timeline and ": lookup" not in timeline
+    with translation.override(language):
+        named = [str(translation.gettext("%(document)s, version %(label)s") % {"document": d.get_kind_display(),
+                                                                                "label": d.label})
+                 for d in sorted(documents.values(), key=lambda d: ["offer", "privacy", "terms"].index(d.kind))]
+    assert f"{_in(language, 'documents')}: {', '.join(named)}" in timeline
+    report_page = _timeline(client.get(f"/admin/refunds/errorreport/{report.pk}/change/").content.decode())
+    for label in ("severity", "since when", "attachment"):
+        assert f"{_in(language, label)}: " in report_page, label
+    for english in ("full: ", "note: ", "attempt: ", "severity: ", "since: ", "attachment: "):
+        assert english not in timeline + report_page
+
+
+def _recorded_data_keys() -> set[str]:
+    """The keys of the data dicts the portal's code gives events.record / events.build."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    keys = set()
+    for path in root.glob("*/**/*.py"):
+        parts = path.relative_to(root).parts
+        if parts[0] in (".venv", "tests", "bench") or "migrations" in parts:
+            continue
+        source = path.read_text()
+        for call in re.finditer(r"events\.(?:record|build)\(", source):
+            data = re.search(r"data=\{", source[call.end():call.end() + 800])
+            if data is None:
+                continue
+            start, depth = call.end() + data.end() - 1, 0
+            for end in range(start, len(source)):
+                depth += {"{": 1, "}": -1}.get(source[end], 0)
+                if depth == 0:
+                    break
+            keys.update(re.findall(r'"([a-z_0-9]+)":', source[start:end]))
+    # Added to a data dict built beforehand (refunds._await_bank_transfer, renewals' deferral).
+    keys.update({"paid_by", "card_refused", "gateway_error", "checked_at_gateway", "past_due", "card"})
+    return keys
+
+
+def test_every_data_key_the_portal_records_in_events_has_a_label_for_staff():
+    from refunds.admin import EVENT_DATA_LABELS
+    from soldee.field_labels import FIELD_LABELS
+
+    keys = _recorded_data_keys()
+    assert {"amount_minor", "severity", "since", "attachment", "full", "note", "attempt", "source"} <= keys
+    assert len(keys) > 80
+    assert sorted(key for key in keys if key.removesuffix("_minor") not in EVENT_DATA_LABELS
+                  and key.removesuffix("_minor") not in FIELD_LABELS) == []
