@@ -271,8 +271,12 @@ def timeline_html(*subjects):
             if key.endswith("_minor") and isinstance(value, int):  # money in tiyn/cents: as money
                 currency = data.get("currency") or currencies.get((event.subject_type, event.subject_id))
                 return format_money(value, currency or "KZT")
-            if key == "documents" and (named := _documents_shown(
-                    value, by_key.get((event.subject_type, event.subject_id)))) is not None:
+            subject = by_key.get((event.subject_type, event.subject_id))
+            if key == "term" and event.subject_type == "subscriptions.accessgrant" and isinstance(value, int) \
+                    and getattr(subject, "term_id", None) == value:
+                # access.granted records the term's row id; staff read terms by number (term.started).
+                return str(subject.term.number)
+            if key == "documents" and (named := _documents_shown(value, subject)) is not None:
                 return named
             return shown(value, key, event.subject_type)
 

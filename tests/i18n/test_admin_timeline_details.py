@@ -145,3 +145,26 @@ def test_every_data_key_the_portal_records_in_events_has_a_label_for_staff():
     assert len(keys) > 80
     assert sorted(key for key in keys if key.removesuffix("_minor") not in EVENT_DATA_LABELS
                   and key.removesuffix("_minor") not in FIELD_LABELS) == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_access_granted_names_the_paid_term_by_its_number_not_its_row_id(staff_in, customer, other_customer, plan,
+                                                                         documents, language):
+    """Found by the staff explorer: "access.granted оплаченный срок: 2" (the term's row id)
+    beside "term.started номер: 1"."""
+    from subscriptions.models import AccessGrant, Term
+    from subscriptions.services import access_mark_granted
+
+    buy(other_customer, plan, documents, token="tok-other")  # its term takes row id 1
+    payment = buy(customer, plan, documents)
+    term = Term.objects.get(payment=payment)
+    assert (term.number, term.pk) == (1, 2)
+    grant = AccessGrant.objects.get(term=term)
+    access_mark_granted(grant_id=grant.pk, platform_ref="platform")
+    assert Event.objects.get(verb="access.granted", subject_id=str(grant.pk)).data["term"] == term.pk  # stored so
+    request = refunds.refund_request_create(customer=customer, payment_id=payment.pk, ground="no_access",
+                                            explanation="No access")
+    timeline = _timeline(staff_in(language).get(f"/admin/refunds/refundrequest/{request.pk}/change/").content.decode())
+    granted = timeline.split("(access.granted)")[1].split("</li>")[0]
+    assert f"{_in(language, 'paid term')}: 1;" in granted
+    assert f"{_in(language, 'paid term')}: 2" not in granted
