@@ -187,11 +187,48 @@ class VerbFilter(admin.SimpleListFilter):
         return queryset.filter(verb=self.value()) if self.value() else queryset
 
 
+def subject_type_name(label: str):
+    """An event subject's model ("refunds.refund") by its name for staff ("возврат"), or the
+    label itself when no model has it."""
+    from django.apps import apps
+
+    try:
+        return apps.get_model(label)._meta.verbose_name
+    except (LookupError, ValueError):
+        return label
+
+
+class SubjectTypeFilter(admin.SimpleListFilter):
+    """The subjects' models by name, the stored label beside it (the field's own filter listed
+    "accounts.customerprofile")."""
+    title = _("subject type")
+    parameter_name = "subject_type"
+
+    def lookups(self, request, model_admin):
+        from django.utils.text import capfirst
+
+        labels = model_admin.get_queryset(request).order_by("subject_type").values_list(
+            "subject_type", flat=True).distinct()
+        return sorted(((label, f"{capfirst(subject_type_name(label))} ({label})") for label in labels),
+                      key=lambda choice: choice[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(subject_type=self.value()) if self.value() else queryset
+
+
 @admin.register(Event)
 class EventAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "event", "actor_kind", "actor", "customer", "subject_type", "subject_id")
-    list_filter = (VerbFilter, "actor_kind", "subject_type")
-    search_fields = ("verb", "subject_id", "customer__email")
+    list_display = ("created_at", "event", "actor_kind", "actor", "customer", "subject", "subject_id")
+    list_filter = (VerbFilter, "actor_kind", SubjectTypeFilter)
+    search_fields = ("verb", "subject_type", "subject_id", "customer__email")
+
+    @admin.display(description=_("subject type"), ordering="subject_type")
+    def subject(self, obj):
+        """The model by name, the stored label in its title (the search finds it)."""
+        from django.utils.html import format_html
+        from django.utils.text import capfirst
+
+        return format_html('<span title="{}">{}</span>', obj.subject_type, capfirst(subject_type_name(obj.subject_type)))
     date_hierarchy = "created_at"
     list_select_related = ("actor", "customer")
 

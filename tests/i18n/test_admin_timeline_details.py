@@ -168,3 +168,30 @@ def test_access_granted_names_the_paid_term_by_its_number_not_its_row_id(staff_i
     granted = timeline.split("(access.granted)")[1].split("</li>")[0]
     assert f"{_in(language, 'paid term')}: 1;" in granted
     assert f"{_in(language, 'paid term')}: 2" not in granted
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_event_log_names_subject_models_by_name_and_finds_them_by_code(staff_in, customer, language):
+    """Found by the staff explorer: "accounts.customerprofile", "refunds.refund" in the event
+    log's subject column and its filter."""
+    import re
+
+    from django.utils.text import capfirst
+
+    from accounts.models import CustomerProfile
+    from soldee import events
+
+    events.record(verb="profile.updated", subject=customer.profile, customer=customer, data={"fields": ["phone"]})
+    with translation.override(language):
+        name = str(capfirst(CustomerProfile._meta.verbose_name))
+    assert name.lower() not in ("customer profile", "accounts.customerprofile")
+    client = staff_in(language)
+    log = client.get("/admin/soldee/event/").content.decode()
+    assert re.search(rf'<td class="field-subject"><span title="accounts.customerprofile">{re.escape(name)}</span>',
+                     log)
+    assert "<td class=\"field-subject_type\">" not in log
+    types = next(spec for spec in client.get("/admin/soldee/event/").context["cl"].filter_specs
+                 if getattr(spec, "parameter_name", None) == "subject_type")
+    assert ("accounts.customerprofile", f"{name} (accounts.customerprofile)") in types.lookup_choices
+    assert client.get("/admin/soldee/event/?subject_type=accounts.customerprofile").context["cl"].result_count == 1
+    assert client.get("/admin/soldee/event/?q=accounts.customerprofile").context["cl"].result_count == 1
