@@ -85,10 +85,11 @@ class StaffActionsMixin:
                     if len(rows) == 1:  # the form again, with what was typed and why (staff explorer)
                         form.add_error(None, str(exc))
                         break
-                    self.message_user(request, f"#{obj.pk}: {exc}", level=messages.ERROR)
+                    self.message_user(request, f"{self._number(obj)}: {exc}", level=messages.ERROR)
                 else:
                     # "#1: Одобрено, …" as "#2: Отклонено" (a status label starts with a capital)
-                    self.message_user(request, f"#{obj.pk}: {capfirst(str(result))}", level=messages.SUCCESS)
+                    self.message_user(request, f"{self._number(obj)}: {capfirst(str(result))}",
+                                      level=messages.SUCCESS)
             else:
                 return None
         return TemplateResponse(request, "refunds/admin/action_form.html", {
@@ -98,6 +99,11 @@ class StaffActionsMixin:
             "action": request.POST.get("action", ""),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         })
+
+    @staticmethod
+    def _number(obj) -> str:
+        """"#2"; a refund with its request's number, which the customer's e-mails give."""
+        return getattr(obj, "number_display", None) or f"#{obj.pk}"
 
     @staticmethod
     def _row_note(obj, describe) -> str:
@@ -492,8 +498,13 @@ class RefundRequestAdmin(ModelNamesAdminMixin, StaffActionsMixin, ReadOnlyAdminM
 
 @admin.register(Refund)
 class RefundAdmin(ModelNamesAdminMixin, StaffActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "customer", "amount_display", "full", "status", "attempts", "answer_lost", "created_at",
-                    "succeeded_at")
+    list_display = ("id", "request_number", "customer", "amount_display", "full", "status", "attempts",
+                    "answer_lost", "created_at", "succeeded_at")
+
+    @admin.display(description=_("refund request"), ordering="request_id")
+    def request_number(self, obj):
+        """The number the customer's e-mails give the case ("refund #2" is the request's)."""
+        return f"#{obj.request_id}"
 
     @admin.display(boolean=True, description=_("full refund"), ordering="is_full")
     def full(self, obj):
@@ -544,6 +555,6 @@ class RefundAdmin(ModelNamesAdminMixin, StaffActionsMixin, ReadOnlyAdminMixin, a
             try:
                 done = services.refund_execute(refund_id=refund.pk, by=request.user, retry_failed=True)
             except (GatewayError, services.RefundError) as exc:
-                self.message_user(request, f"#{refund.pk}: {exc}", level=messages.ERROR)
+                self.message_user(request, f"{refund.number_display}: {exc}", level=messages.ERROR)
             else:
-                self.message_user(request, f"#{refund.pk}: {done.get_status_display()}")
+                self.message_user(request, f"{refund.number_display}: {done.get_status_display()}")

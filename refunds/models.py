@@ -232,7 +232,15 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
 
     def __str__(self):
-        return f"#{self.pk} {self.amount_display} {self.get_status_display()}"
+        return f"{self.number_display} {self.amount_display} {self.get_status_display()}"
+
+    @property
+    def number_display(self) -> str:
+        """The refund's number with its request's (the number the customer's e-mails give), so
+        staff and customer can match them: "#1 (request #2)"."""
+        from django.utils.translation import gettext
+
+        return gettext("#%(id)s (request #%(request)s)") % {"id": self.pk, "request": self.request_id}
 
     @property
     def amount_display(self) -> str:

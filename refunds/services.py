@@ -447,11 +447,12 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
             data["checked_at_gateway"] = True
     events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id, actor=by,
                   actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM, data=data)
-    params = {"id": refund.pk, "amount": format_money(refund.amount_minor, refund.currency),
+    params = {"id": refund.pk, "request": refund.request_id,
+              "amount": format_money(refund.amount_minor, refund.currency),
               "payment": payment.public_id, "card": payment.card_mask or "—", "error": refund.last_error,
               "paid_by": payment.gateway_ref}
     with staff_language():
-        subject = _("Refund #%(id)s: pay it back by bank transfer") % params
+        subject = _("Refund #%(id)s (request #%(request)s): pay it back by bank transfer") % params
         if card_refused:
             body = " ".join((
                 _("The payment gateway refused to return %(amount)s of payment %(payment)s to card %(card)s "
@@ -685,7 +686,7 @@ def _refund_fail(*, refund: Refund, error: str, gateway_ref: str = "") -> None:
     payment = refund.payment
     with staff_language():
         staff_alert_on_commit(
-            _("Refund #%(id)s failed") % {"id": refund.pk},
+            _("Refund #%(id)s (request #%(request)s) failed") % {"id": refund.pk, "request": refund.request_id},
             _("%(amount)s of payment %(payment)s (%(email)s, %(method)s %(card)s): %(error)s\n"
               "Admin: Refunds → Refunds → #%(id)s (retry, or pay it back by bank transfer).") % {
                 "id": refund.pk, "amount": format_money(refund.amount_minor, refund.currency),

@@ -56,7 +56,7 @@ def test_staff_switch_a_refused_card_refund_to_a_bank_transfer_and_record_it(
     assert switched.data["reason"] == "Gateway: card closed" and "card closed" in switched.data["gateway_error"]
     assert "emails/refund_by_transfer" in emails(queued)
     alerts = [body for name, (subject, body) in ((n, a) for n, a in queued if n == "staff_alert")
-              if f"Refund #{refund.pk}: pay it back by bank transfer" in subject]
+              if f"Refund #{refund.pk} (request #{refund.request_id}): pay it back by bank transfer" in subject]
     assert alerts and "refused to return" in alerts[0] and "record the transfer" in alerts[0]
     # The e-mail asks for the account, in the customer's language.
     send_customer_email(user=customer, template="emails/refund_by_transfer", context={"refund": refund})
@@ -318,3 +318,28 @@ def test_a_full_card_refund_ends_the_subscription_when_the_money_is_back_and_no_
     assert Subscription.objects.get(pk=subscription.pk).status == Subscription.Status.ENDED
     assert full_refund_effect(Payment.objects.get(pk=payment.pk)) == (
         "The subscription has ended and access to the AI agent is closed.")
+
+
+def test_staff_texts_give_a_refund_its_request_s_number_which_the_customer_knows(
+        customer, buy, staff, staff_admin, queued, monkeypatch, django_capture_on_commit_callbacks):
+    """Found by the staff explorer: the customer's e-mails say "refund #2" (the request's
+    number), the staff alert and the admin "Refund #1" (the refund's own): staff texts now
+    give both."""
+    payment = buy(customer)
+    grant(payment, 60)
+    first = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                           ground=RefundRequest.Ground.LATE, explanation="An hour late")
+    services.refund_request_reject(request_id=first.pk, by=staff, reason="Asked twice")
+    request = services.refund_request_create(customer=customer, payment_id=payment.pk,
+                                             ground=RefundRequest.Ground.LATE, explanation="An hour late")
+    refund = services.refund_request_approve(request_id=request.pk, by=staff)
+    assert refund.pk != request.pk
+    monkeypatch.setattr(SandboxGateway, "refund",
+                        lambda self, **kw: RefundResult(approved=False, failure_message="card closed"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.refund_execute(refund_id=refund.pk)
+    subjects = [args[0] for name, args in queued if name == "staff_alert"]
+    assert f"Refund #{refund.pk} (request #{request.pk}) failed" in subjects
+    assert str(Refund.objects.get(pk=refund.pk)).startswith(f"#{refund.pk} (request #{request.pk}) ")
+    listed = staff_admin.get(REFUNDS).content.decode()
+    assert f'<td class="field-request_number">#{request.pk}</td>' in listed
