@@ -133,9 +133,44 @@ class PaymentAdmin(GatewayNameMixin, ModelNamesAdminMixin, StaffViewAuditMixin, 
             row.purpose_text = labels[row.pk]
         return changelist
 
+    # The change page reads coded fields in words: the purpose ("Renewal"), what it refers to
+    # (the plan by name, the subscription), the rate's source, the documents shown at checkout.
+    READABLE_FIELDS = {"purpose": "purpose_label", "purpose_ref": "purpose_reference",
+                       "exchange_rate_source": "rate_source", "pinned_documents": "documents_shown"}
+
     def get_fields(self, request, obj=None):
-        # The change page too reads the purpose in words ("Renewal"), not its code.
-        return ["purpose_label" if name == "purpose" else name for name in super().get_fields(request, obj)]
+        return [self.READABLE_FIELDS.get(name, name) for name in super().get_fields(request, obj)]
+
+    @admin.display(description=_("purpose reference"))
+    def purpose_reference(self, obj):
+        from plans.models import Plan
+        from subscriptions.renewals import PURPOSE_RENEWAL
+        from subscriptions.services import PURPOSE_CHECKOUT
+
+        if not obj.purpose_ref:
+            return None
+        if obj.purpose == PURPOSE_CHECKOUT:
+            name = Plan.objects.filter(code=obj.purpose_ref).values_list("name", flat=True).first()
+            return f"«{name}» ({obj.purpose_ref})" if name else obj.purpose_ref
+        if obj.purpose == PURPOSE_RENEWAL and obj.purpose_ref.isdigit():
+            return _("subscription #%(id)s") % {"id": obj.purpose_ref}
+        return obj.purpose_ref
+
+    @admin.display(description=_("rate source"))
+    def rate_source(self, obj):
+        return exchange.source_label(obj.exchange_rate_source) if obj.exchange_rate_source else None
+
+    @admin.display(description=_("documents shown at checkout"))
+    def documents_shown(self, obj):
+        from django.utils.html import format_html_join
+
+        from .documents import _pinned_names
+
+        names = _pinned_names(obj.pinned_documents or [])
+        if not names:
+            return None
+        return format_html_join("", "<div>{}</div>", ((_("%(document)s, version %(label)s") % {
+            "document": n["name"], "label": n["label"]},) for n in names))
 
     kzt_amount = money_column("kzt_amount_minor", currency="KZT", description=_("amount in tenge"))
 

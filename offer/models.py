@@ -124,7 +124,11 @@ class Acceptance(AppendOnlyModel):
         return format_money(self.price_minor, self.currency)
 
     def __str__(self):
-        return f"{self.customer} {self.plan_code} {timezone.localtime(self.accepted_at):%Y-%m-%d %H:%M}"
+        # The plan by name and the moment as the reader's language writes it (Almaty time):
+        # staff read it as the page's title ("start 2026-11-30 21:56" was the stored code).
+        from django.utils import formats
+
+        return f"{self.customer} «{self.plan_name}» {formats.date_format(timezone.localtime(self.accepted_at), 'DATETIME_FORMAT')}"
 
     @property
     def offer_document(self):

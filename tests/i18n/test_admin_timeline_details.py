@@ -2,6 +2,7 @@
 payment's currency, every detail key labelled, coded values and ids in words. What the
 event log stores is not touched: only how it is shown."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -195,3 +196,36 @@ def test_the_event_log_names_subject_models_by_name_and_finds_them_by_code(staff
     assert ("accounts.customerprofile", f"{name} (accounts.customerprofile)") in types.lookup_choices
     assert client.get("/admin/soldee/event/?subject_type=accounts.customerprofile").context["cl"].result_count == 1
     assert client.get("/admin/soldee/event/?q=accounts.customerprofile").context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_staff_titles_and_the_payment_page_read_codes_in_words(staff_in, customer, plan, documents, language):
+    """Found by the staff explorer: an acceptance titled "h6kk@example.com start 2026-11-30
+    21:56" (the plan's code, an ISO date); the payment page's "rate source: demo", "purpose
+    reference: business" and its documents as raw JSON."""
+    import html as html_lib
+
+    from django.utils import formats
+
+    from offer.models import Acceptance
+
+    payment = buy(customer, plan, documents)
+    type(payment).objects.filter(pk=payment.pk).update(exchange_rate_source="demo")  # a demo-rate payment
+    acceptance = Acceptance.objects.get(payment=payment)
+    client = staff_in(language)
+    page = html_lib.unescape(client.get(f"/admin/offer/acceptance/{acceptance.pk}/change/").content.decode())
+    with translation.override(language):
+        accepted = formats.date_format(timezone.localtime(acceptance.accepted_at), "DATETIME_FORMAT")
+        title = f"{customer.email} «Start» {accepted}"
+        demo = str(translation.gettext("demo rate, not from the National Bank of Kazakhstan"))
+        offer = documents["offer"]
+        named = str(translation.gettext("%(document)s, version %(label)s") % {
+            "document": offer.get_kind_display(), "label": offer.label})
+    assert title in page and " start " not in page
+    payment_page = client.get(f"/admin/billing/payment/{payment.pk}/change/").content.decode()
+    shown = [html_lib.unescape(v).strip() for v in re.findall(r'<div class="readonly">(.*?)</div>\s*</div>',
+                                                             payment_page, re.S)]
+    assert demo in shown and "demo" not in shown
+    assert "«Start» (start)" in shown and "start" not in shown
+    assert any(f"<div>{named}</div>" in value for value in shown)
+    assert not any('"sha256"' in value for value in shown)
