@@ -447,11 +447,11 @@ def _await_bank_transfer(*, refund: Refund, payment: Payment, by=None, reason: s
             data["checked_at_gateway"] = True
     events.record(verb="refund.awaiting_transfer", subject=refund, customer=refund.customer_id, actor=by,
                   actor_kind=Event.ActorKind.STAFF if by else Event.ActorKind.SYSTEM, data=data)
-    params = {"id": refund.pk, "request": refund.request_id,
-              "amount": format_money(refund.amount_minor, refund.currency),
-              "payment": payment.public_id, "card": payment.card_mask or "—", "error": refund.last_error,
-              "paid_by": payment.gateway_ref}
-    with staff_language():
+    with staff_language():  # the money too, as the alert's language writes it, whoever acted
+        params = {"id": refund.pk, "request": refund.request_id,
+                  "amount": format_money(refund.amount_minor, refund.currency),
+                  "payment": payment.public_id, "card": payment.card_mask or "—", "error": refund.last_error,
+                  "paid_by": payment.gateway_ref}
         subject = _("Refund #%(id)s (request #%(request)s): pay it back by bank transfer") % params
         if card_refused:
             body = " ".join((

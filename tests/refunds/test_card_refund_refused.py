@@ -343,3 +343,20 @@ def test_staff_texts_give_a_refund_its_request_s_number_which_the_customer_knows
     assert str(Refund.objects.get(pk=refund.pk)).startswith(f"#{refund.pk} (request #{request.pk}) ")
     listed = staff_admin.get(REFUNDS).content.decode()
     assert f'<td class="field-request_number">#{request.pk}</td>' in listed
+
+
+def test_the_bank_transfer_alert_writes_money_in_the_staff_records_language_whoever_acted(
+        refused, staff, settings, queued, django_capture_on_commit_callbacks):
+    """Found by the staff explorer: the English alert read "132,92 €" when a Russian-speaking
+    staff member switched the refund, "€132.92" when the worker wrote it."""
+    from django.utils import translation
+
+    from soldee.money import format_money
+
+    settings.STAFF_RECORDS_LANGUAGE = "en"
+    with translation.override("ru"), django_capture_on_commit_callbacks(execute=True):
+        services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="Gateway: card closed")
+    [body] = [args[1] for name, args in queued if name == "staff_alert" and "bank transfer" in args[0]]
+    english, russian = (format_money(refused.amount_minor, refused.currency, language) for language in ("en", "ru"))
+    assert english != russian
+    assert f"refused to return {english} of payment" in body and russian not in body
