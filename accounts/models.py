@@ -190,8 +190,11 @@ class DataExport(models.Model):
         verbose_name = _("personal-data export")
         verbose_name_plural = _("personal-data exports")
 
-    def __str__(self):
-        return f"{self.customer} {timezone.localtime(self.requested_at):%Y-%m-%d %H:%M} {self.status}"
+    def __str__(self):  # an admin page's title: the time and status as staff read them
+        from django.utils import formats
+
+        return (f"{self.customer} {formats.date_format(timezone.localtime(self.requested_at), 'DATETIME_FORMAT')} "
+                f"{self.get_status_display()}")
 
     @property
     def is_downloadable(self) -> bool:

@@ -178,8 +178,11 @@ class AccessGrant(models.Model):
         verbose_name = _("access grant")
         verbose_name_plural = _("access grants")
 
-    def __str__(self):
-        return f"{self.customer} term {self.term_id}: {self.status}"
+    def __str__(self):  # an admin page's title: the term by its number, the status in words
+        from django.utils.translation import gettext
+
+        return gettext("%(customer)s, paid term %(number)s: %(status)s") % {
+            "customer": self.customer, "number": self.term.number, "status": self.get_status_display()}
 
     @property
     def granted_on_time(self) -> bool | None:

@@ -229,3 +229,30 @@ def test_staff_titles_and_the_payment_page_read_codes_in_words(staff_in, custome
     assert "«Start» (start)" in shown and "start" not in shown
     assert any(f"<div>{named}</div>" in value for value in shown)
     assert not any('"sha256"' in value for value in shown)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_access_grant_and_data_export_titles_read_their_status_and_term_in_words(staff_in, customer, other_customer,
+                                                                                plan, documents, language):
+    """"customer@… term 2: pending" (the term's row id, the status code) and an export's
+    "2026-11-30 21:56 requested" as page titles."""
+    from django.utils import formats
+
+    from accounts import personal_data
+    from subscriptions.models import AccessGrant
+
+    buy(other_customer, plan, documents, token="tok-other")
+    grant = AccessGrant.objects.get(term__payment=buy(customer, plan, documents))
+    assert grant.term.number == 1 and grant.term_id == 2
+    export = personal_data.data_export_request(customer=customer)
+    client = staff_in(language)
+    grant_page = client.get(f"/admin/subscriptions/accessgrant/{grant.pk}/change/").content.decode()
+    export_page = client.get(f"/admin/accounts/dataexport/{export.pk}/change/").content.decode()
+    with translation.override(language):
+        grant_title = str(translation.gettext("%(customer)s, paid term %(number)s: %(status)s") % {
+            "customer": customer.email, "number": 1, "status": grant.get_status_display()})
+        export_title = (f"{customer.email} {formats.date_format(timezone.localtime(export.requested_at), 'DATETIME_FORMAT')}"
+                        f" {export.get_status_display()}")
+    assert grant_title != f"{customer.email}, paid term 1: {grant.get_status_display()}"
+    assert f"<title>{grant_title} |" in grant_page
+    assert f"<title>{export_title} |" in export_page
