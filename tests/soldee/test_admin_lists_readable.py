@@ -132,7 +132,11 @@ def test_the_russian_admin_names_fields_in_russian(staff_admin, customer, plan, 
     assert "Номер в платёжном шлюзе" in page and "Gateway ref" not in page
     listing = staff_admin.get("/admin/subscriptions/subscription/").content.decode()
     assert "Оплачено до" in listing and "Current period end" not in listing
-    assert "Версии юридических документов, показанные при оформлении" in page  # a plain-English help text
+    # A plain-English help text (the payment's pinned documents, which had one, now read by name).
+    from offer.models import Acceptance
+
+    acceptance = Acceptance.objects.get(payment=payment)
+    assert "Момент оплаты (пункт 2.3)." in staff_admin.get(f"/admin/offer/acceptance/{acceptance.pk}/change/").content.decode()
     # Every field of our apps has a label of its own (a new field must add one).
     from soldee.field_labels import FIELD_LABELS
 
