@@ -3,7 +3,7 @@ import json
 from django.contrib import admin
 from django.contrib.admin.options import ActionLocation
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 from .models import Event
@@ -171,6 +171,23 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def distinct_values(model, field_name: str) -> list[str]:
+    """The distinct values of `field_name`, a column an index leads with, in order. The event
+    log is the largest table (five rows a renewal): a `SELECT DISTINCT` on every list page
+    read the whole index. On PostgreSQL a loose index scan instead jumps from one value to
+    the next (a recursive query, one index probe per distinct value)."""
+    if connection.vendor != "postgresql":
+        return list(model.objects.order_by(field_name).values_list(field_name, flat=True).distinct())
+    qn = connection.ops.quote_name
+    table, column = qn(model._meta.db_table), qn(model._meta.get_field(field_name).column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE v(x) AS ((SELECT {column} FROM {table} ORDER BY {column} LIMIT 1) "
+            f"UNION ALL SELECT (SELECT {column} FROM {table} WHERE {column} > v.x ORDER BY {column} LIMIT 1) "
+            f"FROM v WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL")
+        return [value for (value,) in cursor.fetchall()]
+
+
 class VerbFilter(admin.SimpleListFilter):
     """The events logged, by their wording for staff with the code beside it (the field's own
     filter listed the codes only)."""
@@ -180,7 +197,7 @@ class VerbFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         from .event_texts import staff_verb
 
-        verbs = model_admin.get_queryset(request).order_by("verb").values_list("verb", flat=True).distinct()
+        verbs = distinct_values(Event, "verb")
         return [(verb, f"{staff_verb(verb)} ({verb})") for verb in verbs]
 
     def queryset(self, request, queryset):
@@ -207,8 +224,7 @@ class SubjectTypeFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         from django.utils.text import capfirst
 
-        labels = model_admin.get_queryset(request).order_by("subject_type").values_list(
-            "subject_type", flat=True).distinct()
+        labels = distinct_values(Event, "subject_type")
         return sorted(((label, f"{capfirst(subject_type_name(label))} ({label})") for label in labels),
                       key=lambda choice: choice[1])
 
