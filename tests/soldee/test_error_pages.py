@@ -82,3 +82,24 @@ def test_a_request_for_a_host_not_served_gets_the_translated_400_page(db):
                                                          HTTP_ACCEPT_LANGUAGE="kk")
     assert response.status_code == 400
     assert "<h1>Қате сұраныс</h1>" in response.content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+@override_settings(DEBUG=False)
+def test_a_form_sent_without_a_valid_csrf_token_says_so_in_the_visitor_s_language(db, customer, language):
+    """Found by the explorer's fixer: a form sent after its session changed (open too long,
+    signed out in another tab) got Django's bare CSRF page, English in Kazakh. Nothing changes."""
+    from subscriptions.models import Subscription
+
+    expected = {"en": "The form has expired", "ru": "Форма устарела", "kk": "Форманың мерзімі өтті"}
+    customer.language = language  # a signed-in customer reads their own language
+    customer.save(update_fields=["language"])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(customer)
+    before = Subscription.objects.count()
+    response = client.post("/profile/privacy/consent/", {"action": "withdraw"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert f"<h1>{expected[language]}</h1>" in body and "css/site.css" in body
+    assert "CSRF verification failed" not in body
+    assert Subscription.objects.count() == before
