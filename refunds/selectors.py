@@ -96,7 +96,7 @@ def full_refund_effect(payment: Payment, now=None) -> str:
                  "term in use keeps its access until %(date)s (Almaty time), then the subscription ends "
                  "(automatic renewal off).") % {"date": until}
     return _("When the money is paid back, the subscription ends and access to the AI agent is closed; "
-             "until then it goes on.")
+             "until then it goes on, without automatic renewal.")
 
 
 def approval_summary(request: RefundRequest) -> str:

@@ -299,7 +299,8 @@ def test_a_full_card_refund_ends_the_subscription_when_the_money_is_back_and_no_
         "request": RefundRequest.objects.get(pk=request.pk),
         "effect": lambda: full_refund_effect(payment)})
     body = mailoutbox[-1].body
-    assert "When the money is paid back, the subscription ends and access to the AI agent is closed" in body
+    assert ("When the money is paid back, the subscription ends and access to the AI agent is closed; until then "
+            "it goes on, without automatic renewal.") in body  # renewal is off from the approval: said so
     assert "ends now" not in body
 
     monkeypatch.setattr(SandboxGateway, "refund",

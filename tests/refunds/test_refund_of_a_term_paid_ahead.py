@@ -122,7 +122,7 @@ def test_the_effect_of_refunding_the_term_in_use(renewed_ahead):
     Payment.objects.filter(pk=ahead.payment_id).update(refunded_minor=ahead.payment.amount_minor)
     assert full_refund_effect(Payment.objects.get(pk=in_use.payment_id)) == (
         "When the money is paid back, the subscription ends and access to the AI agent is closed; until then it "
-        "goes on.")
+        "goes on, without automatic renewal.")
 
 
 def test_the_agent_platform_hears_that_access_ends_with_the_term_in_use(
