@@ -336,6 +336,15 @@ def subscription_set_auto_renew(*, subscription_id: int, on: bool, by, notify: b
                                     "turned off for the term after; if not, the subscription can be ended."))
         if on and refunded_ahead(subscription):
             raise CheckoutRefused(_refunded_ahead_refusal(subscription, staff=staff))
+        if on and full_refund_on_its_way(subscription):
+            # Off since the refund's approval (refunds.services._stop_renewal_for_full_refund): a
+            # renewal now would charge the customer being refunded and pay a later term, and
+            # the refunded term in use would then keep its access (refund_outcome: LATER_PAID).
+            raise CheckoutRefused(
+                _("Renewal cannot be turned back on: a full refund of the customer's payment is on its way, and the "
+                  "subscription ends when the money is paid back. Nothing was changed.") if staff
+                else _("A full refund of your payment is on its way: the subscription ends when the money is paid "
+                       "back, so renewal cannot be turned back on. You can buy a plan again after that."))
         if on and consent_withdrawn(subscription.customer):
             # A renewal is a purchase of the next term: like checkout, it needs the consent
             # that withdrawing it turned renewal off for (personal_data.consent_withdraw).
@@ -561,6 +570,20 @@ def paid_ahead_term(subscription: Subscription, *, now=None) -> Term | None:
     now = now or timezone.now()
     return (Term.objects.filter(subscription=subscription, starts_at__gt=now).not_refunded()
             .select_related("payment").order_by("starts_at").first())
+
+
+# A refund approved and its money not back yet (refunds.models.Refund.Status: pending,
+# executing, failed and to be retried or paid back by bank transfer, to be paid back by
+# bank transfer). The refunds app is not imported: its rows are read through Payment.refunds.
+REFUND_ON_ITS_WAY_STATUSES = ("pending", "executing", "failed", "to_transfer")
+
+
+def full_refund_on_its_way(subscription: Subscription) -> bool:
+    """A full refund approved and not yet paid back that will end `subscription` when it is
+    (refund_outcome ENDS_NOW): renewal stays off meanwhile (renewal_stop_for_refund)."""
+    terms = Term.objects.filter(subscription=subscription, payment__refunds__is_full=True,
+                                payment__refunds__status__in=REFUND_ON_ITS_WAY_STATUSES).distinct()
+    return any(refund_outcome(term, subscription=subscription)[0] == RefundOutcome.ENDS_NOW for term in terms)
 
 
 def renewal_stop_for_refund(*, subscription_id: int, by, reason: str) -> bool:

@@ -361,3 +361,27 @@ def test_the_bank_transfer_alert_writes_money_in_the_staff_records_language_whoe
     english, russian = (format_money(refused.amount_minor, refused.currency, language) for language in ("en", "ru"))
     assert english != russian
     assert f"refused to return {english} of payment" in body and russian not in body
+
+
+def test_while_a_full_refund_is_on_its_way_renewal_cannot_be_turned_back_on(customer, staff, refused):
+    """Renewal went off at the approval of the full refund that ends the subscription when
+    the money is back. Turned back on meanwhile (the account's button), a renewal would
+    charge the customer being refunded and pay a later term, so the refund of the term in
+    use no longer ends it: the refunded term kept its access."""
+    from datetime import timedelta
+
+    import time_machine
+
+    from subscriptions.services import CheckoutRefused, subscription_set_auto_renew
+
+    sub = Subscription.objects.get(customer=customer)
+    assert not sub.auto_renew and sub.is_live
+    with time_machine.travel(sub.current_period_end - timedelta(days=3), tick=False):
+        with pytest.raises(CheckoutRefused, match="refund"):
+            subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+        with pytest.raises(CheckoutRefused, match="refund"):
+            subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=staff, reason="asked by phone")
+        services.refund_pay_by_bank_transfer(refund_id=refused.pk, by=staff, reason="card closed")
+        with pytest.raises(CheckoutRefused, match="refund"):
+            subscription_set_auto_renew(subscription_id=sub.pk, on=True, by=customer)
+    assert not Subscription.objects.get(pk=sub.pk).auto_renew
