@@ -334,23 +334,15 @@ class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
     @admin.action(description=_("Build again"), permissions=["build"])
     def build_again(self, request, queryset):
-        from . import tasks
-
         # The ids first: the list's own filter (status "Failed", say) would drop them once moved.
         selected = list(queryset.order_by("pk").values_list("pk", flat=True))
-        # A failed export (given up) is asked for again first: only a requested one is built.
-        DataExport.objects.filter(pk__in=selected, status=DataExport.Status.FAILED).update(
-            status=DataExport.Status.REQUESTED)
-        waiting = DataExport.objects.filter(
-            pk__in=selected, status__in=[DataExport.Status.REQUESTED, DataExport.Status.BUILDING])
-        # A build started less than EXPORT_STALE_AFTER ago is under way: a second one would be
-        # skipped (personal_data._export_claim), so it is not queued, and staff are told so.
-        under_way = Q(status=DataExport.Status.BUILDING,
-                      started_at__gte=timezone.now() - personal_data.EXPORT_STALE_AFTER)
-        building = waiting.filter(under_way).count()
-        pending = list(waiting.exclude(under_way).order_by("pk").values_list("pk", flat=True))
-        for pk in pending:
-            tasks.data_export_build.delay(pk)
+        result = personal_data.exports_build_again(export_ids=selected, by=request.user)
+        pending, building = result["queued"], len(result["building"])
+        if result["superseded"]:
+            self.message_user(request, ngettext(
+                "Not built: %(count)s export whose customer has asked for a newer one since.",
+                "Not built: %(count)s exports whose customers have asked for a newer one since.",
+                len(result["superseded"])) % {"count": len(result["superseded"])}, level=messages.WARNING)
         if pending:
             self.message_user(request, ngettext("Queued for building: %(count)s export.",
                                                 "Queued for building: %(count)s exports.", len(pending))
@@ -363,7 +355,7 @@ class DataExportAdmin(ModelNamesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
                 "nothing was queued for them. Look again later.", building) % {
                 "count": building, "minutes": int(personal_data.EXPORT_STALE_AFTER.total_seconds() // 60)},
                 level=messages.WARNING)
-        if not pending and not building:
+        if not pending and not building and not result["superseded"]:
             self.message_user(request, _("The selected exports are not waiting to be built: nothing was queued."),
                               level=messages.WARNING)
 

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Max, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -271,6 +271,48 @@ def exports_give_up(*, limit: int = 100) -> list[int]:
         DataExport.objects.filter(pk__in=[e.pk for e in exports]).update(status=DataExport.Status.FAILED)
         _alert_given_up(exports)
     return [e.pk for e in exports]
+
+
+def exports_build_again(*, export_ids: list[int], by) -> dict[str, list[int]]:
+    """Staff's "Build again" (admin): the selected exports, locked, sorted into
+    - "queued": built again, their build sent after commit. A failed (given-up) one is asked
+      for again with a fresh round of RENDER_MAX_ATTEMPTS builds (its count, start and error
+      cleared; the sweep would otherwise give it up again at once), with an event saying who;
+    - "building": a build started less than EXPORT_STALE_AFTER ago is under way (a second one
+      would be skipped, _export_claim): nothing sent;
+    - "superseded": failed, and its customer has asked for a newer export since: not built
+      (the customer waits for one archive, not two);
+    - "not_waiting": ready or expired: nothing to build."""
+    from . import tasks
+
+    out: dict[str, list[int]] = {"queued": [], "building": [], "superseded": [], "not_waiting": []}
+    now = timezone.now()
+    with transaction.atomic():
+        exports = list(DataExport.objects.select_for_update().filter(pk__in=export_ids).order_by("pk"))
+        newest = dict(DataExport.objects.filter(customer_id__in={e.customer_id for e in exports})
+                      .exclude(status=DataExport.Status.FAILED).values_list("customer_id").annotate(Max("pk")))
+        for export in exports:
+            if export.status == DataExport.Status.FAILED:
+                if newest.get(export.customer_id, 0) > export.pk:
+                    out["superseded"].append(export.pk)
+                    continue
+                builds = export.build_attempts
+                export.status, export.build_attempts, export.started_at, export.error = (
+                    DataExport.Status.REQUESTED, 0, None, "")
+                export.save(update_fields=["status", "build_attempts", "started_at", "error"])
+                events.record(verb="data_export.build_again", subject=export, customer=export.customer_id,
+                              actor=by, actor_kind=Event.ActorKind.STAFF, data={"builds": builds})
+            elif export.status == DataExport.Status.BUILDING and export.started_at is not None and (
+                    export.started_at >= now - EXPORT_STALE_AFTER):
+                out["building"].append(export.pk)
+                continue
+            elif export.status not in (DataExport.Status.REQUESTED, DataExport.Status.BUILDING):
+                out["not_waiting"].append(export.pk)
+                continue
+            out["queued"].append(export.pk)
+        queued = list(out["queued"])
+        transaction.on_commit(lambda: [tasks.data_export_build.delay(pk) for pk in queued], robust=True)
+    return out
 
 
 def export_failed_alert(*, export_id: int) -> bool:

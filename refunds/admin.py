@@ -139,6 +139,7 @@ EVENT_DATA_LABELS = {
     "ahead": _("paid ahead"),
     "attachment": _("attachment"),
     "attempt": _("try"),
+    "builds": _("builds before"),
     "by_seconds": _("moved forward by, seconds"),
     "calendar_date": _("calendar date"),
     "card": _("saved card"),

@@ -108,6 +108,7 @@ STAFF_TEXTS = {
     "calendar.exception_removed": _("A business-day calendar exception was removed"),
     "card.erased": _("The customer's saved card was erased"),
     "data_export.expired": _("The customer's data export expired and was deleted"),
+    "data_export.build_again": _("Staff had the customer's data export built again"),
     "document.receipt_rendered": _("The receipt's PDF was rendered"),
     "document.refund_note_rendered": _("The refund note's PDF was rendered"),
     "document.invoice_rendered": _("The invoice's PDF was rendered"),

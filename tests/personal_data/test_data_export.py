@@ -351,21 +351,31 @@ def test_the_sweep_re_sends_a_build_a_bounded_number_of_times_then_staff_see_it_
         listed = staff_client.get("/admin/accounts/dataexport/?build=given_up", HTTP_ACCEPT_LANGUAGE="en")
         assert [e.pk for e in listed.context["cl"].result_list] == [export.pk]
         assert f"not built: {RENDER_MAX_ATTEMPTS} attempts" in listed.content.decode()
-        response = staff_client.post("/admin/accounts/dataexport/", {
-            "action": "build_again", "_selected_action": [export.pk, other.pk]}, follow=True,
-            HTTP_ACCEPT_LANGUAGE="en")
+        with django_capture_on_commit_callbacks(execute=True):  # the builds are sent after commit
+            response = staff_client.post("/admin/accounts/dataexport/", {
+                "action": "build_again", "_selected_action": [export.pk, other.pk]}, follow=True,
+                HTTP_ACCEPT_LANGUAGE="en")
         assert [str(m) for m in response.context["messages"]] == ["Queued for building: 2 exports."]
         assert sorted(args[0] for _name, args, _kw in enqueued.calls) == sorted([export.pk, other.pk])
+        # A fresh round of builds, said by whom (the sweep gave it up for its used-up count and
+        # would at once again, with another alert, before the worker took the build).
+        export.refresh_from_db()
+        assert (export.status, export.build_attempts, export.started_at, export.error) == (
+            DataExport.Status.REQUESTED, 0, None, "")
+        again = Event.objects.get(verb="data_export.build_again", subject_id=str(export.pk))
+        assert again.actor.is_staff and again.customer_id == customer.pk and again.data == {
+            "builds": RENDER_MAX_ATTEMPTS}
+        assert data_export_sweep.apply().get()["given_up"] == 0
         monkeypatch.undo()
         enqueued.run("accounts.tasks.data_export_build")  # the cause fixed: staff's build goes through
     finally:
         later.stop()
     export.refresh_from_db()
-    assert export.status == DataExport.Status.READY and export.build_attempts == RENDER_MAX_ATTEMPTS + 1
+    assert export.status == DataExport.Status.READY and export.build_attempts == 1
 
 
 def test_an_export_failed_by_an_error_not_tried_again_is_listed_for_staff_and_built_again(
-        customer, staff_client, enqueued, monkeypatch):
+        customer, staff_client, enqueued, monkeypatch, django_capture_on_commit_callbacks):
     """A build that raised anything but OSError is marked failed and not tried again (the
     task retries OSError only); the admin's filter and 'Build again' took only exports still
     requested or being built, so staff neither saw it there nor could build it."""
@@ -387,20 +397,26 @@ def test_an_export_failed_by_an_error_not_tried_again_is_listed_for_staff_and_bu
         listed = staff_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
         assert [e.pk for e in listed.context["cl"].result_list] == [export.pk]
         assert "not built: 1 attempt" in listed.content.decode() and "a bug in the archive" in listed.content.decode()
-        response = staff_client.post(url, {"action": "build_again", "_selected_action": [export.pk]}, follow=True,
-                                     HTTP_ACCEPT_LANGUAGE="en")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = staff_client.post(url, {"action": "build_again", "_selected_action": [export.pk]},
+                                         follow=True, HTTP_ACCEPT_LANGUAGE="en")
         assert [str(m) for m in response.context["messages"]] == ["Queued for building: 1 export."]
         assert enqueued.names() == ["accounts.tasks.data_export_build"]
         enqueued.calls.clear()
-        DataExport.objects.filter(pk=export.pk).update(status=DataExport.Status.FAILED)  # as before, for the next
+        export.refresh_from_db()  # built again: a fresh round of builds
+        assert (export.status, export.build_attempts, export.error) == (DataExport.Status.REQUESTED, 0, "")
+        DataExport.objects.filter(pk=export.pk).update(  # as before, for the next
+            status=DataExport.Status.FAILED, build_attempts=1, error="ValueError('a bug in the archive')")
     monkeypatch.setattr(export_module, "write_archive", write_archive)  # undo() would drop `enqueued` too
-    staff_client.post("/admin/accounts/dataexport/", {"action": "build_again", "_selected_action": [export.pk]})
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post("/admin/accounts/dataexport/", {"action": "build_again", "_selected_action": [export.pk]})
     enqueued.run("accounts.tasks.data_export_build")  # the cause fixed: staff's build goes through
     export.refresh_from_db()
-    assert export.status == DataExport.Status.READY and export.build_attempts == 2
+    assert export.status == DataExport.Status.READY and export.build_attempts == 1  # a fresh round
 
 
-def test_build_again_on_a_build_under_way_says_it_is_still_being_built(customer, staff_client, enqueued):
+def test_build_again_on_a_build_under_way_says_it_is_still_being_built(
+        customer, staff_client, enqueued, django_capture_on_commit_callbacks):
     """'Build again' on an export whose build started less than 30 minutes ago said 'Queued',
     although that build skips it (only a requested or stale export is claimed)."""
     from tests.factories import UserFactory
@@ -413,9 +429,10 @@ def test_build_again_on_a_build_under_way_says_it_is_still_being_built(customer,
 
     def build_again(*exports):
         enqueued.calls.clear()
-        response = staff_client.post("/admin/accounts/dataexport/", {
-            "action": "build_again", "_selected_action": [e.pk for e in exports]}, follow=True,
-            HTTP_ACCEPT_LANGUAGE="en")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = staff_client.post("/admin/accounts/dataexport/", {
+                "action": "build_again", "_selected_action": [e.pk for e in exports]}, follow=True,
+                HTTP_ACCEPT_LANGUAGE="en")
         return [str(m) for m in response.context["messages"]]
 
     assert build_again(building) == [
@@ -476,3 +493,21 @@ def test_a_given_up_export_stops_its_page_refreshing_says_staff_know_and_a_new_r
     fresh = _request(client, django_capture_on_commit_callbacks)
     assert fresh.pk != stuck.pk and fresh.status == DataExport.Status.REQUESTED
     assert DataExport.objects.get(pk=stuck.pk).status == DataExport.Status.FAILED  # kept
+
+
+def test_build_again_leaves_a_given_up_export_whose_customer_asked_for_a_newer_one(
+        customer, staff_client, enqueued, django_capture_on_commit_callbacks):
+    """The customer asked again after theirs was given up (a new export): building the old
+    one as well would leave them waiting for two archives. Nothing is changed or sent for it."""
+    old = DataExport.objects.create(customer=customer, status=DataExport.Status.FAILED, build_attempts=10,
+                                    error="OSError('disk full')")
+    DataExport.objects.create(customer=customer)  # the customer's new request
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/admin/accounts/dataexport/", {
+            "action": "build_again", "_selected_action": [old.pk]}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert [str(m) for m in response.context["messages"]] == [
+        "Not built: 1 export whose customer has asked for a newer one since."]
+    assert not enqueued.calls
+    old.refresh_from_db()
+    assert (old.status, old.build_attempts) == (DataExport.Status.FAILED, 10)
+    assert not Event.objects.filter(verb="data_export.build_again").exists()
