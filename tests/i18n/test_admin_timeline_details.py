@@ -155,7 +155,7 @@ def test_access_granted_names_the_paid_term_by_its_number_not_its_row_id(staff_i
     buy(other_customer, plan, documents, token="tok-other")  # its term takes row id 1
     payment = buy(customer, plan, documents)
     term = Term.objects.get(payment=payment)
-    assert (term.number, term.pk) == (1, 2)
+    assert term.number == 1 and term.pk != 1  # its row id is not its number (PostgreSQL's ids run on)
     grant = AccessGrant.objects.get(term=term)
     access_mark_granted(grant_id=grant.pk, platform_ref="platform")
     assert Event.objects.get(verb="access.granted", subject_id=str(grant.pk)).data["term"] == term.pk  # stored so
@@ -164,7 +164,7 @@ def test_access_granted_names_the_paid_term_by_its_number_not_its_row_id(staff_i
     timeline = _timeline(staff_in(language).get(f"/admin/refunds/refundrequest/{request.pk}/change/").content.decode())
     granted = timeline.split("(access.granted)")[1].split("</li>")[0]
     assert f"{_in(language, 'paid term')}: 1;" in granted
-    assert f"{_in(language, 'paid term')}: 2" not in granted
+    assert f"{_in(language, 'paid term')}: {term.pk}" not in granted
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -239,7 +239,7 @@ def test_access_grant_and_data_export_titles_read_their_status_and_term_in_words
 
     buy(other_customer, plan, documents, token="tok-other")
     grant = AccessGrant.objects.get(term__payment=buy(customer, plan, documents))
-    assert grant.term.number == 1 and grant.term_id == 2
+    assert grant.term.number == 1 and grant.term_id != 1  # (PostgreSQL's ids run on across tests)
     export = personal_data.data_export_request(customer=customer)
     client = staff_in(language)
     grant_page = client.get(f"/admin/subscriptions/accessgrant/{grant.pk}/change/").content.decode()
